@@ -1,0 +1,48 @@
+use crate::model::*;
+use crate::Result;
+
+/// What a publish adds to the catalog: a new version of one table, with the dataset's metadata.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub dataset: DatasetMeta,
+    pub table: String,
+    pub table_title: String,
+    pub row_count: u64,
+    pub byte_size: u64,
+    /// Relative to the data folder; the file is already in place when this is committed.
+    pub file: String,
+    pub columns: Vec<Column>,
+    pub source: SourceInfo,
+}
+
+/// Where metadata lives. This is the whole surface callers use, so another backend
+/// (PostgreSQL for several nodes) can replace [`crate::SqliteCatalog`] without touching them.
+///
+/// Implementations must make [`Catalog::add_version`] atomic: a version is either fully
+/// visible with its dataset and table, or not at all.
+pub trait Catalog: Send + Sync + std::fmt::Debug {
+    fn upsert_organization(&self, org: &Organization) -> Result<()>;
+    fn organization(&self, id: &str) -> Result<Organization>;
+    fn organizations(&self) -> Result<Vec<Organization>>;
+
+    /// Creates the dataset, or replaces its metadata if it exists.
+    fn upsert_dataset(&self, meta: &DatasetMeta) -> Result<()>;
+    fn dataset(&self, id: &str) -> Result<Dataset>;
+    /// Every dataset, for reindexing and listings.
+    fn datasets(&self) -> Result<Vec<Dataset>>;
+    fn datasets_of(&self, organization: &str) -> Result<Vec<Dataset>>;
+
+    /// Commits a new version (numbered one past the latest) and returns it.
+    fn add_version(&self, new: &NewVersion) -> Result<TableVersion>;
+
+    /// Counts for the home page: datasets, organizations, rows in latest versions.
+    fn totals(&self) -> Result<Totals>;
+}
+
+/// Catalog-wide counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Totals {
+    pub datasets: u64,
+    pub organizations: u64,
+    pub rows: u64,
+}

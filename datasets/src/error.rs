@@ -1,0 +1,41 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the catalog and the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No dataset with this id (or it was withdrawn).
+    #[error("dataset `{0}` not found")]
+    DatasetNotFound(String),
+    /// The dataset exists but has no table of that name.
+    #[error("table `{table}` not found in dataset `{dataset}`")]
+    TableNotFound { dataset: String, table: String },
+    /// The table exists but not at that version.
+    #[error("version {version} of table `{table}` not found")]
+    VersionNotFound { table: String, version: u32 },
+    /// No organization with this id.
+    #[error("organization `{0}` not found")]
+    OrganizationNotFound(String),
+    /// An identifier (dataset, table or organization id) is not a safe slug.
+    #[error("invalid identifier `{value}`: {reason}")]
+    InvalidId { value: String, reason: &'static str },
+    /// The catalog database failed.
+    #[error("catalog error: {0}")]
+    Catalog(#[from] rusqlite::Error),
+    /// A filesystem operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Stored JSON in the catalog could not be decoded.
+    #[error("corrupt catalog entry: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,280 @@
+//! The default catalog: one SQLite file in the data folder, nothing to install.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::catalog::{Catalog, NewVersion, Totals};
+use crate::ident::{sql_name, validate_id};
+use crate::model::*;
+use crate::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS organizations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    title_en TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    url TEXT
+);
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY,
+    organization TEXT NOT NULL REFERENCES organizations(id),
+    meta TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tables (
+    dataset TEXT NOT NULL REFERENCES datasets(id),
+    name TEXT NOT NULL,
+    title TEXT NOT NULL,
+    PRIMARY KEY (dataset, name)
+);
+CREATE TABLE IF NOT EXISTS versions (
+    dataset TEXT NOT NULL,
+    tbl TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    row_count INTEGER NOT NULL,
+    byte_size INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (dataset, tbl, version),
+    FOREIGN KEY (dataset, tbl) REFERENCES tables(dataset, name)
+);
+";
+
+/// A [`Catalog`] in one SQLite file, in WAL mode so a CLI ingest can write while a server reads.
+#[derive(Debug)]
+pub struct SqliteCatalog {
+    // One connection is plenty: catalog queries take microseconds next to data queries.
+    conn: Mutex<Connection>,
+}
+
+impl SqliteCatalog {
+    /// Opens (creating if needed) the catalog at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written: transactions roll back.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
+    let row = conn
+        .query_row(
+            "SELECT meta, created_at, updated_at FROM datasets WHERE id = ?1",
+            [id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+        )
+        .optional()?
+        .ok_or_else(|| Error::DatasetNotFound(id.to_owned()))?;
+    let meta: DatasetMeta = serde_json::from_str(&row.0)?;
+    let mut stmt = conn.prepare_cached("SELECT name, title FROM tables WHERE dataset = ?1 ORDER BY rowid")?;
+    let names = stmt
+        .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut tables = Vec::with_capacity(names.len());
+    for (name, title) in names {
+        let mut stmt = conn.prepare_cached(
+            "SELECT version, created_at, row_count, byte_size, file, columns, source
+             FROM versions WHERE dataset = ?1 AND tbl = ?2 ORDER BY version",
+        )?;
+        let raw = stmt
+            .query_map(params![id, name], |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u64>(2)?,
+                    r.get::<_, u64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let versions = raw
+            .into_iter()
+            .map(|(version, created, row_count, byte_size, file, columns, source)| {
+                Ok(TableVersion {
+                    version,
+                    created_at: parse_time(&created)?,
+                    row_count,
+                    byte_size,
+                    file,
+                    columns: serde_json::from_str(&columns)?,
+                    source: serde_json::from_str(&source)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tables.push(Table { dataset: id.to_owned(), sql_name: sql_name(id, &name), name, title, versions });
+    }
+    Ok(Dataset { meta, created_at: parse_time(&row.1)?, updated_at: parse_time(&row.2)?, tables })
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>> {
+    // Written by this module with `to_rfc3339`, so a parse failure means a corrupt row.
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+        Error::Corrupt(serde::de::Error::custom(format!("bad timestamp {s:?}: {e}")))
+    })
+}
+
+fn upsert_dataset(conn: &Connection, meta: &DatasetMeta, now: &str) -> Result<()> {
+    validate_id(&meta.id)?;
+    validate_id(&meta.organization)?;
+    let exists: bool =
+        conn.query_row("SELECT count(*) FROM organizations WHERE id = ?1", [&meta.organization], |r| r.get(0))?;
+    if !exists {
+        return Err(Error::OrganizationNotFound(meta.organization.clone()));
+    }
+    conn.execute(
+        "INSERT INTO datasets (id, organization, meta, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT(id) DO UPDATE SET organization = ?2, meta = ?3, updated_at = ?4",
+        params![meta.id, meta.organization, serde_json::to_string(meta)?, now],
+    )?;
+    Ok(())
+}
+
+impl Catalog for SqliteCatalog {
+    fn upsert_organization(&self, org: &Organization) -> Result<()> {
+        validate_id(&org.id)?;
+        self.conn().execute(
+            "INSERT INTO organizations (id, title, title_en, description, url) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET title = ?2, title_en = ?3, description = ?4, url = ?5",
+            params![org.id, org.title, org.title_en, org.description, org.url],
+        )?;
+        Ok(())
+    }
+
+    fn organization(&self, id: &str) -> Result<Organization> {
+        self.conn()
+            .query_row(
+                "SELECT id, title, title_en, description, url FROM organizations WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Organization {
+                        id: r.get(0)?,
+                        title: r.get(1)?,
+                        title_en: r.get(2)?,
+                        description: r.get(3)?,
+                        url: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| Error::OrganizationNotFound(id.to_owned()))
+    }
+
+    fn organizations(&self) -> Result<Vec<Organization>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, title, title_en, description, url FROM organizations ORDER BY id")?;
+        let orgs = stmt
+            .query_map([], |r| {
+                Ok(Organization {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    title_en: r.get(2)?,
+                    description: r.get(3)?,
+                    url: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(orgs)
+    }
+
+    fn upsert_dataset(&self, meta: &DatasetMeta) -> Result<()> {
+        upsert_dataset(&self.conn(), meta, &Utc::now().to_rfc3339())
+    }
+
+    fn dataset(&self, id: &str) -> Result<Dataset> {
+        load_dataset(&self.conn(), id)
+    }
+
+    fn datasets(&self) -> Result<Vec<Dataset>> {
+        let conn = self.conn();
+        let ids = conn
+            .prepare("SELECT id FROM datasets ORDER BY id")?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.iter().map(|id| load_dataset(&conn, id)).collect()
+    }
+
+    fn datasets_of(&self, organization: &str) -> Result<Vec<Dataset>> {
+        let conn = self.conn();
+        let ids = conn
+            .prepare("SELECT id FROM datasets WHERE organization = ?1 ORDER BY id")?
+            .query_map([organization], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.iter().map(|id| load_dataset(&conn, id)).collect()
+    }
+
+    fn add_version(&self, new: &NewVersion) -> Result<TableVersion> {
+        validate_id(&new.table)?;
+        let mut conn = self.conn();
+        // IMMEDIATE takes the write lock up front, so two publishers cannot both claim version N.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = Utc::now();
+        let now_s = now.to_rfc3339();
+        upsert_dataset(&tx, &new.dataset, &now_s)?;
+        tx.execute(
+            "INSERT INTO tables (dataset, name, title) VALUES (?1, ?2, ?3)
+             ON CONFLICT(dataset, name) DO UPDATE SET title = ?3",
+            params![new.dataset.id, new.table, new.table_title],
+        )?;
+        let version: u32 = tx.query_row(
+            "SELECT coalesce(max(version), 0) + 1 FROM versions WHERE dataset = ?1 AND tbl = ?2",
+            params![new.dataset.id, new.table],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO versions (dataset, tbl, version, created_at, row_count, byte_size, file, columns, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                new.dataset.id,
+                new.table,
+                version,
+                now_s,
+                new.row_count,
+                new.byte_size,
+                new.file,
+                serde_json::to_string(&new.columns)?,
+                serde_json::to_string(&new.source)?,
+            ],
+        )?;
+        tx.commit()?;
+        Ok(TableVersion {
+            version,
+            created_at: now,
+            row_count: new.row_count,
+            byte_size: new.byte_size,
+            file: new.file.clone(),
+            columns: new.columns.clone(),
+            source: new.source.clone(),
+        })
+    }
+
+    fn totals(&self) -> Result<Totals> {
+        let conn = self.conn();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, u64>(0));
+        Ok(Totals {
+            datasets: count("SELECT count(*) FROM datasets")?,
+            organizations: count("SELECT count(*) FROM organizations")?,
+            rows: count(
+                "SELECT coalesce(sum(row_count), 0) FROM versions v WHERE version =
+                 (SELECT max(version) FROM versions w WHERE w.dataset = v.dataset AND w.tbl = v.tbl)",
+            )?,
+        })
+    }
+}

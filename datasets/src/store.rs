@@ -1,0 +1,212 @@
+//! The data folder: catalog, Parquet versions, staging area.
+//!
+//! ```text
+//! DATA/
+//!   catalog.sqlite            the catalog
+//!   index/                    the search index (owned by search-index)
+//!   tables/<dataset>/<table>/<unique>.parquet
+//!   staging/                  files being written; never referenced by the catalog
+//! ```
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::catalog::{Catalog, NewVersion};
+use crate::ident::validate_id;
+use crate::model::TableVersion;
+use crate::{Error, Result, SqliteCatalog};
+
+/// The data folder and its catalog.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    catalog: Arc<dyn Catalog>,
+}
+
+/// A file being written in the staging area. Dropping it without publishing deletes it.
+#[derive(Debug)]
+pub struct StagedFile {
+    path: PathBuf,
+    published: bool,
+}
+
+impl StagedFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Store {
+    /// Opens the data folder, creating it and an empty catalog if needed.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        for dir in [root.clone(), root.join("tables"), root.join("staging")] {
+            std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        }
+        let catalog = SqliteCatalog::open(&root.join("catalog.sqlite"))?;
+        Ok(Self { root, catalog: Arc::new(catalog) })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn catalog(&self) -> &dyn Catalog {
+        self.catalog.as_ref()
+    }
+
+    /// Where the search index lives.
+    pub fn index_dir(&self) -> PathBuf {
+        self.root.join("index")
+    }
+
+    /// The Parquet file of a version. The path comes from the catalog, never from a request.
+    pub fn version_path(&self, version: &TableVersion) -> PathBuf {
+        self.root.join(&version.file)
+    }
+
+    /// A fresh, uniquely named file in the staging area, with the given extension.
+    pub fn stage(&self, extension: &str) -> StagedFile {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let unique = format!(
+            "{}-{}-{}.{extension}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        StagedFile { path: self.root.join("staging").join(unique), published: false }
+    }
+
+    /// Publishes a staged Parquet file as the next version of a table.
+    ///
+    /// The order makes a crash harmless at every step: the file is fsynced, renamed into
+    /// `tables/` under a name no version uses yet, the directory is fsynced, and only then is
+    /// the catalog row committed. Before that commit the file is invisible; the previous
+    /// version stays the one served.
+    pub fn publish(&self, mut staged: StagedFile, new: NewVersion) -> Result<TableVersion> {
+        validate_id(&new.dataset.id)?;
+        validate_id(&new.table)?;
+        let dir = self.root.join("tables").join(&new.dataset.id).join(&new.table);
+        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        File::open(&staged.path).and_then(|f| f.sync_all()).map_err(Error::io(&staged.path))?;
+        let file_name = staged.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let target = dir.join(&file_name);
+        std::fs::rename(&staged.path, &target).map_err(Error::io(&target))?;
+        staged.published = true;
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(Error::io(&dir))?;
+        let relative = format!("tables/{}/{}/{}", new.dataset.id, new.table, file_name);
+        let new = NewVersion { file: relative, ..new };
+        match self.catalog.add_version(&new) {
+            Ok(version) => Ok(version),
+            Err(e) => {
+                // Not referenced by the catalog, so nobody can be reading it.
+                let _ = std::fs::remove_file(&target);
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn org() -> Organization {
+        Organization {
+            id: "nso".into(),
+            title: "Үндэсний статистикийн хороо".into(),
+            title_en: Some("National Statistics Office".into()),
+            description: String::new(),
+            url: None,
+        }
+    }
+
+    fn new_version(dataset: &str) -> NewVersion {
+        NewVersion {
+            dataset: DatasetMeta {
+                id: dataset.into(),
+                organization: "nso".into(),
+                title: "Хүн ам".into(),
+                license: "CC-BY-4.0".into(),
+                ..Default::default()
+            },
+            table: "main".into(),
+            table_title: "Main".into(),
+            row_count: 3,
+            byte_size: 5,
+            file: String::new(),
+            columns: vec![],
+            source: SourceInfo::default(),
+        }
+    }
+
+    #[test]
+    fn versions_count_up_and_files_move_out_of_staging() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.catalog().upsert_organization(&org()).unwrap();
+        for expected in 1..=2 {
+            let staged = store.stage("parquet");
+            std::fs::write(staged.path(), b"PAR1").unwrap();
+            let staged_path = staged.path().to_owned();
+            let v = store.publish(staged, new_version("population")).unwrap();
+            assert_eq!(v.version, expected);
+            assert!(!staged_path.exists());
+            assert!(store.version_path(&v).exists());
+        }
+        let ds = store.catalog().dataset("population").unwrap();
+        assert_eq!(ds.tables[0].versions.len(), 2);
+        assert_eq!(ds.tables[0].sql_name, "population__main");
+        assert_eq!(store.catalog().totals().unwrap().rows, 3);
+    }
+
+    #[test]
+    fn failed_commit_leaves_nothing_visible() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // No organization: the catalog refuses the version.
+        let staged = store.stage("parquet");
+        std::fs::write(staged.path(), b"PAR1").unwrap();
+        assert!(matches!(
+            store.publish(staged, new_version("population")),
+            Err(Error::OrganizationNotFound(_))
+        ));
+        assert!(matches!(store.catalog().dataset("population"), Err(Error::DatasetNotFound(_))));
+        let leftovers = walk(dir.path().join("tables"));
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn unstaged_drop_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let staged = store.stage("parquet");
+        std::fs::write(staged.path(), b"x").unwrap();
+        let p = staged.path().to_owned();
+        drop(staged);
+        assert!(!p.exists());
+    }
+
+    fn walk(dir: PathBuf) -> Vec<PathBuf> {
+        let mut out = vec![];
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,175 @@
+//! Delimited text: one streaming pass to infer types, one streaming conversion to Parquet.
+
+use std::fs::File;
+use std::io::{BufWriter, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use opendata_datasets::ColumnType;
+use polars::prelude::*;
+
+use crate::infer::{ColumnGuess, Inferred, NULL_TOKENS};
+use crate::{Error, Result};
+
+/// Rows per Parquet row group: small enough that min/max statistics prune selective
+/// filters, large enough that a scan is not dominated by per-group overhead.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// What the inference pass learned about a UTF-8 CSV file.
+#[derive(Debug)]
+pub struct Profile {
+    pub labels: Vec<String>,
+    pub columns: Vec<Inferred>,
+    pub rows: u64,
+}
+
+/// Reads every record once, narrowing each column's type. `progress` gets bytes read.
+pub fn profile(path: &Path, delimiter: u8, progress: &mut dyn FnMut(u64)) -> Result<Profile> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(file);
+    let mut record = ::csv::ByteRecord::new();
+    let malformed = |e: ::csv::Error| Error::Malformed {
+        line: e.position().map_or(0, |p| p.line()),
+        message: e.to_string(),
+    };
+    if !reader.read_byte_record(&mut record).map_err(malformed)? {
+        return Err(Error::Empty);
+    }
+    let labels: Vec<String> = record
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').trim().to_owned())
+        .collect();
+    if labels.is_empty() || (labels.len() == 1 && labels[0].is_empty()) {
+        return Err(Error::Empty);
+    }
+    let mut guesses = vec![ColumnGuess::default(); labels.len()];
+    let mut rows = 0u64;
+    let mut next_report = 0u64;
+    while reader.read_byte_record(&mut record).map_err(malformed)? {
+        rows += 1;
+        // SIMD validation of the whole record is cheaper than per-field checks, and it
+        // catches a legacy-encoded byte that the sample-based detector missed.
+        let text = std::str::from_utf8(record.as_slice()).map_err(|_| Error::Malformed {
+            line: record.position().map_or(0, |p| p.line()),
+            message: "the file is not valid UTF-8 here; set the source encoding explicitly".into(),
+        })?;
+        let mut start = 0;
+        for (i, guess) in guesses.iter_mut().enumerate() {
+            // Short rows leave the missing trailing fields null.
+            let Some(end) = record.range(i).map(|r| r.end) else { break };
+            guess.observe(&text[start..end]);
+            start = end;
+        }
+        if rows & 0xFFFF == 0 {
+            let pos = reader.position().byte();
+            if pos >= next_report {
+                progress(pos);
+                next_report = pos + (16 << 20);
+            }
+        }
+    }
+    progress(reader.position().byte());
+    Ok(Profile { labels, columns: guesses.iter().map(ColumnGuess::finish).collect(), rows })
+}
+
+/// Streams the CSV through polars into zstd Parquet, converting each column to its type.
+pub fn write_parquet(src: &Path, delimiter: u8, names: &[String], profile: &Profile, out: &Path) -> Result<()> {
+    let schema: Schema = names.iter().map(|n| Field::new(n.as_str().into(), DataType::String)).collect();
+    let src = PlRefPath::try_from_path(src)?;
+    let lf = LazyCsvReader::new(src)
+        .with_has_header(true)
+        .with_separator(delimiter)
+        .with_quote_char(Some(b'"'))
+        .with_schema(Some(Arc::new(schema)))
+        .with_truncate_ragged_lines(true)
+        .with_missing_is_null(true)
+        .with_low_memory(true)
+        .finish()?;
+    let exprs: Vec<Expr> = names.iter().zip(&profile.columns).map(|(name, inferred)| convert(name, inferred)).collect();
+    let options = ParquetWriteOptions {
+        compression: ParquetCompression::Zstd(None),
+        statistics: StatisticsOptions { min_value: true, max_value: true, null_count: true, distinct_count: false },
+        row_group_size: Some(ROW_GROUP_ROWS),
+        data_page_size: None,
+        key_value_metadata: None,
+        arrow_schema: None,
+        compat_level: None,
+    };
+    let target = SinkTarget::Path(PlRefPath::try_from_path(out)?);
+    lf.select(exprs)
+        .sink(
+            SinkDestination::File { target },
+            FileWriteFormat::Parquet(Arc::new(options)),
+            UnifiedSinkArgs::default(),
+        )?
+        .collect_with_engine(Engine::Streaming)?;
+    Ok(())
+}
+
+/// The polars expression that turns a text column into its inferred type.
+///
+/// Null tokens become null first; the parse itself is strict, so a value that inference
+/// accepted but the engine cannot read fails the ingest instead of silently becoming null.
+fn convert(name: &str, inferred: &Inferred) -> Expr {
+    let raw = col(name);
+    if inferred.kind == ColumnType::String {
+        return raw;
+    }
+    let value = if inferred.padded { raw.str().strip_chars(lit(NULL)) } else { raw };
+    let tokens = Series::new("tokens".into(), NULL_TOKENS);
+    let value = when(value.clone().is_in(lit(tokens), false))
+        .then(lit(NULL).cast(DataType::String))
+        .otherwise(value);
+    let options = |format: Option<&str>| StrptimeOptions {
+        format: format.map(Into::into),
+        strict: true,
+        exact: true,
+        cache: true,
+    };
+    let converted = match inferred.kind {
+        ColumnType::Integer => value.strict_cast(DataType::Int64),
+        ColumnType::Float => value.strict_cast(DataType::Float64),
+        ColumnType::Boolean => {
+            let lower = value.str().to_lowercase();
+            when(lower.clone().eq(lit("true")))
+                .then(lit(true))
+                .when(lower.eq(lit("false")))
+                .then(lit(false))
+                .otherwise(lit(NULL).cast(DataType::Boolean))
+        }
+        ColumnType::Date => value.str().to_date(options(inferred.format)),
+        ColumnType::Datetime => value.str().to_datetime(
+            Some(TimeUnit::Microseconds),
+            None,
+            options(inferred.format),
+            lit("raise"),
+        ),
+        ColumnType::String => unreachable!("handled above"),
+    };
+    converted.alias(name)
+}
+
+/// Re-encodes a legacy-encoded file as UTF-8, streaming, dropping any BOM.
+pub fn transcode_to_utf8(src: &Path, encoding: &'static encoding_rs::Encoding, out: &Path) -> Result<()> {
+    let input = File::open(src).map_err(Error::io(src))?;
+    let mut decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(Some(encoding))
+        .bom_override(true)
+        .build(input);
+    let mut writer = BufWriter::with_capacity(1 << 20, File::create(out).map_err(Error::io(out))?);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = decoder.read(&mut buf).map_err(Error::io(src))?;
+        if n == 0 {
+            break;
+        }
+        std::io::Write::write_all(&mut writer, &buf[..n]).map_err(Error::io(out))?;
+    }
+    writer.into_inner().map_err(|e| Error::io(out)(e.into_error()))?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+/// Why an ingest failed. Every variant says what a publisher can fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file's content is a format this portal does not read (yet).
+    #[error("unsupported file format: {0}")]
+    UnsupportedFormat(String),
+    /// The file has no header row or no data columns.
+    #[error("the file is empty or has no columns")]
+    Empty,
+    /// The named encoding is not one we know.
+    #[error("unknown encoding `{0}`")]
+    UnknownEncoding(String),
+    /// The CSV could not be parsed.
+    #[error("malformed CSV near line {line}: {message}")]
+    Malformed { line: u64, message: String },
+    /// Reading or writing a file failed.
+    #[error("I/O error on {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    /// The columnar engine failed while converting.
+    #[error("conversion failed: {0}")]
+    Engine(#[from] polars::error::PolarsError),
+    /// The written Parquet footer could not be read back.
+    #[error("could not read back the written Parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// The catalog or store refused the new version.
+    #[error(transparent)]
+    Store(#[from] opendata_datasets::Error),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

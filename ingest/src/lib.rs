@@ -1,0 +1,21 @@
+//! Turns what agencies send into a new, typed, versioned Parquet table.
+//!
+//! An ingest is three steps, each in its own module:
+//! 1. [`sniff`]: detect the format from content, the encoding and, for text, the delimiter;
+//! 2. [`infer`] + [`csv`]: read the whole file once to infer each column's type (a "K" in
+//!    row 50,000 turns a column into text instead of breaking the load), then stream it
+//!    through polars into zstd Parquet with statistics;
+//! 3. [`stats`]: per-column statistics from the Parquet footer and a distinct count.
+//!
+//! The result is published through [`opendata_datasets::Store::publish`], which is atomic:
+//! a failed or interrupted ingest leaves the previous version in place.
+
+mod csv;
+mod error;
+pub mod infer;
+mod job;
+pub mod sniff;
+mod stats;
+
+pub use error::{Error, Result};
+pub use job::{ingest, IngestJob, IngestReport, Progress, ReadOptions};
