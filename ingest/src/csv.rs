@@ -15,6 +15,26 @@ use crate::{Error, Result};
 /// filters, large enough that a scan is not dominated by per-group overhead.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
+/// How every Parquet file of the portal is written: zstd, min/max/null statistics per
+/// column, row groups of [`ROW_GROUP_ROWS`]. Exports use the same settings.
+pub fn parquet_options() -> ParquetWriteOptions {
+    ParquetWriteOptions {
+        compression: ParquetCompression::Zstd(None),
+        statistics: StatisticsOptions {
+            min_value: true,
+            max_value: true,
+            null_count: true,
+            distinct_count: false,
+            ..Default::default()
+        },
+        row_group_size: Some(ROW_GROUP_ROWS),
+        data_page_size: None,
+        key_value_metadata: None,
+        arrow_schema: None,
+        compat_level: None,
+    }
+}
+
 /// What the inference pass learned about a UTF-8 CSV file.
 #[derive(Debug)]
 pub struct Profile {
@@ -91,15 +111,7 @@ pub fn write_parquet(src: &Path, delimiter: u8, names: &[String], profile: &Prof
         .with_low_memory(true)
         .finish()?;
     let exprs: Vec<Expr> = names.iter().zip(&profile.columns).map(|(name, inferred)| convert(name, inferred)).collect();
-    let options = ParquetWriteOptions {
-        compression: ParquetCompression::Zstd(None),
-        statistics: StatisticsOptions { min_value: true, max_value: true, null_count: true, distinct_count: false },
-        row_group_size: Some(ROW_GROUP_ROWS),
-        data_page_size: None,
-        key_value_metadata: None,
-        arrow_schema: None,
-        compat_level: None,
-    };
+    let options = parquet_options();
     let target = SinkTarget::Path(PlRefPath::try_from_path(out)?);
     lf.select(exprs)
         .sink(
@@ -122,7 +134,7 @@ fn convert(name: &str, inferred: &Inferred) -> Expr {
     }
     let value = if inferred.padded { raw.str().strip_chars(lit(NULL)) } else { raw };
     let tokens = Series::new("tokens".into(), NULL_TOKENS);
-    let value = when(value.clone().is_in(lit(tokens), false))
+    let value = when(value.clone().is_in(lit(tokens).implode(), false))
         .then(lit(NULL).cast(DataType::String))
         .otherwise(value);
     let options = |format: Option<&str>| StrptimeOptions {

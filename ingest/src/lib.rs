@@ -17,5 +17,6 @@ mod job;
 pub mod sniff;
 mod stats;
 
+pub use csv::{parquet_options, ROW_GROUP_ROWS};
 pub use error::{Error, Result};
 pub use job::{ingest, IngestJob, IngestReport, Progress, ReadOptions};

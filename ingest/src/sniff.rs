@@ -76,9 +76,9 @@ pub fn encoding(sample: &[u8], complete: bool) -> Detected {
         };
         return Detected { encoding, bom_len: 0 };
     }
-    let mut detector = chardetng::EncodingDetector::new();
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     detector.feed(sample, complete);
-    Detected { encoding: detector.guess(None, true), bom_len: 0 }
+    Detected { encoding: detector.guess(None, chardetng::Utf8Detection::Allow), bom_len: 0 }
 }
 
 /// UTF-16 text without a BOM has a zero byte in every other position for ASCII content.

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::directory::error::LockError;
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery};
 use tantivy::schema::{Facet, IndexRecordOption, Value};
 use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
 use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, TantivyError, Term};
@@ -207,7 +207,9 @@ impl SearchIndex {
         ] {
             if let Some(v) = value {
                 let term = Term::from_field_text(field, v);
-                clauses.push((Occur::Filter, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+                // Boost 0: a filter narrows results without changing their relevance order.
+                let filter = TermQuery::new(term, IndexRecordOption::Basic);
+                clauses.push((Occur::Must, Box::new(BoostQuery::new(Box::new(filter), 0.0))));
             }
         }
         let query_all = BooleanQuery::new(clauses);
@@ -217,9 +219,10 @@ impl SearchIndex {
             c.add_facet(Facet::root());
             c
         };
-        let (total, org, tag, format, license) = searcher.search(
+        // tantivy combines at most four collectors in a tuple, hence the nesting.
+        let (total, (org, tag), (format, license)) = searcher.search(
             &query_all,
-            &(Count, facet(f.facet_organization), facet(f.facet_tag), facet(f.facet_format), facet(f.facet_license)),
+            &(Count, (facet(f.facet_organization), facet(f.facet_tag)), (facet(f.facet_format), facet(f.facet_license))),
         )?;
         let limit = query.limit.max(1);
         let page = TopDocs::with_limit(limit).and_offset(query.offset);

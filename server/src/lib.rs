@@ -1,1 +1,19 @@
-//! stub
+//! The `opendata` server: the axum HTTP API over the catalog, the search index and the
+//! Parquet store, plus the command line that serves, ingests and reindexes.
+//!
+//! [`api::router`] builds the whole application from an [`AppState`]; [`cli`] is the binary.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod encode;
+pub mod error;
+pub mod publish;
+pub mod query;
+pub mod serve;
+pub mod state;
+
+pub use api::{router, ApiDoc};
+pub use config::Config;
+pub use state::AppState;

@@ -1,0 +1,162 @@
+//! Catalog routes: search with facets, dataset metadata, organizations.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::model::*;
+use super::{base_url, ApiQuery};
+use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::state::AppState;
+
+/// Catalog search parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Free text over titles, descriptions, tags, organizations and column names (Mongolian or English).
+    #[param(example = "хүн ам")]
+    pub q: Option<String>,
+    /// Only datasets of this organization id.
+    #[param(example = "nso")]
+    pub organization: Option<String>,
+    /// Only datasets with this tag.
+    pub tag: Option<String>,
+    /// Only datasets with a table ingested from this format (`csv`, ...).
+    #[param(example = "csv")]
+    pub format: Option<String>,
+    /// Only datasets under this license.
+    #[param(example = "CC-BY-4.0")]
+    pub license: Option<String>,
+    /// `relevance` (default), `updated` (newest first) or `title`.
+    #[param(example = "updated")]
+    pub sort: Option<String>,
+    /// Page number, from 1.
+    #[param(example = 1, minimum = 1)]
+    pub page: Option<u64>,
+    /// Results per page: default 20, at most 100.
+    #[param(example = 20, minimum = 1, maximum = 100)]
+    pub per_page: Option<u64>,
+}
+
+/// Search the catalog.
+///
+/// Full-text search with filters and facet counts. Without `q`, lists every dataset.
+#[utoipa::path(
+    get, path = "/api/v1/datasets", tag = "catalog",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "A page of matching datasets with facet counts", body = SearchResponse),
+        (status = 400, description = "A parameter is malformed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn search_datasets(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> ApiResult<Json<SearchResponse>> {
+    let limits = &state.config.limits;
+    let page = p.page.unwrap_or(1);
+    let per_page = p.per_page.unwrap_or(limits.default_per_page as u64);
+    if page == 0 {
+        return Err(ApiError::new(Code::InvalidParameter, "`page` starts at 1"));
+    }
+    if per_page == 0 || per_page > limits.max_per_page as u64 {
+        return Err(ApiError::new(
+            Code::InvalidParameter,
+            format!("`per_page` must be between 1 and {}", limits.max_per_page),
+        ));
+    }
+    let sort = match p.sort.as_deref() {
+        None | Some("relevance") => search_index::Sort::Relevance,
+        Some("updated") => search_index::Sort::Updated,
+        Some("title") => search_index::Sort::Title,
+        Some(other) => {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!("unknown sort `{other}`; use relevance, updated or title"),
+            ))
+        }
+    };
+    let query = search_index::SearchQuery {
+        q: p.q,
+        organization: p.organization,
+        tag: p.tag,
+        format: p.format,
+        license: p.license,
+        sort,
+        offset: ((page - 1) * per_page) as usize,
+        limit: per_page as usize,
+    };
+    let found = state.index.search(&query)?;
+    let mut results = Vec::with_capacity(found.hits.len());
+    for hit in &found.hits {
+        match state.store.catalog().dataset(&hit.id) {
+            Ok(d) => results.push(DatasetSummary::from(&d)),
+            // The index may briefly lag a withdrawal; the catalog is the truth.
+            Err(opendata_datasets::Error::DatasetNotFound(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Json(SearchResponse { total: found.total as u64, page, per_page, results, facets: found.facets.into() }))
+}
+
+/// Get a dataset's metadata.
+///
+/// Metadata, tables with their columns (stable name, published label, type, statistics),
+/// versions and download links.
+#[utoipa::path(
+    get, path = "/api/v1/datasets/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "Dataset id", example = "population-by-aimag")),
+    responses(
+        (status = 200, description = "The dataset", body = DatasetDetail),
+        (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:opendata:problem:dataset_not_found", "title": "Dataset not found", "status": 404, "detail": "no dataset `nope`", "code": "dataset_not_found"})),
+    )
+)]
+pub async fn get_dataset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<DatasetDetail>> {
+    let dataset = state.store.catalog().dataset(&id)?;
+    Ok(Json(DatasetDetail::new(&dataset, &base_url(&state, &headers))))
+}
+
+/// List organizations.
+#[utoipa::path(
+    get, path = "/api/v1/organizations", tag = "catalog",
+    responses((status = 200, description = "Every publishing organization", body = OrganizationList))
+)]
+pub async fn list_organizations(State(state): State<AppState>) -> ApiResult<Json<OrganizationList>> {
+    let catalog = state.store.catalog();
+    let datasets = catalog.datasets()?;
+    let results: Vec<_> = catalog
+        .organizations()?
+        .iter()
+        .map(|o| OrganizationInfo::new(o, datasets.iter().filter(|d| d.meta.organization == o.id).count() as u64))
+        .collect();
+    Ok(Json(OrganizationList { total: results.len() as u64, results }))
+}
+
+/// Get an organization with its datasets.
+#[utoipa::path(
+    get, path = "/api/v1/organizations/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "Organization id", example = "nso")),
+    responses(
+        (status = 200, description = "The organization and its datasets", body = OrganizationDetail),
+        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_organization(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrganizationDetail>> {
+    let catalog = state.store.catalog();
+    let org = catalog.organization(&id)?;
+    let datasets: Vec<DatasetSummary> = catalog.datasets_of(&id)?.iter().map(DatasetSummary::from).collect();
+    Ok(Json(OrganizationDetail {
+        organization: OrganizationInfo::new(&org, datasets.len() as u64),
+        datasets,
+    }))
+}

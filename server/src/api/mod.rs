@@ -1,0 +1,85 @@
+//! The HTTP API: routes, handlers and the OpenAPI document they generate.
+
+pub mod catalog;
+pub mod meta;
+pub mod model;
+pub mod rows;
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum::routing::get;
+use axum::Router;
+use serde::de::DeserializeOwned;
+use utoipa::OpenApi;
+
+use crate::error::{ApiError, Code};
+use crate::state::AppState;
+
+/// The OpenAPI 3.1 description of the API, generated from the handlers' annotations.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "opendata",
+        description = "Open data portal API: search the catalog, read metadata, query rows and download whole tables.\n\n\
+Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        meta::healthz,
+        catalog::search_datasets,
+        catalog::get_dataset,
+        catalog::list_organizations,
+        catalog::get_organization,
+        rows::rows,
+        rows::table_file,
+    ),
+    components(schemas(crate::error::Problem)),
+    tags(
+        (name = "catalog", description = "Datasets and organizations"),
+        (name = "data", description = "Rows, filters and downloads"),
+        (name = "meta", description = "Health and API description"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The whole application, ready to serve. Tests call it without a socket.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/healthz", get(meta::healthz))
+        .route("/api/v1/datasets", get(catalog::search_datasets))
+        .route("/api/v1/datasets/{id}", get(catalog::get_dataset))
+        .route("/api/v1/organizations", get(catalog::list_organizations))
+        .route("/api/v1/organizations/{id}", get(catalog::get_organization))
+        .route("/api/v1/datasets/{id}/tables/{table}/rows", get(rows::rows))
+        .route("/api/v1/datasets/{id}/tables/{table}/{file}", get(rows::table_file))
+        .with_state(state);
+    // Swagger UI's assets are compiled in (the `vendored` feature): the docs page needs no network.
+    api.merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+}
+
+/// `Query` that answers malformed parameters in the API's own error shape.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))
+    }
+}
+
+/// The scheme and host clients reached us by, for absolute URLs in responses.
+pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("http://{host}")
+}

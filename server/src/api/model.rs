@@ -1,0 +1,335 @@
+//! The JSON shapes of the public API. They are separate from the catalog's model on
+//! purpose: the contract with clients changes only when this file does.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use opendata_datasets as ds;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// A dataset as it appears in listings and search results.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "population-by-aimag",
+    "title": "Хүн амын тоо, аймгаар",
+    "title_en": "Population by aimag",
+    "description": "Жил бүрийн эцсийн байдлаар",
+    "description_en": "At the end of each year",
+    "organization": "nso",
+    "tags": ["хүн ам", "population"],
+    "license": "CC-BY-4.0",
+    "updated_at": "2026-01-15T08:00:00Z"
+}))]
+pub struct DatasetSummary {
+    pub id: String,
+    /// Title in Mongolian.
+    pub title: String,
+    /// Title in English, when published.
+    pub title_en: Option<String>,
+    pub description: String,
+    pub description_en: Option<String>,
+    /// Id of the publishing organization.
+    pub organization: String,
+    pub tags: Vec<String>,
+    pub license: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&ds::Dataset> for DatasetSummary {
+    fn from(d: &ds::Dataset) -> Self {
+        let m = &d.meta;
+        Self {
+            id: m.id.clone(),
+            title: m.title.clone(),
+            title_en: m.title_en.clone(),
+            description: m.description.clone(),
+            description_en: m.description_en.clone(),
+            organization: m.organization.clone(),
+            tags: m.tags.clone(),
+            license: m.license.clone(),
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// A facet value and how many results carry it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: u64,
+}
+
+/// Facet counts over all results of the search, not only the page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Facets {
+    pub organization: Vec<FacetValue>,
+    pub tag: Vec<FacetValue>,
+    pub format: Vec<FacetValue>,
+    pub license: Vec<FacetValue>,
+}
+
+impl From<search_index::Facets> for Facets {
+    fn from(f: search_index::Facets) -> Self {
+        let conv = |v: Vec<search_index::FacetCount>| {
+            v.into_iter().map(|c| FacetValue { value: c.value, count: c.count }).collect()
+        };
+        Self { organization: conv(f.organization), tag: conv(f.tag), format: conv(f.format), license: conv(f.license) }
+    }
+}
+
+/// A page of catalog search results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    /// Number of datasets matching, over all pages.
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+    pub results: Vec<DatasetSummary>,
+    pub facets: Facets,
+}
+
+/// Column statistics over the whole table version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ColumnStats {
+    pub null_count: u64,
+    /// Smallest value, in the column's type (dates as ISO strings).
+    pub min: Option<Value>,
+    pub max: Option<Value>,
+    /// Distinct non-null values (estimated within ~1% above a million rows).
+    pub distinct_count: u64,
+}
+
+/// A column of a table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ColumnInfo {
+    /// Stable name: use it in `select`, `order`, filters and SQL.
+    pub name: String,
+    /// The header as published.
+    pub label: String,
+    /// `integer`, `float`, `boolean`, `date`, `datetime` or `string`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: String,
+    pub stats: ColumnStats,
+}
+
+impl From<&ds::Column> for ColumnInfo {
+    fn from(c: &ds::Column) -> Self {
+        Self {
+            name: c.name.clone(),
+            label: c.label.clone(),
+            kind: c.kind.to_string(),
+            description: c.description.clone(),
+            stats: ColumnStats {
+                null_count: c.stats.null_count,
+                min: c.stats.min.clone(),
+                max: c.stats.max.clone(),
+                distinct_count: c.stats.distinct_count,
+            },
+        }
+    }
+}
+
+/// Where a version came from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceFile {
+    pub file_name: String,
+    pub format: String,
+    pub encoding: String,
+    pub delimiter: Option<String>,
+    pub byte_size: u64,
+}
+
+/// One immutable version of a table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionInfo {
+    pub version: u32,
+    pub created_at: DateTime<Utc>,
+    pub row_count: u64,
+    /// Size of the Parquet file.
+    pub byte_size: u64,
+    pub source: SourceFile,
+}
+
+impl From<&ds::TableVersion> for VersionInfo {
+    fn from(v: &ds::TableVersion) -> Self {
+        Self {
+            version: v.version,
+            created_at: v.created_at,
+            row_count: v.row_count,
+            byte_size: v.byte_size,
+            source: SourceFile {
+                file_name: v.source.file_name.clone(),
+                format: v.source.format.clone(),
+                encoding: v.source.encoding.clone(),
+                delimiter: v.source.delimiter.clone(),
+                byte_size: v.source.byte_size,
+            },
+        }
+    }
+}
+
+/// A table, described by its latest version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TableInfo {
+    pub name: String,
+    pub title: String,
+    /// The latest version, starting at 1.
+    pub version: u32,
+    pub row_count: u64,
+    /// The identifier of this table in SQL.
+    pub sql_name: String,
+    pub columns: Vec<ColumnInfo>,
+    /// Every version, oldest first.
+    pub versions: Vec<VersionInfo>,
+    /// Download URL per format, pinned to the latest version.
+    pub downloads: BTreeMap<String, String>,
+}
+
+impl TableInfo {
+    pub fn new(t: &ds::Table, base_url: &str) -> Self {
+        let latest = t.latest();
+        let downloads = ["parquet", "csv", "ndjson"]
+            .iter()
+            .map(|ext| {
+                let url = format!(
+                    "{base_url}/api/v1/datasets/{}/tables/{}/data.{ext}?version={}",
+                    t.dataset, t.name, latest.version
+                );
+                (ext.to_string(), url)
+            })
+            .collect();
+        Self {
+            name: t.name.clone(),
+            title: t.title.clone(),
+            version: latest.version,
+            row_count: latest.row_count,
+            sql_name: t.sql_name.clone(),
+            columns: latest.columns.iter().map(ColumnInfo::from).collect(),
+            versions: t.versions.iter().map(VersionInfo::from).collect(),
+            downloads,
+        }
+    }
+}
+
+/// A dataset's full metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetDetail {
+    pub id: String,
+    pub title: String,
+    pub title_en: Option<String>,
+    pub description: String,
+    pub description_en: Option<String>,
+    pub organization: String,
+    pub tags: Vec<String>,
+    pub license: String,
+    /// Where the data comes from: a URL or a citation.
+    pub source: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub tables: Vec<TableInfo>,
+}
+
+impl DatasetDetail {
+    pub fn new(d: &ds::Dataset, base_url: &str) -> Self {
+        let m = &d.meta;
+        Self {
+            id: m.id.clone(),
+            title: m.title.clone(),
+            title_en: m.title_en.clone(),
+            description: m.description.clone(),
+            description_en: m.description_en.clone(),
+            organization: m.organization.clone(),
+            tags: m.tags.clone(),
+            license: m.license.clone(),
+            source: m.source.clone(),
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            tables: d.tables.iter().map(|t| TableInfo::new(t, base_url)).collect(),
+        }
+    }
+}
+
+/// A publishing organization.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "nso",
+    "title": "Үндэсний статистикийн хороо",
+    "title_en": "National Statistics Office of Mongolia",
+    "description": "",
+    "url": "https://www.1212.mn",
+    "dataset_count": 3
+}))]
+pub struct OrganizationInfo {
+    pub id: String,
+    pub title: String,
+    pub title_en: Option<String>,
+    pub description: String,
+    pub url: Option<String>,
+    pub dataset_count: u64,
+}
+
+impl OrganizationInfo {
+    pub fn new(o: &ds::Organization, dataset_count: u64) -> Self {
+        Self {
+            id: o.id.clone(),
+            title: o.title.clone(),
+            title_en: o.title_en.clone(),
+            description: o.description.clone(),
+            url: o.url.clone(),
+            dataset_count,
+        }
+    }
+}
+
+/// All organizations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationList {
+    pub total: u64,
+    pub results: Vec<OrganizationInfo>,
+}
+
+/// One organization with its datasets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationDetail {
+    #[serde(flatten)]
+    pub organization: OrganizationInfo,
+    pub datasets: Vec<DatasetSummary>,
+}
+
+/// Name and type of a returned column.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowsColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A page of rows.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "columns": [{"name": "aimag", "type": "string"}, {"name": "population", "type": "integer"}],
+    "rows": [{"aimag": "Архангай", "population": 97842}],
+    "total": 21,
+    "next": "eyJ2IjoxLCJvIjoxfQ"
+}))]
+pub struct RowsResponse {
+    pub columns: Vec<RowsColumn>,
+    /// Rows as objects keyed by column name.
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<serde_json::Map<String, Value>>,
+    /// Rows matching the filters over all pages; null when `total=false`.
+    pub total: Option<u64>,
+    /// Pass as `cursor` to fetch the next page; null on the last page.
+    pub next: Option<String>,
+}
+
+/// Health check answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the server answers 200.
+    pub status: String,
+    pub datasets: u64,
+}

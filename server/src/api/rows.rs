@@ -1,0 +1,338 @@
+//! Data routes: a page of rows, and whole-table downloads.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use opendata_datasets::{Table, TableVersion};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::base_url;
+use super::model::{RowsColumn, RowsResponse};
+use crate::encode::{self, ExportFormat};
+use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::query::{self, Cursor, RawParams, RowsFormat, RowsRequest};
+use crate::state::AppState;
+
+/// A table version and the validated request against it.
+struct Resolved {
+    table: Table,
+    version: TableVersion,
+    request: RowsRequest,
+}
+
+fn resolve(state: &AppState, id: &str, table: &str, raw: Option<&str>) -> ApiResult<Resolved> {
+    let dataset = state.store.catalog().dataset(id)?;
+    let table = dataset
+        .tables
+        .into_iter()
+        .find(|t| t.name == table)
+        .ok_or_else(|| ApiError::new(Code::TableNotFound, format!("dataset `{id}` has no table `{table}`")))?;
+    let params = RawParams::parse(raw);
+    let (version, cursor) = params.version()?;
+    let version = table.version(version)?.clone();
+    let limits = &state.config.limits;
+    let request = params.resolve(&version.columns, cursor, limits.max_rows, limits.default_rows)?;
+    Ok(Resolved { table, version, request })
+}
+
+/// Runs blocking polars work off the async runtime, with the configured time limit.
+async fn run_blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let limit = Duration::from_secs(state.config.limits.query_timeout_secs);
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(ApiError::internal(join)),
+        Err(_) => Err(ApiError::new(Code::QueryTimeout, format!("the query ran longer than {}s", limit.as_secs()))),
+    }
+}
+
+/// Query rows of a table.
+///
+/// Filters are `<column>=<value>` (equality) or `<column>__<op>=<value>` with `op` one of
+/// `ne`, `gt`, `gte`, `lt`, `lte`, `in` (comma-separated), `contains`, `startswith`, `isnull`
+/// (`true`/`false`). Values are typed by the column: an unknown column, operator or a value
+/// of the wrong type is a 400 that names it. Page with `next` (an opaque cursor).
+#[utoipa::path(
+    get, path = "/api/v1/datasets/{id}/tables/{table}/rows", tag = "data",
+    params(
+        ("id" = String, Path, description = "Dataset id", example = "air-quality-ub"),
+        ("table" = String, Path, description = "Table name", example = "readings"),
+        ("select" = Option<String>, Query, description = "Columns to return, comma-separated", example = "station_code,observed_at,value"),
+        ("order" = Option<String>, Query, description = "Sort columns, comma-separated; `-` for descending", example = "-observed_at"),
+        ("limit" = Option<usize>, Query, description = "Rows per page: default 100, at most 10000", example = 100),
+        ("offset" = Option<u64>, Query, description = "Rows to skip (prefer `cursor` for paging)", example = 0),
+        ("cursor" = Option<String>, Query, description = "The `next` value of the previous page"),
+        ("version" = Option<u32>, Query, description = "Table version; the latest by default", example = 1),
+        ("format" = Option<String>, Query, description = "`json` (default), `csv` or `ndjson`", example = "json"),
+        ("total" = Option<bool>, Query, description = "Count matching rows (default true); `false` skips the count", example = true),
+        ("filters" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode,
+         description = "`<column>=<value>` or `<column>__<op>=<value>`",
+         example = json!({"station_code": "ST0042", "value__gte": "50"})),
+    ),
+    responses(
+        (status = 200, description = "A page of rows", body = RowsResponse,
+         content(
+            (RowsResponse = "application/json"),
+            (String = "text/csv"),
+            (String = "application/x-ndjson"),
+         )),
+        (status = 400, description = "Unknown column or operator, bad value or parameter", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:opendata:problem:unknown_operator", "title": "Unknown filter operator", "status": 400, "detail": "unknown operator `like` in `aimag__like`; operators are: eq, ne, gt, gte, lt, lte, in, contains, startswith, isnull", "code": "unknown_operator"})),
+        (status = 404, description = "No such dataset, table or version", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The query took too long", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn rows(
+    State(state): State<AppState>,
+    Path((id, table)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    rows_as(state, id, table, raw, headers, None).await
+}
+
+async fn rows_as(
+    state: AppState,
+    id: String,
+    table: String,
+    raw: Option<String>,
+    headers: HeaderMap,
+    forced: Option<RowsFormat>,
+) -> ApiResult<Response> {
+    let Resolved { version, request, .. } = resolve(&state, &id, &table, raw.as_deref())?;
+    let format = forced.or(request.format).unwrap_or(RowsFormat::Json);
+    let path = state.store.version_path(&version);
+    let known_total = version.row_count;
+    let req = request.clone();
+    let (mut df, more, total) = run_blocking(&state, move || {
+        let lf = query::scan(&path)?;
+        let (df, more) = query::page(lf.clone(), &req)?;
+        let total = match (req.total, req.filters.is_empty()) {
+            (false, _) => None,
+            (true, true) => Some(known_total),
+            (true, false) => Some(query::count(lf, &req)?),
+        };
+        Ok((df, more, total))
+    })
+    .await?;
+    let next = more.then(|| Cursor { version: version.version, offset: request.offset + request.limit as u64 }.encode());
+    let mut response = match format {
+        RowsFormat::Json => {
+            let columns = version
+                .columns
+                .iter()
+                .filter(|c| request.select.contains(&c.name))
+                .map(|c| RowsColumn { name: c.name.clone(), kind: c.kind.to_string() });
+            // Columns in the order they were selected.
+            let mut columns: Vec<RowsColumn> = columns.collect();
+            columns.sort_by_key(|c| request.select.iter().position(|s| *s == c.name));
+            Json(RowsResponse { columns, rows: encode::json_rows(&df), total, next: next.clone() }).into_response()
+        }
+        RowsFormat::Csv => {
+            let body = encode::csv(&mut df, request.bom).map_err(ApiError::internal)?;
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+        }
+        RowsFormat::Ndjson => ([(header::CONTENT_TYPE, "application/x-ndjson")], encode::ndjson(&df)).into_response(),
+    };
+    // Text formats carry paging in headers, as their bodies have no room for it.
+    let h = response.headers_mut();
+    if let Some(total) = total {
+        h.insert("x-total-count", HeaderValue::from(total));
+    }
+    if let Some(next) = next {
+        let url = format!("{}/api/v1/datasets/{id}/tables/{table}/rows?{}", base_url(&state, &headers), next_query(raw.as_deref(), &next));
+        if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
+            h.insert(header::LINK, v);
+        }
+    }
+    Ok(response)
+}
+
+/// The request's query string with `cursor` replaced and `offset` dropped.
+fn next_query(raw: Option<&str>, cursor: &str) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if k != "cursor" && k != "offset" {
+            out.append_pair(&k, &v);
+        }
+    }
+    out.append_pair("cursor", cursor);
+    out.finish()
+}
+
+/// Download a whole table version, or rows in another encoding.
+///
+/// `data.parquet`, `data.csv` and `data.ndjson` stream the whole table version (latest, or
+/// `?version=N`) with no row limit, after the same filters, `select` and `order` as `rows`.
+/// Without filters the Parquet file is served as stored, with `Range` and `ETag` support, so
+/// DuckDB, polars or pyarrow can read it in place. `rows.json`, `rows.csv` and `rows.ndjson`
+/// are the rows API in that encoding.
+#[utoipa::path(
+    get, path = "/api/v1/datasets/{id}/tables/{table}/{file}", tag = "data",
+    params(
+        ("id" = String, Path, description = "Dataset id", example = "air-quality-ub"),
+        ("table" = String, Path, description = "Table name", example = "readings"),
+        ("file" = String, Path, description = "`data.parquet`, `data.csv`, `data.ndjson`, `rows.json`, `rows.csv` or `rows.ndjson`", example = "data.parquet"),
+        ("version" = Option<u32>, Query, description = "Table version; the latest by default", example = 1),
+        ("bom" = Option<bool>, Query, description = "Start a CSV with a UTF-8 byte-order mark, for Excel", example = false),
+        ("Range" = Option<String>, Header, description = "A single byte range (Parquet without filters)", example = "bytes=0-1023"),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a copy the client holds"),
+    ),
+    responses(
+        (status = 200, description = "The whole file", content(
+            (Vec<u8> = "application/vnd.apache.parquet"),
+            (String = "text/csv"),
+            (String = "application/x-ndjson"),
+        )),
+        (status = 206, description = "The requested byte range", body = Vec<u8>, content_type = "application/vnd.apache.parquet"),
+        (status = 304, description = "The client's copy is current"),
+        (status = 400, description = "Bad filter or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset, table, version or file", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "The range lies outside the file", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn table_file(
+    State(state): State<AppState>,
+    Path((id, table, file)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let rows_format = match file.as_str() {
+        "rows.json" => Some(RowsFormat::Json),
+        "rows.csv" => Some(RowsFormat::Csv),
+        "rows.ndjson" => Some(RowsFormat::Ndjson),
+        _ => None,
+    };
+    if let Some(format) = rows_format {
+        return rows_as(state, id, table, raw, headers, Some(format)).await;
+    }
+    let Some(format) = ExportFormat::from_file_name(&file) else {
+        return Err(ApiError::new(
+            Code::RouteNotFound,
+            format!("no file `{file}`; use data.parquet, data.csv, data.ndjson or rows.json"),
+        ));
+    };
+    let Resolved { table: t, version, request } = resolve(&state, &id, &table, raw.as_deref())?;
+    let file_name = format!("{}__{}_v{}.{}", id, t.name, version.version, format.extension());
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+        .map_err(ApiError::internal)?;
+    let path = state.store.version_path(&version);
+    let untouched = request.filters.is_empty()
+        && request.order.is_empty()
+        && request.select.len() == version.columns.len();
+    if format == ExportFormat::Parquet && untouched {
+        let etag = format!("\"{}-{}-v{}-{}\"", id, t.name, version.version, version.byte_size);
+        let mut res = serve_file(&path, &etag, &headers, format.content_type()).await?;
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, disposition);
+        return Ok(res);
+    }
+    let lf = query::scan(&path)?;
+    let rx = encode::stream_export(request.plan(lf), format, request.bom);
+    let body = Body::from_stream(tokio_stream_from(rx));
+    let mut res = Response::new(body);
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    h.insert(header::CONTENT_DISPOSITION, disposition);
+    Ok(res)
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Serves a stored file with a strong ETag, `If-None-Match` and a single `Range`.
+async fn serve_file(path: &std::path::Path, etag: &str, headers: &HeaderMap, content_type: &'static str) -> ApiResult<Response> {
+    let mut file = tokio::fs::File::open(path).await.map_err(ApiError::internal)?;
+    let size = file.metadata().await.map_err(ApiError::internal)?.len();
+    let etag_value = HeaderValue::from_str(etag).map_err(ApiError::internal)?;
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        let mut res = StatusCode::NOT_MODIFIED.into_response();
+        res.headers_mut().insert(header::ETAG, etag_value);
+        return Ok(res);
+    }
+    // If-Range with another validator means the client's partial copy is stale: send it all.
+    let if_range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v == etag);
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(r) if if_range_ok => parse_range(r, size)?,
+        _ => None,
+    };
+    let (status, start, len) = match range {
+        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
+        None => (StatusCode::OK, 0, size),
+    };
+    file.seek(std::io::SeekFrom::Start(start)).await.map_err(ApiError::internal)?;
+    let stream = ReaderStream::with_capacity(file.take(len), 256 * 1024).map(|r| r.map_err(std::io::Error::other));
+    let mut res = Response::new(Body::from_stream(stream));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::ETAG, etag_value);
+    if status == StatusCode::PARTIAL_CONTENT {
+        let v = format!("bytes {}-{}/{}", start, start + len - 1, size);
+        h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&v).map_err(ApiError::internal)?);
+    }
+    Ok(res)
+}
+
+/// Parses one `bytes=` range. Several ranges are answered with the whole file (allowed by
+/// RFC 9110); an unsatisfiable one is a 416.
+fn parse_range(header: &str, size: u64) -> ApiResult<Option<(u64, u64)>> {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else { return Ok(None) };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let unsatisfiable =
+        || ApiError::new(Code::RangeNotSatisfiable, format!("range `{header}` is outside the file of {size} bytes"));
+    let (a, b) = spec.split_once('-').ok_or_else(unsatisfiable)?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().map_err(|_| unsatisfiable())?;
+            if n == 0 {
+                return Err(unsatisfiable());
+            }
+            (size.saturating_sub(n), size.saturating_sub(1))
+        }
+        (start, "") => (start.parse().map_err(|_| unsatisfiable())?, size.saturating_sub(1)),
+        (start, end) => {
+            let s: u64 = start.parse().map_err(|_| unsatisfiable())?;
+            let e: u64 = end.parse().map_err(|_| unsatisfiable())?;
+            (s, e.min(size.saturating_sub(1)))
+        }
+    };
+    if size == 0 || start >= size || start > end {
+        return Err(unsatisfiable());
+    }
+    Ok(Some((start, end)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100).unwrap(), Some((0, 9)));
+        assert_eq!(parse_range("bytes=90-", 100).unwrap(), Some((90, 99)));
+        assert_eq!(parse_range("bytes=-10", 100).unwrap(), Some((90, 99)));
+        assert_eq!(parse_range("bytes=50-1000", 100).unwrap(), Some((50, 99)));
+        assert_eq!(parse_range("bytes=0-1,5-6", 100).unwrap(), None);
+        assert!(parse_range("bytes=100-", 100).is_err());
+        assert!(parse_range("bytes=9-3", 100).is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! The one configuration struct, loaded from defaults, then a TOML file, then `OPENDATA_*`
+//! environment variables, then command-line flags: each layer overrides the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Settings for every command. See `config.example.toml` for each one, documented.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The data folder: catalog, Parquet versions and search index.
+    pub data: PathBuf,
+    /// Where `serve` listens.
+    pub addr: SocketAddr,
+    /// Fill an empty data folder with the built-in demo catalog before serving.
+    pub demo: bool,
+    /// The URL clients reach the portal at, for absolute links (downloads, next pages).
+    /// When unset, links use the request's `Host` header.
+    pub public_url: Option<String>,
+    /// Log filter in `tracing` syntax, e.g. `info` or `opendata_server=debug`.
+    pub log: String,
+    /// Limits on what one request may ask for.
+    pub limits: Limits,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Rows returned by `rows` when `limit` is not given.
+    pub default_rows: usize,
+    /// The largest `limit` the rows API accepts.
+    pub max_rows: usize,
+    /// Results per search page when `per_page` is not given.
+    pub default_per_page: usize,
+    /// The largest `per_page` accepted.
+    pub max_per_page: usize,
+    /// Seconds a data query may run before it is abandoned with a 503.
+    pub query_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("data"),
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            demo: false,
+            public_url: None,
+            log: "info".into(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { default_rows: 100, max_rows: 10_000, default_per_page: 20, max_per_page: 100, query_timeout_secs: 30 }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given, or `opendata.toml` if it exists), then the
+    /// environment (`OPENDATA_DATA`, `OPENDATA_LIMITS__MAX_ROWS`, ...), then `overrides`.
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("opendata.toml")),
+        }
+        figment
+            .merge(Env::prefixed("OPENDATA_").ignore(&["config"]).split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_loads_and_matches_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.example.toml");
+        let loaded = Config::load(Some(&example), serde_json::json!({})).unwrap();
+        // The example documents every setting with its default value.
+        assert_eq!(loaded, Config::default());
+    }
+
+    #[test]
+    fn flags_override_file_and_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "data = \"/from-file\"\nlog = \"debug\"\n[limits]\nmax_rows = 5\n")?;
+            jail.set_env("OPENDATA_LOG", "warn");
+            jail.set_env("OPENDATA_LIMITS__MAX_ROWS", "7");
+            let c = Config::load(Some(Path::new("c.toml")), serde_json::json!({ "data": "/from-flag" })).unwrap();
+            assert_eq!(c.data, PathBuf::from("/from-flag"));
+            assert_eq!(c.log, "warn");
+            assert_eq!(c.limits.max_rows, 7);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,161 @@
+//! The one error shape of the API: RFC 9457 `application/problem+json`, with a stable
+//! machine-readable `code` from one table. Internal details are logged, never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+macro_rules! codes {
+    ($($variant:ident => ($code:literal, $status:ident, $title:literal),)*) => {
+        /// Every error code the API can return. Codes are part of the public contract:
+        /// add new ones, never rename.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code { $($variant,)* }
+
+        impl Code {
+            /// Every code, for documentation and tests.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable string clients match on.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self { $(Code::$variant => StatusCode::$status,)* }
+            }
+
+            /// A short, human-readable summary that does not change between occurrences.
+            pub fn title(self) -> &'static str {
+                match self { $(Code::$variant => $title,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    DatasetNotFound => ("dataset_not_found", NOT_FOUND, "Dataset not found"),
+    TableNotFound => ("table_not_found", NOT_FOUND, "Table not found"),
+    VersionNotFound => ("version_not_found", NOT_FOUND, "Table version not found"),
+    OrganizationNotFound => ("organization_not_found", NOT_FOUND, "Organization not found"),
+    RouteNotFound => ("route_not_found", NOT_FOUND, "No such route"),
+    MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed"),
+    UnknownColumn => ("unknown_column", BAD_REQUEST, "Unknown column"),
+    UnknownOperator => ("unknown_operator", BAD_REQUEST, "Unknown filter operator"),
+    InvalidValue => ("invalid_value", BAD_REQUEST, "Invalid filter value"),
+    InvalidParameter => ("invalid_parameter", BAD_REQUEST, "Invalid parameter"),
+    InvalidCursor => ("invalid_cursor", BAD_REQUEST, "Invalid cursor"),
+    UnsupportedFormat => ("unsupported_format", BAD_REQUEST, "Unsupported format"),
+    RangeNotSatisfiable => ("range_not_satisfiable", RANGE_NOT_SATISFIABLE, "Range not satisfiable"),
+    QueryTimeout => ("query_timeout", SERVICE_UNAVAILABLE, "Query took too long"),
+    Internal => ("internal", INTERNAL_SERVER_ERROR, "Internal server error"),
+}
+
+/// An API error: a code, a detail for the client, and optionally a cause for the log.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: Code,
+    pub detail: String,
+    internal: Option<String>,
+}
+
+/// The problem document sent to clients.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:opendata:problem:unknown_column",
+    "title": "Unknown column",
+    "status": 400,
+    "detail": "unknown column `popuation`; columns are: aimag, population, year",
+    "code": "unknown_column"
+}))]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:opendata:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable error code.
+    pub code: String,
+}
+
+impl ApiError {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        Self { code, detail: detail.into(), internal: None }
+    }
+
+    /// A 500 whose cause is logged but not shown.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            code: Code::Internal,
+            detail: "the server failed to answer this request; it has been logged".into(),
+            internal: Some(cause.to_string()),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("urn:opendata:problem:{}", self.code.as_str()),
+            title: self.code.title().into(),
+            status: self.code.status().as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.as_str().into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.internal {
+            tracing::error!(code = self.code.as_str(), %cause, "request failed");
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut res = (self.code.status(), body).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.code == Code::QueryTimeout {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        res
+    }
+}
+
+impl From<opendata_datasets::Error> for ApiError {
+    fn from(e: opendata_datasets::Error) -> Self {
+        use opendata_datasets::Error as E;
+        match e {
+            E::DatasetNotFound(id) => ApiError::new(Code::DatasetNotFound, format!("no dataset `{id}`")),
+            E::TableNotFound { dataset, table } => {
+                ApiError::new(Code::TableNotFound, format!("dataset `{dataset}` has no table `{table}`"))
+            }
+            E::VersionNotFound { table, version } => {
+                ApiError::new(Code::VersionNotFound, format!("table `{table}` has no version {version}"))
+            }
+            E::OrganizationNotFound(id) => ApiError::new(Code::OrganizationNotFound, format!("no organization `{id}`")),
+            // An id that is not a slug cannot exist.
+            E::InvalidId { value, .. } => ApiError::new(Code::DatasetNotFound, format!("no dataset `{value}`")),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<search_index::Error> for ApiError {
+    fn from(e: search_index::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<polars::error::PolarsError> for ApiError {
+    fn from(e: polars::error::PolarsError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// The API's result type.
+pub type ApiResult<T> = Result<T, ApiError>;

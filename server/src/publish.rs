@@ -1,0 +1,39 @@
+//! Ingest followed by indexing: the path every new version takes, from the CLI or the demo.
+
+use opendata_datasets::Store;
+use opendata_ingest::{IngestJob, IngestReport, Progress};
+use search_index::{IndexedDataset, SearchIndex};
+
+/// Ingests `job`, then updates the dataset's search entry so it is findable at once.
+pub fn ingest_and_index(
+    store: &Store,
+    index: &SearchIndex,
+    job: &IngestJob,
+    progress: &mut dyn FnMut(Progress),
+) -> anyhow::Result<IngestReport> {
+    let report = opendata_ingest::ingest(store, job, progress)?;
+    index_dataset(store, index, &report.dataset)?;
+    Ok(report)
+}
+
+/// Refreshes one dataset's entry in the search index from the catalog.
+pub fn index_dataset(store: &Store, index: &SearchIndex, id: &str) -> anyhow::Result<()> {
+    let catalog = store.catalog();
+    let dataset = catalog.dataset(id)?;
+    let org = catalog.organization(&dataset.meta.organization)?;
+    index.upsert(&[IndexedDataset::new(&dataset, &org)])?;
+    Ok(())
+}
+
+/// Rebuilds the whole search index from the catalog, in one commit.
+pub fn reindex(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
+    let catalog = store.catalog();
+    let orgs = catalog.organizations()?;
+    let docs: Vec<IndexedDataset> = catalog
+        .datasets()?
+        .iter()
+        .filter_map(|d| orgs.iter().find(|o| o.id == d.meta.organization).map(|o| IndexedDataset::new(d, o)))
+        .collect();
+    index.rebuild(&docs)?;
+    Ok(docs.len())
+}

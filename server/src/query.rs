@@ -1,0 +1,359 @@
+//! The rows engine: turns the rows API's parameters into a polars query over one version's
+//! Parquet file. Filters become a predicate that polars pushes down to the Parquet reader,
+//! so row groups whose statistics rule them out are never decoded.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use chrono::{NaiveDate, NaiveDateTime};
+use opendata_datasets::{Column, ColumnType};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult, Code};
+
+/// Parameters of the rows API that are not filters. Anything else is `<column>[__<op>]`.
+pub const RESERVED_PARAMS: &[&str] =
+    &["select", "order", "limit", "offset", "cursor", "version", "format", "total", "bom"];
+
+/// A filter operator, as written after `__` in a parameter name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    In,
+    Contains,
+    StartsWith,
+    IsNull,
+}
+
+impl Op {
+    pub const ALL: &'static [(&'static str, Op)] = &[
+        ("eq", Op::Eq),
+        ("ne", Op::Ne),
+        ("gt", Op::Gt),
+        ("gte", Op::Gte),
+        ("lt", Op::Lt),
+        ("lte", Op::Lte),
+        ("in", Op::In),
+        ("contains", Op::Contains),
+        ("startswith", Op::StartsWith),
+        ("isnull", Op::IsNull),
+    ];
+
+    fn parse(s: &str) -> Option<Op> {
+        Op::ALL.iter().find(|(name, _)| *name == s).map(|(_, op)| *op)
+    }
+}
+
+/// One parsed filter.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub column: String,
+    pub op: Op,
+    pub expr: Expr,
+}
+
+/// Output encodings of the rows API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowsFormat {
+    Json,
+    Csv,
+    Ndjson,
+}
+
+impl RowsFormat {
+    pub fn parse(s: &str) -> ApiResult<Self> {
+        match s {
+            "json" => Ok(Self::Json),
+            "csv" => Ok(Self::Csv),
+            "ndjson" => Ok(Self::Ndjson),
+            other => Err(ApiError::new(
+                Code::UnsupportedFormat,
+                format!("unknown format `{other}`; use json, csv or ndjson"),
+            )),
+        }
+    }
+}
+
+/// The opaque `next` token: where the next page starts, and in which version, so paging
+/// stays on one version even when a new one is published meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "v")]
+    pub version: u32,
+    #[serde(rename = "o")]
+    pub offset: u64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    pub fn decode(s: &str) -> ApiResult<Self> {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| ApiError::new(Code::InvalidCursor, "the cursor is not one this server issued"))
+    }
+}
+
+/// Everything a rows or download request asks for, validated against the table's columns.
+#[derive(Debug, Clone)]
+pub struct RowsRequest {
+    pub select: Vec<String>,
+    pub order: Vec<(String, bool)>,
+    pub filters: Vec<Filter>,
+    pub limit: usize,
+    pub offset: u64,
+    pub format: Option<RowsFormat>,
+    /// Whether to count matching rows (costs a scan when there are filters).
+    pub total: bool,
+    pub bom: bool,
+}
+
+/// The parameters before the version is known: `version` and `cursor` decide which
+/// version's columns the rest is checked against.
+#[derive(Debug, Clone)]
+pub struct RawParams {
+    pairs: Vec<(String, String)>,
+}
+
+impl RawParams {
+    pub fn parse(query: Option<&str>) -> Self {
+        let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+        Self { pairs }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn parse_num<T: std::str::FromStr>(&self, key: &str) -> ApiResult<Option<T>> {
+        self.get(key)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::new(Code::InvalidParameter, format!("`{key}` must be a non-negative integer, not `{v}`"))
+                })
+            })
+            .transpose()
+    }
+
+    /// The version asked for, by `cursor` or `version`.
+    pub fn version(&self) -> ApiResult<(Option<u32>, Option<Cursor>)> {
+        let cursor = self.get("cursor").filter(|c| !c.is_empty()).map(Cursor::decode).transpose()?;
+        let version = self.parse_num::<u32>("version")?;
+        if let (Some(c), Some(v)) = (cursor, version) {
+            if c.version != v {
+                return Err(ApiError::new(Code::InvalidCursor, "the cursor belongs to another version"));
+            }
+        }
+        Ok((cursor.map(|c| c.version).or(version), cursor))
+    }
+
+    /// Validates everything else against `columns`.
+    pub fn resolve(&self, columns: &[Column], cursor: Option<Cursor>, max_limit: usize, default_limit: usize) -> ApiResult<RowsRequest> {
+        let by_name: HashMap<&str, &Column> = columns.iter().map(|c| (c.name.as_str(), c)).collect();
+        let known = |name: &str| -> ApiResult<&Column> {
+            by_name.get(name).copied().ok_or_else(|| unknown_column(name, columns))
+        };
+        let select = match self.get("select").filter(|s| !s.trim().is_empty()) {
+            Some(s) => s.split(',').map(|n| known(n.trim()).map(|c| c.name.clone())).collect::<ApiResult<_>>()?,
+            None => columns.iter().map(|c| c.name.clone()).collect(),
+        };
+        let order = match self.get("order").filter(|s| !s.trim().is_empty()) {
+            Some(s) => s
+                .split(',')
+                .map(|term| {
+                    let term = term.trim();
+                    let (name, desc) = term.strip_prefix('-').map_or((term, false), |n| (n, true));
+                    known(name).map(|c| (c.name.clone(), desc))
+                })
+                .collect::<ApiResult<_>>()?,
+            None => vec![],
+        };
+        let limit = self.parse_num::<usize>("limit")?.unwrap_or(default_limit);
+        if limit > max_limit {
+            return Err(ApiError::new(Code::InvalidParameter, format!("`limit` may be at most {max_limit}")));
+        }
+        let offset = match cursor {
+            Some(c) => c.offset,
+            None => self.parse_num::<u64>("offset")?.unwrap_or(0),
+        };
+        let format = self.get("format").map(RowsFormat::parse).transpose()?;
+        let total = parse_bool("total", self.get("total").unwrap_or("true"))?;
+        let bom = parse_bool("bom", self.get("bom").unwrap_or("false"))?;
+
+        let mut filters = vec![];
+        for (key, value) in &self.pairs {
+            if RESERVED_PARAMS.contains(&key.as_str()) {
+                continue;
+            }
+            // Column names never contain `__`, so the split is unambiguous.
+            let (name, op) = match key.rsplit_once("__") {
+                Some((name, op)) if !by_name.contains_key(key.as_str()) => {
+                    let op = Op::parse(op).ok_or_else(|| {
+                        let ops: Vec<_> = Op::ALL.iter().map(|(n, _)| *n).collect();
+                        ApiError::new(
+                            Code::UnknownOperator,
+                            format!("unknown operator `{op}` in `{key}`; operators are: {}", ops.join(", ")),
+                        )
+                    })?;
+                    (name, op)
+                }
+                _ => (key.as_str(), Op::Eq),
+            };
+            let column = known(name)?;
+            filters.push(Filter { column: column.name.clone(), op, expr: filter_expr(column, op, value)? });
+        }
+        Ok(RowsRequest { select, order, filters, limit, offset, format, total, bom })
+    }
+}
+
+fn parse_bool(key: &str, v: &str) -> ApiResult<bool> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ApiError::new(Code::InvalidParameter, format!("`{key}` must be true or false, not `{v}`"))),
+    }
+}
+
+fn unknown_column(name: &str, columns: &[Column]) -> ApiError {
+    let names: Vec<_> = columns.iter().map(|c| c.name.as_str()).collect();
+    ApiError::new(Code::UnknownColumn, format!("unknown column `{name}`; columns are: {}", names.join(", ")))
+}
+
+/// A literal of the column's type, parsed from a query-string value.
+fn typed_literal(column: &Column, raw: &str) -> ApiResult<Expr> {
+    let bad = |expected: &str| {
+        ApiError::new(
+            Code::InvalidValue,
+            format!("`{raw}` is not a valid {} for column `{}` (expected {expected})", column.kind, column.name),
+        )
+    };
+    let v = raw.trim();
+    Ok(match column.kind {
+        ColumnType::String => lit(raw.to_owned()),
+        ColumnType::Integer => lit(v.parse::<i64>().map_err(|_| bad("a whole number"))?),
+        ColumnType::Float => lit(v.parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(|| bad("a number"))?),
+        ColumnType::Boolean => match v {
+            "true" => lit(true),
+            "false" => lit(false),
+            _ => return Err(bad("true or false")),
+        },
+        ColumnType::Date => {
+            let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| bad("YYYY-MM-DD"))?;
+            let days = (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32;
+            lit(days).cast(DataType::Date)
+        }
+        ColumnType::Datetime => {
+            let t = parse_datetime(v).ok_or_else(|| bad("YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS"))?;
+            lit(t.and_utc().timestamp_micros()).cast(DataType::Datetime(TimeUnit::Microseconds, None))
+        }
+    })
+}
+
+fn parse_datetime(v: &str) -> Option<NaiveDateTime> {
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())
+        .or_else(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+}
+
+fn filter_expr(column: &Column, op: Op, raw: &str) -> ApiResult<Expr> {
+    let c = col(column.name.as_str());
+    let text_only = || {
+        if column.kind == ColumnType::String {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                Code::InvalidValue,
+                format!("`contains` and `startswith` apply to text columns; `{}` is {}", column.name, column.kind),
+            ))
+        }
+    };
+    Ok(match op {
+        Op::Eq => c.eq(typed_literal(column, raw)?),
+        Op::Ne => c.neq(typed_literal(column, raw)?),
+        Op::Gt => c.gt(typed_literal(column, raw)?),
+        Op::Gte => c.gt_eq(typed_literal(column, raw)?),
+        Op::Lt => c.lt(typed_literal(column, raw)?),
+        Op::Lte => c.lt_eq(typed_literal(column, raw)?),
+        Op::In => {
+            let values = raw.split(',').map(|v| typed_literal(column, v)).collect::<ApiResult<Vec<_>>>()?;
+            values.into_iter().map(|v| c.clone().eq(v)).reduce(|a, b| a.or(b)).unwrap_or(lit(false))
+        }
+        Op::Contains => {
+            text_only()?;
+            c.str().contains_literal(lit(raw.to_owned()))
+        }
+        Op::StartsWith => {
+            text_only()?;
+            c.str().starts_with(lit(raw.to_owned()))
+        }
+        Op::IsNull => match raw {
+            "true" => c.is_null(),
+            "false" => c.is_not_null(),
+            _ => {
+                return Err(ApiError::new(
+                    Code::InvalidValue,
+                    format!("`{}__isnull` takes true or false, not `{raw}`", column.name),
+                ))
+            }
+        },
+    })
+}
+
+impl RowsRequest {
+    pub fn predicate(&self) -> Option<Expr> {
+        self.filters.iter().map(|f| f.expr.clone()).reduce(|a, b| a.and(b))
+    }
+
+    /// The lazy query for this request over `lf`, without paging.
+    pub fn plan(&self, lf: LazyFrame) -> LazyFrame {
+        let mut lf = lf;
+        if let Some(p) = self.predicate() {
+            lf = lf.filter(p);
+        }
+        if !self.order.is_empty() {
+            let by: Vec<Expr> = self.order.iter().map(|(n, _)| col(n.as_str())).collect();
+            let desc: Vec<bool> = self.order.iter().map(|(_, d)| *d).collect();
+            // Stable, so ties keep file order and pages never overlap.
+            let options = SortMultipleOptions::default()
+                .with_order_descending_multi(desc)
+                .with_nulls_last(true)
+                .with_maintain_order(true);
+            lf = lf.sort_by_exprs(by, options);
+        }
+        lf.select(self.select.iter().map(|n| col(n.as_str())).collect::<Vec<_>>())
+    }
+}
+
+/// Opens a version's Parquet file lazily.
+pub fn scan(path: &std::path::Path) -> PolarsResult<LazyFrame> {
+    LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())
+}
+
+/// One page: `limit` rows from `offset`, plus whether more follow.
+pub fn page(lf: LazyFrame, req: &RowsRequest) -> PolarsResult<(DataFrame, bool)> {
+    let df = req.plan(lf).slice(req.offset as i64, (req.limit + 1) as IdxSize).collect()?;
+    let more = df.height() > req.limit;
+    Ok((if more { df.head(Some(req.limit)) } else { df }, more))
+}
+
+/// Rows matching the filters.
+pub fn count(lf: LazyFrame, req: &RowsRequest) -> PolarsResult<u64> {
+    let mut lf = lf;
+    if let Some(p) = req.predicate() {
+        lf = lf.filter(p);
+    }
+    let df = lf.select([len()]).collect()?;
+    Ok(df.columns()[0].get(0)?.extract::<u64>().unwrap_or(0))
+}

@@ -1,0 +1,60 @@
+//! Running the HTTP server: middleware, listener and graceful shutdown.
+
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::{api, AppState};
+
+/// The router with the production middleware: tracing, gzip, and panics turned into 500s
+/// in the API's error shape.
+pub fn app(state: AppState) -> Router {
+    // Parquet is already compressed, and compressing it would break byte ranges.
+    let compressible = DefaultPredicate::new().and(NotForContentType::const_new("application/vnd.apache.parquet"));
+    api::router(state)
+        .layer(CompressionLayer::new().gzip(true).compress_when(compressible))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::internal("handler panicked"))
+        }))
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down; finishing open requests");
+    // Give slow downloads a bounded time to finish.
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        std::process::exit(0);
+    });
+}
