@@ -134,7 +134,7 @@ fn convert(name: &str, inferred: &Inferred) -> Expr {
     }
     let value = if inferred.padded { raw.str().strip_chars(lit(NULL)) } else { raw };
     let tokens = Series::new("tokens".into(), NULL_TOKENS);
-    let value = when(value.clone().is_in(lit(tokens).implode(), false))
+    let value = when(value.clone().is_in(lit(tokens).implode(false), false))
         .then(lit(NULL).cast(DataType::String))
         .otherwise(value);
     let options = |format: Option<&str>| StrptimeOptions {
