@@ -1,1 +1,11 @@
+//! End-to-end tests: the real server on port 0, a real catalog file, a real tantivy index
+//! on disk and real (messy) files, spoken to over HTTP.
 
+mod common;
+
+mod catalog;
+mod downloads;
+mod errors;
+mod ingest;
+mod openapi;
+mod rows;

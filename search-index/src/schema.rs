@@ -109,7 +109,7 @@ impl IndexedDataset {
             license: meta.license.clone(),
             formats,
             columns,
-            updated_at: dataset.updated_at.timestamp(),
+            updated_at: dataset.updated_at.timestamp_micros(),
         }
     }
 }

@@ -85,10 +85,14 @@ mod tests {
 
     #[test]
     fn the_example_config_loads_and_matches_the_defaults() {
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.example.toml");
-        let loaded = Config::load(Some(&example), serde_json::json!({})).unwrap();
-        // The example documents every setting with its default value.
-        assert_eq!(loaded, Config::default());
+        // Inside a jail, so another test's environment variables cannot leak in.
+        figment::Jail::expect_with(|_| {
+            let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.example.toml");
+            let loaded = Config::load(Some(&example), serde_json::json!({})).unwrap();
+            // The example documents every setting with its default value.
+            assert_eq!(loaded, Config::default());
+            Ok(())
+        });
     }
 
     #[test]

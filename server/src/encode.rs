@@ -129,8 +129,10 @@ impl ChannelWriter {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
+        // polars may call this from a worker of its own async runtime, where tokio forbids
+        // `blocking_send`; the channel itself works under any executor, so block on it
+        // directly. Blocking here is the point: it is the backpressure.
+        futures::executor::block_on(self.tx.send(Ok(chunk)))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client disconnected"))
     }
 }
@@ -189,7 +191,7 @@ pub fn stream_export(lf: LazyFrame, format: ExportFormat, bom: bool) -> mpsc::Re
         if let Err(e) = result {
             tracing::warn!(error = %e, "export stopped");
             // Aborts the body, so the client sees a failed transfer rather than a short file.
-            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+            let _ = futures::executor::block_on(tx.send(Err(std::io::Error::other("export failed"))));
         }
     });
     rx

@@ -1,0 +1,125 @@
+//! The test harness: a data folder in a temporary directory, the real server on port 0.
+
+use std::path::{Path, PathBuf};
+
+use opendata_datasets::{DatasetMeta, Organization, Store};
+use opendata_ingest::{IngestJob, IngestReport, ReadOptions};
+use opendata_server::{publish, serve, AppState, Config};
+use search_index::SearchIndex;
+use serde_json::Value;
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// A running server over its own data folder.
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub data: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn org(id: &str, title: &str) -> Organization {
+    Organization { id: id.into(), title: title.into(), title_en: None, description: String::new(), url: None }
+}
+
+pub fn dataset(id: &str, org: &str, title: &str) -> DatasetMeta {
+    DatasetMeta {
+        id: id.into(),
+        organization: org.into(),
+        title: title.into(),
+        license: "CC-BY-4.0".into(),
+        tags: vec!["test".into()],
+        ..Default::default()
+    }
+}
+
+/// Ingests `path` through the same code path as `opendata ingest`, in a separate store and
+/// index handle, as another process would.
+pub fn ingest(data: &Path, path: &Path, meta: &DatasetMeta, table: &str) -> Result<IngestReport, String> {
+    let store = Store::open(data).map_err(|e| e.to_string())?;
+    let index = SearchIndex::open(&store.index_dir()).map_err(|e| e.to_string())?;
+    if store.catalog().organization(&meta.organization).is_err() {
+        store.catalog().upsert_organization(&org(&meta.organization, &meta.organization)).map_err(|e| e.to_string())?;
+    }
+    let job = IngestJob {
+        source: path.to_owned(),
+        source_name: path.file_name().unwrap().to_string_lossy().into_owned(),
+        dataset: meta.clone(),
+        table: table.into(),
+        table_title: None,
+        options: ReadOptions::default(),
+    };
+    publish::ingest_and_index(&store, &index, &job, &mut |_| {}).map_err(|e| format!("{e:#}"))
+}
+
+impl TestServer {
+    /// Starts a server over a fresh data folder prepared by `setup`.
+    pub async fn start(setup: impl FnOnce(&Path)) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        setup(data.path());
+        let config = Config { data: data.path().to_owned(), ..Config::default() };
+        let state = AppState::open(config).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            serve::run(listener, state, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        let client = reqwest::Client::builder().no_gzip().build().unwrap();
+        Self { base, client, data, shutdown: Some(tx) }
+    }
+
+    /// The standard catalog: the messy population fixture, and a generated multi-page table.
+    pub async fn standard() -> Self {
+        Self::start(|data| {
+            ingest(data, &fixture("messy_population.csv"), &dataset("population", "nso", "Хүн амын тоо, аймгаар"), "main")
+                .unwrap();
+            let big = data.join("readings.csv");
+            std::fs::write(&big, readings_csv(2_500)).unwrap();
+            ingest(data, &big, &dataset("air-quality", "agaar", "Агаарын чанар"), "readings").unwrap();
+            std::fs::remove_file(big).unwrap();
+        })
+        .await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// GET, assert the status, and parse the JSON body.
+    pub async fn json(&self, path: &str, status: u16) -> Value {
+        let res = self.get(path).await;
+        let got = res.status().as_u16();
+        let body = res.text().await.unwrap();
+        assert_eq!(got, status, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+    }
+}
+
+/// Deterministic readings: `id` 1..=n, a station out of 7, a value with gaps every 10th row.
+pub fn readings_csv(n: usize) -> String {
+    let mut s = String::from("id,station,value,observed_at\n");
+    for i in 1..=n {
+        let value = if i % 10 == 0 { String::new() } else { format!("{}.5", i % 100) };
+        s.push_str(&format!("{i},ST{:02},{value},2024-01-{:02} {:02}:00:00\n", i % 7, 1 + i % 28, i % 24));
+    }
+    s
+}

@@ -1,0 +1,73 @@
+//! Whole-table downloads: Parquet in place (Range, ETag), and filtered streams.
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+
+use crate::common::TestServer;
+
+const D: &str = "/api/v1/datasets/air-quality/tables/readings";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_supports_range_etag_and_conditional_requests() {
+    let s = TestServer::standard().await;
+    let full = s.get(&format!("{D}/data.parquet")).await;
+    assert_eq!(full.status().as_u16(), 200);
+    let etag = full.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(full.headers()["accept-ranges"], "bytes");
+    assert!(full.headers()["content-disposition"].to_str().unwrap().contains("air-quality__readings_v1.parquet"));
+    let bytes = full.bytes().await.unwrap();
+    let meta = s.json("/api/v1/datasets/air-quality", 200).await;
+    assert_eq!(bytes.len() as u64, meta["tables"][0]["versions"][0]["byte_size"].as_u64().unwrap());
+    let reader = SerializedFileReader::new(bytes.clone()).unwrap();
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 2_500);
+
+    // A reader fetching the footer: the last 8 bytes are the footer length and "PAR1".
+    let tail = s.client.get(s.url(&format!("{D}/data.parquet"))).header("Range", "bytes=-8").send().await.unwrap();
+    assert_eq!(tail.status().as_u16(), 206);
+    let n = bytes.len();
+    assert_eq!(tail.headers()["content-range"], format!("bytes {}-{}/{}", n - 8, n - 1, n));
+    assert_eq!(tail.bytes().await.unwrap(), bytes.slice(n - 8..));
+    let mid = s.client.get(s.url(&format!("{D}/data.parquet"))).header("Range", "bytes=4-9").send().await.unwrap();
+    assert_eq!(mid.bytes().await.unwrap(), bytes.slice(4..10));
+
+    let cached = s.client.get(s.url(&format!("{D}/data.parquet"))).header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(cached.status().as_u16(), 304);
+    let beyond = s.client.get(s.url(&format!("{D}/data.parquet"))).header("Range", format!("bytes={n}-")).send().await.unwrap();
+    assert_eq!(beyond.status().as_u16(), 416);
+    assert_eq!(beyond.headers()["content-type"], "application/problem+json");
+    // HEAD, as DuckDB sends before reading in place.
+    let head = s.client.head(s.url(&format!("{D}/data.parquet"))).send().await.unwrap();
+    assert_eq!(head.headers()["content-length"], n.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_stream_every_filtered_row_without_a_limit() {
+    let s = TestServer::standard().await;
+    // More rows than the rows API's default and maximum page: all of them come.
+    let csv = s.get(&format!("{D}/data.csv")).await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    assert_eq!(text.lines().count(), 2_500 + 1);
+    assert!(text.starts_with("id,station,value,observed_at\n1,ST01,1.5,2024-01-02T01:00:00"));
+
+    for filter in ["station=ST04", "value__gt=50&station__in=ST01,ST02", "id__lte=0"] {
+        let total = s.json(&format!("{D}/rows?{filter}&limit=1"), 200).await["total"].as_u64().unwrap();
+        let csv = s.get(&format!("{D}/data.csv?{filter}")).await.text().await.unwrap();
+        assert_eq!(csv.lines().count() as u64, total + 1, "csv {filter}");
+        let nd = s.get(&format!("{D}/data.ndjson?{filter}")).await.text().await.unwrap();
+        assert_eq!(nd.lines().count() as u64, total, "ndjson {filter}");
+        let pq = s.get(&format!("{D}/data.parquet?{filter}")).await.bytes().await.unwrap();
+        let rows = SerializedFileReader::new(pq).unwrap().metadata().file_metadata().num_rows();
+        assert_eq!(rows as u64, total, "parquet {filter}");
+    }
+    let sorted = s.get(&format!("{D}/data.csv?select=id&order=-id&id__gt=2497&bom=true")).await.bytes().await.unwrap();
+    assert_eq!(&sorted[..], "\u{feff}id\n2500\n2499\n2498\n".as_bytes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_versions_download_by_number() {
+    let s = TestServer::standard().await;
+    let v = s.get(&format!("{D}/data.csv?version=1&id=1")).await.text().await.unwrap();
+    assert_eq!(v.lines().count(), 2);
+    let missing = s.get(&format!("{D}/data.csv?version=7")).await;
+    assert_eq!(missing.status().as_u16(), 404);
+}

@@ -1,0 +1,60 @@
+//! Error shapes: every failure is problem+json with a stable code; nothing leaks.
+
+use crate::common::TestServer;
+
+async fn problem(s: &TestServer, path: &str, status: u16, code: &str) -> String {
+    let res = s.get(path).await;
+    assert_eq!(res.status().as_u16(), status, "{path}");
+    assert_eq!(res.headers()["content-type"], "application/problem+json", "{path}");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], code, "{path}: {body}");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["type"], format!("urn:opendata:problem:{code}"));
+    assert!(body["title"].is_string());
+    body["detail"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_found_names_the_culprit() {
+    let s = TestServer::standard().await;
+    let d = problem(&s, "/api/v1/datasets/nope", 404, "dataset_not_found").await;
+    assert!(d.contains("nope"));
+    let d = problem(&s, "/api/v1/datasets/population/tables/nope/rows", 404, "table_not_found").await;
+    assert!(d.contains("nope"));
+    problem(&s, "/api/v1/datasets/population/tables/main/rows?version=9", 404, "version_not_found").await;
+    problem(&s, "/api/v1/organizations/nope", 404, "organization_not_found").await;
+    problem(&s, "/api/v1/nothing-here", 404, "route_not_found").await;
+    problem(&s, "/api/v1/datasets/population/tables/main/data.exe", 404, "route_not_found").await;
+    // Path tricks are just unknown ids.
+    problem(&s, "/api/v1/datasets/..%2F..%2Fetc/tables/main/data.csv", 404, "dataset_not_found").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rows_parameters_are_400s_that_name_them() {
+    let s = TestServer::standard().await;
+    let t = "/api/v1/datasets/air-quality/tables/readings/rows";
+    assert!(problem(&s, &format!("{t}?stationn=ST01"), 400, "unknown_column").await.contains("stationn"));
+    assert!(problem(&s, &format!("{t}?select=id,nope"), 400, "unknown_column").await.contains("nope"));
+    assert!(problem(&s, &format!("{t}?order=-nope"), 400, "unknown_column").await.contains("nope"));
+    assert!(problem(&s, &format!("{t}?id__like=3"), 400, "unknown_operator").await.contains("like"));
+    assert!(problem(&s, &format!("{t}?id__gt=three"), 400, "invalid_value").await.contains("three"));
+    assert!(problem(&s, &format!("{t}?observed_at__gt=yesterday"), 400, "invalid_value").await.contains("yesterday"));
+    assert!(problem(&s, &format!("{t}?id__contains=3"), 400, "invalid_value").await.contains("text"));
+    problem(&s, &format!("{t}?value__isnull=maybe"), 400, "invalid_value").await;
+    problem(&s, &format!("{t}?limit=10001"), 400, "invalid_parameter").await;
+    problem(&s, &format!("{t}?limit=-1"), 400, "invalid_parameter").await;
+    problem(&s, &format!("{t}?cursor=garbage"), 400, "invalid_cursor").await;
+    problem(&s, &format!("{t}?format=xml"), 400, "unsupported_format").await;
+    problem(&s, "/api/v1/datasets?per_page=101", 400, "invalid_parameter").await;
+    problem(&s, "/api/v1/datasets?page=0", 400, "invalid_parameter").await;
+    problem(&s, "/api/v1/datasets?sort=random", 400, "invalid_parameter").await;
+    problem(&s, "/api/v1/datasets?page=abc", 400, "invalid_parameter").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_method_is_405_in_the_same_shape() {
+    let s = TestServer::standard().await;
+    let res = s.client.delete(s.url("/api/v1/organizations")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 405);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+}

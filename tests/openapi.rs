@@ -1,0 +1,46 @@
+//! The API describes itself: the served OpenAPI document covers every route, and the
+//! interactive docs are served locally.
+
+use crate::common::TestServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_covers_every_route() {
+    let s = TestServer::standard().await;
+    let doc = s.json("/api/v1/openapi.json", 200).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    for route in [
+        "/healthz",
+        "/api/v1/datasets",
+        "/api/v1/datasets/{id}",
+        "/api/v1/organizations",
+        "/api/v1/organizations/{id}",
+        "/api/v1/datasets/{id}/tables/{table}/rows",
+        "/api/v1/datasets/{id}/tables/{table}/{file}",
+    ] {
+        let item = paths.get(route).unwrap_or_else(|| panic!("{route} is not documented"));
+        let get = &item["get"];
+        assert!(get["summary"].is_string(), "{route} has no summary");
+        assert!(get["responses"].as_object().unwrap().keys().any(|k| k.starts_with('4') || k == "200"));
+    }
+    // Every documented query parameter of the rows route is one the server understands.
+    let params: Vec<&str> = paths["/api/v1/datasets/{id}/tables/{table}/rows"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for p in opendata_server::query::RESERVED_PARAMS.iter().filter(|p| **p != "bom") {
+        assert!(params.contains(p), "rows parameter `{p}` is undocumented");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_docs_need_no_network() {
+    let s = TestServer::standard().await;
+    let res = s.get("/api/docs/").await;
+    assert_eq!(res.status().as_u16(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("swagger"), "{html}");
+    assert!(!html.contains("https://"), "the docs page loads something from another host");
+}
