@@ -16,7 +16,12 @@ async fn search_in_mongolian_with_facets_and_pages() {
     let all = s.json("/api/v1/datasets", 200).await;
     assert_eq!(all["total"], 2);
     assert_eq!((all["page"].as_u64(), all["per_page"].as_u64()), (Some(1), Some(20)));
-    let orgs: Vec<_> = all["facets"]["organization"].as_array().unwrap().iter().map(|f| (f["value"].as_str().unwrap(), f["count"].as_u64().unwrap())).collect();
+    let orgs: Vec<_> = all["facets"]["organization"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["value"].as_str().unwrap(), f["count"].as_u64().unwrap()))
+        .collect();
     assert_eq!(orgs, [("agaar", 1), ("nso", 1)]);
     assert_eq!(all["facets"]["format"][0], serde_json::json!({"value": "csv", "count": 2}));
     assert_eq!(all["facets"]["license"][0]["value"], "CC-BY-4.0");
@@ -47,7 +52,18 @@ async fn search_in_mongolian_with_facets_and_pages() {
 async fn dataset_metadata_follows_the_contract() {
     let s = TestServer::standard().await;
     let d = s.json("/api/v1/datasets/population", 200).await;
-    for key in ["id", "title", "description", "organization", "tags", "license", "source", "created_at", "updated_at", "tables"] {
+    for key in [
+        "id",
+        "title",
+        "description",
+        "organization",
+        "tags",
+        "license",
+        "source",
+        "created_at",
+        "updated_at",
+        "tables",
+    ] {
         assert!(d.get(key).is_some(), "missing {key}");
     }
     let t = &d["tables"][0];
@@ -58,9 +74,17 @@ async fn dataset_metadata_follows_the_contract() {
     assert_eq!(t["versions"].as_array().unwrap().len(), 1);
     let downloads = t["downloads"].as_object().unwrap();
     assert!(downloads["csv"].as_str().unwrap().starts_with(&s.base));
-    assert!(downloads["parquet"].as_str().unwrap().ends_with("/api/v1/datasets/population/tables/main/data.parquet?version=1"));
+    assert!(
+        downloads["parquet"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/datasets/population/tables/main/data.parquet?version=1")
+    );
     let year = &t["columns"][0];
-    assert_eq!((year["name"].as_str(), year["label"].as_str(), year["type"].as_str()), (Some("on_"), Some("Он"), Some("integer")));
+    assert_eq!(
+        (year["name"].as_str(), year["label"].as_str(), year["type"].as_str()),
+        (Some("on_"), Some("Он"), Some("integer"))
+    );
     assert_eq!(year["stats"], serde_json::json!({"null_count": 0, "min": 2000, "max": 2049, "distinct_count": 50}));
 }
 

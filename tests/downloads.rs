@@ -31,7 +31,8 @@ async fn parquet_supports_range_etag_and_conditional_requests() {
 
     let cached = s.client.get(s.url(&format!("{D}/data.parquet"))).header("If-None-Match", &etag).send().await.unwrap();
     assert_eq!(cached.status().as_u16(), 304);
-    let beyond = s.client.get(s.url(&format!("{D}/data.parquet"))).header("Range", format!("bytes={n}-")).send().await.unwrap();
+    let beyond =
+        s.client.get(s.url(&format!("{D}/data.parquet"))).header("Range", format!("bytes={n}-")).send().await.unwrap();
     assert_eq!(beyond.status().as_u16(), 416);
     assert_eq!(beyond.headers()["content-type"], "application/problem+json");
     // HEAD, as DuckDB sends before reading in place.

@@ -4,10 +4,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{dataset, fixture, ingest, TestServer};
+use crate::common::{TestServer, dataset, fixture, ingest};
 
 fn column<'a>(d: &'a Value, name: &str) -> &'a Value {
-    d["tables"][0]["columns"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no column {name}"))
+    d["tables"][0]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,7 +23,13 @@ async fn messy_csv_is_typed_over_the_whole_file() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["name"].as_str().unwrap().into(), c["label"].as_str().unwrap().into(), c["type"].as_str().unwrap().into()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().into(),
+                c["label"].as_str().unwrap().into(),
+                c["type"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let expect = [
         ("on_", "Он", "integer"),
@@ -32,7 +43,8 @@ async fn messy_csv_is_typed_over_the_whole_file() {
         ("ognoo", "Огноо", "date"),
         ("tailbar", "Тайлбар", "string"),
     ];
-    let expect: Vec<(String, String, String)> = expect.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    let expect: Vec<(String, String, String)> =
+        expect.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
     assert_eq!(kinds, expect);
     // ".." is a null in a numeric column: rows 37, 74, ... 296.
     assert_eq!(column(&d, "dundaj_nas")["stats"]["null_count"], 8);

@@ -39,7 +39,10 @@ async fn every_operator_matches_an_independent_count() {
         ("value__isnull=false", expected(|i| value(i).is_some())),
         ("observed_at__gte=2024-01-28", expected(|i| 1 + i % 28 >= 28)),
         ("observed_at__lt=2024-01-02T00:00:00", expected(|i| 1 + i % 28 < 2)),
-        ("station=ST01&id__gt=2000&value__isnull=false", expected(|i| station(i) == "ST01" && i > 2000 && value(i).is_some())),
+        (
+            "station=ST01&id__gt=2000&value__isnull=false",
+            expected(|i| station(i) == "ST01" && i > 2000 && value(i).is_some()),
+        ),
     ];
     for (filter, want) in cases {
         let page = s.json(&format!("{T}?{filter}&limit=10000"), 200).await;
@@ -52,7 +55,8 @@ async fn every_operator_matches_an_independent_count() {
 async fn select_order_and_types() {
     let s = TestServer::standard().await;
     let page = s.json(&format!("{T}?select=value,id&order=-value,id&limit=3"), 200).await;
-    let cols: Vec<_> = page["columns"].as_array().unwrap().iter().map(|c| (c["name"].clone(), c["type"].clone())).collect();
+    let cols: Vec<_> =
+        page["columns"].as_array().unwrap().iter().map(|c| (c["name"].clone(), c["type"].clone())).collect();
     assert_eq!(cols, [("value".into(), "float".into()), ("id".into(), "integer".into())]);
     // Highest value is 99.5, held by ids ≡ 99 (mod 100); ties in id order.
     let rows = page["rows"].as_array().unwrap();
@@ -70,7 +74,8 @@ async fn select_order_and_types() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cursor_paging_returns_every_row_exactly_once() {
     let s = TestServer::standard().await;
-    for (query, want) in [("order=-id", ROWS as u64), ("station=ST02&order=value", expected(|i| station(i) == "ST02"))] {
+    for (query, want) in [("order=-id", ROWS as u64), ("station=ST02&order=value", expected(|i| station(i) == "ST02"))]
+    {
         let mut seen = HashSet::new();
         let mut url = format!("{T}?{query}&select=id&limit=333");
         let mut pages = 0;

@@ -1,5 +1,5 @@
-use crate::model::*;
 use crate::Result;
+use crate::model::*;
 
 /// What a publish adds to the catalog: a new version of one table, with the dataset's metadata.
 #[derive(Debug, Clone)]

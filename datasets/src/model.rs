@@ -65,9 +65,11 @@ impl Table {
     pub fn version(&self, version: Option<u32>) -> crate::Result<&TableVersion> {
         match version {
             None => Ok(self.latest()),
-            Some(v) => self.versions.iter().find(|tv| tv.version == v).ok_or_else(|| {
-                crate::Error::VersionNotFound { table: self.name.clone(), version: v }
-            }),
+            Some(v) => self
+                .versions
+                .iter()
+                .find(|tv| tv.version == v)
+                .ok_or_else(|| crate::Error::VersionNotFound { table: self.name.clone(), version: v }),
         }
     }
 }

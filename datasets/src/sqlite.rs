@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::catalog::{Catalog, NewVersion, Totals};
 use crate::ident::{sql_name, validate_id};
@@ -74,11 +74,9 @@ impl SqliteCatalog {
 
 fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
     let row = conn
-        .query_row(
-            "SELECT meta, created_at, updated_at FROM datasets WHERE id = ?1",
-            [id],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
-        )
+        .query_row("SELECT meta, created_at, updated_at FROM datasets WHERE id = ?1", [id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        })
         .optional()?
         .ok_or_else(|| Error::DatasetNotFound(id.to_owned()))?;
     let meta: DatasetMeta = serde_json::from_str(&row.0)?;
@@ -126,9 +124,9 @@ fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>> {
     // Written by this module with `to_rfc3339`, so a parse failure means a corrupt row.
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| {
-        Error::Corrupt(serde::de::Error::custom(format!("bad timestamp {s:?}: {e}")))
-    })
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| Error::Corrupt(serde::de::Error::custom(format!("bad timestamp {s:?}: {e}"))))
 }
 
 fn upsert_dataset(conn: &Connection, meta: &DatasetMeta, now: &str) -> Result<()> {
@@ -160,19 +158,15 @@ impl Catalog for SqliteCatalog {
 
     fn organization(&self, id: &str) -> Result<Organization> {
         self.conn()
-            .query_row(
-                "SELECT id, title, title_en, description, url FROM organizations WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(Organization {
-                        id: r.get(0)?,
-                        title: r.get(1)?,
-                        title_en: r.get(2)?,
-                        description: r.get(3)?,
-                        url: r.get(4)?,
-                    })
-                },
-            )
+            .query_row("SELECT id, title, title_en, description, url FROM organizations WHERE id = ?1", [id], |r| {
+                Ok(Organization {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    title_en: r.get(2)?,
+                    description: r.get(3)?,
+                    url: r.get(4)?,
+                })
+            })
             .optional()?
             .ok_or_else(|| Error::OrganizationNotFound(id.to_owned()))
     }

@@ -178,10 +178,7 @@ mod tests {
         // No organization: the catalog refuses the version.
         let staged = store.stage("parquet");
         std::fs::write(staged.path(), b"PAR1").unwrap();
-        assert!(matches!(
-            store.publish(staged, new_version("population")),
-            Err(Error::OrganizationNotFound(_))
-        ));
+        assert!(matches!(store.publish(staged, new_version("population")), Err(Error::OrganizationNotFound(_))));
         assert!(matches!(store.catalog().dataset("population"), Err(Error::DatasetNotFound(_))));
         let leftovers = walk(dir.path().join("tables"));
         assert!(leftovers.is_empty(), "{leftovers:?}");

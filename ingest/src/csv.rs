@@ -53,17 +53,13 @@ pub fn profile(path: &Path, delimiter: u8, progress: &mut dyn FnMut(u64)) -> Res
         .buffer_capacity(1 << 20)
         .from_reader(file);
     let mut record = ::csv::ByteRecord::new();
-    let malformed = |e: ::csv::Error| Error::Malformed {
-        line: e.position().map_or(0, |p| p.line()),
-        message: e.to_string(),
-    };
+    let malformed =
+        |e: ::csv::Error| Error::Malformed { line: e.position().map_or(0, |p| p.line()), message: e.to_string() };
     if !reader.read_byte_record(&mut record).map_err(malformed)? {
         return Err(Error::Empty);
     }
-    let labels: Vec<String> = record
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').trim().to_owned())
-        .collect();
+    let labels: Vec<String> =
+        record.iter().map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').trim().to_owned()).collect();
     if labels.is_empty() || (labels.len() == 1 && labels[0].is_empty()) {
         return Err(Error::Empty);
     }
@@ -81,7 +77,9 @@ pub fn profile(path: &Path, delimiter: u8, progress: &mut dyn FnMut(u64)) -> Res
         let mut start = 0;
         for (i, guess) in guesses.iter_mut().enumerate() {
             // Short rows leave the missing trailing fields null.
-            let Some(end) = record.range(i).map(|r| r.end) else { break };
+            let Some(end) = record.range(i).map(|r| r.end) else {
+                break;
+            };
             guess.observe(&text[start..end]);
             start = end;
         }
@@ -155,12 +153,9 @@ fn convert(name: &str, inferred: &Inferred) -> Expr {
                 .otherwise(lit(NULL).cast(DataType::Boolean))
         }
         ColumnType::Date => value.str().to_date(options(inferred.format)),
-        ColumnType::Datetime => value.str().to_datetime(
-            Some(TimeUnit::Microseconds),
-            None,
-            options(inferred.format),
-            lit("raise"),
-        ),
+        ColumnType::Datetime => {
+            value.str().to_datetime(Some(TimeUnit::Microseconds), None, options(inferred.format), lit("raise"))
+        }
         ColumnType::String => unreachable!("handled above"),
     };
     converted.alias(name)
@@ -169,10 +164,8 @@ fn convert(name: &str, inferred: &Inferred) -> Expr {
 /// Re-encodes a legacy-encoded file as UTF-8, streaming, dropping any BOM.
 pub fn transcode_to_utf8(src: &Path, encoding: &'static encoding_rs::Encoding, out: &Path) -> Result<()> {
     let input = File::open(src).map_err(Error::io(src))?;
-    let mut decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
-        .encoding(Some(encoding))
-        .bom_override(true)
-        .build(input);
+    let mut decoder =
+        encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(encoding)).bom_override(true).build(input);
     let mut writer = BufWriter::with_capacity(1 << 20, File::create(out).map_err(Error::io(out))?);
     let mut buf = vec![0u8; 1 << 20];
     loop {

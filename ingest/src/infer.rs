@@ -214,7 +214,9 @@ fn iso(b: &[u8]) -> u32 {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return 0;
     }
-    let (Some(y), Some(m), Some(d)) = (num(&b[0..4]), num(&b[5..7]), num(&b[8..10])) else { return 0 };
+    let (Some(y), Some(m), Some(d)) = (num(&b[0..4]), num(&b[5..7]), num(&b[8..10])) else {
+        return 0;
+    };
     if NaiveDate::from_ymd_opt(y as i32, m, d).is_none() {
         return 0;
     }
@@ -230,7 +232,9 @@ fn iso(b: &[u8]) -> u32 {
     if time.len() < 5 || time[2] != b':' {
         return 0;
     }
-    let (Some(h), Some(mi)) = (num(&time[0..2]), num(&time[3..5])) else { return 0 };
+    let (Some(h), Some(mi)) = (num(&time[0..2]), num(&time[3..5])) else {
+        return 0;
+    };
     if h > 23 || mi > 59 {
         return 0;
     }

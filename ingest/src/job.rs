@@ -7,7 +7,7 @@ use opendata_datasets::ident::column_names;
 use opendata_datasets::{Column, DatasetMeta, NewVersion, SourceInfo, Store, TableVersion};
 
 use crate::sniff::{self, Format};
-use crate::{csv, stats, Error, Result};
+use crate::{Error, Result, csv, stats};
 
 /// Overrides for what is otherwise detected.
 #[derive(Debug, Clone, Default)]
@@ -81,15 +81,12 @@ pub fn ingest(store: &Store, job: &IngestJob, progress: &mut dyn FnMut(Progress)
         transcoded = Some(staged);
     }
     let utf8_sample = if transcoded.is_some() { read_sample(&utf8_path)? } else { sample };
-    let delimiter = job
-        .options
-        .delimiter
-        .unwrap_or_else(|| sniff::delimiter(&String::from_utf8_lossy(&utf8_sample), complete));
+    let delimiter =
+        job.options.delimiter.unwrap_or_else(|| sniff::delimiter(&String::from_utf8_lossy(&utf8_sample), complete));
 
     let utf8_total = std::fs::metadata(&utf8_path).map_err(Error::io(&utf8_path))?.len();
-    let profile = csv::profile(&utf8_path, delimiter, &mut |bytes| {
-        progress(Progress::Profiling { bytes, total: utf8_total })
-    })?;
+    let profile =
+        csv::profile(&utf8_path, delimiter, &mut |bytes| progress(Progress::Profiling { bytes, total: utf8_total }))?;
     progress(Progress::Converting { rows: profile.rows });
     let names = column_names(&profile.labels);
     let parquet = store.stage("parquet");
@@ -126,12 +123,7 @@ pub fn ingest(store: &Store, job: &IngestJob, progress: &mut dyn FnMut(Progress)
             },
         },
     )?;
-    Ok(IngestReport {
-        dataset: job.dataset.id.clone(),
-        table: job.table.clone(),
-        version,
-        elapsed: started.elapsed(),
-    })
+    Ok(IngestReport { dataset: job.dataset.id.clone(), table: job.table.clone(), version, elapsed: started.elapsed() })
 }
 
 fn read_sample(path: &Path) -> Result<Vec<u8>> {

@@ -17,6 +17,6 @@ mod job;
 pub mod sniff;
 mod stats;
 
-pub use csv::{parquet_options, ROW_GROUP_ROWS};
+pub use csv::{ROW_GROUP_ROWS, parquet_options};
 pub use error::{Error, Result};
-pub use job::{ingest, IngestJob, IngestReport, Progress, ReadOptions};
+pub use job::{IngestJob, IngestReport, Progress, ReadOptions, ingest};

@@ -1,6 +1,6 @@
 //! Detection from content, never from the file name: format, encoding, delimiter.
 
-use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8};
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 
 /// How much of the file the detectors look at.
 pub const SAMPLE_BYTES: usize = 256 * 1024;
@@ -64,16 +64,17 @@ pub fn encoding(sample: &[u8], complete: bool) -> Detected {
         return Detected { encoding, bom_len };
     }
     match std::str::from_utf8(sample) {
-        Ok(_) => return Detected { encoding: UTF_8, bom_len: 0 },
-        Err(e) if e.error_len().is_none() && !complete => return Detected { encoding: UTF_8, bom_len: 0 },
+        Ok(_) => {
+            return Detected { encoding: UTF_8, bom_len: 0 };
+        }
+        Err(e) if e.error_len().is_none() && !complete => {
+            return Detected { encoding: UTF_8, bom_len: 0 };
+        }
         Err(_) => {}
     }
     if looks_like_bomless_utf16(sample) {
-        let encoding = if sample.iter().step_by(2).filter(|&&b| b == 0).count() > sample.len() / 4 {
-            UTF_16BE
-        } else {
-            UTF_16LE
-        };
+        let encoding =
+            if sample.iter().step_by(2).filter(|&&b| b == 0).count() > sample.len() / 4 { UTF_16BE } else { UTF_16LE };
         return Detected { encoding, bom_len: 0 };
     }
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
@@ -101,11 +102,8 @@ pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 pub fn delimiter(sample: &str, complete: bool) -> u8 {
     let mut best = (b',', 0.0_f64, 0_usize);
     for &d in &DELIMITERS {
-        let mut reader = ::csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(d)
-            .from_reader(sample.as_bytes());
+        let mut reader =
+            ::csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(d).from_reader(sample.as_bytes());
         let mut counts: Vec<usize> = reader.byte_records().map_while(|r| r.ok()).map(|r| r.len()).take(200).collect();
         if !complete && counts.len() > 1 {
             counts.pop(); // the last record of a partial sample may be cut
@@ -149,7 +147,8 @@ mod tests {
         assert_eq!(encoding("Аймаг,тоо".as_bytes(), true).encoding, UTF_8);
         // A partial sample cut inside "ө" (0xD3 0xA9) is still UTF-8.
         assert_eq!(encoding(b"abc,\xD3", false).encoding, UTF_8);
-        let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode("Аймаг,Население,Сум\nАрхангай,1000,Эрдэнэбулган\nДорнод,2000,Хэрлэн\n");
+        let (cp1251, _, _) =
+            encoding_rs::WINDOWS_1251.encode("Аймаг,Население,Сум\nАрхангай,1000,Эрдэнэбулган\nДорнод,2000,Хэрлэн\n");
         assert_eq!(encoding(&cp1251, true).encoding.name(), "windows-1251");
     }
 

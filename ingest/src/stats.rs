@@ -12,7 +12,7 @@ use opendata_datasets::{ColumnStats, ColumnType};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::statistics::Statistics;
 use polars::prelude::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::{Error, Result};
 
@@ -30,7 +30,9 @@ pub fn compute(path: &Path, kinds: &[ColumnType]) -> Result<(u64, Vec<ColumnStat
     let mut extremes: Vec<(Option<Value>, Option<Value>)> = vec![(None, None); kinds.len()];
     for rg in meta.row_groups() {
         for (i, kind) in kinds.iter().enumerate() {
-            let Some(s) = rg.column(i).statistics() else { continue };
+            let Some(s) = rg.column(i).statistics() else {
+                continue;
+            };
             stats[i].null_count += s.null_count_opt().unwrap_or(0);
             let (lo, hi) = bounds(s, *kind);
             merge(&mut extremes[i].0, lo, std::cmp::Ordering::Less);
@@ -51,12 +53,10 @@ pub fn compute(path: &Path, kinds: &[ColumnType]) -> Result<(u64, Vec<ColumnStat
 
 fn distinct_counts(path: &Path, rows: u64) -> Result<Vec<u64>> {
     let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())?;
-    let all = if rows > EXACT_DISTINCT_MAX_ROWS { all().as_expr().approx_n_unique() } else { all().as_expr().n_unique() };
+    let all =
+        if rows > EXACT_DISTINCT_MAX_ROWS { all().as_expr().approx_n_unique() } else { all().as_expr().n_unique() };
     let df = lf.select([all]).collect()?;
-    df.columns()
-        .iter()
-        .map(|c| Ok(c.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0)))
-        .collect()
+    df.columns().iter().map(|c| Ok(c.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0))).collect()
 }
 
 fn merge(slot: &mut Option<Value>, candidate: Option<Value>, keep_if: std::cmp::Ordering) {
@@ -91,7 +91,9 @@ fn bounds(s: &Statistics, kind: ColumnType) -> (Option<Value>, Option<Value>) {
     };
     match (s, kind) {
         (Statistics::Boolean(v), _) => (v.min_opt().map(|x| json!(x)), v.max_opt().map(|x| json!(x))),
-        (Statistics::Int32(v), ColumnType::Date) => (v.min_opt().and_then(|&x| date(x)), v.max_opt().and_then(|&x| date(x))),
+        (Statistics::Int32(v), ColumnType::Date) => {
+            (v.min_opt().and_then(|&x| date(x)), v.max_opt().and_then(|&x| date(x)))
+        }
         (Statistics::Int32(v), _) => (v.min_opt().map(|x| json!(x)), v.max_opt().map(|x| json!(x))),
         (Statistics::Int64(v), ColumnType::Datetime) => {
             (v.min_opt().and_then(|&x| datetime(x)), v.max_opt().and_then(|&x| datetime(x)))

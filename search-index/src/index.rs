@@ -222,7 +222,11 @@ impl SearchIndex {
         // tantivy combines at most four collectors in a tuple, hence the nesting.
         let (total, (org, tag), (format, license)) = searcher.search(
             &query_all,
-            &(Count, (facet(f.facet_organization), facet(f.facet_tag)), (facet(f.facet_format), facet(f.facet_license))),
+            &(
+                Count,
+                (facet(f.facet_organization), facet(f.facet_tag)),
+                (facet(f.facet_format), facet(f.facet_license)),
+            ),
         )?;
         let limit = query.limit.max(1);
         let page = TopDocs::with_limit(limit).and_offset(query.offset);
@@ -259,7 +263,12 @@ impl SearchIndex {
         Ok(SearchResults {
             total,
             hits,
-            facets: Facets { organization: counts(org), tag: counts(tag), format: counts(format), license: counts(license) },
+            facets: Facets {
+                organization: counts(org),
+                tag: counts(tag),
+                format: counts(format),
+                license: counts(license),
+            },
         })
     }
 
@@ -272,7 +281,9 @@ impl SearchIndex {
             vec![f.title, f.title_en, f.tags_text, f.columns, f.organization_text, f.description, f.description_en],
         );
         parser.set_conjunction_by_default();
-        for (field, boost) in [(f.title, 4.0), (f.title_en, 4.0), (f.tags_text, 2.5), (f.columns, 1.5), (f.organization_text, 1.5)] {
+        for (field, boost) in
+            [(f.title, 4.0), (f.title_en, 4.0), (f.tags_text, 2.5), (f.columns, 1.5), (f.organization_text, 1.5)]
+        {
             parser.set_field_boost(field, boost);
         }
         parser.parse_query_lenient(q).0
@@ -315,7 +326,8 @@ mod tests {
                 doc("prices", "Өргөн хэрэглээний барааны үнэ", "nso", &["үнэ"], &["Үнэ"], 20),
             ])
             .unwrap();
-        let search = |q: &str| index.search(&SearchQuery { q: Some(q.into()), limit: 10, ..Default::default() }).unwrap();
+        let search =
+            |q: &str| index.search(&SearchQuery { q: Some(q.into()), limit: 10, ..Default::default() }).unwrap();
         // Case-folding of Cyrillic, including ө and ү.
         assert_eq!(ids(&search("ХҮН")), ["pop"]);
         assert_eq!(ids(&search("өргөн")), ["prices"]);
@@ -327,11 +339,11 @@ mod tests {
         let all = index.search(&SearchQuery { limit: 10, sort: Sort::Updated, ..Default::default() }).unwrap();
         assert_eq!(ids(&all), ["air", "prices", "pop"]);
         assert_eq!(all.facets.organization[0], FacetCount { value: "nso".into(), count: 2 });
-        let by_title = index.search(&SearchQuery { limit: 2, offset: 1, sort: Sort::Title, ..Default::default() }).unwrap();
+        let by_title =
+            index.search(&SearchQuery { limit: 2, offset: 1, sort: Sort::Title, ..Default::default() }).unwrap();
         assert_eq!(ids(&by_title), ["pop", "prices"]);
-        let nso = index
-            .search(&SearchQuery { organization: Some("nso".into()), limit: 10, ..Default::default() })
-            .unwrap();
+        let nso =
+            index.search(&SearchQuery { organization: Some("nso".into()), limit: 10, ..Default::default() }).unwrap();
         assert_eq!(nso.total, 2);
         assert_eq!(nso.facets.tag.len(), 2);
 

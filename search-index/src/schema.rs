@@ -1,6 +1,6 @@
 use opendata_datasets::{Dataset, Organization};
 use tantivy::schema::{
-    FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+    FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
 /// Name of the analyzer for free text: Unicode word splitting (Cyrillic ө and ү are letters)

@@ -4,14 +4,14 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use opendata_datasets::{DatasetMeta, Organization, Store};
 use opendata_ingest::{IngestJob, Progress, ReadOptions};
 use search_index::SearchIndex;
 use serde::Serialize;
 
-use crate::{config::Config, demo, publish, serve, AppState};
+use crate::{AppState, config::Config, demo, publish, serve};
 
 /// Open data portal: publish agency files as versioned, searchable, queryable tables.
 #[derive(Debug, Parser)]

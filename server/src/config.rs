@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Settings for every command. See `config.example.toml` for each one, documented.
@@ -80,6 +80,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment's Jail returns its large error type by design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -73,7 +73,16 @@ struct DemoTable {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn meta(id: &str, org: &str, title: &str, title_en: &str, desc: &str, desc_en: &str, tags: &[&str], source: &str) -> DatasetMeta {
+fn meta(
+    id: &str,
+    org: &str,
+    title: &str,
+    title_en: &str,
+    desc: &str,
+    desc_en: &str,
+    tags: &[&str],
+    source: &str,
+) -> DatasetMeta {
     DatasetMeta {
         id: id.into(),
         organization: org.into(),
@@ -92,12 +101,17 @@ fn organizations() -> Vec<Organization> {
         org("nso", "Үндэсний статистикийн хороо", "National Statistics Office of Mongolia", "https://www.1212.mn"),
         org("agaar", "Агаарын чанарын алба", "Air Quality Agency of Ulaanbaatar", "https://agaar.mn"),
         org("mof", "Сангийн яам", "Ministry of Finance", "https://mof.gov.mn"),
-        org("mlsp", "Хөдөлмөр, нийгмийн хамгааллын яам", "Ministry of Labour and Social Protection", "https://mlsp.gov.mn"),
+        org(
+            "mlsp",
+            "Хөдөлмөр, нийгмийн хамгааллын яам",
+            "Ministry of Labour and Social Protection",
+            "https://mlsp.gov.mn",
+        ),
     ]
 }
 
 fn tables() -> Vec<DemoTable> {
-    let mut rng = Rng(0x5EED_0F_0DA7A);
+    let mut rng = Rng(0x05EE_D0F0_DA7A);
     let mut out = Vec::new();
 
     // Population: semicolons, BOM, Cyrillic headers, codes with leading zeros, a ".." gap.
@@ -201,18 +215,20 @@ fn tables() -> Vec<DemoTable> {
     });
 
     // Air quality: hourly readings, many pages, gaps and an invalid flag.
-    let stations = [
-        ("UB01", "Баруун 4 зам"),
-        ("UB02", "Толгойт"),
-        ("UB03", "Нисэх"),
-        ("UB04", "Баянхошуу"),
-        ("UB05", "Амгалан"),
-    ];
-    let indicators = [("PM2.5", "мкг/м3", 60.0), ("PM10", "мкг/м3", 90.0), ("NO2", "мкг/м3", 30.0), ("SO2", "мкг/м3", 15.0)];
+    let stations =
+        [("UB01", "Баруун 4 зам"), ("UB02", "Толгойт"), ("UB03", "Нисэх"), ("UB04", "Баянхошуу"), ("UB05", "Амгалан")];
+    let indicators =
+        [("PM2.5", "мкг/м3", 60.0), ("PM10", "мкг/м3", 90.0), ("NO2", "мкг/м3", 30.0), ("SO2", "мкг/м3", 15.0)];
     let mut s = String::from("observed_at,station_code,station,indicator,value,unit,is_valid\n");
     for hour in 0..(24 * 90) {
         let day = hour / 24 + 1;
-        let (month, dom) = if day <= 31 { (1, day) } else if day <= 59 { (2, day - 31) } else { (3, day - 59) };
+        let (month, dom) = if day <= 31 {
+            (1, day)
+        } else if day <= 59 {
+            (2, day - 31)
+        } else {
+            (3, day - 59)
+        };
         for (code, name) in stations {
             for (ind, unit, base) in indicators {
                 let winter = if hour % 24 < 9 || hour % 24 > 18 { 2.5 } else { 1.0 };

@@ -17,10 +17,7 @@ pub fn json_rows(df: &DataFrame) -> Vec<Map<String, Value>> {
     let columns = df.columns();
     (0..df.height())
         .map(|i| {
-            columns
-                .iter()
-                .map(|c| (c.name().to_string(), json_value(c.get(i).unwrap_or(AnyValue::Null))))
-                .collect()
+            columns.iter().map(|c| (c.name().to_string(), json_value(c.get(i).unwrap_or(AnyValue::Null)))).collect()
         })
         .collect()
 }
@@ -60,10 +57,7 @@ pub fn csv(df: &mut DataFrame, bom: bool) -> PolarsResult<Vec<u8>> {
     if bom {
         out.extend_from_slice(b"\xEF\xBB\xBF");
     }
-    CsvWriter::new(&mut out)
-        .include_header(true)
-        .with_datetime_format(Some(DATETIME_FORMAT.into()))
-        .finish(df)?;
+    CsvWriter::new(&mut out).include_header(true).with_datetime_format(Some(DATETIME_FORMAT.into())).finish(df)?;
     Ok(out)
 }
 

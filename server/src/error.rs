@@ -1,7 +1,7 @@
 //! The one error shape of the API: RFC 9457 `application/problem+json`, with a stable
 //! machine-readable `code` from one table. Internal details are logged, never sent.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;

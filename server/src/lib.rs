@@ -14,6 +14,6 @@ pub mod query;
 pub mod serve;
 pub mod state;
 
-pub use api::{router, ApiDoc};
+pub use api::{ApiDoc, router};
 pub use config::Config;
 pub use state::AppState;

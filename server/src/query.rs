@@ -150,16 +150,22 @@ impl RawParams {
     pub fn version(&self) -> ApiResult<(Option<u32>, Option<Cursor>)> {
         let cursor = self.get("cursor").filter(|c| !c.is_empty()).map(Cursor::decode).transpose()?;
         let version = self.parse_num::<u32>("version")?;
-        if let (Some(c), Some(v)) = (cursor, version) {
-            if c.version != v {
-                return Err(ApiError::new(Code::InvalidCursor, "the cursor belongs to another version"));
-            }
+        if let (Some(c), Some(v)) = (cursor, version)
+            && c.version != v
+        {
+            return Err(ApiError::new(Code::InvalidCursor, "the cursor belongs to another version"));
         }
         Ok((cursor.map(|c| c.version).or(version), cursor))
     }
 
     /// Validates everything else against `columns`.
-    pub fn resolve(&self, columns: &[Column], cursor: Option<Cursor>, max_limit: usize, default_limit: usize) -> ApiResult<RowsRequest> {
+    pub fn resolve(
+        &self,
+        columns: &[Column],
+        cursor: Option<Cursor>,
+        max_limit: usize,
+        default_limit: usize,
+    ) -> ApiResult<RowsRequest> {
         let by_name: HashMap<&str, &Column> = columns.iter().map(|c| (c.name.as_str(), c)).collect();
         let known = |name: &str| -> ApiResult<&Column> {
             by_name.get(name).copied().ok_or_else(|| unknown_column(name, columns))
@@ -305,7 +311,7 @@ fn filter_expr(column: &Column, op: Op, raw: &str) -> ApiResult<Expr> {
                 return Err(ApiError::new(
                     Code::InvalidValue,
                     format!("`{}__isnull` takes true or false, not `{raw}`", column.name),
-                ))
+                ));
             }
         },
     })

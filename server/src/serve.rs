@@ -5,12 +5,12 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::{api, AppState};
+use crate::{AppState, api};
 
 /// The router with the production middleware: tracing, gzip, and panics turned into 500s
 /// in the API's error shape.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use opendata_datasets::{DatasetMeta, Organization, Store};
 use opendata_ingest::{IngestJob, IngestReport, ReadOptions};
-use opendata_server::{publish, serve, AppState, Config};
+use opendata_server::{AppState, Config, publish, serve};
 use search_index::SearchIndex;
 use serde_json::Value;
 
@@ -86,8 +86,13 @@ impl TestServer {
     /// The standard catalog: the messy population fixture, and a generated multi-page table.
     pub async fn standard() -> Self {
         Self::start(|data| {
-            ingest(data, &fixture("messy_population.csv"), &dataset("population", "nso", "Хүн амын тоо, аймгаар"), "main")
-                .unwrap();
+            ingest(
+                data,
+                &fixture("messy_population.csv"),
+                &dataset("population", "nso", "Хүн амын тоо, аймгаар"),
+                "main",
+            )
+            .unwrap();
             let big = data.join("readings.csv");
             std::fs::write(&big, readings_csv(2_500)).unwrap();
             ingest(data, &big, &dataset("air-quality", "agaar", "Агаарын чанар"), "readings").unwrap();

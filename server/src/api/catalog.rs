@@ -1,13 +1,13 @@
 //! Catalog routes: search with facets, dataset metadata, organizations.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::model::*;
-use super::{base_url, ApiQuery};
+use super::{ApiQuery, base_url};
 use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::state::AppState;
 
@@ -75,7 +75,7 @@ pub async fn search_datasets(
             return Err(ApiError::new(
                 Code::InvalidParameter,
                 format!("unknown sort `{other}`; use relevance, updated or title"),
-            ))
+            ));
         }
     };
     let query = search_index::SearchQuery {
@@ -155,8 +155,5 @@ pub async fn get_organization(
     let catalog = state.store.catalog();
     let org = catalog.organization(&id)?;
     let datasets: Vec<DatasetSummary> = catalog.datasets_of(&id)?.iter().map(DatasetSummary::from).collect();
-    Ok(Json(OrganizationDetail {
-        organization: OrganizationInfo::new(&org, datasets.len() as u64),
-        datasets,
-    }))
+    Ok(Json(OrganizationDetail { organization: OrganizationInfo::new(&org, datasets.len() as u64), datasets }))
 }

@@ -1,5 +1,5 @@
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 
 use super::model::Health;
 use crate::error::{ApiError, ApiResult, Code};

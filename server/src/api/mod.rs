@@ -5,11 +5,11 @@ pub mod meta;
 pub mod model;
 pub mod rows;
 
+use axum::Router;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{HeaderMap, header};
 use axum::routing::get;
-use axum::Router;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
 

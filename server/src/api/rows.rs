@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use futures::StreamExt;
 use opendata_datasets::{Table, TableVersion};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -123,7 +123,8 @@ async fn rows_as(
         Ok((df, more, total))
     })
     .await?;
-    let next = more.then(|| Cursor { version: version.version, offset: request.offset + request.limit as u64 }.encode());
+    let next =
+        more.then(|| Cursor { version: version.version, offset: request.offset + request.limit as u64 }.encode());
     let mut response = match format {
         RowsFormat::Json => {
             let columns = version
@@ -148,7 +149,11 @@ async fn rows_as(
         h.insert("x-total-count", HeaderValue::from(total));
     }
     if let Some(next) = next {
-        let url = format!("{}/api/v1/datasets/{id}/tables/{table}/rows?{}", base_url(&state, &headers), next_query(raw.as_deref(), &next));
+        let url = format!(
+            "{}/api/v1/datasets/{id}/tables/{table}/rows?{}",
+            base_url(&state, &headers),
+            next_query(raw.as_deref(), &next)
+        );
         if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
             h.insert(header::LINK, v);
         }
@@ -222,12 +227,11 @@ pub async fn table_file(
     };
     let Resolved { table: t, version, request } = resolve(&state, &id, &table, raw.as_deref())?;
     let file_name = format!("{}__{}_v{}.{}", id, t.name, version.version, format.extension());
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
-        .map_err(ApiError::internal)?;
+    let disposition =
+        HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")).map_err(ApiError::internal)?;
     let path = state.store.version_path(&version);
-    let untouched = request.filters.is_empty()
-        && request.order.is_empty()
-        && request.select.len() == version.columns.len();
+    let untouched =
+        request.filters.is_empty() && request.order.is_empty() && request.select.len() == version.columns.len();
     if format == ExportFormat::Parquet && untouched {
         let etag = format!("\"{}-{}-v{}-{}\"", id, t.name, version.version, version.byte_size);
         let mut res = serve_file(&path, &etag, &headers, format.content_type()).await?;
@@ -251,7 +255,12 @@ fn tokio_stream_from(
 }
 
 /// Serves a stored file with a strong ETag, `If-None-Match` and a single `Range`.
-async fn serve_file(path: &std::path::Path, etag: &str, headers: &HeaderMap, content_type: &'static str) -> ApiResult<Response> {
+async fn serve_file(
+    path: &std::path::Path,
+    etag: &str,
+    headers: &HeaderMap,
+    content_type: &'static str,
+) -> ApiResult<Response> {
     let mut file = tokio::fs::File::open(path).await.map_err(ApiError::internal)?;
     let size = file.metadata().await.map_err(ApiError::internal)?.len();
     let etag_value = HeaderValue::from_str(etag).map_err(ApiError::internal)?;
@@ -293,7 +302,9 @@ async fn serve_file(path: &std::path::Path, etag: &str, headers: &HeaderMap, con
 /// Parses one `bytes=` range. Several ranges are answered with the whole file (allowed by
 /// RFC 9110); an unsatisfiable one is a 416.
 fn parse_range(header: &str, size: u64) -> ApiResult<Option<(u64, u64)>> {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else { return Ok(None) };
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
     if spec.contains(',') {
         return Ok(None);
     }
