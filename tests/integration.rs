@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)] // A failed unwrap is a failed test, with its location.
+
 //! End-to-end tests: the real server on port 0, a real catalog file, a real tantivy index
 //! on disk and real (messy) files, spoken to over HTTP.
 
