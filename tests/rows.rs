@@ -12,7 +12,7 @@ fn station(i: usize) -> String {
     format!("ST{:02}", i % 7)
 }
 fn value(i: usize) -> Option<f64> {
-    (i % 10 != 0).then(|| (i % 100) as f64 + 0.5)
+    (!i.is_multiple_of(10)).then_some((i % 100) as f64 + 0.5)
 }
 fn expected(pred: impl Fn(usize) -> bool) -> u64 {
     (1..=ROWS).filter(|&i| pred(i)).count() as u64
