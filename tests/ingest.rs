@@ -61,8 +61,12 @@ async fn messy_csv_is_typed_over_the_whole_file() {
     let notes = s.json(&format!("{t}?tailbar__contains=шинэчилсэн&select=tailbar"), 200).await;
     assert_eq!(notes["total"], 13);
     assert_eq!(notes["rows"][0]["tailbar"], "Засвар; шинэчилсэн\nтоо");
-    let city = s.json(&format!("{t}?khot_esekh=true&ognoo__gte=2049-01-01"), 200).await;
+    let city =
+        s.json(&format!("{t}?khot_esekh=true&ognoo__gte=2049-01-01&select=ognoo,khot_esekh,dundaj_nas"), 200).await;
     assert_eq!(city["total"], 2);
+    assert_eq!(city["rows"][0]["ognoo"], "2049-12-31");
+    assert_eq!(city["rows"][0]["khot_esekh"], true);
+    assert!(city["rows"][0]["dundaj_nas"].is_f64());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,8 +6,9 @@
 mod common;
 
 mod catalog;
+mod cli;
+mod docs;
 mod downloads;
 mod errors;
 mod ingest;
-mod openapi;
 mod rows;

@@ -122,6 +122,12 @@ fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
     Ok(Dataset { meta, created_at: parse_time(&row.1)?, updated_at: parse_time(&row.2)?, tables })
 }
 
+const ORG_COLUMNS: &str = "SELECT id, title, title_en, description, url FROM organizations";
+
+fn organization_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Organization> {
+    Ok(Organization { id: r.get(0)?, title: r.get(1)?, title_en: r.get(2)?, description: r.get(3)?, url: r.get(4)? })
+}
+
 fn parse_time(s: &str) -> Result<DateTime<Utc>> {
     // Written by this module with `to_rfc3339`, so a parse failure means a corrupt row.
     DateTime::parse_from_rfc3339(s)
@@ -158,33 +164,15 @@ impl Catalog for SqliteCatalog {
 
     fn organization(&self, id: &str) -> Result<Organization> {
         self.conn()
-            .query_row("SELECT id, title, title_en, description, url FROM organizations WHERE id = ?1", [id], |r| {
-                Ok(Organization {
-                    id: r.get(0)?,
-                    title: r.get(1)?,
-                    title_en: r.get(2)?,
-                    description: r.get(3)?,
-                    url: r.get(4)?,
-                })
-            })
+            .query_row(&format!("{ORG_COLUMNS} WHERE id = ?1"), [id], organization_from_row)
             .optional()?
             .ok_or_else(|| Error::OrganizationNotFound(id.to_owned()))
     }
 
     fn organizations(&self) -> Result<Vec<Organization>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT id, title, title_en, description, url FROM organizations ORDER BY id")?;
-        let orgs = stmt
-            .query_map([], |r| {
-                Ok(Organization {
-                    id: r.get(0)?,
-                    title: r.get(1)?,
-                    title_en: r.get(2)?,
-                    description: r.get(3)?,
-                    url: r.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = conn.prepare(&format!("{ORG_COLUMNS} ORDER BY id"))?;
+        let orgs = stmt.query_map([], organization_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(orgs)
     }
 

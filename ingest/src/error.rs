@@ -11,6 +11,9 @@ pub enum Error {
     /// The named encoding is not one we know.
     #[error("unknown encoding `{0}`")]
     UnknownEncoding(String),
+    /// A manifest is not valid TOML or does not follow the manifest format.
+    #[error("invalid manifest: {0}")]
+    Manifest(String),
     /// The CSV could not be parsed.
     #[error("malformed CSV near line {line}: {message}")]
     Malformed { line: u64, message: String },

@@ -40,6 +40,13 @@ const TEMPORAL: &[(&str, bool)] = &[
 ];
 const ISO_FORMATS: u32 = 6;
 
+/// The ISO formats with optional fractional seconds, and their form without.
+const WITHOUT_FRACTION: &[(&str, &str)] = &[
+    ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S"),
+    ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"),
+    ("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%SZ"),
+];
+
 const ALL: u32 = BOOL | INT | FLOAT | (((1 << TEMPORAL.len()) - 1) << FIRST_TEMPORAL);
 
 /// The inferred type of one column, with what the conversion needs to know.
@@ -50,6 +57,9 @@ pub struct Inferred {
     pub format: Option<&'static str>,
     /// Some values carry surrounding spaces that must be stripped before parsing.
     pub padded: bool,
+    /// Values that are null in the typed column: null tokens and missing fields. The
+    /// conversion checks it produced exactly this many nulls, so no value is lost.
+    pub nulls: u64,
 }
 
 /// Running inference state for one column.
@@ -57,12 +67,14 @@ pub struct Inferred {
 pub struct ColumnGuess {
     candidates: u32,
     non_null: u64,
+    nulls: u64,
     padded: bool,
+    fraction: bool,
 }
 
 impl Default for ColumnGuess {
     fn default() -> Self {
-        Self { candidates: ALL, non_null: 0, padded: false }
+        Self { candidates: ALL, non_null: 0, nulls: 0, padded: false, fraction: false }
     }
 }
 
@@ -75,6 +87,7 @@ impl ColumnGuess {
         }
         let value = raw.trim();
         if NULL_TOKENS.contains(&value) {
+            self.nulls += 1;
             return;
         }
         self.non_null += 1;
@@ -100,7 +113,7 @@ impl ColumnGuess {
         self.candidates &= keep;
     }
 
-    fn temporal(&self, value: &str, alive: u32) -> u32 {
+    fn temporal(&mut self, value: &str, alive: u32) -> u32 {
         let b = value.as_bytes();
         // Every supported format starts with a digit and is 8 to 29 bytes long.
         if !(8..=29).contains(&b.len()) || !b[0].is_ascii_digit() {
@@ -109,6 +122,9 @@ impl ColumnGuess {
         let mut keep = 0;
         if alive & ((1 << ISO_FORMATS) - 1) != 0 {
             keep |= iso(b) & alive;
+        }
+        if b.len() > 19 && b[19] == b'.' {
+            self.fraction = true;
         }
         let others = alive & !((1 << ISO_FORMATS) - 1);
         for (i, (fmt, is_datetime)) in TEMPORAL.iter().enumerate().skip(ISO_FORMATS as usize) {
@@ -127,14 +143,19 @@ impl ColumnGuess {
         keep
     }
 
+    /// A row too short to have this column.
+    pub fn missing(&mut self) {
+        self.nulls += 1;
+    }
+
     /// The column's type once every value has been seen.
     pub fn finish(&self) -> Inferred {
         let c = self.candidates;
-        let text = Inferred { kind: ColumnType::String, format: None, padded: false };
+        let text = Inferred { kind: ColumnType::String, format: None, padded: false, nulls: 0 };
         if self.non_null == 0 || c == 0 {
             return text;
         }
-        let typed = |kind| Inferred { kind, format: None, padded: self.padded };
+        let typed = |kind| Inferred { kind, format: None, padded: self.padded, nulls: self.nulls };
         if c & BOOL != 0 {
             return typed(ColumnType::Boolean);
         }
@@ -147,10 +168,14 @@ impl ColumnGuess {
         let temporal = c >> FIRST_TEMPORAL;
         let first = temporal.trailing_zeros() as usize;
         let (fmt, is_datetime) = TEMPORAL[first];
+        // Without fractional seconds the engine's fast parser applies; `%.f` would defeat it.
+        let fmt =
+            if self.fraction { fmt } else { WITHOUT_FRACTION.iter().find(|(f, _)| *f == fmt).map_or(fmt, |(_, w)| w) };
         Inferred {
             kind: if is_datetime { ColumnType::Datetime } else { ColumnType::Date },
             format: Some(fmt),
             padded: self.padded,
+            nulls: self.nulls,
         }
     }
 }
@@ -299,7 +324,9 @@ mod tests {
         assert_eq!(infer(&["2020-02-30"]).kind, ColumnType::String);
         let dt = infer(&["2020-01-01 00:00:00", "2020-01-01 13:05:09.25"]);
         assert_eq!((dt.kind, dt.format), (ColumnType::Datetime, Some("%Y-%m-%d %H:%M:%S%.f")));
-        assert_eq!(infer(&["2020-01-01T10:00:00Z"]).format, Some("%Y-%m-%dT%H:%M:%S%.fZ"));
+        let whole = infer(&["2020-01-01 00:00:00", "NA"]);
+        assert_eq!((whole.format, whole.nulls), (Some("%Y-%m-%d %H:%M:%S"), 1));
+        assert_eq!(infer(&["2020-01-01T10:00:00Z"]).format, Some("%Y-%m-%dT%H:%M:%SZ"));
         assert_eq!(infer(&["31.12.2020", "01.01.2021"]).format, Some("%d.%m.%Y"));
         // 13/01 rules out month-first.
         assert_eq!(infer(&["01/02/2020", "13/01/2020"]).format, Some("%d/%m/%Y"));

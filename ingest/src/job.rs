@@ -87,15 +87,20 @@ pub fn ingest(store: &Store, job: &IngestJob, progress: &mut dyn FnMut(Progress)
     let utf8_total = std::fs::metadata(&utf8_path).map_err(Error::io(&utf8_path))?.len();
     let profile =
         csv::profile(&utf8_path, delimiter, &mut |bytes| progress(Progress::Profiling { bytes, total: utf8_total }))?;
+    tracing::debug!(elapsed = ?started.elapsed(), rows = profile.rows, "types inferred");
     progress(Progress::Converting { rows: profile.rows });
     let names = column_names(&profile.labels);
     let parquet = store.stage("parquet");
     csv::write_parquet(&utf8_path, delimiter, &names, &profile, parquet.path())?;
     drop(transcoded);
+    tracing::debug!(elapsed = ?started.elapsed(), "parquet written");
 
     progress(Progress::Publishing);
     let kinds: Vec<_> = profile.columns.iter().map(|c| c.kind).collect();
     let (row_count, column_stats) = stats::compute(parquet.path(), &kinds)?;
+    let nulls: Vec<u64> = column_stats.iter().map(|s| s.null_count).collect();
+    csv::verify_nulls(&names, &profile, &nulls)?;
+    tracing::debug!(elapsed = ?started.elapsed(), "statistics computed");
     let columns = names
         .into_iter()
         .zip(profile.labels)

@@ -14,6 +14,7 @@ mod csv;
 mod error;
 pub mod infer;
 mod job;
+pub mod manifest;
 pub mod sniff;
 mod stats;
 

@@ -55,7 +55,8 @@ fn distinct_counts(path: &Path, rows: u64) -> Result<Vec<u64>> {
     let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())?;
     let all =
         if rows > EXACT_DISTINCT_MAX_ROWS { all().as_expr().approx_n_unique() } else { all().as_expr().n_unique() };
-    let df = lf.select([all]).collect()?;
+    // The streaming engine keeps memory bounded on tables larger than RAM.
+    let df = lf.select([all]).collect_with_engine(Engine::Streaming)?.unwrap_single();
     df.columns().iter().map(|c| Ok(c.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0))).collect()
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use opendata_datasets::{DatasetMeta, Organization, Store};
+use opendata_ingest::manifest::{Manifest, Source, parse_delimiter};
 use opendata_ingest::{IngestJob, Progress, ReadOptions};
 use search_index::SearchIndex;
 use serde::Serialize;
@@ -60,12 +61,15 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// The file to ingest (CSV, TSV or other delimited text, in any common encoding).
-    #[arg(env = "OPENDATA_FILE")]
-    pub file: PathBuf,
+    /// The file or http(s) URL to ingest (CSV, TSV or other delimited text, any common encoding).
+    #[arg(env = "OPENDATA_FILE", required_unless_present = "manifest", conflicts_with = "manifest")]
+    pub file: Option<String>,
+    /// Run every job a TOML manifest describes instead (see `opendata_ingest::manifest`).
+    #[arg(long, env = "OPENDATA_MANIFEST")]
+    pub manifest: Option<PathBuf>,
     /// Dataset id (a slug such as `population-by-aimag`); created if new.
-    #[arg(long, env = "OPENDATA_DATASET")]
-    pub dataset: String,
+    #[arg(long, env = "OPENDATA_DATASET", required_unless_present = "manifest")]
+    pub dataset: Option<String>,
     /// Table name within the dataset [default: main].
     #[arg(long, env = "OPENDATA_TABLE", default_value = "main")]
     pub table: String,
@@ -85,9 +89,13 @@ pub struct IngestArgs {
     pub data: DataArg,
 }
 
-/// Runs the command line.
+/// Runs the command line of this process.
 pub fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    run(Cli::parse())
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = load(cli.config.as_ref(), &args)?;
@@ -144,17 +152,16 @@ fn serve_cmd(config: Config) -> anyhow::Result<()> {
 }
 
 fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
-    let source = args.file.to_string_lossy().into_owned();
-    if source.starts_with("http://") || source.starts_with("https://") {
-        bail!("ingesting from a URL is not available in this build; download the file and pass its path");
-    }
-    if !args.file.is_file() {
-        bail!("no such file: {}", args.file.display());
-    }
     let store = Store::open(&config.data).with_context(|| format!("cannot open {}", config.data.display()))?;
     let index = SearchIndex::open(&store.index_dir())?;
+    if let Some(manifest) = &args.manifest {
+        return ingest_manifest(&store, &index, manifest);
+    }
+    let (Some(file), Some(dataset)) = (args.file, args.dataset) else {
+        bail!("give a FILE and --dataset, or --manifest");
+    };
     let catalog = store.catalog();
-    let meta = match catalog.dataset(&args.dataset) {
+    let meta = match catalog.dataset(&dataset) {
         Ok(existing) => {
             let mut meta = existing.meta;
             if let Some(title) = args.title {
@@ -167,12 +174,12 @@ fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
         }
         Err(opendata_datasets::Error::DatasetNotFound(_)) => {
             let Some(org) = args.org else {
-                bail!("`{}` is a new dataset: say which organization publishes it with --org", args.dataset)
+                bail!("`{dataset}` is a new dataset: say which organization publishes it with --org")
             };
             DatasetMeta {
-                id: args.dataset.clone(),
+                id: dataset.clone(),
                 organization: org,
-                title: args.title.unwrap_or_else(|| args.dataset.clone()),
+                title: args.title.unwrap_or_else(|| dataset.clone()),
                 license: "CC-BY-4.0".into(),
                 ..Default::default()
             }
@@ -188,20 +195,72 @@ fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
             url: None,
         })?;
     }
-    let delimiter = match args.delimiter.as_deref() {
-        None => None,
-        Some("\\t") | Some("tab") => Some(b'\t'),
-        Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
-        Some(d) => bail!("--delimiter must be one character, not `{d}`"),
+    let options = ReadOptions { encoding: args.encoding, delimiter: parse_delimiter(args.delimiter.as_deref())? };
+    let source = if file.starts_with("http://") || file.starts_with("https://") {
+        Source::Url(file)
+    } else {
+        Source::Path(PathBuf::from(file))
     };
-    let job = IngestJob {
-        source_name: args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        source: args.file,
-        dataset: meta,
-        table: args.table,
-        table_title: None,
-        options: ReadOptions { encoding: args.encoding, delimiter },
+    run_job(&store, &index, source, meta, args.table, None, options)
+}
+
+fn ingest_manifest(store: &Store, index: &SearchIndex, path: &std::path::Path) -> anyhow::Result<()> {
+    let manifest = Manifest::load(path)?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    for org in &manifest.organizations {
+        store.catalog().upsert_organization(&org.organization())?;
+    }
+    for dataset in &manifest.datasets {
+        for table in &dataset.tables {
+            run_job(
+                store,
+                index,
+                table.source(dir),
+                dataset.meta(),
+                table.name.clone(),
+                table.title.clone(),
+                table.read_options()?,
+            )
+            .with_context(|| format!("{}/{}", dataset.id, table.name))?;
+        }
+    }
+    Ok(())
+}
+
+/// Fetches a URL into the staging area, so a download cut short never reaches ingest.
+fn download(store: &Store, url: &str) -> anyhow::Result<opendata_datasets::StagedFile> {
+    let staged = store.stage("download");
+    let response = ureq::get(url).call().with_context(|| format!("cannot fetch {url}"))?;
+    let mut reader = response.into_body().into_reader();
+    let mut file = std::fs::File::create(staged.path())?;
+    std::io::copy(&mut reader, &mut file).with_context(|| format!("download of {url} failed"))?;
+    Ok(staged)
+}
+
+fn run_job(
+    store: &Store,
+    index: &SearchIndex,
+    source: Source,
+    meta: DatasetMeta,
+    table: String,
+    table_title: Option<String>,
+    options: ReadOptions,
+) -> anyhow::Result<()> {
+    let (path, source_name, _download) = match source {
+        Source::Path(path) => {
+            if !path.is_file() {
+                bail!("no such file: {}", path.display());
+            }
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            (path, name, None)
+        }
+        Source::Url(url) => {
+            let staged = download(store, &url)?;
+            let name = url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned();
+            (staged.path().to_owned(), name, Some(staged))
+        }
     };
+    let job = IngestJob { source: path, source_name, dataset: meta, table, table_title, options };
     let terminal = std::io::stderr().is_terminal();
     let mut progress = |p: Progress| {
         if !terminal {
@@ -218,7 +277,7 @@ fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
         eprint!("\r\x1b[2K{line}");
         let _ = std::io::stderr().flush();
     };
-    let report = publish::ingest_and_index(&store, &index, &job, &mut progress)?;
+    let report = publish::ingest_and_index(store, index, &job, &mut progress)?;
     if terminal {
         eprint!("\r\x1b[2K");
     }

@@ -98,6 +98,28 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_is_documented_in_the_example() {
+        let example = include_str!("../../config.example.toml");
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        let mut keys = vec![];
+        for (key, value) in defaults.as_object().unwrap() {
+            match value.as_object() {
+                Some(table) => {
+                    assert!(example.contains(&format!("[{key}]")), "[{key}] is not in config.example.toml");
+                    keys.extend(table.keys().cloned());
+                }
+                None => keys.push(key.clone()),
+            }
+        }
+        for key in keys {
+            assert!(
+                example.contains(&format!("\n{key} = ")) || example.contains(&format!("\n# {key} = ")),
+                "`{key}` is not documented in config.example.toml"
+            );
+        }
+    }
+
+    #[test]
     fn flags_override_file_and_env() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("c.toml", "data = \"/from-file\"\nlog = \"debug\"\n[limits]\nmax_rows = 5\n")?;

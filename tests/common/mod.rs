@@ -67,6 +67,11 @@ impl TestServer {
     pub async fn start(setup: impl FnOnce(&Path)) -> Self {
         let data = tempfile::tempdir().unwrap();
         setup(data.path());
+        Self::serve(data).await
+    }
+
+    /// Starts a server over an existing data folder.
+    pub async fn serve(data: tempfile::TempDir) -> Self {
         let config = Config { data: data.path().to_owned(), ..Config::default() };
         let state = AppState::open(config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -214,39 +214,23 @@ impl TableInfo {
     }
 }
 
-/// A dataset's full metadata.
+/// A dataset's full metadata: what listings show, plus provenance and tables.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DatasetDetail {
-    pub id: String,
-    pub title: String,
-    pub title_en: Option<String>,
-    pub description: String,
-    pub description_en: Option<String>,
-    pub organization: String,
-    pub tags: Vec<String>,
-    pub license: String,
+    #[serde(flatten)]
+    pub summary: DatasetSummary,
     /// Where the data comes from: a URL or a citation.
     pub source: Option<String>,
     pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
     pub tables: Vec<TableInfo>,
 }
 
 impl DatasetDetail {
     pub fn new(d: &ds::Dataset, base_url: &str) -> Self {
-        let m = &d.meta;
         Self {
-            id: m.id.clone(),
-            title: m.title.clone(),
-            title_en: m.title_en.clone(),
-            description: m.description.clone(),
-            description_en: m.description_en.clone(),
-            organization: m.organization.clone(),
-            tags: m.tags.clone(),
-            license: m.license.clone(),
-            source: m.source.clone(),
+            summary: DatasetSummary::from(d),
+            source: d.meta.source.clone(),
             created_at: d.created_at,
-            updated_at: d.updated_at,
             tables: d.tables.iter().map(|t| TableInfo::new(t, base_url)).collect(),
         }
     }

@@ -1,5 +1,5 @@
-//! The API describes itself: the served OpenAPI document covers every route, and the
-//! interactive docs are served locally.
+//! The API describes itself: the served OpenAPI document covers every route, the
+//! interactive docs are served locally, and the README documents every error code.
 
 use crate::common::TestServer;
 
@@ -43,4 +43,13 @@ async fn interactive_docs_need_no_network() {
     let html = res.text().await.unwrap();
     assert!(html.contains("swagger"), "{html}");
     assert!(!html.contains("https://"), "the docs page loads something from another host");
+}
+
+#[test]
+fn readme_documents_every_error_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    for code in opendata_server::error::Code::ALL {
+        let row = format!("| `{}` | {} |", code.as_str(), code.status().as_u16());
+        assert!(readme.contains(&row), "README.md lacks the error code row {row}");
+    }
 }

@@ -1,0 +1,182 @@
+//! Manifests: an agency's ingest jobs described in TOML.
+//!
+//! ```toml
+//! [[organization]]
+//! id = "nso"
+//! title = "Үндэсний статистикийн хороо"
+//! title_en = "National Statistics Office"
+//!
+//! [[dataset]]
+//! id = "population-by-aimag"
+//! organization = "nso"
+//! title = "Хүн амын тоо, аймгаар"
+//! title_en = "Population by aimag"
+//! tags = ["хүн ам", "population"]
+//! license = "CC-BY-4.0"
+//!
+//!   [[dataset.table]]
+//!   name = "population"
+//!   source = "population.csv"      # relative to the manifest, or an http(s) URL
+//!   encoding = "windows-1251"      # optional: overrides detection
+//!   delimiter = ";"                # optional: overrides detection
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use opendata_datasets::{DatasetMeta, Organization};
+use serde::Deserialize;
+
+use crate::{Error, ReadOptions, Result};
+
+/// A parsed manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default, rename = "organization")]
+    pub organizations: Vec<OrganizationSpec>,
+    #[serde(default, rename = "dataset")]
+    pub datasets: Vec<DatasetSpec>,
+}
+
+/// An organization the manifest creates or updates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationSpec {
+    pub id: String,
+    pub title: String,
+    pub title_en: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub url: Option<String>,
+}
+
+/// A dataset and its tables.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    pub id: String,
+    pub organization: String,
+    pub title: String,
+    pub title_en: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub description_en: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default = "default_license")]
+    pub license: String,
+    pub source: Option<String>,
+    #[serde(default, rename = "table")]
+    pub tables: Vec<TableSpec>,
+}
+
+fn default_license() -> String {
+    "CC-BY-4.0".into()
+}
+
+/// One table: where its file is and how to read it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    pub name: String,
+    pub title: Option<String>,
+    /// A path relative to the manifest, or an `http(s)://` URL.
+    pub source: String,
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+}
+
+/// Where a table's file comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Path(PathBuf),
+    Url(String),
+}
+
+impl Manifest {
+    /// Reads and validates a manifest file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+        toml::from_str(&text).map_err(|e| Error::Manifest(e.to_string()))
+    }
+}
+
+impl OrganizationSpec {
+    pub fn organization(&self) -> Organization {
+        Organization {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            title_en: self.title_en.clone(),
+            description: self.description.clone(),
+            url: self.url.clone(),
+        }
+    }
+}
+
+impl DatasetSpec {
+    pub fn meta(&self) -> DatasetMeta {
+        DatasetMeta {
+            id: self.id.clone(),
+            organization: self.organization.clone(),
+            title: self.title.clone(),
+            title_en: self.title_en.clone(),
+            description: self.description.clone(),
+            description_en: self.description_en.clone(),
+            tags: self.tags.clone(),
+            license: self.license.clone(),
+            source: self.source.clone(),
+        }
+    }
+}
+
+impl TableSpec {
+    /// The table's source, with relative paths resolved against the manifest's folder.
+    pub fn source(&self, manifest_dir: &Path) -> Source {
+        if self.source.starts_with("http://") || self.source.starts_with("https://") {
+            Source::Url(self.source.clone())
+        } else {
+            Source::Path(manifest_dir.join(&self.source))
+        }
+    }
+
+    pub fn read_options(&self) -> Result<ReadOptions> {
+        Ok(ReadOptions { encoding: self.encoding.clone(), delimiter: parse_delimiter(self.delimiter.as_deref())? })
+    }
+}
+
+/// A delimiter as a person writes it: one character, or `\t` / `tab`.
+pub fn parse_delimiter(d: Option<&str>) -> Result<Option<u8>> {
+    match d {
+        None => Ok(None),
+        Some("\\t") | Some("tab") | Some("\t") => Ok(Some(b'\t')),
+        Some(d) if d.len() == 1 => Ok(Some(d.as_bytes()[0])),
+        Some(d) => Err(Error::Manifest(format!("a delimiter is one ASCII character, not `{d}`"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let doc: String = include_str!("manifest.rs")
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").trim_start()))
+            .collect();
+        let m: Manifest = toml::from_str(&doc).unwrap();
+        assert_eq!(m.organizations[0].id, "nso");
+        let t = &m.datasets[0].tables[0];
+        assert_eq!(t.source(Path::new("/in")), Source::Path("/in/population.csv".into()));
+        assert_eq!(t.read_options().unwrap().delimiter, Some(b';'));
+        assert_eq!(m.datasets[0].meta().license, "CC-BY-4.0");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Manifest>("[[dataset]]\nid='a'\norganization='o'\ntitle='t'\ntitel='x'\n").is_err());
+    }
+}

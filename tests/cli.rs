@@ -1,0 +1,80 @@
+//! The command line: manifests, single files, reindexing, and its error messages.
+
+use clap::Parser;
+use opendata_server::cli::{Cli, run};
+
+use crate::common::TestServer;
+
+fn opendata(args: &[&str]) -> anyhow::Result<()> {
+    let mut argv = vec!["opendata"];
+    argv.extend_from_slice(args);
+    run(Cli::try_parse_from(argv)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_ingest_then_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let data = data_dir.path().to_owned();
+    std::fs::write(dir.path().join("prices.csv"), "Огноо;Бараа;Үнэ\n2024-01-01;Талх;2400,5\n2024-02-01;Сүү;3200\n")
+        .unwrap();
+    std::fs::write(
+        dir.path().join("jobs.toml"),
+        r#"
+[[organization]]
+id = "nso"
+title = "Үндэсний статистикийн хороо"
+title_en = "National Statistics Office"
+
+[[dataset]]
+id = "prices"
+organization = "nso"
+title = "Үнэ"
+title_en = "Prices"
+tags = ["үнэ"]
+
+  [[dataset.table]]
+  name = "monthly"
+  title = "Сарын үнэ"
+  source = "prices.csv"
+  delimiter = ";"
+"#,
+    )
+    .unwrap();
+    let manifest = dir.path().join("jobs.toml");
+    let data_arg = data.to_str().unwrap().to_owned();
+    let m = manifest.to_str().unwrap().to_owned();
+    let d = data_arg.clone();
+    tokio::task::spawn_blocking(move || opendata(&["ingest", "--manifest", &m, "--data", &d])).await.unwrap().unwrap();
+
+    // Errors say what to fix.
+    let d = data_arg.clone();
+    let err = tokio::task::spawn_blocking(move || {
+        opendata(&["ingest", "/no/such.csv", "--dataset", "x", "--org", "o", "--data", &d])
+    })
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(err.to_string().contains("no such file"), "{err}");
+    let d = data_arg.clone();
+    let csv = dir.path().join("prices.csv").to_str().unwrap().to_owned();
+    let err = tokio::task::spawn_blocking(move || opendata(&["ingest", &csv, "--dataset", "new-one", "--data", &d]))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(err.to_string().contains("--org"), "{err}");
+    assert!(opendata(&["ingest"]).is_err());
+
+    // Reindexing from the catalog finds the same datasets.
+    std::fs::remove_dir_all(data.join("index")).unwrap();
+    let d = data_arg.clone();
+    tokio::task::spawn_blocking(move || opendata(&["reindex", "--data", &d])).await.unwrap().unwrap();
+
+    let s = TestServer::serve(data_dir).await;
+    let found = s.json("/api/v1/datasets?q=үнэ", 200).await;
+    assert_eq!(found["total"], 1);
+    let d = s.json("/api/v1/datasets/prices", 200).await;
+    assert_eq!(d["title_en"], "Prices");
+    assert_eq!(d["tables"][0]["title"], "Сарын үнэ");
+    assert_eq!(s.json("/api/v1/organizations/nso", 200).await["title_en"], "National Statistics Office");
+}
