@@ -41,7 +41,8 @@ impl StagedFile {
 impl Drop for StagedFile {
     fn drop(&mut self) {
         if !self.published {
-            let _ = std::fs::remove_file(&self.path);
+            // A staged path is a file or, for scratch space, a folder.
+            let _ = std::fs::remove_file(&self.path).or_else(|_| std::fs::remove_dir_all(&self.path));
         }
     }
 }

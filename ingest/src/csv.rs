@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use opendata_datasets::ColumnType;
@@ -35,16 +35,22 @@ pub fn parquet_options() -> ParquetWriteOptions {
     }
 }
 
+/// Bytes of CSV per conversion chunk; see [`split`].
+pub const CHUNK_BYTES: u64 = 64 << 20;
+
 /// What the inference pass learned about a UTF-8 CSV file.
 #[derive(Debug)]
 pub struct Profile {
     pub labels: Vec<String>,
     pub columns: Vec<Inferred>,
     pub rows: u64,
+    /// Record boundaries about [`CHUNK_BYTES`] apart, starting at the first data record.
+    /// Only a full parse can find them when quoted fields hold newlines.
+    pub chunks: Vec<u64>,
 }
 
 /// Reads every record once, narrowing each column's type. `progress` gets bytes read.
-pub fn profile(path: &Path, delimiter: u8, progress: &mut dyn FnMut(u64)) -> Result<Profile> {
+pub fn profile(path: &Path, delimiter: u8, chunk_bytes: u64, progress: &mut dyn FnMut(u64)) -> Result<Profile> {
     let file = File::open(path).map_err(Error::io(path))?;
     let mut reader = ::csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -64,6 +70,7 @@ pub fn profile(path: &Path, delimiter: u8, progress: &mut dyn FnMut(u64)) -> Res
         return Err(Error::Empty);
     }
     let mut guesses = vec![ColumnGuess::default(); labels.len()];
+    let mut chunks = vec![reader.position().byte()];
     let mut rows = 0u64;
     let mut next_report = 0u64;
     while reader.read_byte_record(&mut record).map_err(malformed)? {
@@ -83,6 +90,9 @@ pub fn profile(path: &Path, delimiter: u8, progress: &mut dyn FnMut(u64)) -> Res
             guess.observe(&text[start..end]);
             start = end;
         }
+        if rows & 0x3F == 0 && reader.position().byte() - chunks.last().copied().unwrap_or(0) >= chunk_bytes {
+            chunks.push(reader.position().byte());
+        }
         if rows & 0xFFFF == 0 {
             let pos = reader.position().byte();
             if pos >= next_report {
@@ -92,17 +102,46 @@ pub fn profile(path: &Path, delimiter: u8, progress: &mut dyn FnMut(u64)) -> Res
         }
     }
     progress(reader.position().byte());
-    Ok(Profile { labels, columns: guesses.iter().map(ColumnGuess::finish).collect(), rows })
+    Ok(Profile { labels, columns: guesses.iter().map(ColumnGuess::finish).collect(), rows, chunks })
 }
 
-/// Streams the CSV through polars into zstd Parquet, converting each column to its type.
-///
-/// polars' streaming engine parses in parallel and honours quoted newlines; the inference
-/// pass has already proven that every value parses, and [`verify_nulls`] checks it did.
-pub fn write_parquet(src: &Path, delimiter: u8, names: &[String], profile: &Profile, out: &Path) -> Result<()> {
+/// Copies the data records into headerless chunk files of about [`CHUNK_BYTES`], cut at
+/// record boundaries. The engine maps each input file whole while it reads it, so one big
+/// file would count in full against the ingest's resident memory; chunks keep that to a few
+/// chunks' worth. On Linux the copy stays in the kernel (`copy_file_range`).
+pub fn split(src: &Path, profile: &Profile, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut input = File::open(src).map_err(Error::io(src))?;
+    let end = input.metadata().map_err(Error::io(src))?.len();
+    let mut bounds = profile.chunks.clone();
+    // After a CRLF record the parser stops between `\r` and `\n`: move the cut past the `\n`,
+    // or the next chunk would start with an empty line.
+    for b in &mut bounds {
+        let mut next = [0u8; 1];
+        if std::os::unix::fs::FileExt::read_at(&input, &mut next, *b).map_err(Error::io(src))? == 1 && next[0] == b'\n'
+        {
+            *b += 1;
+        }
+    }
+    bounds.push(end);
+    let mut paths = Vec::with_capacity(bounds.len());
+    std::io::Seek::seek(&mut input, std::io::SeekFrom::Start(bounds[0])).map_err(Error::io(src))?;
+    for (i, window) in bounds.windows(2).enumerate() {
+        let path = dir.join(format!("chunk-{i:05}.csv"));
+        let mut out = File::create(&path).map_err(Error::io(&path))?;
+        std::io::copy(&mut (&mut input).take(window[1] - window[0]), &mut out).map_err(Error::io(&path))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// Streams the CSV chunks through polars into zstd Parquet, converting each column to its
+/// type. polars' streaming engine parses in parallel and honours quoted newlines; the
+/// inference pass has already proven that every value parses, and [`verify_nulls`] checks it.
+pub fn write_parquet(chunks: &[PathBuf], delimiter: u8, names: &[String], profile: &Profile, out: &Path) -> Result<()> {
     let schema: Schema = names.iter().map(|n| Field::new(n.as_str().into(), DataType::String)).collect();
-    let lf = LazyCsvReader::new(PlRefPath::try_from_path(src)?)
-        .with_has_header(true)
+    let paths = chunks.iter().map(|p| PlRefPath::try_from_path(p)).collect::<PolarsResult<Vec<_>>>()?;
+    let lf = LazyCsvReader::new_paths(paths.into())
+        .with_has_header(false)
         .with_separator(delimiter)
         .with_quote_char(Some(b'"'))
         .with_schema(Some(Arc::new(schema)))
@@ -192,4 +231,37 @@ pub fn transcode_to_utf8(src: &Path, encoding: &'static encoding_rs::Encoding, o
     }
     writer.into_inner().map_err(|e| Error::io(out)(e.into_error()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many small chunks over CRLF records with quoted newlines: every row survives whole.
+    #[test]
+    fn chunked_conversion_keeps_every_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("in.csv");
+        let mut text = String::from("id,note,value\r\n");
+        for i in 0..5_000 {
+            let note = if i % 3 == 0 { "\"two\nlines, quoted\"" } else { "plain" };
+            text.push_str(&format!("{i},{note},{}.25\r\n", i % 17));
+        }
+        std::fs::write(&src, text).unwrap();
+        let profile = profile(&src, b',', 4_096, &mut |_| {}).unwrap();
+        assert!(profile.chunks.len() > 10, "{} chunks", profile.chunks.len());
+        let chunks = split(&src, &profile, dir.path()).unwrap();
+        let names: Vec<String> = ["id", "note", "value"].map(String::from).to_vec();
+        let out = dir.path().join("out.parquet");
+        write_parquet(&chunks, b',', &names, &profile, &out).unwrap();
+        let df = LazyFrame::scan_parquet(PlRefPath::try_from_path(&out).unwrap(), Default::default())
+            .unwrap()
+            .collect()
+            .unwrap();
+        assert_eq!(df.height(), 5_000);
+        let ids = df.column("id").unwrap().i64().unwrap();
+        assert!(ids.into_no_null_iter().eq(0..5_000));
+        assert_eq!(df.column("note").unwrap().str().unwrap().get(3), Some("two\nlines, quoted"));
+        assert_eq!(df.column("value").unwrap().null_count(), 0);
+    }
 }

@@ -85,14 +85,19 @@ pub fn ingest(store: &Store, job: &IngestJob, progress: &mut dyn FnMut(Progress)
         job.options.delimiter.unwrap_or_else(|| sniff::delimiter(&String::from_utf8_lossy(&utf8_sample), complete));
 
     let utf8_total = std::fs::metadata(&utf8_path).map_err(Error::io(&utf8_path))?.len();
-    let profile =
-        csv::profile(&utf8_path, delimiter, &mut |bytes| progress(Progress::Profiling { bytes, total: utf8_total }))?;
+    let profile = csv::profile(&utf8_path, delimiter, csv::CHUNK_BYTES, &mut |bytes| {
+        progress(Progress::Profiling { bytes, total: utf8_total })
+    })?;
     tracing::debug!(elapsed = ?started.elapsed(), rows = profile.rows, "types inferred");
     progress(Progress::Converting { rows: profile.rows });
     let names = column_names(&profile.labels);
     let parquet = store.stage("parquet");
-    csv::write_parquet(&utf8_path, delimiter, &names, &profile, parquet.path())?;
+    let chunk_dir = store.stage("chunks");
+    std::fs::create_dir_all(chunk_dir.path()).map_err(Error::io(chunk_dir.path()))?;
+    let chunks = csv::split(&utf8_path, &profile, chunk_dir.path());
     drop(transcoded);
+    csv::write_parquet(&chunks?, delimiter, &names, &profile, parquet.path())?;
+    drop(chunk_dir);
     tracing::debug!(elapsed = ?started.elapsed(), "parquet written");
 
     progress(Progress::Publishing);
