@@ -93,6 +93,17 @@ pub enum Source {
     Url(String),
 }
 
+impl Source {
+    /// Reads what a publisher wrote: an `http(s)://` URL, or a path relative to `base`.
+    pub fn parse(written: &str, base: &Path) -> Self {
+        if written.starts_with("http://") || written.starts_with("https://") {
+            Source::Url(written.to_owned())
+        } else {
+            Source::Path(base.join(written))
+        }
+    }
+}
+
 impl Manifest {
     /// Reads and validates a manifest file.
     pub fn load(path: &Path) -> Result<Self> {
@@ -132,11 +143,7 @@ impl DatasetSpec {
 impl TableSpec {
     /// The table's source, with relative paths resolved against the manifest's folder.
     pub fn source(&self, manifest_dir: &Path) -> Source {
-        if self.source.starts_with("http://") || self.source.starts_with("https://") {
-            Source::Url(self.source.clone())
-        } else {
-            Source::Path(manifest_dir.join(&self.source))
-        }
+        Source::parse(&self.source, manifest_dir)
     }
 
     pub fn read_options(&self) -> Result<ReadOptions> {

@@ -196,11 +196,8 @@ fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
         })?;
     }
     let options = ReadOptions { encoding: args.encoding, delimiter: parse_delimiter(args.delimiter.as_deref())? };
-    let source = if file.starts_with("http://") || file.starts_with("https://") {
-        Source::Url(file)
-    } else {
-        Source::Path(PathBuf::from(file))
-    };
+    // Relative paths are relative to where the command runs.
+    let source = Source::parse(&file, std::path::Path::new(""));
     run_job(&store, &index, source, meta, args.table, None, options)
 }
 
