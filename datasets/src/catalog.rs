@@ -13,6 +13,9 @@ pub struct NewVersion {
     pub file: String,
     pub columns: Vec<Column>,
     pub source: SourceInfo,
+    pub content_hash: String,
+    pub changes: Option<VersionChanges>,
+    pub report: QualityReport,
 }
 
 /// Where metadata lives. This is the whole surface callers use, so another backend
@@ -34,6 +37,14 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Commits a new version (numbered one past the latest) and returns it.
     fn add_version(&self, new: &NewVersion) -> Result<TableVersion>;
+
+    /// The quality report stored with a version.
+    fn report(&self, dataset: &str, table: &str, version: u32) -> Result<QualityReport>;
+
+    /// What a publisher fixed about a table (column types and labels, source state); they
+    /// outlive versions, so a re-ingest keeps them. Empty for a table without any.
+    fn table_settings(&self, dataset: &str, table: &str) -> Result<TableSettings>;
+    fn set_table_settings(&self, dataset: &str, table: &str, settings: &TableSettings) -> Result<()>;
 
     /// Counts for the home page: datasets, organizations, rows in latest versions.
     fn totals(&self) -> Result<Totals>;

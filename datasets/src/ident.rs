@@ -154,13 +154,36 @@ pub fn column_name(label: &str) -> String {
     name
 }
 
-/// Names every header uniquely: duplicates get `_2`, `_3`, … so no label is lost.
+/// Turns a title (a sheet name, a file name) into an id: transliterated, lowercase, words
+/// joined by `-`. `Data 1` → `data-1`, `Содержание` → `soderzhanie`.
+pub fn slug(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if let Some(t) = transliterate_char(c) {
+            out.push_str(t);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut slug = out.trim_matches('-').to_owned();
+    slug.truncate(80);
+    if slug.is_empty() { "table".to_owned() } else { slug.trim_end_matches('-').to_owned() }
+}
+
+/// Names every header uniquely: duplicates get `_2`, `_3`, … so no label is lost. A column
+/// without a header is named after its position, `column_4`, as a spreadsheet shows it.
 pub fn column_names<S: AsRef<str>>(labels: &[S]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     labels
         .iter()
-        .map(|label| {
-            let base = column_name(label.as_ref());
+        .enumerate()
+        .map(|(i, label)| {
+            let base = match label.as_ref().trim() {
+                "" => format!("column_{}", i + 1),
+                l => column_name(l),
+            };
             let mut name = base.clone();
             let mut n = 2;
             while !seen.insert(name.clone()) {
@@ -199,8 +222,17 @@ mod tests {
     }
 
     #[test]
+    fn slugs_are_ids() {
+        for (title, id) in [("Data 1", "data-1"), ("Содержание", "soderzhanie"), ("1", "1"), ("  ", "table")]
+        {
+            assert_eq!(slug(title), id);
+            assert!(validate_id(id).is_ok());
+        }
+    }
+
+    #[test]
     fn duplicates_are_numbered() {
-        assert_eq!(column_names(&["Year", "year", "", " "]), ["year", "year_2", "column", "column_2"]);
+        assert_eq!(column_names(&["Year", "year", "", " "]), ["year", "year_2", "column_3", "column_4"]);
     }
 
     #[test]

@@ -88,6 +88,101 @@ pub struct TableVersion {
     pub columns: Vec<Column>,
     /// What was ingested: file name, detected format, encoding, delimiter.
     pub source: SourceInfo,
+    /// BLAKE3 of the source bytes: an unchanged source makes no new version.
+    #[serde(default)]
+    pub content_hash: String,
+    /// What changed since the previous version; `None` for the first.
+    #[serde(default)]
+    pub changes: Option<VersionChanges>,
+}
+
+/// The difference between a version and the one before it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct VersionChanges {
+    pub previous: u32,
+    /// Rows in this version that the previous one did not have (compared whole, as a multiset).
+    pub rows_added: u64,
+    /// Rows of the previous version that this one no longer has.
+    pub rows_removed: u64,
+    pub columns_added: Vec<String>,
+    pub columns_removed: Vec<String>,
+    pub columns_retyped: Vec<Retyped>,
+}
+
+/// A column whose type changed between versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retyped {
+    pub column: String,
+    pub from: ColumnType,
+    pub to: ColumnType,
+}
+
+/// How an ingest read its source, what it kept, and every decision it took: served with the
+/// version so a publisher can see why a column is text or a row is missing.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct QualityReport {
+    /// Records after the header (data, blank, notes, undecodable).
+    pub rows_read: u64,
+    pub rows_kept: u64,
+    /// Rows left out of the table: blank, HXL tags, repeated headers, notes below the table,
+    /// undecodable. The first ones of each kind are listed in `dropped`.
+    pub rows_dropped: u64,
+    /// Rows with at least one rejected value. Such a row is kept; the value becomes null.
+    pub rows_rejected: u64,
+    pub rejected: Vec<RejectedValue>,
+    pub dropped: Vec<DroppedRow>,
+    pub decisions: Decisions,
+    /// Things a publisher may want to fix at the source.
+    pub warnings: Vec<String>,
+}
+
+/// A value that did not fit its column's type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectedValue {
+    pub row: u64,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// A row left out of the table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DroppedRow {
+    pub row: u64,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+}
+
+/// What the ingest detected or was told, with the reason.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Decisions {
+    pub format: String,
+    pub encoding: String,
+    pub encoding_reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// Sheet of a workbook, or the path of the records in a JSON document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
+    /// Where the header is, and what was above it.
+    pub layout: String,
+    pub columns: Vec<ColumnDecision>,
+    /// Columns left out: empty, with no header.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns_dropped: Vec<String>,
+}
+
+/// Why a column has its name and type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnDecision {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    pub reason: String,
 }
 
 /// How a version's source file was read.
@@ -150,4 +245,34 @@ pub struct ColumnStats {
     pub min: Option<serde_json::Value>,
     pub max: Option<serde_json::Value>,
     pub distinct_count: u64,
+}
+
+/// What a publisher fixed about a table, kept across versions.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TableSettings {
+    /// By column name.
+    #[serde(default)]
+    pub columns: std::collections::BTreeMap<String, ColumnOverride>,
+    /// The last fetch of a URL source, for conditional requests.
+    #[serde(default)]
+    pub fetched: Option<FetchState>,
+}
+
+/// A publisher's correction to one column.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ColumnOverride {
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ColumnType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Validators from the last successful download of a URL source.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FetchState {
+    pub url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
 }

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS tables (
     dataset TEXT NOT NULL REFERENCES datasets(id),
     name TEXT NOT NULL,
     title TEXT NOT NULL,
+    settings TEXT,
     PRIMARY KEY (dataset, name)
 );
 CREATE TABLE IF NOT EXISTS versions (
@@ -42,6 +43,9 @@ CREATE TABLE IF NOT EXISTS versions (
     file TEXT NOT NULL,
     columns TEXT NOT NULL,
     source TEXT NOT NULL,
+    content_hash TEXT NOT NULL DEFAULT '',
+    changes TEXT,
+    report TEXT,
     PRIMARY KEY (dataset, tbl, version),
     FOREIGN KEY (dataset, tbl) REFERENCES tables(dataset, name)
 );
@@ -63,6 +67,7 @@ impl SqliteCatalog {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -70,6 +75,25 @@ impl SqliteCatalog {
         // A panic while holding the lock cannot leave SQLite half-written: transactions roll back.
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Brings a catalog written by an older release up to [`SCHEMA`]: columns are only ever added.
+fn migrate(conn: &Connection) -> Result<()> {
+    let has = |table: &str, column: &str| -> Result<bool> {
+        let mut stmt = conn.prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?;
+        Ok(stmt.exists([column])?)
+    };
+    for (table, column, decl) in [
+        ("versions", "content_hash", "TEXT NOT NULL DEFAULT ''"),
+        ("versions", "changes", "TEXT"),
+        ("versions", "report", "TEXT"),
+        ("tables", "settings", "TEXT"),
+    ] {
+        if !has(table, column)? {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
@@ -87,7 +111,7 @@ fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
     let mut tables = Vec::with_capacity(names.len());
     for (name, title) in names {
         let mut stmt = conn.prepare_cached(
-            "SELECT version, created_at, row_count, byte_size, file, columns, source
+            "SELECT version, created_at, row_count, byte_size, file, columns, source, content_hash, changes
              FROM versions WHERE dataset = ?1 AND tbl = ?2 ORDER BY version",
         )?;
         let raw = stmt
@@ -100,12 +124,14 @@ fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
                     r.get::<_, String>(4)?,
                     r.get::<_, String>(5)?,
                     r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, Option<String>>(8)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let versions = raw
             .into_iter()
-            .map(|(version, created, row_count, byte_size, file, columns, source)| {
+            .map(|(version, created, row_count, byte_size, file, columns, source, content_hash, changes)| {
                 Ok(TableVersion {
                     version,
                     created_at: parse_time(&created)?,
@@ -114,6 +140,8 @@ fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
                     file,
                     columns: serde_json::from_str(&columns)?,
                     source: serde_json::from_str(&source)?,
+                    content_hash,
+                    changes: changes.as_deref().map(serde_json::from_str).transpose()?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -221,8 +249,9 @@ impl Catalog for SqliteCatalog {
             |r| r.get(0),
         )?;
         tx.execute(
-            "INSERT INTO versions (dataset, tbl, version, created_at, row_count, byte_size, file, columns, source)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO versions (dataset, tbl, version, created_at, row_count, byte_size, file, columns, source,
+                                   content_hash, changes, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 new.dataset.id,
                 new.table,
@@ -233,6 +262,9 @@ impl Catalog for SqliteCatalog {
                 new.file,
                 serde_json::to_string(&new.columns)?,
                 serde_json::to_string(&new.source)?,
+                new.content_hash,
+                new.changes.as_ref().map(serde_json::to_string).transpose()?,
+                serde_json::to_string(&new.report)?,
             ],
         )?;
         tx.commit()?;
@@ -244,7 +276,48 @@ impl Catalog for SqliteCatalog {
             file: new.file.clone(),
             columns: new.columns.clone(),
             source: new.source.clone(),
+            content_hash: new.content_hash.clone(),
+            changes: new.changes.clone(),
         })
+    }
+
+    fn report(&self, dataset: &str, table: &str, version: u32) -> Result<QualityReport> {
+        let conn = self.conn();
+        let raw: Option<Option<String>> = conn
+            .query_row(
+                "SELECT report FROM versions WHERE dataset = ?1 AND tbl = ?2 AND version = ?3",
+                params![dataset, table, version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match raw {
+            None => Err(Error::VersionNotFound { table: table.to_owned(), version }),
+            // Versions published before reports existed have none to show.
+            Some(None) => Ok(QualityReport::default()),
+            Some(Some(json)) => Ok(serde_json::from_str(&json)?),
+        }
+    }
+
+    fn table_settings(&self, dataset: &str, table: &str) -> Result<TableSettings> {
+        let conn = self.conn();
+        let raw: Option<Option<String>> = conn
+            .query_row("SELECT settings FROM tables WHERE dataset = ?1 AND name = ?2", params![dataset, table], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(raw.flatten().map(|s| serde_json::from_str(&s)).transpose()?.unwrap_or_default())
+    }
+
+    fn set_table_settings(&self, dataset: &str, table: &str, settings: &TableSettings) -> Result<()> {
+        let conn = self.conn();
+        let changed = conn.execute(
+            "UPDATE tables SET settings = ?3 WHERE dataset = ?1 AND name = ?2",
+            params![dataset, table, serde_json::to_string(settings)?],
+        )?;
+        if changed == 0 {
+            return Err(Error::TableNotFound { dataset: dataset.to_owned(), table: table.to_owned() });
+        }
+        Ok(())
     }
 
     fn totals(&self) -> Result<Totals> {

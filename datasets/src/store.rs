@@ -149,6 +149,9 @@ mod tests {
             file: String::new(),
             columns: vec![],
             source: SourceInfo::default(),
+            content_hash: String::new(),
+            changes: None,
+            report: QualityReport::default(),
         }
     }
 

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use opendata_datasets::ColumnType;
 use polars::prelude::*;
 
-use crate::infer::{ColumnGuess, Inferred};
+use opendata_datasets::ident::column_names;
+
+use crate::infer::{ColumnGuess, Inferred, NumberStyle, Period};
+use crate::layout::{self, HeaderHint, Layout, RowKind, SAMPLE_RECORDS};
 use crate::{Error, Result};
 
 /// Rows per Parquet row group: small enough that min/max statistics prune selective
@@ -38,62 +41,220 @@ pub fn parquet_options() -> ParquetWriteOptions {
 /// Bytes of CSV per conversion chunk; see [`split`].
 pub const CHUNK_BYTES: u64 = 64 << 20;
 
+/// How to read a UTF-8 delimited file.
+#[derive(Debug, Clone)]
+pub struct Dialect {
+    pub delimiter: u8,
+    pub quote: u8,
+    /// How the report numbers rows: by line for text files, by sheet row for spreadsheets.
+    pub numbering: Numbering,
+}
+
+/// Row numbers as the publisher sees them in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Numbering {
+    /// The line a record starts on (1-based), as an editor shows it.
+    Lines,
+    /// The record's index plus this offset: spreadsheet rows, JSON records.
+    Records(u64),
+}
+
+/// A row that was dropped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedRow {
+    pub row: u64,
+    pub reason: &'static str,
+    /// The row's text, shortened, for notes and rejected rows.
+    pub text: String,
+}
+
+/// Rows of each kind listed in full in the report; beyond this they are only counted.
+const MAX_LISTED: usize = 100;
+
 /// What the inference pass learned about a UTF-8 CSV file.
 #[derive(Debug)]
 pub struct Profile {
+    pub layout: Layout,
+    /// One per column (the header's width, or more where rows are longer).
     pub labels: Vec<String>,
     pub columns: Vec<Inferred>,
+    /// Records read, header and dropped rows included.
+    pub records: u64,
+    /// Data rows kept.
     pub rows: u64,
-    /// Record boundaries about [`CHUNK_BYTES`] apart, starting at the first data record.
-    /// Only a full parse can find them when quoted fields hold newlines.
-    pub chunks: Vec<u64>,
+    /// Dropped rows: blank, HXL tags, repeated headers, footer notes, undecodable.
+    pub dropped: Vec<DroppedRow>,
+    pub dropped_total: u64,
+    /// The data records as byte ranges of the file, grouped into chunks about
+    /// [`CHUNK_BYTES`] long. Only a full parse can find record boundaries when quoted fields
+    /// hold newlines; dropped rows leave gaps.
+    pub chunks: Vec<Vec<(u64, u64)>>,
 }
 
-/// Reads every record once, narrowing each column's type. `progress` gets bytes read.
-pub fn profile(path: &Path, delimiter: u8, chunk_bytes: u64, progress: &mut dyn FnMut(u64)) -> Result<Profile> {
+struct Ranges {
+    chunks: Vec<Vec<(u64, u64)>>,
+    chunk_bytes: u64,
+    limit: u64,
+    /// Index of the last record added, to merge consecutive records into one range.
+    last: Option<u64>,
+}
+
+impl Ranges {
+    fn keep(&mut self, index: u64, start: u64, end: u64) {
+        let chunk = self.chunks.last_mut().expect("there is always a current chunk");
+        match chunk.last_mut() {
+            Some(range) if self.last == Some(index.wrapping_sub(1)) => range.1 = end,
+            _ => chunk.push((start, end)),
+        }
+        self.last = Some(index);
+        self.chunk_bytes += end - start;
+        if self.chunk_bytes >= self.limit {
+            self.chunks.push(Vec::new());
+            self.chunk_bytes = 0;
+            self.last = None;
+        }
+    }
+}
+
+/// A record held back: a note that is data if more data follows, a footer if not.
+struct Pending {
+    index: u64,
+    /// The provisional id (byte offset) and the row number as the report shows it.
+    row: u64,
+    number: u64,
+    range: (u64, u64),
+    fields: Vec<String>,
+}
+
+/// Reads every record once: finds the layout in the first records, then narrows each
+/// column's type over every data row. `forced` gives types a publisher fixed, by column
+/// name. `progress` gets bytes read.
+pub fn profile(
+    path: &Path,
+    dialect: &Dialect,
+    hint: HeaderHint,
+    forced: &dyn Fn(&str) -> Option<ColumnType>,
+    chunk_bytes: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Profile> {
     let file = File::open(path).map_err(Error::io(path))?;
     let mut reader = ::csv::ReaderBuilder::new()
-        .delimiter(delimiter)
+        .delimiter(dialect.delimiter)
+        .quote(dialect.quote)
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 20)
         .from_reader(file);
-    let mut record = ::csv::ByteRecord::new();
+    let lookup = File::open(path).map_err(Error::io(path))?;
+    // A record's position is where the previous one ended, before the line breaks and blank
+    // lines in between: the line number needs those counted. Only reported rows need it.
+    let row_number = |pos: &::csv::Position| -> u64 {
+        match dialect.numbering {
+            Numbering::Lines => pos.line() + newlines_at(&lookup, pos.byte()),
+            Numbering::Records(offset) => pos.record() + offset,
+        }
+    };
     let malformed =
         |e: ::csv::Error| Error::Malformed { line: e.position().map_or(0, |p| p.line()), message: e.to_string() };
-    if !reader.read_byte_record(&mut record).map_err(malformed)? {
+
+    // The sample the layout is detected on; its records are replayed below.
+    let mut sample: Vec<(::csv::ByteRecord, u64)> = Vec::new();
+    let mut record = ::csv::ByteRecord::new();
+    while sample.len() < SAMPLE_RECORDS && reader.read_byte_record(&mut record).map_err(malformed)? {
+        sample.push((record.clone(), reader.position().byte()));
+    }
+    let grid: Vec<Vec<String>> =
+        sample.iter().map(|(r, _)| r.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()).collect();
+    let numbers: Vec<u64> = sample.iter().map(|(r, _)| r.position().map_or(0, |p| row_number(p))).collect();
+    let layout = layout::detect(&grid, &numbers, hint);
+    if layout.labels.is_empty() {
         return Err(Error::Empty);
     }
-    let labels: Vec<String> =
-        record.iter().map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').trim().to_owned()).collect();
-    if labels.is_empty() || (labels.len() == 1 && labels[0].is_empty()) {
-        return Err(Error::Empty);
-    }
-    let mut guesses = vec![ColumnGuess::default(); labels.len()];
-    let mut chunks = vec![reader.position().byte()];
-    let mut rows = 0u64;
-    let mut next_report = 0u64;
-    while reader.read_byte_record(&mut record).map_err(malformed)? {
-        rows += 1;
+    let mut labels = layout.labels.clone();
+    let names = column_names(&labels);
+    let mut guesses: Vec<ColumnGuess> =
+        names.iter().map(|n| forced(n).map_or_else(ColumnGuess::default, ColumnGuess::forced)).collect();
+
+    let mut state = State {
+        ranges: Ranges { chunks: vec![Vec::new()], chunk_bytes: 0, limit: chunk_bytes, last: None },
+        pending: Vec::new(),
+        numbers: std::collections::HashMap::new(),
+        dropped: Vec::new(),
+        dropped_total: 0,
+        rows: 0,
+        invalid: 0,
+    };
+    let width = labels.len();
+    let data_start = layout.data_start();
+    let mut records = 0u64;
+    let handle = |record: &::csv::ByteRecord,
+                  end: u64,
+                  index: u64,
+                  state: &mut State,
+                  guesses: &mut Vec<ColumnGuess>,
+                  labels: &mut Vec<String>|
+     -> Result<()> {
+        let pos = record.position().expect("records read from a reader have a position");
+        // Rows are identified by their byte offset until the report needs their number.
+        let row = pos.byte();
+        let range = (pos.byte(), end);
         // SIMD validation of the whole record is cheaper than per-field checks, and it
         // catches a legacy-encoded byte that the sample-based detector missed.
-        let text = std::str::from_utf8(record.as_slice()).map_err(|_| Error::Malformed {
-            line: record.position().map_or(0, |p| p.line()),
-            message: "the file is not valid UTF-8 here; set the source encoding explicitly".into(),
-        })?;
+        let Ok(text) = std::str::from_utf8(record.as_slice()) else {
+            state.invalid += 1;
+            let lossy = String::from_utf8_lossy(record.as_slice()).into_owned();
+            state.drop_row(row_number(pos), "not valid UTF-8 (the rest of the file is)", lossy);
+            return Ok(());
+        };
+        let mut fields: Vec<&str> = Vec::with_capacity(record.len());
         let mut start = 0;
-        for (i, guess) in guesses.iter_mut().enumerate() {
-            // Short rows leave the missing trailing fields null.
-            let Some(end) = record.range(i).map(|r| r.end) else {
-                break;
-            };
-            guess.observe(&text[start..end]);
+        for i in 0..record.len() {
+            let end = record.range(i).map_or(start, |r| r.end);
+            fields.push(&text[start..end]);
             start = end;
         }
-        if rows & 0x3F == 0 && reader.position().byte() - chunks.last().copied().unwrap_or(0) >= chunk_bytes {
-            chunks.push(reader.position().byte());
+        match layout::row_kind(&fields, labels, width) {
+            RowKind::Blank => state.drop_row(row_number(pos), "blank", String::new()),
+            RowKind::Hxl => state.drop_row(row_number(pos), "HXL hashtag row", fields.join(",")),
+            RowKind::RepeatedHeader => state.drop_row(row_number(pos), "the header repeated", String::new()),
+            RowKind::Note => state.pending.push(Pending {
+                index,
+                row,
+                number: row_number(pos),
+                range,
+                fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            }),
+            RowKind::Data => {
+                for p in std::mem::take(&mut state.pending) {
+                    let fields: Vec<&str> = p.fields.iter().map(String::as_str).collect();
+                    if observe(guesses, labels, &fields, p.row, state.rows) {
+                        state.numbers.insert(p.row, p.number);
+                    }
+                    state.ranges.keep(p.index, p.range.0, p.range.1);
+                    state.rows += 1;
+                }
+                if observe(guesses, labels, &fields, row, state.rows) {
+                    state.numbers.insert(row, row_number(pos));
+                }
+                state.ranges.keep(index, range.0, range.1);
+                state.rows += 1;
+            }
         }
-        if rows & 0xFFFF == 0 {
+        Ok(())
+    };
+
+    let mut next_report = 0u64;
+    for (i, (record, end)) in sample.iter().enumerate() {
+        records += 1;
+        if i >= data_start {
+            handle(record, *end, i as u64, &mut state, &mut guesses, &mut labels)?;
+        }
+    }
+    while reader.read_byte_record(&mut record).map_err(malformed)? {
+        let index = records;
+        records += 1;
+        handle(&record, reader.position().byte(), index, &mut state, &mut guesses, &mut labels)?;
+        if records & 0xFFFF == 0 {
             let pos = reader.position().byte();
             if pos >= next_report {
                 progress(pos);
@@ -102,54 +263,174 @@ pub fn profile(path: &Path, delimiter: u8, chunk_bytes: u64, progress: &mut dyn 
         }
     }
     progress(reader.position().byte());
-    Ok(Profile { labels, columns: guesses.iter().map(ColumnGuess::finish).collect(), rows, chunks })
+    for p in std::mem::take(&mut state.pending) {
+        state.drop_row(p.number, "note below the table", p.fields.join(" ").trim().to_owned());
+    }
+    for g in &mut guesses {
+        g.renumber(&|id| state.numbers.get(&id).copied().unwrap_or(id));
+    }
+    if state.invalid > 0 && state.invalid * 1_000 > state.rows.max(1) {
+        return Err(Error::Malformed {
+            line: state.dropped.iter().find(|d| d.reason.starts_with("not valid")).map_or(0, |d| d.row),
+            message: format!(
+                "{} rows are not valid UTF-8: the file is in another encoding; set it explicitly",
+                state.invalid
+            ),
+        });
+    }
+    let mut chunks = state.ranges.chunks;
+    chunks.retain(|c| !c.is_empty());
+    Ok(Profile {
+        layout,
+        labels,
+        columns: guesses.iter().map(ColumnGuess::finish).collect(),
+        records,
+        rows: state.rows,
+        dropped: state.dropped,
+        dropped_total: state.dropped_total,
+        chunks,
+    })
 }
 
-/// Copies the data records into headerless chunk files of about [`CHUNK_BYTES`], cut at
-/// record boundaries. The engine maps each input file whole while it reads it, so one big
-/// file would count in full against the ingest's resident memory; chunks keep that to a few
-/// chunks' worth. On Linux the copy stays in the kernel (`copy_file_range`).
-pub fn split(src: &Path, profile: &Profile, dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut input = File::open(src).map_err(Error::io(src))?;
-    let end = input.metadata().map_err(Error::io(src))?.len();
-    let mut bounds = profile.chunks.clone();
-    // After a CRLF record the parser stops between `\r` and `\n`: move the cut past the `\n`,
-    // or the next chunk would start with an empty line.
-    for b in &mut bounds {
-        let mut next = [0u8; 1];
-        if std::os::unix::fs::FileExt::read_at(&input, &mut next, *b).map_err(Error::io(src))? == 1 && next[0] == b'\n'
-        {
-            *b += 1;
+struct State {
+    ranges: Ranges,
+    pending: Vec<Pending>,
+    /// Row numbers of rows with an exception, by provisional id.
+    numbers: std::collections::HashMap<u64, u64>,
+    dropped: Vec<DroppedRow>,
+    dropped_total: u64,
+    rows: u64,
+    invalid: u64,
+}
+
+impl State {
+    fn drop_row(&mut self, row: u64, reason: &'static str, mut text: String) {
+        self.dropped_total += 1;
+        if self.dropped.iter().filter(|d| d.reason == reason).count() < MAX_LISTED {
+            if text.len() > 200 {
+                let cut = (0..=200).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+                text.truncate(cut);
+                text.push('…');
+            }
+            self.dropped.push(DroppedRow { row, reason, text });
         }
     }
-    bounds.push(end);
-    let mut paths = Vec::with_capacity(bounds.len());
-    std::io::Seek::seek(&mut input, std::io::SeekFrom::Start(bounds[0])).map_err(Error::io(src))?;
-    for (i, window) in bounds.windows(2).enumerate() {
+}
+
+/// Feeds one data row to the column guesses, growing the table for rows longer than the
+/// header (each new column is null in the rows before).
+#[inline]
+fn observe(
+    guesses: &mut Vec<ColumnGuess>,
+    labels: &mut Vec<String>,
+    fields: &[&str],
+    row: u64,
+    rows_before: u64,
+) -> bool {
+    while guesses.len() < fields.len() {
+        let mut g = ColumnGuess::default();
+        for _ in 0..rows_before {
+            g.missing();
+        }
+        guesses.push(g);
+        labels.push(String::new());
+    }
+    let mut exception = false;
+    for (i, guess) in guesses.iter_mut().enumerate() {
+        match fields.get(i) {
+            Some(f) => exception |= guess.observe(f, row),
+            None => guess.missing(),
+        }
+    }
+    exception
+}
+
+/// Line breaks at `offset` before the next record's first byte.
+fn newlines_at(file: &File, mut offset: u64) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let mut count = 0;
+    let mut buf = [0u8; 256];
+    loop {
+        let Ok(n) = file.read_at(&mut buf, offset) else { return count };
+        for &b in &buf[..n] {
+            match b {
+                b'\n' => count += 1,
+                b'\r' => {}
+                _ => return count,
+            }
+        }
+        if n < buf.len() {
+            return count;
+        }
+        offset += n as u64;
+    }
+}
+
+/// Copies the data records into headerless chunk files, one per chunk of byte ranges. The
+/// engine maps each input file whole while it reads it, so one big file would count in full
+/// against the ingest's resident memory; chunks keep that to a few chunks' worth.
+pub fn split(src: &Path, profile: &Profile, dir: &Path) -> Result<Vec<PathBuf>> {
+    use std::io::{Seek, SeekFrom, Write};
+    use std::os::unix::fs::FileExt;
+    let mut input = File::open(src).map_err(Error::io(src))?;
+    let mut paths = Vec::with_capacity(profile.chunks.len());
+    for (i, ranges) in profile.chunks.iter().enumerate() {
         let path = dir.join(format!("chunk-{i:05}.csv"));
-        let mut out = File::create(&path).map_err(Error::io(&path))?;
-        std::io::copy(&mut (&mut input).take(window[1] - window[0]), &mut out).map_err(Error::io(&path))?;
+        let mut out = BufWriter::with_capacity(1 << 16, File::create(&path).map_err(Error::io(&path))?);
+        for &(mut start, mut end) in ranges {
+            // After a CRLF record the parser stops between `\r` and `\n`, so a record's
+            // range may start with the previous one's `\n` and end before its own.
+            let mut byte = [0u8; 1];
+            if input.read_at(&mut byte, start).map_err(Error::io(src))? == 1 && byte[0] == b'\n' {
+                start += 1;
+            }
+            if input.read_at(&mut byte, end).map_err(Error::io(src))? == 1 && byte[0] == b'\n' {
+                end += 1;
+            }
+            input.seek(SeekFrom::Start(start)).map_err(Error::io(src))?;
+            std::io::copy(&mut (&mut input).take(end - start), &mut out).map_err(Error::io(&path))?;
+            let mut last = [0u8; 1];
+            if end > start && input.read_at(&mut last, end - 1).map_err(Error::io(src))? == 1 && last[0] != b'\n' {
+                // The file's last record has no line break: the next range must not join it.
+                out.write_all(b"\n").map_err(Error::io(&path))?;
+            }
+        }
+        out.flush().map_err(Error::io(&path))?;
         paths.push(path);
     }
     Ok(paths)
 }
 
 /// Streams the CSV chunks through polars into zstd Parquet, converting each column to its
-/// type. polars' streaming engine parses in parallel and honours quoted newlines; the
-/// inference pass has already proven that every value parses, and [`verify_nulls`] checks it.
-pub fn write_parquet(chunks: &[PathBuf], delimiter: u8, names: &[String], profile: &Profile, out: &Path) -> Result<()> {
+/// type and leaving out the columns not in `keep`. polars' streaming engine parses in
+/// parallel and honours quoted newlines; the inference pass has already proven that every
+/// value parses, and [`verify_nulls`] checks it.
+pub fn write_parquet(
+    chunks: &[PathBuf],
+    dialect: &Dialect,
+    names: &[String],
+    columns: &[Inferred],
+    keep: &[bool],
+    out: &Path,
+) -> Result<()> {
     let schema: Schema = names.iter().map(|n| Field::new(n.as_str().into(), DataType::String)).collect();
     let paths = chunks.iter().map(|p| PlRefPath::try_from_path(p)).collect::<PolarsResult<Vec<_>>>()?;
     let lf = LazyCsvReader::new_paths(paths.into())
         .with_has_header(false)
-        .with_separator(delimiter)
-        .with_quote_char(Some(b'"'))
+        .with_separator(dialect.delimiter)
+        .with_quote_char(Some(dialect.quote))
         .with_schema(Some(Arc::new(schema)))
         .with_truncate_ragged_lines(true)
         .with_missing_is_null(true)
         .with_low_memory(true)
         .finish()?;
-    let exprs: Vec<Expr> = names.iter().zip(&profile.columns).map(|(name, inferred)| convert(name, inferred)).collect();
+    let exprs: Vec<Expr> = names
+        .iter()
+        .zip(columns)
+        .zip(keep)
+        .filter(|(_, keep)| **keep)
+        .map(|((name, inferred), _)| convert(name, inferred))
+        .collect();
     let target = SinkTarget::Path(PlRefPath::try_from_path(out)?);
     lf.select(exprs)
         .sink(
@@ -161,16 +442,17 @@ pub fn write_parquet(chunks: &[PathBuf], delimiter: u8, names: &[String], profil
     Ok(())
 }
 
-/// Checks that each typed column has exactly the nulls inference counted (null tokens and
-/// missing fields): one more would be a value the conversion could not read, silently lost.
-pub fn verify_nulls(names: &[String], profile: &Profile, written: &[u64]) -> Result<()> {
-    for ((name, inferred), &got) in names.iter().zip(&profile.columns).zip(written) {
-        if inferred.kind != ColumnType::String && got != inferred.nulls {
+/// Checks that each typed column has exactly the nulls inference predicted (null tokens,
+/// missing fields, rejected values): one more would be a value the conversion could not
+/// read, silently lost.
+pub fn verify_nulls(names: &[String], columns: &[&Inferred], written: &[u64]) -> Result<()> {
+    for ((name, inferred), &got) in names.iter().zip(columns).zip(written) {
+        if inferred.kind != ColumnType::String && got != inferred.expected_nulls() {
             return Err(Error::Malformed {
                 line: 0,
                 message: format!(
                     "{} value(s) of column `{name}` could not be read as {}",
-                    got.abs_diff(inferred.nulls),
+                    got.abs_diff(inferred.expected_nulls()),
                     inferred.kind
                 ),
             });
@@ -181,24 +463,38 @@ pub fn verify_nulls(names: &[String], profile: &Profile, written: &[u64]) -> Res
 
 /// The polars expression that turns a text column into its inferred type.
 ///
-/// Null tokens become null because they do not parse; inference guarantees every other
-/// value does, and [`write_parquet`] checks the null counts to prove it.
-fn convert(name: &str, inferred: &Inferred) -> Expr {
+/// Null tokens and rejected values become null because they do not parse; inference
+/// guarantees every other value does, and [`verify_nulls`] checks the null counts to prove it.
+pub(crate) fn convert(name: &str, inferred: &Inferred) -> Expr {
     let raw = col(name);
     if inferred.kind == ColumnType::String {
         return raw;
     }
-    let value = if inferred.padded { raw.str().strip_chars(lit(NULL)) } else { raw };
+    let mut value = raw;
+    if inferred.padded {
+        // Padding and digit-group spaces, including no-break and narrow no-break spaces.
+        value = value.str().replace_all(lit("[\\s\u{a0}\u{202f}]"), lit(""), false);
+    }
+    if inferred.percent {
+        value = value.str().replace_all(lit("%"), lit(""), true);
+    }
+    match inferred.number {
+        NumberStyle::Plain => {}
+        NumberStyle::CommaThousands => value = value.str().replace_all(lit(","), lit(""), true),
+        NumberStyle::DecimalComma => {
+            value = value.str().replace_all(lit("."), lit(""), true).str().replace(lit(","), lit("."), true)
+        }
+    }
     let options = |format: Option<&str>| StrptimeOptions {
         format: format.map(Into::into),
         strict: false,
         exact: true,
         cache: true,
     };
-    let converted = match inferred.kind {
-        ColumnType::Integer => value.cast(DataType::Int64),
-        ColumnType::Float => value.cast(DataType::Float64),
-        ColumnType::Boolean => {
+    let converted = match (inferred.kind, inferred.period) {
+        (ColumnType::Integer, _) => value.cast(DataType::Int64),
+        (ColumnType::Float, _) => value.cast(DataType::Float64),
+        (ColumnType::Boolean, _) => {
             let lower = value.str().to_lowercase();
             when(lower.clone().eq(lit("true")))
                 .then(lit(true))
@@ -206,31 +502,91 @@ fn convert(name: &str, inferred: &Inferred) -> Expr {
                 .then(lit(false))
                 .otherwise(lit(NULL).cast(DataType::Boolean))
         }
-        ColumnType::Date => value.str().to_date(options(inferred.format)),
-        ColumnType::Datetime => {
+        (ColumnType::Date, Some(Period::Month)) => value
+            .str()
+            .replace(lit(r"^(\d{4})[-M](\d{2})$"), lit("${1}-${2}-01"), false)
+            .str()
+            .to_date(options(Some("%Y-%m-%d"))),
+        (ColumnType::Date, Some(Period::Quarter)) => {
+            let mut v = value
+                .str()
+                .to_uppercase()
+                .str()
+                .replace(lit(r"^(\d{4})[ -]?Q([1-4])$"), lit("${1}-Q${2}"), false)
+                .str()
+                .replace(lit(r"^Q([1-4])[ -]?(\d{4})$"), lit("${2}-Q${1}"), false);
+            for (q, month) in [("-Q1", "-01-01"), ("-Q2", "-04-01"), ("-Q3", "-07-01"), ("-Q4", "-10-01")] {
+                v = v.str().replace(lit(q), lit(month), true);
+            }
+            v.str().to_date(options(Some("%Y-%m-%d")))
+        }
+        (ColumnType::Date, None) => value.str().to_date(options(inferred.format)),
+        (ColumnType::Datetime, _) => {
             value.str().to_datetime(Some(TimeUnit::Microseconds), None, options(inferred.format), lit("raise"))
         }
-        ColumnType::String => unreachable!("handled above"),
+        (ColumnType::String, _) => unreachable!("handled above"),
     };
     converted.alias(name)
 }
 
-/// Re-encodes a legacy-encoded file as UTF-8, streaming, dropping any BOM.
-pub fn transcode_to_utf8(src: &Path, encoding: &'static encoding_rs::Encoding, out: &Path) -> Result<()> {
+/// Re-encodes a legacy-encoded file as UTF-8, streaming, dropping any BOM. With
+/// `fix_mongolian`, legacy-font Ї ї Є є become Ү ү Ө ө.
+pub fn transcode_to_utf8(
+    src: &Path,
+    encoding: &'static encoding_rs::Encoding,
+    fix_mongolian: bool,
+    out: &Path,
+) -> Result<()> {
+    use std::io::Write;
     let input = File::open(src).map_err(Error::io(src))?;
     let mut decoder =
         encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(encoding)).bom_override(true).build(input);
     let mut writer = BufWriter::with_capacity(1 << 20, File::create(out).map_err(Error::io(out))?);
     let mut buf = vec![0u8; 1 << 20];
+    // A two-byte letter may straddle two reads: hold back a trailing lead byte.
+    let mut carry: Option<u8> = None;
     loop {
-        let n = decoder.read(&mut buf).map_err(Error::io(src))?;
+        let start = usize::from(carry.is_some());
+        if let Some(b) = carry.take() {
+            buf[0] = b;
+        }
+        let n = decoder.read(&mut buf[start..]).map_err(Error::io(src))?;
+        let mut len = start + n;
         if n == 0 {
+            writer.write_all(&buf[..len]).map_err(Error::io(out))?;
             break;
         }
-        std::io::Write::write_all(&mut writer, &buf[..n]).map_err(Error::io(out))?;
+        if fix_mongolian {
+            if len > 0 && matches!(buf[len - 1], 0xD0 | 0xD1) {
+                carry = Some(buf[len - 1]);
+                len -= 1;
+            }
+            repair_mongolian(&mut buf[..len]);
+        }
+        writer.write_all(&buf[..len]).map_err(Error::io(out))?;
     }
-    writer.into_inner().map_err(|e| Error::io(out)(e.into_error()))?;
+    writer.into_inner().map_err(|e| Error::io(out)(e.into_error()))?.flush().map_err(Error::io(out))?;
     Ok(())
+}
+
+/// Ї ї Є є → Ү ү Ө ө, in place: each is two bytes in UTF-8 either way.
+fn repair_mongolian(utf8: &mut [u8]) {
+    let mut i = 0;
+    while i + 1 < utf8.len() {
+        let to: Option<[u8; 2]> = match (utf8[i], utf8[i + 1]) {
+            (0xD0, 0x87) => Some([0xD2, 0xAE]), // Ї → Ү
+            (0xD1, 0x97) => Some([0xD2, 0xAF]), // ї → ү
+            (0xD0, 0x84) => Some([0xD3, 0xA8]), // Є → Ө
+            (0xD1, 0x94) => Some([0xD3, 0xA9]), // є → ө
+            _ => None,
+        };
+        if let Some(to) = to {
+            utf8[i..i + 2].copy_from_slice(&to);
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -238,6 +594,13 @@ mod tests {
     use super::*;
 
     /// Many small chunks over CRLF records with quoted newlines: every row survives whole.
+    #[test]
+    fn legacy_mongolian_letters_are_repaired() {
+        let mut text = "Хїн амын тоо, Ємнєговь".as_bytes().to_vec();
+        repair_mongolian(&mut text);
+        assert_eq!(std::str::from_utf8(&text).unwrap(), "Хүн амын тоо, Өмнөговь");
+    }
+
     #[test]
     fn chunked_conversion_keeps_every_record() {
         let dir = tempfile::tempdir().unwrap();
@@ -248,12 +611,13 @@ mod tests {
             text.push_str(&format!("{i},{note},{}.25\r\n", i % 17));
         }
         std::fs::write(&src, text).unwrap();
-        let profile = profile(&src, b',', 4_096, &mut |_| {}).unwrap();
+        let dialect = Dialect { delimiter: b',', quote: b'"', numbering: Numbering::Lines };
+        let profile = profile(&src, &dialect, HeaderHint::default(), &|_| None, 4_096, &mut |_| {}).unwrap();
         assert!(profile.chunks.len() > 10, "{} chunks", profile.chunks.len());
         let chunks = split(&src, &profile, dir.path()).unwrap();
         let names: Vec<String> = ["id", "note", "value"].map(String::from).to_vec();
         let out = dir.path().join("out.parquet");
-        write_parquet(&chunks, b',', &names, &profile, &out).unwrap();
+        write_parquet(&chunks, &dialect, &names, &profile.columns, &[true; 3], &out).unwrap();
         let df = LazyFrame::scan_parquet(PlRefPath::try_from_path(&out).unwrap(), Default::default())
             .unwrap()
             .collect()

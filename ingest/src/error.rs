@@ -26,6 +26,14 @@ pub enum Error {
     /// The written Parquet footer could not be read back.
     #[error("could not read back the written Parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// A value did not fit its column and the manifest asked for strict ingest.
+    #[error(
+        "row {row}, column `{column}`: `{value}` does not fit the column's type ({count} such value(s); strict ingest)"
+    )]
+    Rejected { row: u64, column: String, value: String, count: u64 },
+    /// A later table of a multi-table source failed; the earlier ones were published.
+    #[error("table `{table}`: {source}")]
+    Partial { table: String, source: Box<Error> },
     /// The catalog or store refused the new version.
     #[error(transparent)]
     Store(#[from] opendata_datasets::Error),

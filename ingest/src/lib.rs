@@ -10,14 +10,19 @@
 //! The result is published through [`opendata_datasets::Store::publish`], which is atomic:
 //! a failed or interrupted ingest leaves the previous version in place.
 
+mod columnar;
 mod csv;
+mod diff;
 mod error;
+mod excel;
 pub mod infer;
 mod job;
+mod json;
+pub mod layout;
 pub mod manifest;
 pub mod sniff;
 mod stats;
 
 pub use csv::{ROW_GROUP_ROWS, parquet_options};
 pub use error::{Error, Result};
-pub use job::{IngestJob, IngestReport, Progress, ReadOptions, ingest};
+pub use job::{IngestJob, IngestOutcome, IngestReport, Progress, ReadOptions, Skipped, ingest};

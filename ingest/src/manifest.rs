@@ -19,11 +19,20 @@
 //!   source = "population.csv"      # relative to the manifest, or an http(s) URL
 //!   encoding = "windows-1251"      # optional: overrides detection
 //!   delimiter = ";"                # optional: overrides detection
+//!   header_row = 3                 # optional: 1-based row of the header, 0 for none
+//!   strict = false                 # optional: fail on any value that does not fit its column
+//!
+//!     [dataset.table.columns.khun_amyn_too]
+//!     type = "integer"             # boolean, integer, float, date, datetime, string
+//!     label = "Хүн амын тоо"
+//!     description = "Resident population at year end"
 //! ```
 
 use std::path::{Path, PathBuf};
 
-use opendata_datasets::{DatasetMeta, Organization};
+use std::collections::BTreeMap;
+
+use opendata_datasets::{ColumnOverride, DatasetMeta, Organization};
 use serde::Deserialize;
 
 use crate::{Error, ReadOptions, Result};
@@ -84,6 +93,24 @@ pub struct TableSpec {
     pub source: String,
     pub encoding: Option<String>,
     pub delimiter: Option<String>,
+    /// The quote character, when it is not `"`.
+    pub quote: Option<String>,
+    /// 1-based row of the (first) header row; 0 when the file has none.
+    pub header_row: Option<usize>,
+    /// How many header rows to merge into one label.
+    pub header_rows: Option<usize>,
+    /// Read only this sheet of a workbook (by default every sheet with data is a table).
+    pub sheet: Option<String>,
+    /// The member of a JSON document that holds the records (`DataList`, `data.items`).
+    pub records: Option<String>,
+    /// Read legacy-font Ї ї Є є as Mongolian Ү ү Ө ө (detected when not set).
+    pub fix_mongolian: Option<bool>,
+    /// Fail on any value that does not fit its column, instead of reporting it.
+    #[serde(default)]
+    pub strict: bool,
+    /// Corrections by column name: type, label, description. They stay with the table.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnOverride>,
 }
 
 /// Where a table's file comes from.
@@ -147,7 +174,17 @@ impl TableSpec {
     }
 
     pub fn read_options(&self) -> Result<ReadOptions> {
-        Ok(ReadOptions { encoding: self.encoding.clone(), delimiter: parse_delimiter(self.delimiter.as_deref())? })
+        Ok(ReadOptions {
+            encoding: self.encoding.clone(),
+            delimiter: parse_delimiter(self.delimiter.as_deref())?,
+            quote: parse_delimiter(self.quote.as_deref())?,
+            header_row: self.header_row,
+            header_rows: self.header_rows,
+            sheet: self.sheet.clone(),
+            records: self.records.clone(),
+            fix_mongolian: self.fix_mongolian,
+            strict: self.strict,
+        })
     }
 }
 
@@ -179,6 +216,8 @@ mod tests {
         let t = &m.datasets[0].tables[0];
         assert_eq!(t.source(Path::new("/in")), Source::Path("/in/population.csv".into()));
         assert_eq!(t.read_options().unwrap().delimiter, Some(b';'));
+        assert_eq!(t.read_options().unwrap().header_row, Some(3));
+        assert_eq!(t.columns["khun_amyn_too"].kind, Some(opendata_datasets::ColumnType::Integer));
         assert_eq!(m.datasets[0].meta().license, "CC-BY-4.0");
     }
 

@@ -53,6 +53,8 @@ pub fn format(sample: &[u8]) -> Format {
 pub struct Detected {
     pub encoding: &'static Encoding,
     pub bom_len: usize,
+    /// What gave it away, for the quality report.
+    pub reason: &'static str,
 }
 
 /// Detects the encoding: a BOM wins; then valid UTF-8; then chardetng's guess.
@@ -61,25 +63,29 @@ pub struct Detected {
 /// end of a partial sample is not mistaken for invalid UTF-8.
 pub fn encoding(sample: &[u8], complete: bool) -> Detected {
     if let Some((encoding, bom_len)) = Encoding::for_bom(sample) {
-        return Detected { encoding, bom_len };
+        return Detected { encoding, bom_len, reason: "byte-order mark" };
     }
     match std::str::from_utf8(sample) {
         Ok(_) => {
-            return Detected { encoding: UTF_8, bom_len: 0 };
+            return Detected { encoding: UTF_8, bom_len: 0, reason: "valid UTF-8" };
         }
         Err(e) if e.error_len().is_none() && !complete => {
-            return Detected { encoding: UTF_8, bom_len: 0 };
+            return Detected { encoding: UTF_8, bom_len: 0, reason: "valid UTF-8" };
         }
         Err(_) => {}
     }
     if looks_like_bomless_utf16(sample) {
         let encoding =
             if sample.iter().step_by(2).filter(|&&b| b == 0).count() > sample.len() / 4 { UTF_16BE } else { UTF_16LE };
-        return Detected { encoding, bom_len: 0 };
+        return Detected { encoding, bom_len: 0, reason: "zero bytes between ASCII characters (UTF-16 without a BOM)" };
     }
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     detector.feed(sample, complete);
-    Detected { encoding: detector.guess(None, chardetng::Utf8Detection::Allow), bom_len: 0 }
+    Detected {
+        encoding: detector.guess(None, chardetng::Utf8Detection::Allow),
+        bom_len: 0,
+        reason: "not UTF-8; the most likely legacy encoding for this text (chardetng)",
+    }
 }
 
 /// UTF-16 text without a BOM has a zero byte in every other position for ASCII content.
@@ -120,6 +126,29 @@ pub fn delimiter(sample: &str, complete: bool) -> u8 {
     best.0
 }
 
+/// The quote character: `"` unless fields are clearly wrapped in `'` instead.
+pub fn quote(sample: &str, delimiter: u8) -> u8 {
+    let d = char::from(delimiter);
+    let (mut double, mut single) = (0, 0);
+    for line in sample.lines().take(200) {
+        for field in line.split(d) {
+            let f = field.trim();
+            if f.len() >= 2 && f.starts_with('"') && f.ends_with('"') {
+                double += 1;
+            } else if f.len() >= 2 && f.starts_with('\'') && f.ends_with('\'') {
+                single += 1;
+            }
+        }
+    }
+    if single > double * 2 && single >= 2 { b'\'' } else { b'"' }
+}
+
+/// Legacy Mongolian fonts put Ү ү Ө ө where Windows-1251 has Ї ї Є є. Text with those letters
+/// but without Ukrainian і is Mongolian written that way.
+pub fn looks_like_legacy_mongolian(decoded: &str) -> bool {
+    decoded.contains(['Ї', 'ї', 'Є', 'є']) && !decoded.contains(['і', 'І'])
+}
+
 fn mode(counts: &[usize]) -> Option<usize> {
     let mut freq = std::collections::HashMap::new();
     for &c in counts {
@@ -142,7 +171,7 @@ mod tests {
 
     #[test]
     fn encodings() {
-        assert_eq!(encoding(b"\xEF\xBB\xBFa,b", true), Detected { encoding: UTF_8, bom_len: 3 });
+        assert_eq!(encoding(b"\xEF\xBB\xBFa,b", true).bom_len, 3);
         assert_eq!(encoding(b"\xFF\xFEa\0,\0", true).encoding, UTF_16LE);
         assert_eq!(encoding("Аймаг,тоо".as_bytes(), true).encoding, UTF_8);
         // A partial sample cut inside "ө" (0xD3 0xA9) is still UTF-8.
@@ -150,6 +179,14 @@ mod tests {
         let (cp1251, _, _) =
             encoding_rs::WINDOWS_1251.encode("Аймаг,Население,Сум\nАрхангай,1000,Эрдэнэбулган\nДорнод,2000,Хэрлэн\n");
         assert_eq!(encoding(&cp1251, true).encoding.name(), "windows-1251");
+    }
+
+    #[test]
+    fn quotes_and_legacy_mongolian() {
+        assert_eq!(quote("'a';'b'\n'1';'2'\n", b';'), b'\'');
+        assert_eq!(quote("\"a\",'b'\n1,2\n", b','), b'"');
+        assert!(looks_like_legacy_mongolian("Хїн амын тоо, Ємнєговь"));
+        assert!(!looks_like_legacy_mongolian("Київ, Україна"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The `opendata` command line. Every flag can also come from `OPENDATA_<FLAG>`.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -12,7 +12,7 @@ use opendata_ingest::{IngestJob, Progress, ReadOptions};
 use search_index::SearchIndex;
 use serde::Serialize;
 
-use crate::{AppState, config::Config, demo, publish, serve};
+use crate::{AppState, config::Config, demo, fetch, publish, serve};
 
 /// Open data portal: publish agency files as versioned, searchable, queryable tables.
 #[derive(Debug, Parser)]
@@ -61,7 +61,8 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// The file or http(s) URL to ingest (CSV, TSV or other delimited text, any common encoding).
+    /// The file or http(s) URL to ingest: delimited text in any common encoding, an Excel or
+    /// OpenDocument workbook, JSON, NDJSON, GeoJSON or Parquet.
     #[arg(env = "OPENDATA_FILE", required_unless_present = "manifest", conflicts_with = "manifest")]
     pub file: Option<String>,
     /// Run every job a TOML manifest describes instead (see `opendata_ingest::manifest`).
@@ -85,6 +86,18 @@ pub struct IngestArgs {
     /// Delimiter, overriding detection (one character; `\t` for tab).
     #[arg(long, env = "OPENDATA_DELIMITER")]
     pub delimiter: Option<String>,
+    /// 1-based row of the header, overriding detection; 0 for a file without one.
+    #[arg(long, env = "OPENDATA_HEADER_ROW")]
+    pub header_row: Option<usize>,
+    /// Only this sheet of a workbook.
+    #[arg(long, env = "OPENDATA_SHEET")]
+    pub sheet: Option<String>,
+    /// The member of a JSON document holding the records (e.g. `DataList`).
+    #[arg(long, env = "OPENDATA_RECORDS")]
+    pub records: Option<String>,
+    /// Fail on any value that does not fit its column, instead of reporting it.
+    #[arg(long, env = "OPENDATA_STRICT")]
+    pub strict: bool,
     #[command(flatten)]
     pub data: DataArg,
 }
@@ -154,8 +167,9 @@ fn serve_cmd(config: Config) -> anyhow::Result<()> {
 fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
     let store = Store::open(&config.data).with_context(|| format!("cannot open {}", config.data.display()))?;
     let index = SearchIndex::open(&store.index_dir())?;
+    let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch };
     if let Some(manifest) = &args.manifest {
-        return ingest_manifest(&store, &index, manifest);
+        return ingest_manifest(&ctx, manifest);
     }
     let (Some(file), Some(dataset)) = (args.file, args.dataset) else {
         bail!("give a FILE and --dataset, or --manifest");
@@ -195,99 +209,201 @@ fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
             url: None,
         })?;
     }
-    let options = ReadOptions { encoding: args.encoding, delimiter: parse_delimiter(args.delimiter.as_deref())? };
+    let options = ReadOptions {
+        encoding: args.encoding,
+        delimiter: parse_delimiter(args.delimiter.as_deref())?,
+        header_row: args.header_row,
+        sheet: args.sheet,
+        records: args.records,
+        strict: args.strict,
+        ..ReadOptions::default()
+    };
     // Relative paths are relative to where the command runs.
     let source = Source::parse(&file, std::path::Path::new(""));
-    run_job(&store, &index, source, meta, args.table, None, options)
+    run_job(&ctx, source, meta, args.table, None, options, Default::default())
 }
 
-fn ingest_manifest(store: &Store, index: &SearchIndex, path: &std::path::Path) -> anyhow::Result<()> {
+/// What every job of one command shares.
+struct JobContext<'a> {
+    store: &'a Store,
+    index: &'a SearchIndex,
+    fetch: &'a crate::config::Fetch,
+}
+
+fn ingest_manifest(ctx: &JobContext<'_>, path: &std::path::Path) -> anyhow::Result<()> {
     let manifest = Manifest::load(path)?;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     for org in &manifest.organizations {
-        store.catalog().upsert_organization(&org.organization())?;
+        ctx.store.catalog().upsert_organization(&org.organization())?;
     }
     for dataset in &manifest.datasets {
         for table in &dataset.tables {
             run_job(
-                store,
-                index,
+                ctx,
                 table.source(dir),
                 dataset.meta(),
                 table.name.clone(),
                 table.title.clone(),
                 table.read_options()?,
+                table.columns.clone(),
             )
-            .with_context(|| format!("{}/{}", dataset.id, table.name))?;
+            .with_context(|| format!("{}/{} ({})", dataset.id, table.name, table.source))?;
         }
     }
     Ok(())
 }
 
-/// Fetches a URL into the staging area, so a download cut short never reaches ingest.
-fn download(store: &Store, url: &str) -> anyhow::Result<opendata_datasets::StagedFile> {
-    let staged = store.stage("download");
-    let response = ureq::get(url).call().with_context(|| format!("cannot fetch {url}"))?;
-    let mut reader = response.into_body().into_reader();
-    let mut file = std::fs::File::create(staged.path())?;
-    std::io::copy(&mut reader, &mut file).with_context(|| format!("download of {url} failed"))?;
-    Ok(staged)
-}
-
 fn run_job(
-    store: &Store,
-    index: &SearchIndex,
+    ctx: &JobContext<'_>,
     source: Source,
     meta: DatasetMeta,
     table: String,
     table_title: Option<String>,
     options: ReadOptions,
+    columns: std::collections::BTreeMap<String, opendata_datasets::ColumnOverride>,
 ) -> anyhow::Result<()> {
-    let (path, source_name, _download) = match source {
+    let catalog = ctx.store.catalog();
+    let (path, source_name, _download, fetched) = match source {
         Source::Path(path) => {
             if !path.is_file() {
                 bail!("no such file: {}", path.display());
             }
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            (path, name, None)
+            (path, name, None, None)
         }
         Source::Url(url) => {
-            let staged = download(store, &url)?;
-            let name = url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned();
-            (staged.path().to_owned(), name, Some(staged))
-        }
-    };
-    let job = IngestJob { source: path, source_name, dataset: meta, table, table_title, options };
-    let terminal = std::io::stderr().is_terminal();
-    let mut progress = |p: Progress| {
-        if !terminal {
-            return;
-        }
-        let line = match p {
-            Progress::Transcoding => "re-encoding to UTF-8".to_owned(),
-            Progress::Profiling { bytes, total } => {
-                format!("inferring types {:>3}%", (bytes * 100).checked_div(total).unwrap_or(100))
+            let previous = catalog.table_settings(&meta.id, &table).ok().and_then(|s| s.fetched);
+            match fetch::fetch(ctx.store, &url, previous.as_ref(), ctx.fetch)? {
+                fetch::Fetched::NotModified => {
+                    println!("{}/{table}: unchanged at the source (HTTP 304 Not Modified), nothing to do", meta.id);
+                    return Ok(());
+                }
+                fetch::Fetched::File { file, state } => {
+                    let name =
+                        url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned();
+                    (file.path().to_owned(), name, Some(file), Some(state))
+                }
             }
-            Progress::Converting { rows } => format!("writing Parquet ({rows} rows)"),
-            Progress::Publishing => "publishing".to_owned(),
-        };
-        eprint!("\r\x1b[2K{line}");
-        let _ = std::io::stderr().flush();
+        }
     };
-    let report = publish::ingest_and_index(store, index, &job, &mut progress)?;
-    if terminal {
-        eprint!("\r\x1b[2K");
+    let job = IngestJob {
+        source: path.clone(),
+        source_name: source_name.clone(),
+        dataset: meta,
+        table,
+        table_title,
+        options,
+        columns,
+    };
+    let bar = progress_bar();
+    let mut progress = |p: Progress| report_progress(&bar, p);
+    let outcome = publish::ingest_and_index(ctx.store, ctx.index, &job, &mut progress)
+        .with_context(|| format!("{source_name}: nothing was published; the previous version is still served"))?;
+    bar.finish_and_clear();
+    for t in &outcome.tables {
+        if let Some(state) = &fetched {
+            let mut settings = catalog.table_settings(&t.dataset, &t.table)?;
+            settings.fetched = Some(state.clone());
+            catalog.set_table_settings(&t.dataset, &t.table, &settings)?;
+        }
+        print_summary(t);
     }
-    let v = &report.version;
+    for s in &outcome.skipped {
+        println!("  skipped {}: {}", s.part, s.reason);
+    }
+    Ok(())
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:<18} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Draws progress on a terminal; elsewhere logs one structured line per stage.
+fn report_progress(bar: &indicatif::ProgressBar, p: Progress) {
+    if bar.is_hidden() {
+        match p {
+            Progress::Hashing { .. } | Progress::Profiling { .. } => {}
+            Progress::Transcoding => tracing::info!(stage = "transcode", "re-encoding to UTF-8"),
+            Progress::Reading => tracing::info!(stage = "read", "reading the workbook or document"),
+            Progress::Converting { rows } => tracing::info!(stage = "convert", rows, "writing Parquet"),
+            Progress::Publishing => tracing::info!(stage = "publish", "computing statistics and publishing"),
+        }
+        return;
+    }
+    match p {
+        Progress::Hashing { bytes, total } => {
+            bar.set_message("hashing");
+            bar.set_length(total);
+            bar.set_position(bytes);
+        }
+        Progress::Transcoding => bar.set_message("re-encoding"),
+        Progress::Reading => bar.set_message("reading"),
+        Progress::Profiling { bytes, total } => {
+            if bar.message() != "inferring types" {
+                bar.set_message("inferring types");
+                bar.reset_elapsed();
+            }
+            bar.set_length(total);
+            bar.set_position(bytes);
+        }
+        Progress::Converting { rows } => bar.set_message(format!("writing {rows} rows")),
+        Progress::Publishing => bar.set_message("publishing"),
+    }
+}
+
+fn print_summary(t: &opendata_ingest::IngestReport) {
+    let v = &t.version;
+    if t.unchanged {
+        println!("{}/{}: unchanged since version {} (same content), nothing published", t.dataset, t.table, v.version);
+        return;
+    }
+    let secs = t.elapsed.as_secs_f64();
     println!(
-        "{}/{} version {}: {} rows, {} columns, {} bytes of Parquet in {:.2}s",
-        report.dataset,
-        report.table,
+        "{}/{} version {}: {} rows, {} columns, {} bytes of Parquet in {:.2}s ({:.0} rows/s)",
+        t.dataset,
+        t.table,
         v.version,
         v.row_count,
         v.columns.len(),
         v.byte_size,
-        report.elapsed.as_secs_f64()
+        secs,
+        v.row_count as f64 / secs.max(1e-9)
     );
-    Ok(())
+    let q = &t.quality;
+    let d = &q.decisions;
+    println!(
+        "  read {} rows: kept {}, dropped {}, {} with rejected values",
+        q.rows_read, q.rows_kept, q.rows_dropped, q.rows_rejected
+    );
+    let mut how = format!("  {} ({}), {}", d.encoding, d.encoding_reason, d.layout);
+    if let Some(delim) = &d.delimiter {
+        how.push_str(&format!(", delimiter {delim:?}"));
+    }
+    println!("{how}");
+    for r in q.rejected.iter().take(5) {
+        println!("  rejected row {}, column `{}`: {:?} ({})", r.row, r.column, r.value, r.reason);
+    }
+    for w in &q.warnings {
+        println!("  warning: {w}");
+    }
+    if let Some(c) = &v.changes {
+        println!(
+            "  since version {}: +{} / -{} rows; columns added {:?}, removed {:?}, retyped {}",
+            c.previous,
+            c.rows_added,
+            c.rows_removed,
+            c.columns_added,
+            c.columns_removed,
+            c.columns_retyped.len()
+        );
+    }
 }

@@ -25,6 +25,26 @@ pub struct Config {
     pub log: String,
     /// Limits on what one request may ask for.
     pub limits: Limits,
+    /// How `ingest` downloads URL sources.
+    pub fetch: Fetch,
+}
+
+/// Limits on downloading a URL source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fetch {
+    /// The largest download accepted, in bytes.
+    pub max_bytes: u64,
+    /// Seconds the whole download may take.
+    pub timeout_secs: u64,
+    /// Redirects followed before giving up.
+    pub max_redirects: u32,
+}
+
+impl Default for Fetch {
+    fn default() -> Self {
+        Self { max_bytes: 2 << 30, timeout_secs: 300, max_redirects: 5 }
+    }
 }
 
 /// Request limits.
@@ -52,6 +72,7 @@ impl Default for Config {
             public_url: None,
             log: "info".into(),
             limits: Limits::default(),
+            fetch: Fetch::default(),
         }
     }
 }

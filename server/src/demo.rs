@@ -344,6 +344,7 @@ pub fn install(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
             table: t.table.into(),
             table_title: Some(t.table_title.into()),
             options: ReadOptions::default(),
+            columns: Default::default(),
         };
         publish::ingest_and_index(store, index, &job, &mut |_| {})?;
     }

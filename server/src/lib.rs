@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod encode;
 pub mod error;
+pub mod fetch;
 pub mod publish;
 pub mod query;
 pub mod serve;

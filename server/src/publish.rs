@@ -1,7 +1,7 @@
 //! Ingest followed by indexing: the path every new version takes, from the CLI or the demo.
 
 use opendata_datasets::Store;
-use opendata_ingest::{IngestJob, IngestReport, Progress};
+use opendata_ingest::{IngestJob, IngestOutcome, Progress};
 use search_index::{IndexedDataset, SearchIndex};
 
 /// Ingests `job`, then updates the dataset's search entry so it is findable at once.
@@ -10,10 +10,12 @@ pub fn ingest_and_index(
     index: &SearchIndex,
     job: &IngestJob,
     progress: &mut dyn FnMut(Progress),
-) -> anyhow::Result<IngestReport> {
-    let report = opendata_ingest::ingest(store, job, progress)?;
-    index_dataset(store, index, &report.dataset)?;
-    Ok(report)
+) -> anyhow::Result<IngestOutcome> {
+    let outcome = opendata_ingest::ingest(store, job, progress)?;
+    if outcome.tables.iter().any(|t| !t.unchanged) {
+        index_dataset(store, index, &job.dataset.id)?;
+    }
+    Ok(outcome)
 }
 
 /// Refreshes one dataset's entry in the search index from the catalog.
