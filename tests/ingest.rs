@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{TestServer, dataset, fixture, ingest};
+use opendata_ingest::ReadOptions;
+
+use crate::common::{TestServer, dataset, fixture, ingest, ingest_with};
 
 fn column<'a>(d: &'a Value, name: &str) -> &'a Value {
     d["tables"][0]["columns"]
@@ -69,23 +71,43 @@ async fn messy_csv_is_typed_over_the_whole_file() {
     assert!(city["rows"][0]["dundaj_nas"].is_f64());
 }
 
+/// One odd value in 60,000 is a rejected value, reported with its line; a column with many
+/// is text. Neither fails the load, unless the publisher asks for strict ingest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_text_value_after_fifty_thousand_numbers() {
     let s = TestServer::start(|data| {
-        let mut csv = String::from("code,amount\n");
+        let mut csv = String::from("code,amount,ref\n");
         for i in 0..60_000 {
             let amount = if i == 50_001 { "K".to_string() } else { i.to_string() };
-            csv.push_str(&format!("{i},{amount}\n"));
+            let reference = if i % 300 == 7 { format!("R{i}") } else { i.to_string() };
+            csv.push_str(&format!("{i},{amount},{reference}\n"));
         }
         let path = data.join("late.csv");
         std::fs::write(&path, csv).unwrap();
-        ingest(data, &path, &dataset("late", "org", "Late"), "main").unwrap();
+        let meta = dataset("late", "org", "Late");
+        let strict = ReadOptions { strict: true, ..ReadOptions::default() };
+        let err = ingest_with(data, &path, &meta, "main", strict, Default::default()).unwrap_err();
+        assert!(err.contains("row 50003, column `amount`: `K`"), "{err}");
+        ingest(data, &path, &meta, "main").unwrap();
     })
     .await;
     let d = s.json("/api/v1/datasets/late", 200).await;
     assert_eq!(column(&d, "code")["type"], "integer");
-    assert_eq!(column(&d, "amount")["type"], "string");
+    assert_eq!(column(&d, "amount")["type"], "integer");
+    assert_eq!(column(&d, "ref")["type"], "string");
     assert_eq!(d["tables"][0]["row_count"], 60_000);
+    assert_eq!(column(&d, "amount")["stats"]["null_count"], 1);
+    let r = s.json("/api/v1/datasets/late/tables/main/versions/1/report", 200).await;
+    let report = &r["report"];
+    assert_eq!((report["rows_read"].as_u64(), report["rows_kept"].as_u64()), (Some(60_000), Some(60_000)));
+    assert_eq!(report["rows_rejected"], 1);
+    assert_eq!(
+        report["rejected"][0],
+        serde_json::json!({"row": 50_003, "column": "amount", "value": "K", "reason": "not an integer"})
+    );
+    let decisions = report["decisions"]["columns"].as_array().unwrap();
+    assert!(decisions[2]["reason"].as_str().unwrap().contains("`R7` (row 9)"), "{decisions:?}");
+    assert_eq!(s.get("/api/v1/datasets/late/tables/main/versions/9/report").await.status(), 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,7 +134,7 @@ async fn new_versions_keep_old_ones_and_failures_change_nothing() {
     let v2 = data.join("v2.csv");
     std::fs::write(&v2, crate::common::readings_csv(10)).unwrap();
     let report = ingest(&data, &v2, &meta, "readings").unwrap();
-    assert_eq!(report.version.version, 2);
+    assert_eq!(report.tables[0].version.version, 2);
 
     let t = "/api/v1/datasets/air-quality/tables/readings/rows";
     assert_eq!(s.json(&format!("{t}?limit=1"), 200).await["total"], 10);

@@ -155,7 +155,7 @@ pub fn column_name(label: &str) -> String {
 }
 
 /// Turns a title (a sheet name, a file name) into an id: transliterated, lowercase, words
-/// joined by `-`. `Data 1` → `data-1`, `Содержание` → `soderzhanie`.
+/// joined by `-`. `Data 1` → `data-1`, `Содержание` → `soderjanie`.
 pub fn slug(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.trim().chars().flat_map(char::to_lowercase) {
@@ -223,8 +223,7 @@ mod tests {
 
     #[test]
     fn slugs_are_ids() {
-        for (title, id) in [("Data 1", "data-1"), ("Содержание", "soderzhanie"), ("1", "1"), ("  ", "table")]
-        {
+        for (title, id) in [("Data 1", "data-1"), ("Содержание", "soderjanie"), ("1", "1"), ("  ", "table")] {
             assert_eq!(slug(title), id);
             assert!(validate_id(id).is_ok());
         }

@@ -165,7 +165,7 @@ pub fn profile(
     }
     let grid: Vec<Vec<String>> =
         sample.iter().map(|(r, _)| r.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()).collect();
-    let numbers: Vec<u64> = sample.iter().map(|(r, _)| r.position().map_or(0, |p| row_number(p))).collect();
+    let numbers: Vec<u64> = sample.iter().map(|(r, _)| r.position().map_or(0, &row_number)).collect();
     let layout = layout::detect(&grid, &numbers, hint);
     if layout.labels.is_empty() {
         return Err(Error::Empty);

@@ -136,10 +136,12 @@ fn fill(range: &Range<Data>, merged: &[Dimensions]) -> Vec<Vec<String>> {
         let (top, left) = (m.start.0 as usize, m.start.1 as usize);
         let (Some(ti), Some(li)) = (top.checked_sub(r0 as usize), left.checked_sub(c0 as usize)) else { continue };
         let Some(value) = grid.get(ti).and_then(|r| r.get(li)).cloned() else { continue };
-        for i in ti..=(m.end.0 as usize).saturating_sub(r0 as usize).min(height.saturating_sub(1)) {
-            for j in li..=(m.end.1 as usize).saturating_sub(c0 as usize).min(width.saturating_sub(1)) {
-                if grid[i][j].is_empty() {
-                    grid[i][j].clone_from(&value);
+        let bottom = (m.end.0 as usize).saturating_sub(r0 as usize).min(height.saturating_sub(1));
+        let right = (m.end.1 as usize).saturating_sub(c0 as usize).min(width.saturating_sub(1));
+        for row in grid.iter_mut().take(bottom + 1).skip(ti) {
+            for cell in row.iter_mut().take(right + 1).skip(li) {
+                if cell.is_empty() {
+                    cell.clone_from(&value);
                 }
             }
         }

@@ -552,11 +552,9 @@ fn period(b: &[u8]) -> u32 {
     let year = |s: &[u8]| s.len() == 4 && s.iter().all(u8::is_ascii_digit) && (b'1'..=b'2').contains(&s[0]);
     let quarter = |s: &[u8]| s.len() == 2 && (s[0] == b'Q' || s[0] == b'q') && (b'1'..=b'4').contains(&s[1]);
     match b.len() {
-        7 if year(&b[..4]) && (b[4] == b'-' || b[4] == b'M') => {
-            let month = &b[5..7];
-            let ok =
-                month.iter().all(u8::is_ascii_digit) && (1..=12).contains(&((month[0] - b'0') * 10 + month[1] - b'0'));
-            if ok { MONTH } else { 0 }
+        7 if year(&b[..4]) && (b[4] == b'-' || b[4] == b'M') && b[5..].iter().all(u8::is_ascii_digit) => {
+            let month = (b[5] - b'0') * 10 + b[6] - b'0';
+            if (1..=12).contains(&month) { MONTH } else { 0 }
         }
         6 if year(&b[..4]) && quarter(&b[4..]) => QUARTER,
         6 if quarter(&b[..2]) && year(&b[2..]) => QUARTER,

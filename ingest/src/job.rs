@@ -201,7 +201,7 @@ fn split_parts(
                 if fix_mongolian {
                     decisions.encoding_reason.push_str("; legacy-font letters Ї ї Є є read as Ү ү Ө ө");
                 }
-            } else if sample.iter().any(|&b| b == 0xEF) && String::from_utf8_lossy(&sample).contains('\u{FFFD}') {
+            } else if sample.contains(&0xEF) && String::from_utf8_lossy(&sample).contains('\u{FFFD}') {
                 warnings.push(
                     "the file contains U+FFFD replacement characters: letters were lost before it was sent".into(),
                 );
@@ -399,7 +399,10 @@ fn ingest_part(
                 row: e.row,
                 column: name.clone(),
                 value: e.value.clone(),
-                reason: format!("not a {}", inf.kind),
+                reason: match inf.kind {
+                    ColumnType::Integer => "not an integer".to_owned(),
+                    kind => format!("not a {kind}"),
+                },
             });
         }
     }

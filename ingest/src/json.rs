@@ -139,11 +139,13 @@ fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
 fn find_records(doc: &Value) -> (String, &Value) {
     fn walk<'a>(v: &'a Value, path: String, depth: usize, best: &mut Option<(usize, String, &'a Value)>) {
         match v {
-            Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
-                if best.as_ref().is_none_or(|(n, _, _)| items.len() > *n) {
-                    *best = Some((items.len(), path, v));
-                }
+            Value::Array(items)
+                if items.iter().any(|i| i.is_object() || i.is_array())
+                    && best.as_ref().is_none_or(|(n, _, _)| items.len() > *n) =>
+            {
+                *best = Some((items.len(), path, v));
             }
+            Value::Array(_) => {}
             Value::Object(map) if depth < 3 => {
                 for (k, child) in map {
                     walk(child, format!("{path}.{k}"), depth + 1, best);
@@ -290,7 +292,7 @@ mod tests {
         let doc = r#"{"zipcode":[{"name":"Архангай","sub_items":[{"name":"Эрдэнэбулган","sub_items":[{"name":"1-р баг"},{"name":"2-р баг"}]},{"name":"Өлзийт"}]}]}"#;
         let (_, csv) = run(doc, None);
         assert!(csv.starts_with("name,sub_items.name,sub_items.sub_items.name\n"), "{csv}");
-        assert!(csv.ends_with("Архангай,Өлзийт\n"), "{csv}");
+        assert!(csv.ends_with("Архангай,Өлзийт,\n"), "{csv}");
     }
 
     #[test]

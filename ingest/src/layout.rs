@@ -166,7 +166,7 @@ pub fn detect(records: &[Vec<String>], numbers: &[u64], hint: HeaderHint) -> Lay
     while p < records.len() {
         let r = &rows[p];
         let is_title = !r.blank
-            && !(r.typed_hits > 0 && !r.header_like())
+            && (r.typed_hits == 0 || r.header_like())
             && ((r.filled <= 1 && width >= 3) || r.filled * 4 < width || (typed && r.typed_hits + r.text_hits == 0));
         if !(r.blank || is_title) {
             break;
@@ -400,7 +400,8 @@ mod tests {
         text.push_str("\"Country Name\",\"Country Code\",\"1960\",\"1961\",\"1962\",\n");
         text += &data_rows(30, |i| format!("\"Country {i}\",\"C{i:02}\",\"{}\",\"{}\",\"\",", 54211 + i, 55438 + i));
         let l = detect(&grid(&text, b','), &[], HeaderHint::default());
-        assert_eq!((l.preamble, l.header_rows), (4, 1));
+        // Blank lines are not records: two title records above the header.
+        assert_eq!((l.preamble, l.header_rows), (2, 1));
         assert_eq!(&l.labels[..3], ["Country Name", "Country Code", "1960"]);
     }
 

@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(quote("'a';'b'\n'1';'2'\n", b';'), b'\'');
         assert_eq!(quote("\"a\",'b'\n1,2\n", b','), b'"');
         assert!(looks_like_legacy_mongolian("Хїн амын тоо, Ємнєговь"));
-        assert!(!looks_like_legacy_mongolian("Київ, Україна"));
+        assert!(!looks_like_legacy_mongolian("Київ, Україна, річка Дніпро"));
     }
 
     #[test]

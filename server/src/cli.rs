@@ -30,7 +30,7 @@ pub enum Command {
     /// Start the portal.
     Serve(ServeArgs),
     /// Ingest one file as a new version of a table.
-    Ingest(IngestArgs),
+    Ingest(Box<IngestArgs>),
     /// Rebuild the search index from the catalog.
     Reindex(DataArg),
 }
@@ -118,7 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => {
             let config = load(cli.config.as_ref(), &args.data)?;
             init_logging("warn");
-            ingest_cmd(config, args)
+            ingest_cmd(config, *args)
         }
         Command::Reindex(args) => {
             let config = load(cli.config.as_ref(), &args)?;

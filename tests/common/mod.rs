@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use opendata_datasets::{DatasetMeta, Organization, Store};
-use opendata_ingest::{IngestJob, IngestReport, ReadOptions};
+use opendata_ingest::{IngestJob, IngestOutcome, ReadOptions};
 use opendata_server::{AppState, Config, publish, serve};
 use search_index::SearchIndex;
 use serde_json::Value;
@@ -45,7 +45,19 @@ pub fn dataset(id: &str, org: &str, title: &str) -> DatasetMeta {
 
 /// Ingests `path` through the same code path as `opendata ingest`, in a separate store and
 /// index handle, as another process would.
-pub fn ingest(data: &Path, path: &Path, meta: &DatasetMeta, table: &str) -> Result<IngestReport, String> {
+pub fn ingest(data: &Path, path: &Path, meta: &DatasetMeta, table: &str) -> Result<IngestOutcome, String> {
+    ingest_with(data, path, meta, table, ReadOptions::default(), Default::default())
+}
+
+/// [`ingest`] with read options and column overrides, as a manifest gives them.
+pub fn ingest_with(
+    data: &Path,
+    path: &Path,
+    meta: &DatasetMeta,
+    table: &str,
+    options: ReadOptions,
+    columns: std::collections::BTreeMap<String, opendata_datasets::ColumnOverride>,
+) -> Result<IngestOutcome, String> {
     let store = Store::open(data).map_err(|e| e.to_string())?;
     let index = SearchIndex::open(&store.index_dir()).map_err(|e| e.to_string())?;
     if store.catalog().organization(&meta.organization).is_err() {
@@ -57,7 +69,8 @@ pub fn ingest(data: &Path, path: &Path, meta: &DatasetMeta, table: &str) -> Resu
         dataset: meta.clone(),
         table: table.into(),
         table_title: None,
-        options: ReadOptions::default(),
+        options,
+        columns,
     };
     publish::ingest_and_index(&store, &index, &job, &mut |_| {}).map_err(|e| format!("{e:#}"))
 }

@@ -157,3 +157,38 @@ pub async fn get_organization(
     let datasets: Vec<DatasetSummary> = catalog.datasets_of(&id)?.iter().map(DatasetSummary::from).collect();
     Ok(Json(OrganizationDetail { organization: OrganizationInfo::new(&org, datasets.len() as u64), datasets }))
 }
+
+/// Get the quality report of one version.
+///
+/// What the ingest read, kept, dropped and rejected, with row numbers, and why each column
+/// has its type.
+#[utoipa::path(
+    get, path = "/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", tag = "catalog",
+    params(
+        ("id" = String, Path, description = "Dataset id", example = "population-by-aimag"),
+        ("table" = String, Path, description = "Table name", example = "main"),
+        ("version" = u32, Path, description = "Version number", example = 1),
+    ),
+    responses(
+        (status = 200, description = "The report", body = VersionReport),
+        (status = 404, description = "No such dataset, table or version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_report(
+    State(state): State<AppState>,
+    Path((id, table, version)): Path<(String, String, String)>,
+) -> ApiResult<Json<VersionReport>> {
+    let catalog = state.store.catalog();
+    let dataset = catalog.dataset(&id)?;
+    let t = dataset
+        .tables
+        .iter()
+        .find(|t| t.name == table)
+        .ok_or_else(|| opendata_datasets::Error::TableNotFound { dataset: id.clone(), table: table.clone() })?;
+    let version: u32 = version
+        .parse()
+        .map_err(|_| ApiError::new(Code::InvalidParameter, format!("`{version}` is not a version number")))?;
+    t.version(Some(version))?;
+    let report = catalog.report(&id, &table, version)?;
+    Ok(Json(VersionReport { dataset: id, table, version, report }))
+}

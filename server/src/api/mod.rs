@@ -31,6 +31,7 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         catalog::get_dataset,
         catalog::list_organizations,
         catalog::get_organization,
+        catalog::get_report,
         rows::rows,
         rows::table_file,
     ),
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/organizations", get(catalog::list_organizations))
         .route("/api/v1/organizations/{id}", get(catalog::get_organization))
         .route("/api/v1/datasets/{id}/tables/{table}/rows", get(rows::rows))
+        .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", get(catalog::get_report))
         .route("/api/v1/datasets/{id}/tables/{table}/{file}", get(rows::table_file))
         .with_state(state);
     // Swagger UI's assets are compiled in (the `vendored` feature): the docs page needs no network.

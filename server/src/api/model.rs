@@ -151,8 +151,54 @@ pub struct VersionInfo {
     /// Size of the Parquet file.
     pub byte_size: u64,
     pub source: SourceFile,
+    /// BLAKE3 of the source file: re-sending the same file makes no new version.
+    pub content_hash: String,
+    /// What changed since the previous version; absent on the first.
+    pub changes: Option<VersionChanges>,
 }
 
+/// The difference between a version and the one before it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"previous": 1, "rows_added": 12, "rows_removed": 3, "columns_added": ["dundaj_nas"],
+    "columns_removed": [], "columns_retyped": [{"column": "kod", "from": "integer", "to": "string"}]}))]
+pub struct VersionChanges {
+    pub previous: u32,
+    /// Rows this version has that the previous one did not (whole rows, over shared columns).
+    pub rows_added: u64,
+    /// Rows of the previous version this one no longer has.
+    pub rows_removed: u64,
+    pub columns_added: Vec<String>,
+    pub columns_removed: Vec<String>,
+    pub columns_retyped: Vec<Retyped>,
+}
+
+/// A column whose type changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Retyped {
+    pub column: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// The quality report of one version: rows read, kept, dropped and rejected (with row,
+/// column, raw value and reason), and every decision the ingest took (encoding, delimiter,
+/// header rows, the type of each column and why).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"dataset": "population-by-aimag", "table": "main", "version": 2, "report": {
+    "rows_read": 302, "rows_kept": 300, "rows_dropped": 2, "rows_rejected": 1,
+    "rejected": [{"row": 291, "column": "orkhiin_too", "value": "K", "reason": "not an integer"}],
+    "dropped": [{"row": 2, "reason": "HXL hashtag row", "text": "#date,#value"}],
+    "decisions": {"format": "csv", "encoding": "windows-1251", "encoding_reason": "not UTF-8; the most likely legacy encoding for this text (chardetng)",
+        "delimiter": ";", "quote": "\"", "layout": "header at row 1",
+        "columns": [{"name": "khun_amyn_too", "label": "Хүн амын тоо", "type": "integer", "reason": "every value is an integer"}]},
+    "warnings": []}}))]
+pub struct VersionReport {
+    pub dataset: String,
+    pub table: String,
+    pub version: u32,
+    #[schema(value_type = Object)]
+    pub report: ds::QualityReport,
+}
 impl From<&ds::TableVersion> for VersionInfo {
     fn from(v: &ds::TableVersion) -> Self {
         Self {
@@ -167,6 +213,19 @@ impl From<&ds::TableVersion> for VersionInfo {
                 delimiter: v.source.delimiter.clone(),
                 byte_size: v.source.byte_size,
             },
+            content_hash: v.content_hash.clone(),
+            changes: v.changes.as_ref().map(|c| VersionChanges {
+                previous: c.previous,
+                rows_added: c.rows_added,
+                rows_removed: c.rows_removed,
+                columns_added: c.columns_added.clone(),
+                columns_removed: c.columns_removed.clone(),
+                columns_retyped: c
+                    .columns_retyped
+                    .iter()
+                    .map(|r| Retyped { column: r.column.clone(), from: r.from.to_string(), to: r.to.to_string() })
+                    .collect(),
+            }),
         }
     }
 }
