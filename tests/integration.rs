@@ -7,6 +7,7 @@ mod common;
 
 mod catalog;
 mod cli;
+mod corpus;
 mod docs;
 mod downloads;
 mod errors;

@@ -33,7 +33,7 @@ pub fn normalize(src: &Path, forced: &dyn Fn(&str) -> Option<ColumnType>, out: &
     let mut exprs = Vec::with_capacity(labels.len());
     for ((label, name), dtype) in labels.iter().zip(&names).zip(schema.iter_values()) {
         let source = col(label.as_str());
-        let typed = |kind: ColumnType, reason: String| Inferred { kind, reason, ..text_column(0) };
+        let typed = |kind: ColumnType, reason: String| Inferred { kind, ..Inferred::text(reason) };
         let (inferred, expr) = match dtype {
             DataType::String => {
                 let inferred = infer_text(src, label, forced(name))?;
@@ -76,20 +76,6 @@ pub fn normalize(src: &Path, forced: &dyn Fn(&str) -> Option<ColumnType>, out: &
     Ok(Normalized { labels, names, columns, rows })
 }
 
-fn text_column(nulls: u64) -> Inferred {
-    Inferred {
-        kind: ColumnType::String,
-        format: None,
-        number: Default::default(),
-        period: None,
-        percent: false,
-        padded: false,
-        nulls,
-        rejected: Vec::new(),
-        reason: String::new(),
-    }
-}
-
 /// Infers a text column's type over all its values, as for CSV.
 fn infer_text(src: &Path, label: &str, forced: Option<ColumnType>) -> Result<Inferred> {
     let df =
@@ -104,5 +90,5 @@ fn infer_text(src: &Path, label: &str, forced: Option<ColumnType>) -> Result<Inf
             None => guess.missing(),
         }
     }
-    Ok(guess.finish())
+    Ok(guess.finish_labelled(label))
 }

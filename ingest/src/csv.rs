@@ -278,12 +278,13 @@ pub fn profile(
             ),
         });
     }
+    let columns = guesses.iter().zip(&labels).map(|(g, l)| g.finish_labelled(l)).collect();
     let mut chunks = state.ranges.chunks;
     chunks.retain(|c| !c.is_empty());
     Ok(Profile {
         layout,
         labels,
-        columns: guesses.iter().map(ColumnGuess::finish).collect(),
+        columns,
         records,
         rows: state.rows,
         dropped: state.dropped,

@@ -129,6 +129,21 @@ pub struct Inferred {
 }
 
 impl Inferred {
+    /// A text column, for the given reason.
+    pub fn text(reason: String) -> Self {
+        Self {
+            kind: ColumnType::String,
+            format: None,
+            number: NumberStyle::Plain,
+            period: None,
+            percent: false,
+            padded: false,
+            nulls: 0,
+            rejected: Vec::new(),
+            reason,
+        }
+    }
+
     /// Nulls the conversion must produce: null tokens, missing fields and rejected values.
     pub fn expected_nulls(&self) -> u64 {
         self.nulls + self.rejected.len() as u64
@@ -149,6 +164,8 @@ pub struct ColumnGuess {
     forced: Option<ColumnType>,
     /// The first value seen, kept to explain a text column.
     first_text: Option<Exception>,
+    /// Shortest and longest non-null value, in bytes: codes have one width.
+    widths: (usize, usize),
 }
 
 impl Default for ColumnGuess {
@@ -163,6 +180,7 @@ impl Default for ColumnGuess {
             exceptions: Vec::new(),
             forced: None,
             first_text: None,
+            widths: (usize::MAX, 0),
         }
     }
 }
@@ -197,6 +215,7 @@ impl ColumnGuess {
         if value.len() != raw.len() {
             self.padded = true;
         }
+        self.widths = (self.widths.0.min(value.len()), self.widths.1.max(value.len()));
         let c = self.candidates;
         let mut keep = 0;
         if c & NUMBERS != 0 {
@@ -295,19 +314,28 @@ impl ColumnGuess {
         self.nulls += 1;
     }
 
+    /// The column's type once every value has been seen, knowing its header: integers of one
+    /// width under an identifier's name (`INN`, `Admin_Code`, `ОКПО`) are codes, kept as text,
+    /// so they join with the same codes elsewhere and never lose a leading zero.
+    pub fn finish_labelled(&self, label: &str) -> Inferred {
+        let inferred = self.finish();
+        let (short, long) = self.widths;
+        let fixed = short == long && short >= 2;
+        let strength = identifier_label(label);
+        if self.forced.is_none()
+            && inferred.kind == ColumnType::Integer
+            && inferred.number == NumberStyle::Plain
+            && !inferred.padded
+            && (strength == 2 || (strength == 1 && fixed))
+        {
+            return Inferred::text("codes: whole numbers under an identifier's header, kept as text".into());
+        }
+        inferred
+    }
+
     /// The column's type once every value has been seen.
     pub fn finish(&self) -> Inferred {
-        let text = |reason: String| Inferred {
-            kind: ColumnType::String,
-            format: None,
-            number: NumberStyle::Plain,
-            period: None,
-            percent: false,
-            padded: false,
-            nulls: 0,
-            rejected: Vec::new(),
-            reason,
-        };
+        let text = Inferred::text;
         if self.forced == Some(ColumnType::String) {
             return text("text, as the manifest says".into());
         }
@@ -397,6 +425,44 @@ impl ColumnGuess {
         }
         inferred.reason = how;
         inferred
+    }
+}
+
+/// Words that name a code in a header: numbers of one width under them are codes.
+const CODE_WORDS: &[&str] = &["id", "code", "codes", "kod", "код", "дугаар", "регистр", "регистрийн"];
+/// Registry identifiers that are text whatever their width: tax numbers (INN is 10 or 12
+/// digits), statistical and postal codes.
+const REGISTRY_WORDS: &[&str] = &[
+    "inn",
+    "инн",
+    "okpo",
+    "окпо",
+    "ogrn",
+    "огрн",
+    "kpp",
+    "кпп",
+    "oktmo",
+    "октмо",
+    "okato",
+    "окато",
+    "ags",
+    "fips",
+    "zip",
+    "zipcode",
+    "postcode",
+    "postal",
+];
+
+/// How strongly a header names an identifier: 2 for a registry number, 1 for a code.
+fn identifier_label(label: &str) -> u8 {
+    let words: Vec<String> =
+        label.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    if words.iter().any(|w| REGISTRY_WORDS.contains(&w.as_str())) {
+        2
+    } else if words.iter().any(|w| CODE_WORDS.contains(&w.as_str())) {
+        1
+    } else {
+        0
     }
 }
 
@@ -771,6 +837,22 @@ mod tests {
         let mut s = ColumnGuess::forced(ColumnType::String);
         s.observe("12", 1);
         assert_eq!(s.finish().kind, ColumnType::String);
+    }
+
+    #[test]
+    fn codes_under_identifier_headers_stay_text() {
+        let mut g = ColumnGuess::default();
+        for v in ["7736050003", "5906001179"] {
+            g.observe(v, 1);
+        }
+        assert_eq!(g.finish_labelled("INN").kind, ColumnType::String);
+        assert_eq!(g.finish_labelled("Admin_Code").kind, ColumnType::String);
+        assert_eq!(g.finish_labelled("amount").kind, ColumnType::Integer);
+        let mut varied = ColumnGuess::default();
+        for v in ["4", "248", "16"] {
+            varied.observe(v, 1);
+        }
+        assert_eq!(varied.finish_labelled("Region Code").kind, ColumnType::Integer);
     }
 
     #[test]

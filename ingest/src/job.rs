@@ -160,7 +160,7 @@ fn split_parts(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Vec<Part>, Vec<Skipped>)> {
     let opts = &job.options;
-    let hint = HeaderHint { row: opts.header_row, rows: opts.header_rows };
+    let hint = HeaderHint { row: opts.header_row, rows: opts.header_rows, first_record: false };
     let base = |label: Option<String>| Decisions {
         format: format.name().to_owned(),
         encoding: "utf-8".into(),
@@ -265,7 +265,7 @@ fn split_parts(
                 Some(if found.geojson { "GeoJSON features".to_owned() } else { format!("records at {}", found.part) });
             let dialect = Dialect { delimiter: b',', quote: b'"', numbering: Numbering::Records(0) };
             // The keys are the header: nothing to detect.
-            let hint = HeaderHint { row: Some(1), rows: Some(1) };
+            let hint = HeaderHint { first_record: true, ..HeaderHint::default() };
             let data = PartData::Text { path: file.path().to_owned(), dialect, hint, _staged: Some(file) };
             let mut decisions = base(label.clone());
             decisions.format = if found.geojson { "geojson".into() } else { "json".into() };
@@ -362,11 +362,13 @@ fn ingest_part(
             quality.rows_read = profile.records - header;
             quality.rows_kept = profile.rows;
             quality.rows_dropped = profile.dropped_total;
-            quality.dropped = profile
+            let mut dropped: Vec<DroppedRow> = profile
                 .dropped
                 .iter()
                 .map(|d| DroppedRow { row: d.row, reason: d.reason.to_owned(), text: d.text.clone() })
                 .collect();
+            dropped.sort_by_key(|d| d.row);
+            quality.dropped = dropped;
             (names, profile.labels, profile.columns, keep)
         }
         PartData::Parquet { path } => {

@@ -41,6 +41,8 @@ pub struct HeaderHint {
     pub row: Option<usize>,
     /// How many header rows there are (default 1).
     pub rows: Option<usize>,
+    /// The first record is the header, whatever its row number: converted JSON documents.
+    pub first_record: bool,
 }
 
 /// How one record after the header is treated.
@@ -62,12 +64,20 @@ pub enum RowKind {
 pub fn row_kind<S: AsRef<str>>(fields: &[S], labels: &[String], width: usize) -> RowKind {
     let mut filled = 0;
     let mut hxl = true;
+    let mut first = "";
+    // A note in a merged cell is one value repeated across the cells it covered.
+    let mut same = true;
     for f in fields {
         let f = f.as_ref().trim();
         if !f.is_empty() {
             filled += 1;
             hxl &= is_hxl_tag(f);
-            if filled >= 2 && !hxl {
+            if filled == 1 {
+                first = f;
+            } else {
+                same &= f == first;
+            }
+            if filled >= 2 && !hxl && !same {
                 break;
             }
         }
@@ -78,12 +88,13 @@ pub fn row_kind<S: AsRef<str>>(fields: &[S], labels: &[String], width: usize) ->
     if hxl {
         return RowKind::Hxl;
     }
-    let same = |j: usize, l: &String| fields.get(j).map_or("", |f| f.as_ref().trim()) == l.as_str();
-    if labels.first().is_some_and(|l| !l.is_empty() && same(0, l)) && labels.iter().enumerate().all(|(j, l)| same(j, l))
+    let equal = |j: usize, l: &String| fields.get(j).map_or("", |f| f.as_ref().trim()) == l.as_str();
+    if labels.first().is_some_and(|l| !l.is_empty() && equal(0, l))
+        && labels.iter().enumerate().all(|(j, l)| equal(j, l))
     {
         return RowKind::RepeatedHeader;
     }
-    if filled == 1 && width >= 3 {
+    if (filled == 1 || same) && width >= 3 {
         return RowKind::Note;
     }
     RowKind::Data
@@ -137,8 +148,9 @@ pub fn detect(records: &[Vec<String>], numbers: &[u64], hint: HeaderHint) -> Lay
     let kinds: Vec<ColKind> = (0..width).map(|j| column_kind(body.iter().map(|&i| classes[i].get(j)))).collect();
     let rows: Vec<Row> = records.iter().zip(&classes).map(|(r, c)| analyze(r, c, &kinds)).collect();
 
-    if let Some(row) = hint.row {
-        if row == 0 {
+    let hinted_row = if hint.first_record { Some(at(0) as usize) } else { hint.row };
+    if let Some(row) = hinted_row {
+        if row == 0 && !hint.first_record {
             let labels = vec![String::new(); width];
             return Layout {
                 preamble: 0,
@@ -148,14 +160,22 @@ pub fn detect(records: &[Vec<String>], numbers: &[u64], hint: HeaderHint) -> Lay
             };
         }
         let n = hint.rows.unwrap_or(1).max(1);
-        let first = (0..records.len()).find(|&i| at(i) >= row as u64).unwrap_or(records.len());
+        let first = if hint.first_record {
+            0
+        } else {
+            (0..records.len()).find(|&i| at(i) >= row as u64).unwrap_or(records.len())
+        };
         let block: Vec<usize> = (first..(first + n).min(records.len())).collect();
-        let labels = merge_labels(records, &block, width);
+        let labels = merge_labels(records, &block, header_width(records, &block, width));
         return Layout {
             preamble: first,
             header_rows: block.len(),
             labels,
-            reason: format!("header at row {row}, as the manifest says"),
+            reason: if hint.first_record {
+                "the records' keys are the header".to_owned()
+            } else {
+                format!("header at row {row}, as the manifest says")
+            },
         };
     }
 
@@ -165,9 +185,11 @@ pub fn detect(records: &[Vec<String>], numbers: &[u64], hint: HeaderHint) -> Lay
     let mut p = 0;
     while p < records.len() {
         let r = &rows[p];
+        // Repeated neighbours are one merged cell: a title across the table counts once.
+        let cells = r.filled - r.repeats;
         let is_title = !r.blank
             && (r.typed_hits == 0 || r.header_like())
-            && ((r.filled <= 1 && width >= 3) || r.filled * 4 < width || (typed && r.typed_hits + r.text_hits == 0));
+            && ((cells <= 1 && width >= 2) || cells * 4 < width || (typed && r.typed_hits + r.text_hits == 0));
         if !(r.blank || is_title) {
             break;
         }
@@ -232,13 +254,7 @@ pub fn detect(records: &[Vec<String>], numbers: &[u64], hint: HeaderHint) -> Lay
     }
     kept.reverse();
     let first = kept[0];
-    let header_width = kept
-        .iter()
-        .map(|&i| records[i].iter().rposition(|c| !c.trim().is_empty()).map_or(0, |x| x + 1))
-        .max()
-        .unwrap_or(0)
-        .max(width);
-    let labels = merge_labels(records, &kept, header_width);
+    let labels = merge_labels(records, &kept, header_width(records, &kept, width));
     let data_start = base + 1;
     let mut reason = format!("header at row {}", at(first));
     if kept.len() > 1 {
@@ -248,6 +264,16 @@ pub fn detect(records: &[Vec<String>], numbers: &[u64], hint: HeaderHint) -> Lay
         reason.push_str(&format!("; {first} title or note row(s) above it dropped"));
     }
     Layout { preamble: first, header_rows: data_start - first, labels, reason }
+}
+
+/// The table's width: the data's, or the header's where it names more columns.
+fn header_width(records: &[Vec<String>], block: &[usize], width: usize) -> usize {
+    block
+        .iter()
+        .map(|&i| records[i].iter().rposition(|c| !c.trim().is_empty()).map_or(0, |x| x + 1))
+        .max()
+        .unwrap_or(0)
+        .max(width)
 }
 
 fn all_hxl(record: &[String]) -> bool {
@@ -364,7 +390,7 @@ fn merge_labels(records: &[Vec<String>], block: &[usize], width: usize) -> Vec<S
             let mut parts: Vec<&str> = Vec::new();
             for row in &filled_rows {
                 let cell = row[j].as_str();
-                if !cell.is_empty() && parts.last() != Some(&cell) {
+                if !cell.is_empty() && !parts.last().is_some_and(|p| p.to_lowercase() == cell.to_lowercase()) {
                     parts.push(cell);
                 }
             }
@@ -452,9 +478,9 @@ mod tests {
     #[test]
     fn hints_override() {
         let text = "title\nx,y\n1,2\n";
-        let l = detect(&grid(text, b','), &[], HeaderHint { row: Some(2), rows: None });
+        let l = detect(&grid(text, b','), &[], HeaderHint { row: Some(2), ..HeaderHint::default() });
         assert_eq!((l.preamble, l.header_rows, l.labels.clone()), (1, 1, vec!["x".to_owned(), "y".to_owned()]));
-        assert_eq!(detect(&grid(text, b','), &[], HeaderHint { row: Some(0), rows: None }).header_rows, 0);
+        assert_eq!(detect(&grid(text, b','), &[], HeaderHint { row: Some(0), ..HeaderHint::default() }).header_rows, 0);
     }
 
     #[test]
@@ -464,6 +490,7 @@ mod tests {
         assert_eq!(row_kind(&["", " ", ""], &labels, 3), RowKind::Blank);
         assert_eq!(row_kind(&["date", "price", "name"], &labels, 3), RowKind::RepeatedHeader);
         assert_eq!(row_kind(&["© Statistics Office", "", ""], &labels, 3), RowKind::Note);
+        assert_eq!(row_kind(&["1) Preliminary", "1) Preliminary", "1) Preliminary"], &labels, 3), RowKind::Note);
         assert_eq!(row_kind(&["2020-01-01", "1", ""], &labels, 3), RowKind::Data);
     }
 }
