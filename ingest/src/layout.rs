@@ -390,7 +390,7 @@ fn merge_labels(records: &[Vec<String>], block: &[usize], width: usize) -> Vec<S
             let mut parts: Vec<&str> = Vec::new();
             for row in &filled_rows {
                 let cell = row[j].as_str();
-                if !cell.is_empty() && !parts.last().is_some_and(|p| p.to_lowercase() == cell.to_lowercase()) {
+                if !cell.is_empty() && parts.last().is_none_or(|p| p.to_lowercase() != cell.to_lowercase()) {
                     parts.push(cell);
                 }
             }
