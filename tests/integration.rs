@@ -11,5 +11,6 @@ mod corpus;
 mod docs;
 mod downloads;
 mod errors;
+mod formats;
 mod ingest;
 mod rows;

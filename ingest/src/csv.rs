@@ -370,28 +370,25 @@ fn newlines_at(file: &File, mut offset: u64) -> u64 {
 /// Copies the data records into headerless chunk files, one per chunk of byte ranges. The
 /// engine maps each input file whole while it reads it, so one big file would count in full
 /// against the ingest's resident memory; chunks keep that to a few chunks' worth.
-pub fn split(src: &Path, profile: &Profile, dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn split(src: &Path, profile: &Profile, quote: u8, dir: &Path) -> Result<Vec<PathBuf>> {
     use std::io::{Seek, SeekFrom, Write};
     use std::os::unix::fs::FileExt;
     let mut input = File::open(src).map_err(Error::io(src))?;
     let mut paths = Vec::with_capacity(profile.chunks.len());
+    let mut buf = vec![0u8; 1 << 20];
     for (i, ranges) in profile.chunks.iter().enumerate() {
         let path = dir.join(format!("chunk-{i:05}.csv"));
-        let mut out = BufWriter::with_capacity(1 << 16, File::create(&path).map_err(Error::io(&path))?);
-        for &(mut start, mut end) in ranges {
-            // After a CRLF record the parser stops between `\r` and `\n`, so a record's
-            // range may start with the previous one's `\n` and end before its own.
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(&path).map_err(Error::io(&path))?);
+        for &(start, mut end) in ranges {
+            // After a CRLF record the parser stops between `\r` and `\n`: take the `\n` too.
             let mut byte = [0u8; 1];
-            if input.read_at(&mut byte, start).map_err(Error::io(src))? == 1 && byte[0] == b'\n' {
-                start += 1;
-            }
             if input.read_at(&mut byte, end).map_err(Error::io(src))? == 1 && byte[0] == b'\n' {
                 end += 1;
             }
             input.seek(SeekFrom::Start(start)).map_err(Error::io(src))?;
-            std::io::copy(&mut (&mut input).take(end - start), &mut out).map_err(Error::io(&path))?;
-            let mut last = [0u8; 1];
-            if end > start && input.read_at(&mut last, end - 1).map_err(Error::io(src))? == 1 && last[0] != b'\n' {
+            let last =
+                copy_lines(&mut (&mut input).take(end - start), &mut out, quote, &mut buf).map_err(Error::io(&path))?;
+            if last.is_some_and(|b| b != b'\n') {
                 // The file's last record has no line break: the next range must not join it.
                 out.write_all(b"\n").map_err(Error::io(&path))?;
             }
@@ -400,6 +397,55 @@ pub fn split(src: &Path, profile: &Profile, dir: &Path) -> Result<Vec<PathBuf>> 
         paths.push(path);
     }
     Ok(paths)
+}
+
+/// Copies CSV text, leaving out blank lines (outside quotes): the engine would read each as
+/// a row of nulls. A record's byte range starts where the previous record ended, so blank
+/// lines between records fall inside the ranges. Returns the last byte written.
+fn copy_lines(
+    input: &mut impl Read,
+    out: &mut impl std::io::Write,
+    quote: u8,
+    buf: &mut [u8],
+) -> std::io::Result<Option<u8>> {
+    let mut line_start = true;
+    let mut in_quotes = false;
+    let mut last = None;
+    loop {
+        let n = input.read(buf)?;
+        if n == 0 {
+            return Ok(last);
+        }
+        let data = &buf[..n];
+        let (mut i, mut from) = (0, 0);
+        while i < n {
+            if line_start && !in_quotes {
+                if data[i] == b'\n' || data[i] == b'\r' {
+                    out.write_all(&data[from..i])?;
+                    i += 1;
+                    from = i;
+                    continue;
+                }
+                line_start = false;
+            }
+            match memchr::memchr2(b'\n', quote, &data[i..]) {
+                None => i = n,
+                Some(k) => {
+                    let j = i + k;
+                    if data[j] == quote {
+                        in_quotes = !in_quotes;
+                    } else if !in_quotes {
+                        line_start = true;
+                    }
+                    i = j + 1;
+                }
+            }
+        }
+        out.write_all(&data[from..n])?;
+        if from < n {
+            last = Some(data[n - 1]);
+        }
+    }
 }
 
 /// Streams the CSV chunks through polars into zstd Parquet, converting each column to its
@@ -596,6 +642,15 @@ mod tests {
 
     /// Many small chunks over CRLF records with quoted newlines: every row survives whole.
     #[test]
+    fn blank_lines_are_left_out_but_quoted_ones_kept() {
+        let text = "\n1,a\r\n\r\n2,\"x\n\ny\"\n\n\n3,b";
+        let mut out = Vec::new();
+        let last = copy_lines(&mut text.as_bytes(), &mut out, b'"', &mut [0u8; 4]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "1,a\r\n2,\"x\n\ny\"\n3,b");
+        assert_eq!(last, Some(b'b'));
+    }
+
+    #[test]
     fn legacy_mongolian_letters_are_repaired() {
         let mut text = "Хїн амын тоо, Ємнєговь".as_bytes().to_vec();
         repair_mongolian(&mut text);
@@ -615,7 +670,7 @@ mod tests {
         let dialect = Dialect { delimiter: b',', quote: b'"', numbering: Numbering::Lines };
         let profile = profile(&src, &dialect, HeaderHint::default(), &|_| None, 4_096, &mut |_| {}).unwrap();
         assert!(profile.chunks.len() > 10, "{} chunks", profile.chunks.len());
-        let chunks = split(&src, &profile, dir.path()).unwrap();
+        let chunks = split(&src, &profile, b'"', dir.path()).unwrap();
         let names: Vec<String> = ["id", "note", "value"].map(String::from).to_vec();
         let out = dir.path().join("out.parquet");
         write_parquet(&chunks, &dialect, &names, &profile.columns, &[true; 3], &out).unwrap();

@@ -354,7 +354,7 @@ fn ingest_part(
                 names.iter().zip(&keep).filter(|(_, k)| !**k).map(|(n, _)| format!("{n}: empty, no header")).collect();
             let chunk_dir = store.stage("chunks");
             std::fs::create_dir_all(chunk_dir.path()).map_err(Error::io(chunk_dir.path()))?;
-            let chunks = csv::split(path, &profile, chunk_dir.path())?;
+            let chunks = csv::split(path, &profile, dialect.quote, chunk_dir.path())?;
             csv::write_parquet(&chunks, dialect, &names, &profile.columns, &keep, parquet.path())?;
             drop(chunk_dir);
             decisions.layout = profile.layout.reason.clone();

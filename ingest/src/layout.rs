@@ -94,7 +94,9 @@ pub fn row_kind<S: AsRef<str>>(fields: &[S], labels: &[String], width: usize) ->
     {
         return RowKind::RepeatedHeader;
     }
-    if (filled == 1 || same) && width >= 3 {
+    // Repeated text, not repeated numbers: `0,0,0` is data.
+    let merged_text = same && first.chars().any(char::is_alphabetic);
+    if (filled == 1 || merged_text) && width >= 3 {
         return RowKind::Note;
     }
     RowKind::Data
@@ -134,19 +136,37 @@ impl Row {
 /// row number in the source (lines skip blank lines and multi-line fields), for messages and
 /// to place a publisher's `header_row`.
 pub fn detect(records: &[Vec<String>], numbers: &[u64], hint: HeaderHint) -> Layout {
-    let at = |i: usize| numbers.get(i).copied().unwrap_or(i as u64 + 1);
     let classes: Vec<Vec<CellClass>> = records.iter().map(|r| r.iter().map(|c| classify(c)).collect()).collect();
-    let body_start = if records.len() > 3 { records.len() / 3 } else { 1.min(records.len().saturating_sub(1)) };
-    let body: Vec<usize> = (body_start..records.len())
-        .filter(|&i| classes[i].iter().any(|c| *c != CellClass::Empty) && !all_hxl(&records[i]))
-        .collect();
+    // The lower half of the sample is surely data, however tall the header above it. In a
+    // short table that half may still hold header rows, so a second look learns the column
+    // types from the data rows the first one found.
+    let first = detect_from(records, &classes, numbers, hint, if records.len() > 1 { records.len() / 2 } else { 0 });
+    if hint.row.is_some() || hint.first_record || first.data_start() + 1 >= records.len() {
+        return first;
+    }
+    detect_from(records, &classes, numbers, hint, first.data_start())
+}
+
+fn detect_from(
+    records: &[Vec<String>],
+    classes: &[Vec<CellClass>],
+    numbers: &[u64],
+    hint: HeaderHint,
+    body_start: usize,
+) -> Layout {
+    let at = |i: usize| numbers.get(i).copied().unwrap_or(i as u64 + 1);
+    // Rows with one filled cell in a wide table are notes, not data: left out of the body.
+    let filled = |i: usize| classes[i].iter().filter(|c| **c != CellClass::Empty).count();
+    let wide = classes.iter().any(|r| r.iter().filter(|c| **c != CellClass::Empty).count() >= 3);
+    let body: Vec<usize> =
+        (body_start..records.len()).filter(|&i| filled(i) > usize::from(wide) && !all_hxl(&records[i])).collect();
     let width = body
         .iter()
         .map(|&i| classes[i].iter().rposition(|c| *c != CellClass::Empty).map_or(0, |p| p + 1))
         .max()
         .unwrap_or(0);
     let kinds: Vec<ColKind> = (0..width).map(|j| column_kind(body.iter().map(|&i| classes[i].get(j)))).collect();
-    let rows: Vec<Row> = records.iter().zip(&classes).map(|(r, c)| analyze(r, c, &kinds)).collect();
+    let rows: Vec<Row> = records.iter().zip(classes).map(|(r, c)| analyze(r, c, &kinds)).collect();
 
     let hinted_row = if hint.first_record { Some(at(0) as usize) } else { hint.row };
     if let Some(row) = hinted_row {
@@ -492,5 +512,6 @@ mod tests {
         assert_eq!(row_kind(&["© Statistics Office", "", ""], &labels, 3), RowKind::Note);
         assert_eq!(row_kind(&["1) Preliminary", "1) Preliminary", "1) Preliminary"], &labels, 3), RowKind::Note);
         assert_eq!(row_kind(&["2020-01-01", "1", ""], &labels, 3), RowKind::Data);
+        assert_eq!(row_kind(&["7", "7", "7"], &labels, 3), RowKind::Data);
     }
 }
