@@ -78,3 +78,43 @@ tags = ["үнэ"]
     assert_eq!(d["tables"][0]["title"], "Сарын үнэ");
     assert_eq!(s.json("/api/v1/organizations/nso", 200).await["title_en"], "National Statistics Office");
 }
+
+/// The example manifest the README documents runs as written, twice: the second run finds
+/// nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_manifest_runs() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/manifest/nso.toml");
+    let data = data_dir.path().to_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let d = data.clone();
+        tokio::task::spawn_blocking(move || opendata(&["ingest", "--manifest", manifest, "--data", &d]))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let s = TestServer::serve(data_dir).await;
+    let d = s.json("/api/v1/datasets/population-by-aimag", 200).await;
+    assert_eq!(d["title_en"], "Population by aimag");
+    let t = &d["tables"][0];
+    assert_eq!(t["version"], 1);
+    let columns: Vec<(&str, &str, &str)> = t["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["label"].as_str().unwrap(), c["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("aimag", "Аймаг", "string"),
+            ("kod", "Аймгийн код", "string"),
+            ("khun_am", "Хүн ам", "float"),
+            ("osolt", "Өсөлт, %", "float"),
+        ]
+    );
+    let rows = s.json("/api/v1/datasets/population-by-aimag/tables/main/rows?aimag=Өмнөговь", 200).await;
+    assert_eq!(rows["rows"][0], serde_json::json!({"aimag": "Өмнөговь", "kod": "046", "khun_am": 73.1, "osolt": 2.4}));
+    let soums = s.json("/api/v1/datasets/population-by-soum/tables/main/rows?scr_eng=Asgat", 200).await;
+    assert_eq!(soums["rows"][0]["dtval_co"], 2094);
+}

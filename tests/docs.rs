@@ -17,6 +17,7 @@ async fn openapi_document_covers_every_route() {
         "/api/v1/organizations/{id}",
         "/api/v1/datasets/{id}/tables/{table}/rows",
         "/api/v1/datasets/{id}/tables/{table}/{file}",
+        "/api/v1/datasets/{id}/tables/{table}/versions/{version}/report",
     ] {
         let item = paths.get(route).unwrap_or_else(|| panic!("{route} is not documented"));
         let get = &item["get"];

@@ -14,3 +14,4 @@ mod errors;
 mod formats;
 mod ingest;
 mod rows;
+mod versions;
