@@ -11,6 +11,7 @@ mod corpus;
 mod docs;
 mod downloads;
 mod errors;
+mod fault;
 mod formats;
 mod ingest;
 mod rows;

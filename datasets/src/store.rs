@@ -55,7 +55,45 @@ impl Store {
             std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         }
         let catalog = SqliteCatalog::open(&root.join("catalog.sqlite"))?;
-        Ok(Self { root, catalog: Arc::new(catalog) })
+        let store = Self { root, catalog: Arc::new(catalog) };
+        store.sweep()?;
+        Ok(store)
+    }
+
+    /// Removes what interrupted ingests left behind: staging files of processes that no
+    /// longer run, and Parquet files renamed into `tables/` whose catalog commit never came
+    /// (only when older than an hour, so a publisher between rename and commit is safe).
+    /// Neither was ever visible: the catalog is what makes a version exist.
+    fn sweep(&self) -> Result<()> {
+        let staging = self.root.join("staging");
+        for entry in std::fs::read_dir(&staging).map_err(Error::io(&staging))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let owner = name.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+            if owner.is_some_and(|pid| pid != std::process::id() && !process_alive(pid)) {
+                let path = entry.path();
+                let _ = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir_all(&path));
+            }
+        }
+        let referenced: std::collections::HashSet<PathBuf> = self
+            .catalog
+            .datasets()?
+            .iter()
+            .flat_map(|d| d.tables.iter().flat_map(|t| t.versions.iter().map(|v| self.root.join(&v.file))))
+            .collect();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let tables = self.root.join("tables");
+        for dataset in std::fs::read_dir(&tables).map_err(Error::io(&tables))?.flatten() {
+            for table in std::fs::read_dir(dataset.path()).into_iter().flatten().flatten() {
+                for file in std::fs::read_dir(table.path()).into_iter().flatten().flatten() {
+                    let path = file.path();
+                    let old = file.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < hour_ago);
+                    if old && !referenced.contains(&path) {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
@@ -116,6 +154,12 @@ impl Store {
             }
         }
     }
+}
+
+/// Whether a process runs. Where that cannot be known, it is assumed to: nothing is swept.
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 #[cfg(test)]
