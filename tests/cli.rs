@@ -118,3 +118,64 @@ async fn the_example_manifest_runs() {
     let soums = s.json("/api/v1/datasets/population-by-soum/tables/main/rows?scr_eng=Asgat", 200).await;
     assert_eq!(soums["rows"][0]["dtval_co"], 2094);
 }
+
+/// A URL source: downloaded with the publisher's validators, skipped on `304 Not Modified`,
+/// refused over the size limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_sources_use_conditional_requests_and_limits() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::IntoResponse;
+
+    let downloads = Arc::new(AtomicUsize::new(0));
+    let counter = downloads.clone();
+    let app = axum::Router::new().route(
+        "/export/prices.csv",
+        axum::routing::get(move |headers: HeaderMap| {
+            let counter = counter.clone();
+            async move {
+                if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v == "\"v1\"") {
+                    return StatusCode::NOT_MODIFIED.into_response();
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                ([(header::ETAG, "\"v1\"")], "item,price\nmilk,2500\nbread,1800\n").into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/export/prices.csv", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let data = data_dir.path().to_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let (d, u) = (data.clone(), url.clone());
+        tokio::task::spawn_blocking(move || {
+            opendata(&["ingest", &u, "--dataset", "prices", "--org", "nso", "--data", &d])
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    assert_eq!(downloads.load(Ordering::SeqCst), 1, "the second run must be answered 304");
+
+    // Over the configured size limit: refused, nothing published.
+    let config = data_dir.path().join("small.toml");
+    std::fs::write(&config, "[fetch]\nmax_bytes = 10\n").unwrap();
+    let (d, u, c) = (data.clone(), url.clone(), config.to_str().unwrap().to_owned());
+    let err = tokio::task::spawn_blocking(move || {
+        opendata(&["--config", &c, "ingest", &u, "--dataset", "other", "--org", "nso", "--data", &d])
+    })
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("byte limit"), "{err:#}");
+
+    let s = TestServer::serve(data_dir).await;
+    let d = s.json("/api/v1/datasets/prices", 200).await;
+    assert_eq!(d["tables"][0]["version"], 1);
+    assert_eq!(d["tables"][0]["versions"][0]["source"]["file_name"], "prices.csv");
+    assert_eq!(s.get("/api/v1/datasets/other").await.status(), 404);
+}

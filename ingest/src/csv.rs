@@ -11,7 +11,7 @@ use polars::prelude::*;
 use opendata_datasets::ident::column_names;
 
 use crate::infer::{ColumnGuess, Inferred, NumberStyle, Period};
-use crate::layout::{self, HeaderHint, Layout, RowKind, SAMPLE_RECORDS};
+use crate::layout::{self, Fields, HeaderHint, Layout, OwnedFields, RowKind, SAMPLE_RECORDS};
 use crate::{Error, Result};
 
 /// Rows per Parquet row group: small enough that min/max statistics prune selective
@@ -89,10 +89,14 @@ pub struct Profile {
     /// [`CHUNK_BYTES`] long. Only a full parse can find record boundaries when quoted fields
     /// hold newlines; dropped rows leave gaps.
     pub chunks: Vec<Vec<(u64, u64)>>,
+    /// Per chunk: no quoted field and no blank line, so its bytes can be copied as they are.
+    pub plain: Vec<bool>,
 }
 
 struct Ranges {
     chunks: Vec<Vec<(u64, u64)>>,
+    /// Per chunk: every record in it is its fields, delimiters and line break, nothing else.
+    plain: Vec<bool>,
     chunk_bytes: u64,
     limit: u64,
     /// Index of the last record added, to merge consecutive records into one range.
@@ -100,7 +104,10 @@ struct Ranges {
 }
 
 impl Ranges {
-    fn keep(&mut self, index: u64, start: u64, end: u64) {
+    fn keep(&mut self, index: u64, start: u64, end: u64, plain: bool) {
+        if !plain {
+            *self.plain.last_mut().expect("one flag per chunk") = false;
+        }
         let chunk = self.chunks.last_mut().expect("there is always a current chunk");
         match chunk.last_mut() {
             Some(range) if self.last == Some(index.wrapping_sub(1)) => range.1 = end,
@@ -110,6 +117,7 @@ impl Ranges {
         self.chunk_bytes += end - start;
         if self.chunk_bytes >= self.limit {
             self.chunks.push(Vec::new());
+            self.plain.push(true);
             self.chunk_bytes = 0;
             self.last = None;
         }
@@ -123,7 +131,8 @@ struct Pending {
     row: u64,
     number: u64,
     range: (u64, u64),
-    fields: Vec<String>,
+    plain: bool,
+    fields: OwnedFields,
 }
 
 /// Reads every record once: finds the layout in the first records, then narrows each
@@ -176,7 +185,7 @@ pub fn profile(
         names.iter().map(|n| forced(n).map_or_else(ColumnGuess::default, ColumnGuess::forced)).collect();
 
     let mut state = State {
-        ranges: Ranges { chunks: vec![Vec::new()], chunk_bytes: 0, limit: chunk_bytes, last: None },
+        ranges: Ranges { chunks: vec![Vec::new()], plain: vec![true], chunk_bytes: 0, limit: chunk_bytes, last: None },
         pending: Vec::new(),
         numbers: std::collections::HashMap::new(),
         dropped: Vec::new(),
@@ -192,12 +201,17 @@ pub fn profile(
                   index: u64,
                   state: &mut State,
                   guesses: &mut Vec<ColumnGuess>,
-                  labels: &mut Vec<String>|
+                  labels: &mut Vec<String>,
+                  ends: &mut Vec<usize>|
      -> Result<()> {
         let pos = record.position().expect("records read from a reader have a position");
         // Rows are identified by their byte offset until the report needs their number.
         let row = pos.byte();
         let range = (pos.byte(), end);
+        // Bytes beyond the fields, the delimiters and a line break (LF or CRLF) are quotes or
+        // blank lines: such a record needs the careful copy in `split`.
+        let own = record.as_slice().len() + record.len().saturating_sub(1);
+        let plain = (end - pos.byte()).saturating_sub(own as u64) <= 2;
         // SIMD validation of the whole record is cheaper than per-field checks, and it
         // catches a legacy-encoded byte that the sample-based detector missed.
         let Ok(text) = std::str::from_utf8(record.as_slice()) else {
@@ -206,37 +220,35 @@ pub fn profile(
             state.drop_row(row_number(pos), "not valid UTF-8 (the rest of the file is)", lossy);
             return Ok(());
         };
-        let mut fields: Vec<&str> = Vec::with_capacity(record.len());
-        let mut start = 0;
-        for i in 0..record.len() {
-            let end = record.range(i).map_or(start, |r| r.end);
-            fields.push(&text[start..end]);
-            start = end;
-        }
-        match layout::row_kind(&fields, labels, width) {
+        ends.clear();
+        ends.extend((0..record.len()).map(|i| record.range(i).map_or(0, |r| r.end)));
+        let fields = Fields::new(text, ends);
+        match layout::row_kind(fields, labels, width) {
             RowKind::Blank => state.drop_row(row_number(pos), "blank", String::new()),
-            RowKind::Hxl => state.drop_row(row_number(pos), "HXL hashtag row", fields.join(",")),
+            RowKind::Hxl => {
+                state.drop_row(row_number(pos), "HXL hashtag row", fields.iter().collect::<Vec<_>>().join(","))
+            }
             RowKind::RepeatedHeader => state.drop_row(row_number(pos), "the header repeated", String::new()),
             RowKind::Note => state.pending.push(Pending {
                 index,
                 row,
                 number: row_number(pos),
                 range,
-                fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+                plain,
+                fields: OwnedFields::from_fields(fields),
             }),
             RowKind::Data => {
                 for p in std::mem::take(&mut state.pending) {
-                    let fields: Vec<&str> = p.fields.iter().map(String::as_str).collect();
-                    if observe(guesses, labels, &fields, p.row, state.rows) {
+                    if observe(guesses, labels, p.fields.fields(), p.row, state.rows) {
                         state.numbers.insert(p.row, p.number);
                     }
-                    state.ranges.keep(p.index, p.range.0, p.range.1);
+                    state.ranges.keep(p.index, p.range.0, p.range.1, p.plain);
                     state.rows += 1;
                 }
-                if observe(guesses, labels, &fields, row, state.rows) {
+                if observe(guesses, labels, fields, row, state.rows) {
                     state.numbers.insert(row, row_number(pos));
                 }
-                state.ranges.keep(index, range.0, range.1);
+                state.ranges.keep(index, range.0, range.1, plain);
                 state.rows += 1;
             }
         }
@@ -244,16 +256,18 @@ pub fn profile(
     };
 
     let mut next_report = 0u64;
+    // Field boundaries of the current record, reused from row to row.
+    let mut ends: Vec<usize> = Vec::new();
     for (i, (record, end)) in sample.iter().enumerate() {
         records += 1;
         if i >= data_start {
-            handle(record, *end, i as u64, &mut state, &mut guesses, &mut labels)?;
+            handle(record, *end, i as u64, &mut state, &mut guesses, &mut labels, &mut ends)?;
         }
     }
     while reader.read_byte_record(&mut record).map_err(malformed)? {
         let index = records;
         records += 1;
-        handle(&record, reader.position().byte(), index, &mut state, &mut guesses, &mut labels)?;
+        handle(&record, reader.position().byte(), index, &mut state, &mut guesses, &mut labels, &mut ends)?;
         if records & 0xFFFF == 0 {
             let pos = reader.position().byte();
             if pos >= next_report {
@@ -264,7 +278,8 @@ pub fn profile(
     }
     progress(reader.position().byte());
     for p in std::mem::take(&mut state.pending) {
-        state.drop_row(p.number, "note below the table", p.fields.join(" ").trim().to_owned());
+        let text = p.fields.fields().iter().collect::<Vec<_>>().join(" ");
+        state.drop_row(p.number, "note below the table", text.trim().to_owned());
     }
     for g in &mut guesses {
         g.renumber(&|id| state.numbers.get(&id).copied().unwrap_or(id));
@@ -279,8 +294,13 @@ pub fn profile(
         });
     }
     let columns = guesses.iter().zip(&labels).map(|(g, l)| g.finish_labelled(l)).collect();
-    let mut chunks = state.ranges.chunks;
-    chunks.retain(|c| !c.is_empty());
+    let (mut chunks, mut plain) = (Vec::new(), Vec::new());
+    for (c, p) in state.ranges.chunks.into_iter().zip(state.ranges.plain) {
+        if !c.is_empty() {
+            chunks.push(c);
+            plain.push(p);
+        }
+    }
     Ok(Profile {
         layout,
         labels,
@@ -290,6 +310,7 @@ pub fn profile(
         dropped: state.dropped,
         dropped_total: state.dropped_total,
         chunks,
+        plain,
     })
 }
 
@@ -324,7 +345,7 @@ impl State {
 fn observe(
     guesses: &mut Vec<ColumnGuess>,
     labels: &mut Vec<String>,
-    fields: &[&str],
+    fields: Fields<'_>,
     row: u64,
     rows_before: u64,
 ) -> bool {
@@ -374,26 +395,44 @@ pub fn split(src: &Path, profile: &Profile, quote: u8, dir: &Path) -> Result<Vec
     use std::io::{Seek, SeekFrom, Write};
     use std::os::unix::fs::FileExt;
     let mut input = File::open(src).map_err(Error::io(src))?;
+    let probe = File::open(src).map_err(Error::io(src))?;
+    let byte_at = |offset: u64| -> Result<Option<u8>> {
+        let mut byte = [0u8; 1];
+        Ok((probe.read_at(&mut byte, offset).map_err(Error::io(src))? == 1).then_some(byte[0]))
+    };
     let mut paths = Vec::with_capacity(profile.chunks.len());
     let mut buf = vec![0u8; 1 << 20];
-    for (i, ranges) in profile.chunks.iter().enumerate() {
+    for (i, (ranges, &plain)) in profile.chunks.iter().zip(&profile.plain).enumerate() {
         let path = dir.join(format!("chunk-{i:05}.csv"));
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(&path).map_err(Error::io(&path))?);
-        for &(start, mut end) in ranges {
-            // After a CRLF record the parser stops between `\r` and `\n`: take the `\n` too.
-            let mut byte = [0u8; 1];
-            if input.read_at(&mut byte, end).map_err(Error::io(src))? == 1 && byte[0] == b'\n' {
+        let mut out = File::create(&path).map_err(Error::io(&path))?;
+        let mut pieces = Vec::with_capacity(ranges.len());
+        for &(mut start, mut end) in ranges {
+            // After a CRLF record the parser stops between `\r` and `\n`: the `\n` belongs to
+            // the range before, not the one after.
+            if start > 0 && byte_at(start)? == Some(b'\n') && byte_at(start - 1)? == Some(b'\r') {
+                start += 1;
+            }
+            if end > 0 && byte_at(end)? == Some(b'\n') && byte_at(end - 1)? == Some(b'\r') {
                 end += 1;
             }
+            pieces.push((start, end, byte_at(end.saturating_sub(1))?));
+        }
+        for (start, end, last) in pieces {
             input.seek(SeekFrom::Start(start)).map_err(Error::io(src))?;
-            let last =
-                copy_lines(&mut (&mut input).take(end - start), &mut out, quote, &mut buf).map_err(Error::io(&path))?;
-            if last.is_some_and(|b| b != b'\n') {
+            let mut range = (&mut input).take(end - start);
+            if plain {
+                // Most files: the bytes go as they are, and on Linux never leave the kernel.
+                std::io::copy(&mut range, &mut out).map_err(Error::io(&path))?;
+            } else {
+                let mut writer = std::io::BufWriter::with_capacity(1 << 20, &mut out);
+                copy_lines(&mut range, &mut writer, quote, &mut buf).map_err(Error::io(&path))?;
+                writer.flush().map_err(Error::io(&path))?;
+            }
+            if end > start && last != Some(b'\n') {
                 // The file's last record has no line break: the next range must not join it.
                 out.write_all(b"\n").map_err(Error::io(&path))?;
             }
         }
-        out.flush().map_err(Error::io(&path))?;
         paths.push(path);
     }
     Ok(paths)

@@ -130,8 +130,21 @@ pub fn ingest(store: &Store, job: &IngestJob, progress: &mut dyn FnMut(Progress)
     validate_id(&job.dataset.id)?;
     validate_id(&job.table)?;
     let total = std::fs::metadata(&job.source).map_err(Error::io(&job.source))?.len();
-    let content_hash = hash_file(&job.source, total, progress)?;
-    tracing::debug!(elapsed = ?started.elapsed(), %content_hash, "source hashed");
+    // Only a source of the same size as a published version can be unchanged: hash that one
+    // first, to skip all the work; hash any other on a second core while the work goes on.
+    let same_size = store
+        .catalog()
+        .dataset(&job.dataset.id)
+        .is_ok_and(|d| d.tables.iter().any(|t| t.latest().source.byte_size == total));
+    let content_hash = if same_size {
+        let hash = hash_file(&job.source, total, progress)?;
+        tracing::debug!(elapsed = ?started.elapsed(), %hash, "source hashed");
+        ContentHash::Known(hash)
+    } else {
+        let path = job.source.clone();
+        ContentHash::Pending(Some(std::thread::spawn(move || hash_file(&path, total, &mut |_| {}))))
+    };
+    let mut content_hash = content_hash;
     let sample = read_sample(&job.source)?;
     let format = sniff::format(&sample);
     let (parts, skipped) = split_parts(store, job, format, sample, total, progress)?;
@@ -142,7 +155,7 @@ pub fn ingest(store: &Store, job: &IngestJob, progress: &mut dyn FnMut(Progress)
     let mut tables = Vec::with_capacity(parts.len());
     for part in parts {
         let table = part.table.clone();
-        let report = ingest_part(store, job, part, &content_hash, total, started, progress).map_err(|e| {
+        let report = ingest_part(store, job, part, &mut content_hash, total, started, progress).map_err(|e| {
             if tables.is_empty() { e } else { Error::Partial { table: table.clone(), source: Box::new(e) } }
         })?;
         tables.push(report);
@@ -289,7 +302,7 @@ fn ingest_part(
     store: &Store,
     job: &IngestJob,
     part: Part,
-    content_hash: &str,
+    content_hash: &mut ContentHash,
     total: u64,
     started: Instant,
     progress: &mut dyn FnMut(Progress),
@@ -317,7 +330,8 @@ fn ingest_part(
     }
     if let Some(prev) = &previous {
         let latest = prev.latest();
-        if latest.content_hash == content_hash && settings.columns == overrides_before {
+        let same = matches!(content_hash, ContentHash::Known(h) if *h == latest.content_hash);
+        if same && settings.columns == overrides_before {
             let quality = catalog.report(&job.dataset.id, &part.table, latest.version)?;
             return Ok(IngestReport {
                 dataset: job.dataset.id.clone(),
@@ -484,7 +498,7 @@ fn ingest_part(
                 delimiter,
                 byte_size: total,
             },
-            content_hash: content_hash.to_owned(),
+            content_hash: content_hash.get()?,
             changes,
             report: quality.clone(),
         },
@@ -500,6 +514,29 @@ fn ingest_part(
         quality,
         elapsed: started.elapsed(),
     })
+}
+
+/// The source's BLAKE3, computed before the work or alongside it.
+#[derive(Debug)]
+enum ContentHash {
+    Known(String),
+    Pending(Option<std::thread::JoinHandle<Result<String>>>),
+}
+
+impl ContentHash {
+    fn get(&mut self) -> Result<String> {
+        match self {
+            ContentHash::Known(hash) => Ok(hash.clone()),
+            ContentHash::Pending(handle) => {
+                // Only a bug could make the hashing thread panic; report it as a failed read.
+                let failed =
+                    || Err(Error::Io { path: "source".into(), source: std::io::Error::other("hashing failed") });
+                let hash = handle.take().and_then(|h| h.join().ok()).unwrap_or_else(failed)?;
+                *self = ContentHash::Known(hash.clone());
+                Ok(hash)
+            }
+        }
+    }
 }
 
 /// BLAKE3 of the file, reported as progress: cheap next to parsing, and it lets an unchanged

@@ -59,16 +59,75 @@ pub enum RowKind {
     Note,
 }
 
+/// A record's fields as one string and where each ends: reading a row allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    text: &'a str,
+    ends: &'a [usize],
+}
+
+impl<'a> Fields<'a> {
+    /// `ends[i]` is the byte offset in `text` where field `i` ends; field `i` starts where
+    /// field `i - 1` ends.
+    pub fn new(text: &'a str, ends: &'a [usize]) -> Self {
+        Self { text, ends }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.text[start..end])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
+/// An owned record, for rows held back until the next one decides what they are.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedFields {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl OwnedFields {
+    pub fn from_cells<S: AsRef<str>>(cells: &[S]) -> Self {
+        let mut owned = Self::default();
+        for c in cells {
+            owned.text.push_str(c.as_ref());
+            owned.ends.push(owned.text.len());
+        }
+        owned
+    }
+
+    pub fn from_fields(fields: Fields<'_>) -> Self {
+        Self { text: fields.text.to_owned(), ends: fields.ends.to_vec() }
+    }
+
+    pub fn fields(&self) -> Fields<'_> {
+        Fields::new(&self.text, &self.ends)
+    }
+}
+
 /// Classifies a record after the header. Cheap on ordinary data rows: it stops reading
-/// fields once it has seen two filled ones that are not HXL tags.
-pub fn row_kind<S: AsRef<str>>(fields: &[S], labels: &[String], width: usize) -> RowKind {
+/// fields once it has seen two different filled ones that are not HXL tags.
+pub fn row_kind(fields: Fields<'_>, labels: &[String], width: usize) -> RowKind {
     let mut filled = 0;
     let mut hxl = true;
     let mut first = "";
     // A note in a merged cell is one value repeated across the cells it covered.
     let mut same = true;
-    for f in fields {
-        let f = f.as_ref().trim();
+    for f in fields.iter() {
+        let f = f.trim();
         if !f.is_empty() {
             filled += 1;
             hxl &= is_hxl_tag(f);
@@ -88,7 +147,7 @@ pub fn row_kind<S: AsRef<str>>(fields: &[S], labels: &[String], width: usize) ->
     if hxl {
         return RowKind::Hxl;
     }
-    let equal = |j: usize, l: &String| fields.get(j).map_or("", |f| f.as_ref().trim()) == l.as_str();
+    let equal = |j: usize, l: &String| fields.get(j).map_or("", str::trim) == l.as_str();
     if labels.first().is_some_and(|l| !l.is_empty() && equal(0, l))
         && labels.iter().enumerate().all(|(j, l)| equal(j, l))
     {
@@ -506,6 +565,9 @@ mod tests {
     #[test]
     fn rows_after_the_header() {
         let labels: Vec<String> = ["date", "price", "name"].map(String::from).to_vec();
+        let row_kind = |cells: &[&str], labels: &[String], width| {
+            super::row_kind(OwnedFields::from_cells(cells).fields(), labels, width)
+        };
         assert_eq!(row_kind(&["#date", "#value", ""], &labels, 3), RowKind::Hxl);
         assert_eq!(row_kind(&["", " ", ""], &labels, 3), RowKind::Blank);
         assert_eq!(row_kind(&["date", "price", "name"], &labels, 3), RowKind::RepeatedHeader);
