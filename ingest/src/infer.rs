@@ -122,6 +122,8 @@ pub struct Inferred {
     /// Values that are null in the typed column: null tokens and missing fields. The
     /// conversion checks it produced exactly this many nulls plus the rejected values.
     pub nulls: u64,
+    /// Some nulls are written out (`NA`, `..`), not just empty.
+    pub null_tokens: bool,
     /// Values that did not fit the type and become null (each is in the quality report).
     pub rejected: Vec<Exception>,
     /// Why the column has this type, for the quality report.
@@ -139,6 +141,7 @@ impl Inferred {
             percent: false,
             padded: false,
             nulls: 0,
+            null_tokens: false,
             rejected: Vec::new(),
             reason,
         }
@@ -156,6 +159,7 @@ pub struct ColumnGuess {
     candidates: u32,
     non_null: u64,
     nulls: u64,
+    null_tokens: bool,
     padded: bool,
     fraction: bool,
     percent: bool,
@@ -174,6 +178,7 @@ impl Default for ColumnGuess {
             candidates: ALL,
             non_null: 0,
             nulls: 0,
+            null_tokens: false,
             padded: false,
             fraction: false,
             percent: false,
@@ -209,6 +214,7 @@ impl ColumnGuess {
         let value = raw.trim();
         if NULL_TOKENS.contains(&value) {
             self.nulls += 1;
+            self.null_tokens |= !value.is_empty();
             return false;
         }
         self.non_null += 1;
@@ -360,6 +366,7 @@ impl ColumnGuess {
             percent: self.percent,
             padded: self.padded,
             nulls: self.nulls,
+            null_tokens: self.null_tokens,
             rejected: self.exceptions.clone(),
             reason: String::new(),
         };
