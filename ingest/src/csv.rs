@@ -89,13 +89,13 @@ pub struct Profile {
     /// [`CHUNK_BYTES`] long. Only a full parse can find record boundaries when quoted fields
     /// hold newlines; dropped rows leave gaps.
     pub chunks: Vec<Vec<(u64, u64)>>,
-    /// Per chunk: no quoted field and no blank line, so its bytes can be copied as they are.
+    /// Per chunk: no blank line between its records, so its bytes can be copied as they are.
     pub plain: Vec<bool>,
 }
 
 struct Ranges {
     chunks: Vec<Vec<(u64, u64)>>,
-    /// Per chunk: every record in it is its fields, delimiters and line break, nothing else.
+    /// Per chunk: no blank line between its records.
     plain: Vec<bool>,
     chunk_bytes: u64,
     limit: u64,
@@ -167,10 +167,10 @@ pub fn profile(
         |e: ::csv::Error| Error::Malformed { line: e.position().map_or(0, |p| p.line()), message: e.to_string() };
 
     // The sample the layout is detected on; its records are replayed below.
-    let mut sample: Vec<(::csv::ByteRecord, u64)> = Vec::new();
+    let mut sample: Vec<(::csv::ByteRecord, ::csv::Position)> = Vec::new();
     let mut record = ::csv::ByteRecord::new();
     while sample.len() < SAMPLE_RECORDS && reader.read_byte_record(&mut record).map_err(malformed)? {
-        sample.push((record.clone(), reader.position().byte()));
+        sample.push((record.clone(), reader.position().clone()));
     }
     let grid: Vec<Vec<String>> =
         sample.iter().map(|(r, _)| r.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()).collect();
@@ -197,7 +197,7 @@ pub fn profile(
     let data_start = layout.data_start();
     let mut records = 0u64;
     let handle = |record: &::csv::ByteRecord,
-                  end: u64,
+                  after: &::csv::Position,
                   index: u64,
                   state: &mut State,
                   guesses: &mut Vec<ColumnGuess>,
@@ -207,11 +207,11 @@ pub fn profile(
         let pos = record.position().expect("records read from a reader have a position");
         // Rows are identified by their byte offset until the report needs their number.
         let row = pos.byte();
-        let range = (pos.byte(), end);
-        // Bytes beyond the fields, the delimiters and a line break (LF or CRLF) are quotes or
-        // blank lines: such a record needs the careful copy in `split`.
-        let own = record.as_slice().len() + record.len().saturating_sub(1);
-        let plain = (end - pos.byte()).saturating_sub(own as u64) <= 2;
+        let range = (pos.byte(), after.byte());
+        // The lines a record spans beyond its own (its line break and any inside quoted
+        // fields) are blank lines before it, which the careful copy in `split` leaves out.
+        let own = 1 + memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+        let plain = after.line().saturating_sub(pos.line()) <= own;
         // SIMD validation of the whole record is cheaper than per-field checks, and it
         // catches a legacy-encoded byte that the sample-based detector missed.
         let Ok(text) = std::str::from_utf8(record.as_slice()) else {
@@ -258,16 +258,17 @@ pub fn profile(
     let mut next_report = 0u64;
     // Field boundaries of the current record, reused from row to row.
     let mut ends: Vec<usize> = Vec::new();
-    for (i, (record, end)) in sample.iter().enumerate() {
+    for (i, (record, after)) in sample.iter().enumerate() {
         records += 1;
         if i >= data_start {
-            handle(record, *end, i as u64, &mut state, &mut guesses, &mut labels, &mut ends)?;
+            handle(record, after, i as u64, &mut state, &mut guesses, &mut labels, &mut ends)?;
         }
     }
     while reader.read_byte_record(&mut record).map_err(malformed)? {
         let index = records;
         records += 1;
-        handle(&record, reader.position().byte(), index, &mut state, &mut guesses, &mut labels, &mut ends)?;
+        let after = reader.position().clone();
+        handle(&record, &after, index, &mut state, &mut guesses, &mut labels, &mut ends)?;
         if records & 0xFFFF == 0 {
             let pos = reader.position().byte();
             if pos >= next_report {
@@ -555,19 +556,18 @@ pub fn verify_nulls(names: &[String], columns: &[&Inferred], written: &[u64]) ->
 }
 
 /// The type the engine can parse a column as directly, faster than text plus a cast: plain
-/// numbers and ISO dates with nothing written in place of a missing value.
+/// numbers and lowercase booleans, with nothing written in place of a missing value.
 fn native_type(inferred: &Inferred) -> Option<DataType> {
     let clean = !inferred.null_tokens && !inferred.padded && !inferred.percent && inferred.rejected.is_empty();
     if !clean || inferred.number != NumberStyle::Plain || inferred.period.is_some() {
         return None;
     }
-    match (inferred.kind, inferred.format) {
-        (ColumnType::Integer, _) => Some(DataType::Int64),
-        (ColumnType::Float, _) => Some(DataType::Float64),
-        (ColumnType::Date, Some("%Y-%m-%d")) => Some(DataType::Date),
-        (ColumnType::Datetime, Some("%Y-%m-%d %H:%M:%S" | "%Y-%m-%dT%H:%M:%S")) => {
-            Some(DataType::Datetime(TimeUnit::Microseconds, None))
-        }
+    // Dates stay text until `to_date`/`to_datetime` with the known format: measured, the
+    // reader's own date parsing is several times slower.
+    match inferred.kind {
+        ColumnType::Integer => Some(DataType::Int64),
+        ColumnType::Float => Some(DataType::Float64),
+        ColumnType::Boolean if !inferred.bool_cased => Some(DataType::Boolean),
         _ => None,
     }
 }
@@ -706,6 +706,29 @@ mod tests {
 
     /// Many small chunks over CRLF records with quoted newlines: every row survives whole.
     #[test]
+    fn blank_lines_between_records_never_become_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, text) in
+            ["a,b\n1,2\n\n3,4\n", "a,b\r\n1,2\r\n\r\n\r\n3,4", "a,b\n\n1,\"x\n\ny\"\n3,4\n"].iter().enumerate()
+        {
+            let src = dir.path().join(format!("in{i}.csv"));
+            std::fs::write(&src, text).unwrap();
+            let dialect = Dialect { delimiter: b',', quote: b'"', numbering: Numbering::Lines };
+            let profile = profile(&src, &dialect, HeaderHint::default(), &|_| None, 1 << 20, &mut |_| {}).unwrap();
+            assert_eq!(profile.plain, [false], "{text:?}");
+            let chunks = split(&src, &profile, b'"', dir.path()).unwrap();
+            let names: Vec<String> = ["a", "b"].map(String::from).to_vec();
+            let out = dir.path().join(format!("out{i}.parquet"));
+            write_parquet(&chunks, &dialect, &names, &profile.columns, &[true; 2], &out).unwrap();
+            let df = LazyFrame::scan_parquet(PlRefPath::try_from_path(&out).unwrap(), Default::default())
+                .unwrap()
+                .collect()
+                .unwrap();
+            assert_eq!(df.height(), 2, "{text:?}");
+        }
+    }
+
+    #[test]
     fn blank_lines_are_left_out_but_quoted_ones_kept() {
         let text = "\n1,a\r\n\r\n2,\"x\n\ny\"\n\n\n3,b";
         let mut out = Vec::new();
@@ -734,6 +757,7 @@ mod tests {
         let dialect = Dialect { delimiter: b',', quote: b'"', numbering: Numbering::Lines };
         let profile = profile(&src, &dialect, HeaderHint::default(), &|_| None, 4_096, &mut |_| {}).unwrap();
         assert!(profile.chunks.len() > 10, "{} chunks", profile.chunks.len());
+        assert!(profile.plain.iter().all(|p| *p), "quoted newlines are not blank lines");
         let chunks = split(&src, &profile, b'"', dir.path()).unwrap();
         let names: Vec<String> = ["id", "note", "value"].map(String::from).to_vec();
         let out = dir.path().join("out.parquet");

@@ -124,6 +124,8 @@ pub struct Inferred {
     pub nulls: u64,
     /// Some nulls are written out (`NA`, `..`), not just empty.
     pub null_tokens: bool,
+    /// Booleans are not all written in lowercase.
+    pub bool_cased: bool,
     /// Values that did not fit the type and become null (each is in the quality report).
     pub rejected: Vec<Exception>,
     /// Why the column has this type, for the quality report.
@@ -142,6 +144,7 @@ impl Inferred {
             padded: false,
             nulls: 0,
             null_tokens: false,
+            bool_cased: false,
             rejected: Vec::new(),
             reason,
         }
@@ -160,6 +163,8 @@ pub struct ColumnGuess {
     non_null: u64,
     nulls: u64,
     null_tokens: bool,
+    /// A boolean written other than `true`/`false` (`TRUE`, `False`).
+    bool_cased: bool,
     padded: bool,
     fraction: bool,
     percent: bool,
@@ -179,6 +184,7 @@ impl Default for ColumnGuess {
             non_null: 0,
             nulls: 0,
             null_tokens: false,
+            bool_cased: false,
             padded: false,
             fraction: false,
             percent: false,
@@ -229,6 +235,7 @@ impl ColumnGuess {
         }
         if c & BOOL != 0 && (value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false")) {
             keep |= BOOL;
+            self.bool_cased |= value != "true" && value != "false";
         }
         if c & (MONTH | QUARTER) != 0 {
             keep |= period(value.as_bytes());
@@ -367,6 +374,7 @@ impl ColumnGuess {
             padded: self.padded,
             nulls: self.nulls,
             null_tokens: self.null_tokens,
+            bool_cased: self.bool_cased,
             rejected: self.exceptions.clone(),
             reason: String::new(),
         };
