@@ -64,6 +64,18 @@ tags = ["үнэ"]
         .unwrap_err();
     assert!(err.to_string().contains("--org"), "{err}");
     assert!(opendata(&["ingest"]).is_err());
+    // A broken file: the message names the file, the line and the problem.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "[{\"a\": 1},\n {\"a\": 2,,}]\n").unwrap();
+    let (d, b) = (data_arg.clone(), broken.to_str().unwrap().to_owned());
+    let err = tokio::task::spawn_blocking(move || {
+        opendata(&["ingest", &b, "--dataset", "broken", "--org", "o", "--data", &d])
+    })
+    .await
+    .unwrap()
+    .unwrap_err();
+    let message = format!("{err:#}");
+    assert!(message.contains("broken.json") && message.contains("line 2") && message.contains("not JSON"), "{message}");
 
     // Reindexing from the catalog finds the same datasets.
     std::fs::remove_dir_all(data.join("index")).unwrap();

@@ -163,8 +163,10 @@ pub fn profile(
             Numbering::Records(offset) => pos.record() + offset,
         }
     };
-    let malformed =
-        |e: ::csv::Error| Error::Malformed { line: e.position().map_or(0, |p| p.line()), message: e.to_string() };
+    let malformed = |e: ::csv::Error| Error::Malformed {
+        line: e.position().map_or(0, |p| p.line()),
+        message: format!("malformed CSV: {e}"),
+    };
 
     // The sample the layout is detected on; its records are replayed below.
     let mut sample: Vec<(::csv::ByteRecord, ::csv::Position)> = Vec::new();
@@ -542,13 +544,10 @@ pub fn write_parquet(
 pub fn verify_nulls(names: &[String], columns: &[&Inferred], written: &[u64]) -> Result<()> {
     for ((name, inferred), &got) in names.iter().zip(columns).zip(written) {
         if inferred.kind != ColumnType::String && got != inferred.expected_nulls() {
-            return Err(Error::Malformed {
-                line: 0,
-                message: format!(
-                    "{} value(s) of column `{name}` could not be read as {}",
-                    got.abs_diff(inferred.expected_nulls()),
-                    inferred.kind
-                ),
+            return Err(Error::Unconverted {
+                column: name.clone(),
+                count: got.abs_diff(inferred.expected_nulls()),
+                kind: inferred.kind,
             });
         }
     }

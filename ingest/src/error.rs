@@ -14,9 +14,13 @@ pub enum Error {
     /// A manifest is not valid TOML or does not follow the manifest format.
     #[error("invalid manifest: {0}")]
     Manifest(String),
-    /// The CSV could not be parsed.
-    #[error("malformed CSV near line {line}: {message}")]
+    /// The file could not be parsed; `line` is 0 when no line applies.
+    #[error("{message}{}", if *line > 0 { format!(" (line {line})") } else { String::new() })]
     Malformed { line: u64, message: String },
+    /// Values that inference accepted did not convert: nothing is published rather than
+    /// silently losing them.
+    #[error("{count} value(s) of column `{column}` could not be read as {kind}")]
+    Unconverted { column: String, count: u64, kind: opendata_datasets::ColumnType },
     /// Reading or writing a file failed.
     #[error("I/O error on {path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },

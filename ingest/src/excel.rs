@@ -172,14 +172,14 @@ fn write_csv(grid: &[Vec<String>], target: &Path) -> Result<()> {
     let mut writer = ::csv::WriterBuilder::new()
         .flexible(true)
         .from_path(target)
-        .map_err(|e| Error::Malformed { line: 0, message: e.to_string() })?;
+        .map_err(|e| Error::io(target)(std::io::Error::other(e)))?;
     for row in grid {
         // Trailing empty cells are not written, so a short row stays short.
         let len = row.iter().rposition(|c| !c.is_empty()).map_or(0, |i| i + 1);
         if len == 0 {
-            writer.write_record([""]).map_err(|e| Error::Malformed { line: 0, message: e.to_string() })?;
+            writer.write_record([""]).map_err(|e| Error::io(target)(std::io::Error::other(e)))?;
         } else {
-            writer.write_record(&row[..len]).map_err(|e| Error::Malformed { line: 0, message: e.to_string() })?;
+            writer.write_record(&row[..len]).map_err(|e| Error::io(target)(std::io::Error::other(e)))?;
         }
     }
     writer.flush().map_err(Error::io(target))?;

@@ -153,7 +153,8 @@ pub fn ingest(store: &Store, job: &IngestJob, progress: &mut dyn FnMut(Progress)
         return Err(Error::UnsupportedFormat(format!("no table found in the file ({})", reasons.join("; "))));
     }
     let mut tables = Vec::with_capacity(parts.len());
-    for part in parts {
+    for mut part in parts {
+        part.warnings.extend(skipped.iter().map(|s| format!("{} not ingested: {}", s.part, s.reason)));
         let table = part.table.clone();
         let report = ingest_part(store, job, part, &mut content_hash, total, started, progress).map_err(|e| {
             if tables.is_empty() { e } else { Error::Partial { table: table.clone(), source: Box::new(e) } }

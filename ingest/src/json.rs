@@ -107,7 +107,7 @@ impl Table {
     }
 
     fn write(&self, out: &Path) -> Result<u64> {
-        let err = |e: ::csv::Error| Error::Malformed { line: 0, message: e.to_string() };
+        let err = |e: ::csv::Error| Error::io(out)(std::io::Error::other(e));
         let mut w = ::csv::WriterBuilder::new().flexible(true).from_path(out).map_err(err)?;
         let arrays = self.columns.is_empty();
         if !arrays {

@@ -117,7 +117,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ingest(args) => {
             let config = load(cli.config.as_ref(), &args.data)?;
-            init_logging("warn");
+            // On a terminal the progress bar tells the story; elsewhere (cron, CI) log lines do.
+            init_logging(if std::io::stderr().is_terminal() { "warn" } else { "info" });
             ingest_cmd(config, *args)
         }
         Command::Reindex(args) => {
