@@ -129,19 +129,26 @@ pub fn transliterate_char(c: char) -> Option<&'static str> {
     })
 }
 
-/// Turns a published header into a stable name usable unquoted in SQL and as a query parameter:
-/// lowercase ASCII, digits and `_`, not starting with a digit, not a reserved word.
-pub fn column_name(label: &str) -> String {
-    let mut out = String::with_capacity(label.len());
-    for c in label.trim().chars().flat_map(char::to_lowercase) {
+/// Lowercase ASCII letters and digits, Cyrillic transliterated, every other run of
+/// characters one `separator`.
+fn fold(text: &str, separator: char) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.trim().chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
             out.push(c);
         } else if let Some(t) = transliterate_char(c) {
             out.push_str(t);
-        } else if !out.ends_with('_') {
-            out.push('_');
+        } else if !out.ends_with(separator) {
+            out.push(separator);
         }
     }
+    out
+}
+
+/// Turns a published header into a stable name usable unquoted in SQL and as a query parameter:
+/// lowercase ASCII, digits and `_`, not starting with a digit, not a reserved word.
+pub fn column_name(label: &str) -> String {
+    let out = fold(label, '_');
     let trimmed = out.trim_matches('_');
     let mut name = if trimmed.is_empty() { "column".to_owned() } else { trimmed.to_owned() };
     if name.starts_with(|c: char| c.is_ascii_digit()) {
@@ -157,17 +164,7 @@ pub fn column_name(label: &str) -> String {
 /// Turns a title (a sheet name, a file name) into an id: transliterated, lowercase, words
 /// joined by `-`. `Data 1` → `data-1`, `Содержание` → `soderjanie`.
 pub fn slug(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.trim().chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if let Some(t) = transliterate_char(c) {
-            out.push_str(t);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let mut slug = out.trim_matches('-').to_owned();
+    let mut slug = fold(text, '-').trim_matches('-').to_owned();
     slug.truncate(80);
     if slug.is_empty() { "table".to_owned() } else { slug.trim_end_matches('-').to_owned() }
 }

@@ -136,7 +136,7 @@ pub fn ingest(store: &Store, job: &IngestJob, progress: &mut dyn FnMut(Progress)
         .catalog()
         .dataset(&job.dataset.id)
         .is_ok_and(|d| d.tables.iter().any(|t| t.latest().source.byte_size == total));
-    let content_hash = if same_size {
+    let mut content_hash = if same_size {
         let hash = hash_file(&job.source, total, progress)?;
         tracing::debug!(elapsed = ?started.elapsed(), %hash, "source hashed");
         ContentHash::Known(hash)
@@ -144,7 +144,6 @@ pub fn ingest(store: &Store, job: &IngestJob, progress: &mut dyn FnMut(Progress)
         let path = job.source.clone();
         ContentHash::Pending(Some(std::thread::spawn(move || hash_file(&path, total, &mut |_| {}))))
     };
-    let mut content_hash = content_hash;
     let sample = read_sample(&job.source)?;
     let format = sniff::format(&sample);
     let (parts, skipped) = split_parts(store, job, format, sample, total, progress)?;
