@@ -72,3 +72,48 @@ async fn old_versions_download_by_number() {
     let missing = s.get(&format!("{D}/data.csv?version=7")).await;
     assert_eq!(missing.status().as_u16(), 404);
 }
+
+/// Pinned versions are immutable and cached for a year; latest-version URLs revalidate, and
+/// a new version changes their validator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_carry_validators_and_cache_policies() {
+    let s = TestServer::standard().await;
+    let get = |path: String, etag: Option<String>| {
+        let mut req = s.client.get(s.url(&path));
+        if let Some(etag) = etag {
+            req = req.header("If-None-Match", etag);
+        }
+        req.send()
+    };
+    for path in [
+        format!("{D}/rows?version=1&station=3&limit=5"),
+        format!("{D}/rows.csv?version=1&limit=5"),
+        format!("{D}/data.ndjson?version=1&station=3"),
+        format!("{D}/data.parquet?version=1"),
+    ] {
+        let first = get(path.clone(), None).await.unwrap();
+        assert_eq!(first.status(), 200, "{path}");
+        assert_eq!(first.headers()["cache-control"], "public, max-age=31536000, immutable", "{path}");
+        let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(etag.starts_with('"') && etag.len() > 10, "{path}: {etag}");
+        let again = get(path.clone(), Some(etag.clone())).await.unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+        assert_eq!(again.headers()["etag"], etag.as_str());
+        // Another query is another representation.
+        let other = get(format!("{path}&select=id"), Some(etag)).await.unwrap();
+        assert_ne!(other.status(), 304, "{path}");
+    }
+    let latest = format!("{D}/rows?station=3&limit=5");
+    let first = get(latest.clone(), None).await.unwrap();
+    assert_eq!(first.headers()["cache-control"], "public, no-cache");
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(get(latest.clone(), Some(etag.clone())).await.unwrap().status(), 304);
+    // A new version: the same URL means something else now.
+    let path = s.data.path().join("v2.csv");
+    std::fs::write(&path, crate::common::readings_csv(40)).unwrap();
+    let meta = crate::common::dataset("air-quality", "agaar", "Агаарын чанар");
+    crate::common::ingest(s.data.path(), &path, &meta, "readings").unwrap();
+    let after = get(latest, Some(etag.clone())).await.unwrap();
+    assert_eq!(after.status(), 200);
+    assert_ne!(after.headers()["etag"], etag.as_str());
+}

@@ -24,6 +24,8 @@ struct Resolved {
     table: Table,
     version: TableVersion,
     request: RowsRequest,
+    /// The request names its version (`version=` or a cursor): the answer never changes.
+    pinned: bool,
 }
 
 fn resolve(state: &AppState, id: &str, table: &str, raw: Option<&str>) -> ApiResult<Resolved> {
@@ -35,10 +37,46 @@ fn resolve(state: &AppState, id: &str, table: &str, raw: Option<&str>) -> ApiRes
         .ok_or_else(|| ApiError::new(Code::TableNotFound, format!("dataset `{id}` has no table `{table}`")))?;
     let params = RawParams::parse(raw);
     let (version, cursor) = params.version()?;
+    let pinned = version.is_some();
     let version = table.version(version)?.clone();
     let limits = &state.config.limits;
     let request = params.resolve(&version.columns, cursor, limits.max_rows, limits.default_rows)?;
-    Ok(Resolved { table, version, request })
+    Ok(Resolved { table, version, request, pinned })
+}
+
+/// A strong validator for one representation: the version's file (unique per version), the
+/// route and the exact query. Computed before any data is read, so a 304 costs no query.
+fn validator(version: &TableVersion, route: &str, raw: Option<&str>) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in [version.file.as_str(), route, raw.unwrap_or_default()] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    format!("\"{}\"", &h.finalize().to_hex()[..32])
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`).
+fn client_has(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
+/// `ETag` and `Cache-Control`: a pinned version never changes, so caches may keep it for a
+/// year; a latest-version URL changes meaning with each ingest, so caches revalidate.
+fn set_cache_headers(h: &mut HeaderMap, etag: &str, pinned: bool) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    let policy = if pinned { "public, max-age=31536000, immutable" } else { "public, no-cache" };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+}
+
+fn not_modified(etag: &str, pinned: bool) -> Response {
+    let mut res = StatusCode::NOT_MODIFIED.into_response();
+    set_cache_headers(res.headers_mut(), etag, pinned);
+    res
 }
 
 /// Runs blocking polars work off the async runtime, with the configured time limit.
@@ -107,8 +145,12 @@ async fn rows_as(
     headers: HeaderMap,
     forced: Option<RowsFormat>,
 ) -> ApiResult<Response> {
-    let Resolved { version, request, .. } = resolve(&state, &id, &table, raw.as_deref())?;
+    let Resolved { version, request, pinned, .. } = resolve(&state, &id, &table, raw.as_deref())?;
     let format = forced.or(request.format).unwrap_or(RowsFormat::Json);
+    let etag = validator(&version, &format!("rows.{format:?}"), raw.as_deref());
+    if client_has(&headers, &etag) {
+        return Ok(not_modified(&etag, pinned));
+    }
     let path = state.store.version_path(&version);
     let known_total = version.row_count;
     let req = request.clone();
@@ -145,6 +187,7 @@ async fn rows_as(
     };
     // Text formats carry paging in headers, as their bodies have no room for it.
     let h = response.headers_mut();
+    set_cache_headers(h, &etag, pinned);
     if let Some(total) = total {
         h.insert("x-total-count", HeaderValue::from(total));
     }
@@ -225,7 +268,7 @@ pub async fn table_file(
             format!("no file `{file}`; use data.parquet, data.csv, data.ndjson or rows.json"),
         ));
     };
-    let Resolved { table: t, version, request } = resolve(&state, &id, &table, raw.as_deref())?;
+    let Resolved { table: t, version, request, pinned } = resolve(&state, &id, &table, raw.as_deref())?;
     let file_name = format!("{}__{}_v{}.{}", id, t.name, version.version, format.extension());
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")).map_err(ApiError::internal)?;
@@ -235,8 +278,13 @@ pub async fn table_file(
     if format == ExportFormat::Parquet && untouched {
         let etag = format!("\"{}-{}-v{}-{}\"", id, t.name, version.version, version.byte_size);
         let mut res = serve_file(&path, &etag, &headers, format.content_type()).await?;
+        set_cache_headers(res.headers_mut(), &etag, pinned);
         res.headers_mut().insert(header::CONTENT_DISPOSITION, disposition);
         return Ok(res);
+    }
+    let etag = validator(&version, &file, raw.as_deref());
+    if client_has(&headers, &etag) {
+        return Ok(not_modified(&etag, pinned));
     }
     let lf = query::scan(&path)?;
     let rx = encode::stream_export(request.plan(lf), format, request.bom);
@@ -245,6 +293,7 @@ pub async fn table_file(
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     h.insert(header::CONTENT_DISPOSITION, disposition);
+    set_cache_headers(h, &etag, pinned);
     Ok(res)
 }
 
@@ -264,11 +313,7 @@ async fn serve_file(
     let mut file = tokio::fs::File::open(path).await.map_err(ApiError::internal)?;
     let size = file.metadata().await.map_err(ApiError::internal)?.len();
     let etag_value = HeaderValue::from_str(etag).map_err(ApiError::internal)?;
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    if matches {
+    if client_has(headers, etag) {
         let mut res = StatusCode::NOT_MODIFIED.into_response();
         res.headers_mut().insert(header::ETAG, etag_value);
         return Ok(res);
