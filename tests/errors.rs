@@ -58,3 +58,44 @@ async fn wrong_method_is_405_in_the_same_shape() {
     assert_eq!(res.status().as_u16(), 405);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
 }
+
+/// More queries than may run and wait: the surplus is turned away at once with a 503 that
+/// says when to retry, and nothing fails with a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_server_answers_503_with_retry_after() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("big.csv");
+    let mut text = String::from("id,note\n");
+    for i in 0..400_000 {
+        text.push_str(&format!("{i},note number {i}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    crate::common::ingest(data.path(), &csv, &crate::common::dataset("busy", "org", "Busy"), "main").unwrap();
+    let s = crate::common::TestServer::serve_with(data, |c| {
+        c.limits.max_running_queries = 1;
+        c.limits.max_queued_queries = 0;
+    })
+    .await;
+    // Full scans: each holds the only slot for a while.
+    let requests = (0..6).map(|i| {
+        s.client.get(s.url(&format!("/api/v1/datasets/busy/tables/main/rows?note__contains=number {i}9999"))).send()
+    });
+    let responses = futures::future::join_all(requests).await;
+    let mut refused = 0;
+    for res in responses {
+        let res = res.unwrap();
+        match res.status().as_u16() {
+            200 => {}
+            503 => {
+                refused += 1;
+                assert_eq!(res.headers()["retry-after"], "1");
+                let body: serde_json::Value = res.json().await.unwrap();
+                assert_eq!(body["code"], "overloaded");
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(refused >= 1, "six concurrent scans with one slot and no queue were all admitted");
+    // Once the burst is over the server answers again.
+    assert_eq!(s.get("/api/v1/datasets/busy/tables/main/rows?limit=1").await.status(), 200);
+}

@@ -61,6 +61,10 @@ pub struct Limits {
     pub max_per_page: usize,
     /// Seconds a data query may run before it is abandoned with a 503.
     pub query_timeout_secs: u64,
+    /// Data queries (rows, exports) that run at once.
+    pub max_running_queries: usize,
+    /// Data queries that may wait for a turn; beyond that a request gets a 503 at once.
+    pub max_queued_queries: usize,
 }
 
 impl Default for Config {
@@ -79,7 +83,15 @@ impl Default for Config {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { default_rows: 100, max_rows: 10_000, default_per_page: 20, max_per_page: 100, query_timeout_secs: 30 }
+        Self {
+            default_rows: 100,
+            max_rows: 10_000,
+            default_per_page: 20,
+            max_per_page: 100,
+            query_timeout_secs: 30,
+            max_running_queries: 8,
+            max_queued_queries: 256,
+        }
     }
 }
 

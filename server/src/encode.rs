@@ -159,9 +159,16 @@ impl polars::io::utils::file::WritableTrait for ChannelWriter {
 
 /// Streams the result of `lf` in `format`, running polars on a blocking thread.
 /// Returns the receiving end for the HTTP body.
-pub fn stream_export(lf: LazyFrame, format: ExportFormat, bom: bool) -> mpsc::Receiver<Result<Bytes, std::io::Error>> {
+/// `admission` is held until the export ends, so a long download counts as a running query.
+pub fn stream_export(
+    lf: LazyFrame,
+    format: ExportFormat,
+    bom: bool,
+    admission: crate::gate::Admission,
+) -> mpsc::Receiver<Result<Bytes, std::io::Error>> {
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
+        let _admission = admission;
         let mut writer = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
         if bom && format == ExportFormat::Csv {
             writer.buf.extend_from_slice(b"\xEF\xBB\xBF");

@@ -49,6 +49,7 @@ codes! {
     UnsupportedFormat => ("unsupported_format", BAD_REQUEST, "Unsupported format"),
     RangeNotSatisfiable => ("range_not_satisfiable", RANGE_NOT_SATISFIABLE, "Range not satisfiable"),
     QueryTimeout => ("query_timeout", SERVICE_UNAVAILABLE, "Query took too long"),
+    Overloaded => ("overloaded", SERVICE_UNAVAILABLE, "Server busy"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Internal server error"),
 }
 
@@ -119,8 +120,15 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         let mut res = (self.code.status(), body).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if self.code == Code::QueryTimeout {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        match self.code {
+            Code::QueryTimeout => {
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            // The queue drains in well under a second at the default limits.
+            Code::Overloaded => {
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
         res
     }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod encode;
 pub mod error;
 pub mod fetch;
+pub mod gate;
 pub mod publish;
 pub mod query;
 pub mod serve;

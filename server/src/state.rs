@@ -4,6 +4,7 @@ use opendata_datasets::Store;
 use search_index::SearchIndex;
 
 use crate::config::Config;
+use crate::gate::QueryGate;
 
 /// What every handler shares: the store (catalog + files), the search index and settings.
 #[derive(Debug, Clone)]
@@ -14,6 +15,7 @@ pub struct Inner {
     pub store: Store,
     pub index: SearchIndex,
     pub config: Config,
+    pub queries: QueryGate,
 }
 
 impl AppState {
@@ -21,7 +23,8 @@ impl AppState {
     pub fn open(config: Config) -> anyhow::Result<Self> {
         let store = Store::open(&config.data)?;
         let index = SearchIndex::open(&store.index_dir())?;
-        Ok(Self(Arc::new(Inner { store, index, config })))
+        let queries = QueryGate::new(config.limits.max_running_queries, config.limits.max_queued_queries);
+        Ok(Self(Arc::new(Inner { store, index, config, queries })))
     }
 }
 

@@ -85,7 +85,13 @@ impl TestServer {
 
     /// Starts a server over an existing data folder.
     pub async fn serve(data: tempfile::TempDir) -> Self {
-        let config = Config { data: data.path().to_owned(), ..Config::default() };
+        Self::serve_with(data, |_| {}).await
+    }
+
+    /// Starts a server over an existing data folder, with settings changed by `configure`.
+    pub async fn serve_with(data: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config { data: data.path().to_owned(), ..Config::default() };
+        configure(&mut config);
         let state = AppState::open(config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

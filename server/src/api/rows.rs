@@ -79,13 +79,21 @@ fn not_modified(etag: &str, pinned: bool) -> Response {
     res
 }
 
-/// Runs blocking polars work off the async runtime, with the configured time limit.
+/// Runs blocking polars work off the async runtime once the gate admits it, with the
+/// configured time limit. The admission is held until the work ends, even past the limit,
+/// so the gate counts what really runs.
 async fn run_blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let limit = Duration::from_secs(state.config.limits.query_timeout_secs);
-    match tokio::time::timeout(limit, tokio::task::spawn_blocking(f)).await {
+    let admission = state.queries.enter().await?;
+    let work = move || {
+        let result = f();
+        drop(admission);
+        result
+    };
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(work)).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(ApiError::internal(join)),
         Err(_) => Err(ApiError::new(Code::QueryTimeout, format!("the query ran longer than {}s", limit.as_secs()))),
@@ -125,7 +133,8 @@ async fn run_blocking<T: Send + 'static>(
         (status = 400, description = "Unknown column or operator, bad value or parameter", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:opendata:problem:unknown_operator", "title": "Unknown filter operator", "status": 400, "detail": "unknown operator `like` in `aimag__like`; operators are: eq, ne, gt, gte, lt, lte, in, contains, startswith, isnull", "code": "unknown_operator"})),
         (status = 404, description = "No such dataset, table or version", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The query took too long", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The query took too long, or too many are running (`Retry-After` says when to retry)", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:opendata:problem:overloaded", "title": "Server busy", "status": 503, "detail": "too many queries are running; retry shortly", "code": "overloaded"})),
     )
 )]
 pub async fn rows(
@@ -287,7 +296,8 @@ pub async fn table_file(
         return Ok(not_modified(&etag, pinned));
     }
     let lf = query::scan(&path)?;
-    let rx = encode::stream_export(request.plan(lf), format, request.bom);
+    let admission = state.queries.enter().await?;
+    let rx = encode::stream_export(request.plan(lf), format, request.bom, admission);
     let body = Body::from_stream(tokio_stream_from(rx));
     let mut res = Response::new(body);
     let h = res.headers_mut();
