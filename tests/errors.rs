@@ -99,3 +99,26 @@ async fn a_saturated_server_answers_503_with_retry_after() {
     // Once the burst is over the server answers again.
     assert_eq!(s.get("/api/v1/datasets/busy/tables/main/rows?limit=1").await.status(), 200);
 }
+
+/// An address that sends more than its share gets a 429 that says when to retry; every
+/// answer says how much is left; health checks are never limited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_clients_are_rate_limited() {
+    let data = tempfile::tempdir().unwrap();
+    let s = crate::common::TestServer::serve_with(data, |c| c.limits.requests_per_minute = 3).await;
+    for left in ["2", "1", "0"] {
+        let res = s.get("/api/v1/datasets").await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["ratelimit-limit"], "3");
+        assert_eq!(res.headers()["ratelimit-remaining"], left);
+        assert_eq!(res.headers()["ratelimit-policy"], "3;w=60");
+    }
+    let refused = s.get("/api/v1/datasets").await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["content-type"], "application/problem+json");
+    let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&wait), "{wait}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(s.get("/healthz").await.status(), 200);
+}

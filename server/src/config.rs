@@ -65,6 +65,8 @@ pub struct Limits {
     pub max_running_queries: usize,
     /// Data queries that may wait for a turn; beyond that a request gets a 503 at once.
     pub max_queued_queries: usize,
+    /// API requests a minute from one IP address (bursts up to as many); 0 turns it off.
+    pub requests_per_minute: u32,
 }
 
 impl Default for Config {
@@ -91,6 +93,7 @@ impl Default for Limits {
             query_timeout_secs: 30,
             max_running_queries: 8,
             max_queued_queries: 256,
+            requests_per_minute: 600,
         }
     }
 }

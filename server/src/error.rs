@@ -50,6 +50,7 @@ codes! {
     RangeNotSatisfiable => ("range_not_satisfiable", RANGE_NOT_SATISFIABLE, "Range not satisfiable"),
     QueryTimeout => ("query_timeout", SERVICE_UNAVAILABLE, "Query took too long"),
     Overloaded => ("overloaded", SERVICE_UNAVAILABLE, "Server busy"),
+    RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Internal server error"),
 }
 

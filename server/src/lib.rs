@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod gate;
 pub mod publish;
 pub mod query;
+pub mod ratelimit;
 pub mod serve;
 pub mod state;
 

@@ -5,6 +5,7 @@ use search_index::SearchIndex;
 
 use crate::config::Config;
 use crate::gate::QueryGate;
+use crate::ratelimit::RateLimiter;
 
 /// What every handler shares: the store (catalog + files), the search index and settings.
 #[derive(Debug, Clone)]
@@ -16,6 +17,7 @@ pub struct Inner {
     pub index: SearchIndex,
     pub config: Config,
     pub queries: QueryGate,
+    pub rate_limiter: RateLimiter,
 }
 
 impl AppState {
@@ -24,7 +26,8 @@ impl AppState {
         let store = Store::open(&config.data)?;
         let index = SearchIndex::open(&store.index_dir())?;
         let queries = QueryGate::new(config.limits.max_running_queries, config.limits.max_queued_queries);
-        Ok(Self(Arc::new(Inner { store, index, config, queries })))
+        let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
+        Ok(Self(Arc::new(Inner { store, index, config, queries, rate_limiter })))
     }
 }
 

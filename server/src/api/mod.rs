@@ -46,8 +46,7 @@ pub struct ApiDoc;
 
 /// The whole application, ready to serve. Tests call it without a socket.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/healthz", get(meta::healthz))
+    let limited = Router::new()
         .route("/api/v1/datasets", get(catalog::search_datasets))
         .route("/api/v1/datasets/{id}", get(catalog::get_dataset))
         .route("/api/v1/organizations", get(catalog::list_organizations))
@@ -55,7 +54,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/datasets/{id}/tables/{table}/rows", get(rows::rows))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", get(catalog::get_report))
         .route("/api/v1/datasets/{id}/tables/{table}/{file}", get(rows::table_file))
-        .with_state(state);
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ratelimit::limit))
+        .with_state(state.clone());
+    // Health checks are never rate-limited.
+    let api = Router::new().route("/healthz", get(meta::healthz)).with_state(state).merge(limited);
     // Swagger UI's assets are compiled in (the `vendored` feature): the docs page needs no network.
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
         .fallback(meta::not_found)
