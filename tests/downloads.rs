@@ -86,9 +86,9 @@ async fn responses_carry_validators_and_cache_policies() {
         req.send()
     };
     for path in [
-        format!("{D}/rows?version=1&station=3&limit=5"),
+        format!("{D}/rows?version=1&station=ST03&limit=5"),
         format!("{D}/rows.csv?version=1&limit=5"),
-        format!("{D}/data.ndjson?version=1&station=3"),
+        format!("{D}/data.ndjson?version=1&station=ST03"),
         format!("{D}/data.parquet?version=1"),
     ] {
         let first = get(path.clone(), None).await.unwrap();
@@ -103,7 +103,7 @@ async fn responses_carry_validators_and_cache_policies() {
         let other = get(format!("{path}&select=id"), Some(etag)).await.unwrap();
         assert_ne!(other.status(), 304, "{path}");
     }
-    let latest = format!("{D}/rows?station=3&limit=5");
+    let latest = format!("{D}/rows?station=ST03&limit=5");
     let first = get(latest.clone(), None).await.unwrap();
     assert_eq!(first.headers()["cache-control"], "public, no-cache");
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
@@ -116,4 +116,31 @@ async fn responses_carry_validators_and_cache_policies() {
     let after = get(latest, Some(etag.clone())).await.unwrap();
     assert_eq!(after.status(), 200);
     assert_ne!(after.headers()["etag"], etag.as_str());
+}
+
+/// An XLSX export opens as a workbook: read back by the portal's own ingest, it has the
+/// filtered rows and typed columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xlsx_exports_round_trip() {
+    let s = TestServer::standard().await;
+    let res = s.get(&format!("{D}/data.xlsx?station=ST03&order=id")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    assert!(res.headers()["content-disposition"].to_str().unwrap().contains("air-quality__readings_v1.xlsx"));
+    assert!(res.headers().get("x-truncated").is_none());
+    let bytes = res.bytes().await.unwrap();
+    let filtered = s.json(&format!("{D}/rows?station=ST03&limit=1"), 200).await["total"].as_u64().unwrap();
+    assert!(filtered > 300, "{filtered}");
+    let path = s.data.path().join("export.xlsx");
+    std::fs::write(&path, &bytes).unwrap();
+    let meta = crate::common::dataset("roundtrip", "agaar", "Round trip");
+    crate::common::ingest(s.data.path(), &path, &meta, "main").unwrap();
+    let d = s.json("/api/v1/datasets/roundtrip", 200).await;
+    let t = &d["tables"][0];
+    assert_eq!(t["row_count"].as_u64(), Some(filtered));
+    let original = s.json("/api/v1/datasets/air-quality", 200).await;
+    let types = |t: &serde_json::Value| -> Vec<String> {
+        t["columns"].as_array().unwrap().iter().map(|c| format!("{}:{}", c["name"], c["type"])).collect()
+    };
+    assert_eq!(types(t), types(&original["tables"][0]));
 }

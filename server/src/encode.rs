@@ -78,6 +78,8 @@ pub enum ExportFormat {
     Parquet,
     Csv,
     Ndjson,
+    /// At most [`crate::xlsx::MAX_ROWS`] rows: a sheet holds no more.
+    Xlsx,
 }
 
 impl ExportFormat {
@@ -86,6 +88,7 @@ impl ExportFormat {
             "data.parquet" => Some(Self::Parquet),
             "data.csv" => Some(Self::Csv),
             "data.ndjson" => Some(Self::Ndjson),
+            "data.xlsx" => Some(Self::Xlsx),
             _ => None,
         }
     }
@@ -95,6 +98,7 @@ impl ExportFormat {
             Self::Parquet => "parquet",
             Self::Csv => "csv",
             Self::Ndjson => "ndjson",
+            Self::Xlsx => "xlsx",
         }
     }
 
@@ -103,6 +107,7 @@ impl ExportFormat {
             Self::Parquet => "application/vnd.apache.parquet",
             Self::Csv => "text/csv; charset=utf-8",
             Self::Ndjson => "application/x-ndjson",
+            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         }
     }
 }
@@ -183,6 +188,7 @@ pub fn stream_export(
             }),
             ExportFormat::Ndjson => FileWriteFormat::NDJson(NDJsonWriterOptions::default()),
             ExportFormat::Parquet => FileWriteFormat::Parquet(Arc::new(opendata_ingest::parquet_options())),
+            ExportFormat::Xlsx => unreachable!("workbooks are written by `stream_xlsx`"),
         };
         let target = polars::io::utils::file::Writable::Dyn(Box::new(writer));
         let target = SinkTarget::Dyn(SpecialEq::new(Arc::new(Mutex::new(Some(target)))));
@@ -192,6 +198,24 @@ pub fn stream_export(
         if let Err(e) = result {
             tracing::warn!(error = %e, "export stopped");
             // Aborts the body, so the client sees a failed transfer rather than a short file.
+            let _ = futures::executor::block_on(tx.send(Err(std::io::Error::other("export failed"))));
+        }
+    });
+    rx
+}
+
+/// Streams `df` as a workbook; the rows are already in memory (a sheet holds at most
+/// [`crate::xlsx::MAX_ROWS`]), the sheet goes through a temporary file.
+pub fn stream_xlsx(df: DataFrame, admission: crate::gate::Admission) -> mpsc::Receiver<Result<Bytes, std::io::Error>> {
+    let (tx, rx) = mpsc::channel(8);
+    tokio::task::spawn_blocking(move || {
+        let _admission = admission;
+        let mut writer = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
+        let result = crate::xlsx::write(&df, &mut writer)
+            .map_err(std::io::Error::other)
+            .and_then(|()| std::io::Write::flush(&mut writer));
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "xlsx export stopped");
             let _ = futures::executor::block_on(tx.send(Err(std::io::Error::other("export failed"))));
         }
     });

@@ -16,6 +16,7 @@ pub mod query;
 pub mod ratelimit;
 pub mod serve;
 pub mod state;
+pub mod xlsx;
 
 pub use api::{ApiDoc, router};
 pub use config::Config;

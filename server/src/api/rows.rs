@@ -229,6 +229,7 @@ fn next_query(raw: Option<&str>, cursor: &str) -> String {
 ///
 /// `data.parquet`, `data.csv` and `data.ndjson` stream the whole table version (latest, or
 /// `?version=N`) with no row limit, after the same filters, `select` and `order` as `rows`.
+/// `data.xlsx` stops at Excel's 1,048,575 data rows and then says so (`X-Truncated: true`).
 /// Without filters the Parquet file is served as stored, with `Range` and `ETag` support, so
 /// DuckDB, polars or pyarrow can read it in place. `rows.json`, `rows.csv` and `rows.ndjson`
 /// are the rows API in that encoding.
@@ -237,7 +238,7 @@ fn next_query(raw: Option<&str>, cursor: &str) -> String {
     params(
         ("id" = String, Path, description = "Dataset id", example = "air-quality-ub"),
         ("table" = String, Path, description = "Table name", example = "readings"),
-        ("file" = String, Path, description = "`data.parquet`, `data.csv`, `data.ndjson`, `rows.json`, `rows.csv` or `rows.ndjson`", example = "data.parquet"),
+        ("file" = String, Path, description = "`data.parquet`, `data.csv`, `data.ndjson`, `data.xlsx`, `rows.json`, `rows.csv` or `rows.ndjson`", example = "data.parquet"),
         ("version" = Option<u32>, Query, description = "Table version; the latest by default", example = 1),
         ("bom" = Option<bool>, Query, description = "Start a CSV with a UTF-8 byte-order mark, for Excel", example = false),
         ("Range" = Option<String>, Header, description = "A single byte range (Parquet without filters)", example = "bytes=0-1023"),
@@ -248,6 +249,7 @@ fn next_query(raw: Option<&str>, cursor: &str) -> String {
             (Vec<u8> = "application/vnd.apache.parquet"),
             (String = "text/csv"),
             (String = "application/x-ndjson"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )),
         (status = 206, description = "The requested byte range", body = Vec<u8>, content_type = "application/vnd.apache.parquet"),
         (status = 304, description = "The client's copy is current"),
@@ -274,7 +276,7 @@ pub async fn table_file(
     let Some(format) = ExportFormat::from_file_name(&file) else {
         return Err(ApiError::new(
             Code::RouteNotFound,
-            format!("no file `{file}`; use data.parquet, data.csv, data.ndjson or rows.json"),
+            format!("no file `{file}`; use data.parquet, data.csv, data.ndjson, data.xlsx or rows.json"),
         ));
     };
     let Resolved { table: t, version, request, pinned } = resolve(&state, &id, &table, raw.as_deref())?;
@@ -296,11 +298,27 @@ pub async fn table_file(
         return Ok(not_modified(&etag, pinned));
     }
     let lf = query::scan(&path)?;
-    let admission = state.queries.enter().await?;
-    let rx = encode::stream_export(request.plan(lf), format, request.bom, admission);
+    let plan = request.plan(lf);
+    let mut truncated = false;
+    let rx = if format == ExportFormat::Xlsx {
+        // One row past the limit tells whether the sheet is cut short.
+        let limit = crate::xlsx::MAX_ROWS;
+        let df = run_blocking(&state, move || Ok(plan.slice(0, limit as u32 + 1).collect()?)).await?;
+        truncated = df.height() > limit;
+        let admission = state.queries.enter().await?;
+        encode::stream_xlsx(df.slice(0, limit), admission)
+    } else {
+        let admission = state.queries.enter().await?;
+        encode::stream_export(plan, format, request.bom, admission)
+    };
     let body = Body::from_stream(tokio_stream_from(rx));
     let mut res = Response::new(body);
     let h = res.headers_mut();
+    if truncated {
+        // The body is a valid workbook of the first rows; the headers say it is not all.
+        h.insert("x-truncated", HeaderValue::from_static("true"));
+        h.insert("x-row-limit", HeaderValue::from(crate::xlsx::MAX_ROWS));
+    }
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     h.insert(header::CONTENT_DISPOSITION, disposition);
     set_cache_headers(h, &etag, pinned);
