@@ -80,15 +80,31 @@ impl RowsFormat {
     }
 }
 
-/// The opaque `next` token: where the next page starts, and in which version, so paging
-/// stays on one version even when a new one is published meanwhile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The opaque `next` token: the version paging is pinned to (a new version published
+/// meanwhile changes nothing), and where the last page ended: the row's position in the file
+/// and its values of the `order` columns. The next page starts strictly after that row, so
+/// page 50,000 costs what page 1 costs: no offset is ever skipped over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
     #[serde(rename = "v")]
     pub version: u32,
-    #[serde(rename = "o")]
-    pub offset: u64,
+    #[serde(rename = "a")]
+    pub after: After,
 }
+
+/// The last row of a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct After {
+    /// Position in the version's file: the final tie-breaker of every order.
+    #[serde(rename = "r")]
+    pub row: u64,
+    /// The row's `order` values as text (`None` for null), in `order`'s column order.
+    #[serde(rename = "k")]
+    pub key: Vec<Option<String>>,
+}
+
+/// The column that numbers rows in file order while paging; no column name starts with `_`.
+pub const ROW: &str = "__row";
 
 impl Cursor {
     pub fn encode(&self) -> String {
@@ -113,6 +129,10 @@ pub struct RowsRequest {
     pub filters: Vec<Filter>,
     pub limit: usize,
     pub offset: u64,
+    /// Where the previous page ended, from a cursor.
+    pub after: Option<After>,
+    /// The cursor's key as typed literals: (column, descending, value or null).
+    after_key: Vec<(String, bool, Option<Expr>)>,
     pub format: Option<RowsFormat>,
     /// Whether to count matching rows (costs a scan when there are filters).
     pub total: bool,
@@ -150,12 +170,12 @@ impl RawParams {
     pub fn version(&self) -> ApiResult<(Option<u32>, Option<Cursor>)> {
         let cursor = self.get("cursor").filter(|c| !c.is_empty()).map(Cursor::decode).transpose()?;
         let version = self.parse_num::<u32>("version")?;
-        if let (Some(c), Some(v)) = (cursor, version)
+        if let (Some(c), Some(v)) = (&cursor, version)
             && c.version != v
         {
             return Err(ApiError::new(Code::InvalidCursor, "the cursor belongs to another version"));
         }
-        Ok((cursor.map(|c| c.version).or(version), cursor))
+        Ok((cursor.as_ref().map(|c| c.version).or(version), cursor))
     }
 
     /// Validates everything else against `columns`.
@@ -189,9 +209,14 @@ impl RawParams {
         if limit > max_limit {
             return Err(ApiError::new(Code::InvalidParameter, format!("`limit` may be at most {max_limit}")));
         }
-        let offset = match cursor {
-            Some(c) => c.offset,
-            None => self.parse_num::<u64>("offset")?.unwrap_or(0),
+        let (offset, after) = match cursor {
+            Some(c) => {
+                if c.after.key.len() != order.len() {
+                    return Err(ApiError::new(Code::InvalidCursor, "the cursor belongs to another `order`"));
+                }
+                (0, Some(c.after))
+            }
+            None => (self.parse_num::<u64>("offset")?.unwrap_or(0), None),
         };
         let format = self.get("format").map(RowsFormat::parse).transpose()?;
         let total = parse_bool("total", self.get("total").unwrap_or("true"))?;
@@ -219,7 +244,20 @@ impl RawParams {
             let column = known(name)?;
             filters.push(Filter { column: column.name.clone(), op, expr: filter_expr(column, op, value)? });
         }
-        Ok(RowsRequest { select, order, filters, limit, offset, format, total, bom })
+        let after_key = match &after {
+            Some(a) => order
+                .iter()
+                .zip(&a.key)
+                .map(|((name, desc), v)| {
+                    let column = by_name[name.as_str()];
+                    let value = v.as_deref().map(|v| typed_literal(column, v)).transpose();
+                    value.map(|value| (name.clone(), *desc, value))
+                })
+                .collect::<ApiResult<Vec<_>>>()
+                .map_err(|_| ApiError::new(Code::InvalidCursor, "the cursor belongs to another `order`"))?,
+            None => vec![],
+        };
+        Ok(RowsRequest { select, order, filters, limit, offset, after, after_key, format, total, bom })
     }
 }
 
@@ -318,6 +356,24 @@ fn filter_expr(column: &Column, op: Op, raw: &str) -> ApiResult<Expr> {
 }
 
 impl RowsRequest {
+    /// Rows after the cursor's row in `order` (nulls last, then file position).
+    fn keyset(&self, row: u64) -> Expr {
+        let mut after = col(ROW).gt(lit(row));
+        // Built from the last key backwards: (k1 after v1) or (k1 = v1 and (k2 after v2 or …)).
+        for (name, desc, value) in self.after_key.iter().rev() {
+            let c = col(name.as_str());
+            after = match value {
+                // Nothing sorts after a null but other nulls, which the rest decides.
+                None => c.is_null().and(after),
+                Some(v) => {
+                    let beyond = if *desc { c.clone().lt(v.clone()) } else { c.clone().gt(v.clone()) };
+                    beyond.or(c.clone().is_null()).or(c.eq(v.clone()).and(after))
+                }
+            };
+        }
+        after
+    }
+
     pub fn predicate(&self) -> Option<Expr> {
         self.filters.iter().map(|f| f.expr.clone()).reduce(|a, b| a.and(b))
     }
@@ -347,11 +403,68 @@ pub fn scan(path: &std::path::Path) -> PolarsResult<LazyFrame> {
     LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())
 }
 
-/// One page: `limit` rows from `offset`, plus whether more follow.
-pub fn page(lf: LazyFrame, req: &RowsRequest) -> PolarsResult<(DataFrame, bool)> {
-    let df = req.plan(lf).slice(req.offset as i64, (req.limit + 1) as IdxSize).collect()?;
-    let more = df.height() > req.limit;
-    Ok((if more { df.head(Some(req.limit)) } else { df }, more))
+/// One page: `limit` rows after the cursor (or from `offset`), whether more follow, and
+/// where this page ends, for the next cursor.
+pub fn page(path: &std::path::Path, req: &RowsRequest) -> PolarsResult<(DataFrame, Option<After>)> {
+    let args = ScanArgsParquet { row_index: Some(RowIndex { name: ROW.into(), offset: 0 }), ..Default::default() };
+    let mut lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, args)?;
+    match (&req.after, req.order.is_empty()) {
+        // File order: start reading right after the last row; the reader skips what is before.
+        (Some(after), true) => lf = lf.slice(after.row as i64 + 1, IdxSize::MAX),
+        (Some(after), false) => lf = lf.filter(req.keyset(after.row)),
+        (None, _) => {}
+    }
+    if let Some(p) = req.predicate() {
+        lf = lf.filter(p);
+    }
+    if !req.order.is_empty() {
+        let mut by: Vec<Expr> = req.order.iter().map(|(n, _)| col(n.as_str())).collect();
+        let mut desc: Vec<bool> = req.order.iter().map(|(_, d)| *d).collect();
+        // The file position breaks ties, so the order is total and pages never overlap.
+        by.push(col(ROW));
+        desc.push(false);
+        lf = lf
+            .sort_by_exprs(by, SortMultipleOptions::default().with_order_descending_multi(desc).with_nulls_last(true));
+    }
+    let mut keep: Vec<Expr> = req.select.iter().map(|n| col(n.as_str())).collect();
+    let extra: Vec<&str> =
+        req.order.iter().map(|(n, _)| n.as_str()).filter(|n| !req.select.iter().any(|s| s == n)).collect();
+    keep.extend(extra.iter().map(|n| col(*n)));
+    keep.push(col(ROW));
+    let df = lf.select(keep).slice(req.offset as i64, (req.limit + 1) as IdxSize).collect()?;
+    let next = if df.height() > req.limit { Some(after_row(&df, req.limit - 1, &req.order)?) } else { None };
+    let df = df.head(Some(req.limit)).select(req.select.iter().map(String::as_str))?;
+    Ok((df, next))
+}
+
+/// The cursor position of row `i` of a page.
+fn after_row(df: &DataFrame, i: usize, order: &[(String, bool)]) -> PolarsResult<After> {
+    let row = df.column(ROW)?.get(i)?.extract::<u64>().unwrap_or(0);
+    let key = order
+        .iter()
+        .map(|(name, _)| Ok(cursor_text(df.column(name.as_str())?.get(i)?)))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    Ok(After { row, key })
+}
+
+/// A value as text that `typed_literal` reads back exactly.
+fn cursor_text(v: AnyValue<'_>) -> Option<String> {
+    Some(match v {
+        AnyValue::Null => return None,
+        AnyValue::String(s) => s.to_owned(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Boolean(b) => b.to_string(),
+        AnyValue::Int64(n) => n.to_string(),
+        // Rust prints the shortest text that parses back to the same float.
+        AnyValue::Float64(f) => f.to_string(),
+        AnyValue::Date(days) => {
+            (chrono::NaiveDate::from_ymd_opt(1970, 1, 1)? + chrono::Duration::days(i64::from(days))).to_string()
+        }
+        AnyValue::Datetime(us, TimeUnit::Microseconds, _) => {
+            chrono::DateTime::from_timestamp_micros(us)?.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+        }
+        other => other.to_string(),
+    })
 }
 
 /// Rows matching the filters.

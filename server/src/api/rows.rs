@@ -163,19 +163,18 @@ async fn rows_as(
     let path = state.store.version_path(&version);
     let known_total = version.row_count;
     let req = request.clone();
-    let (mut df, more, total) = run_blocking(&state, move || {
+    let (mut df, after, total) = run_blocking(&state, move || {
         let lf = query::scan(&path)?;
-        let (df, more) = query::page(lf.clone(), &req)?;
+        let (df, after) = query::page(&path, &req)?;
         let total = match (req.total, req.filters.is_empty()) {
             (false, _) => None,
             (true, true) => Some(known_total),
             (true, false) => Some(query::count(lf, &req)?),
         };
-        Ok((df, more, total))
+        Ok((df, after, total))
     })
     .await?;
-    let next =
-        more.then(|| Cursor { version: version.version, offset: request.offset + request.limit as u64 }.encode());
+    let next = after.map(|after| Cursor { version: version.version, after }.encode());
     let mut response = match format {
         RowsFormat::Json => {
             let columns = version
