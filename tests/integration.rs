@@ -15,4 +15,5 @@ mod fault;
 mod formats;
 mod ingest;
 mod rows;
+mod sql;
 mod versions;

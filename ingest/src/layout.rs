@@ -416,10 +416,17 @@ fn analyze(record: &[String], classes: &[CellClass], kinds: &[ColKind]) -> Row {
 }
 
 /// For all-text tables: +1 per column where the candidate header's length differs from a
-/// fixed length every body value has (`ISO3166-1-Alpha-3` over `AFG`), -1 where it matches.
+/// fixed length every body value has (`ISO3166-1-Alpha-3` over `AFG`), -1 where it matches;
+/// +2 where the body holds digit codes (`046`) and the candidate has no digit (`Код`).
 fn length_votes(records: &[Vec<String>], p: usize, body: &[usize], width: usize) -> i32 {
     let mut votes = 0;
     for j in 0..width {
+        let cells = || body.iter().filter(|&&i| i != p).filter_map(|&i| records[i].get(j)).map(|c| c.trim());
+        let codes = cells().count() > 0 && cells().all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()));
+        let candidate = records[p].get(j).map(|c| c.trim()).unwrap_or_default();
+        if codes && !candidate.is_empty() && !candidate.bytes().any(|b| b.is_ascii_digit()) {
+            votes += 2;
+        }
         let mut lens = body.iter().filter(|&&i| i != p).filter_map(|&i| records[i].get(j)).map(|c| c.trim());
         let Some(first) = lens.next() else { continue };
         let len = first.chars().count();

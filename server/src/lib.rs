@@ -15,6 +15,7 @@ pub mod publish;
 pub mod query;
 pub mod ratelimit;
 pub mod serve;
+pub mod sql;
 pub mod state;
 pub mod xlsx;
 

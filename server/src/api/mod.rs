@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod meta;
 pub mod model;
 pub mod rows;
+pub mod sql;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Query};
@@ -34,6 +35,8 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         catalog::get_report,
         rows::rows,
         rows::table_file,
+        sql::sql_get,
+        sql::sql_post,
     ),
     components(schemas(crate::error::Problem)),
     tags(
@@ -54,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/datasets/{id}/tables/{table}/rows", get(rows::rows))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", get(catalog::get_report))
         .route("/api/v1/datasets/{id}/tables/{table}/{file}", get(rows::table_file))
+        .route("/api/v1/sql", get(sql::sql_get).post(sql::sql_post))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ratelimit::limit))
         .with_state(state.clone());
     // Health checks are never rate-limited.

@@ -82,7 +82,7 @@ fn not_modified(etag: &str, pinned: bool) -> Response {
 /// Runs blocking polars work off the async runtime once the gate admits it, with the
 /// configured time limit. The admission is held until the work ends, even past the limit,
 /// so the gate counts what really runs.
-async fn run_blocking<T: Send + 'static>(
+pub(crate) async fn run_blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {

@@ -1,0 +1,176 @@
+//! `/api/v1/sql`: one read-only query over the catalog's tables.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use polars::prelude::*;
+use polars::sql::SQLContext;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::model::RowsColumn;
+use super::rows::run_blocking;
+use crate::encode;
+use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::query::{RowsFormat, scan};
+use crate::state::AppState;
+
+/// The result of a query.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "columns": [{"name": "aimag", "type": "string"}, {"name": "readings", "type": "integer"}],
+    "rows": [{"aimag": "Улаанбаатар", "readings": 1204}],
+    "truncated": false
+}))]
+pub struct SqlResponse {
+    pub columns: Vec<RowsColumn>,
+    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// More rows matched than `limits.max_rows`; only that many are returned.
+    pub truncated: bool,
+}
+
+/// Run a read-only SQL query.
+///
+/// One `SELECT` (CTEs, joins across datasets, GROUP BY, window functions: what polars SQL
+/// supports) over the catalog's tables, each named by its `sql_name` (the latest version) or
+/// `<sql_name>__v<N>` (version N). Anything else is refused with a 400 that says why: other
+/// statements, table functions such as `read_csv`, paths, unknown tables. Results stop at
+/// `limits.max_rows` rows, with `truncated: true` and an `X-Truncated` header.
+#[utoipa::path(
+    get, path = "/api/v1/sql", tag = "data",
+    params(
+        ("q" = String, Query, description = "The query", example = "SELECT aimag, count(*) AS n FROM nso__population GROUP BY aimag ORDER BY n DESC"),
+        ("format" = Option<String>, Query, description = "`json` (default), `csv` or `ndjson`", example = "json"),
+    ),
+    responses(
+        (status = 200, description = "The result", body = SqlResponse,
+         content((SqlResponse = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
+        (status = 400, description = "Invalid or refused query", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:opendata:problem:sql_not_allowed", "title": "SQL not allowed", "status": 400,
+             "detail": "`read_csv(…)`: table functions cannot be used; name a table", "code": "sql_not_allowed"})),
+        (status = 503, description = "The query took too long, or too many are running", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn sql_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+    let (q, format) = params(raw.as_deref().unwrap_or_default().as_bytes());
+    run(state, q, format).await
+}
+
+/// Run a read-only SQL query sent in the body.
+///
+/// The same as `GET`, for queries too long for a URL: the body is the query itself, a form
+/// (`q=…&format=…`) or JSON (`{"q": "…", "format": "csv"}`).
+#[utoipa::path(
+    post, path = "/api/v1/sql", tag = "data",
+    request_body(content = String, description = "The query, as text, a form or JSON", example = "SELECT count(*) FROM nso__population"),
+    responses(
+        (status = 200, description = "The result", body = SqlResponse),
+        (status = 400, description = "Invalid or refused query", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn sql_post(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let (mut q, mut format) = params(raw.as_deref().unwrap_or_default().as_bytes());
+    if kind.starts_with("application/json") {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            q: String,
+            format: Option<String>,
+        }
+        let b: Body = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(Code::InvalidParameter, format!("the body must be {{\"q\": \"…\"}}: {e}")))?;
+        (q, format) = (Some(b.q), b.format.or(format));
+    } else if kind.starts_with("application/x-www-form-urlencoded") {
+        let (bq, bf) = params(&body);
+        (q, format) = (bq.or(q), bf.or(format));
+    } else if !body.is_empty() {
+        q = Some(
+            String::from_utf8(body.to_vec()).map_err(|_| ApiError::new(Code::InvalidSql, "the query is not UTF-8"))?,
+        );
+    }
+    run(state, q, format).await
+}
+
+fn params(query: &[u8]) -> (Option<String>, Option<String>) {
+    let (mut q, mut format) = (None, None);
+    for (k, v) in form_urlencoded::parse(query) {
+        match k.as_ref() {
+            "q" => q = Some(v.into_owned()),
+            "format" => format = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    (q, format)
+}
+
+async fn run(state: AppState, q: Option<String>, format: Option<String>) -> ApiResult<Response> {
+    let q = q
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| ApiError::new(Code::InvalidParameter, "give the query as `q`"))?;
+    let format = format.as_deref().map(RowsFormat::parse).transpose()?.unwrap_or(RowsFormat::Json);
+    let relations = crate::sql::check(&q)?;
+    let catalog = state.store.catalog();
+    let datasets = catalog.datasets()?;
+    let mut tables = Vec::with_capacity(relations.len());
+    for r in &relations {
+        let table =
+            datasets.iter().flat_map(|d| &d.tables).find(|t| t.sql_name == r.sql_name).ok_or_else(|| {
+                ApiError::new(Code::UnknownTable, format!("no table `{}` in the catalog", r.sql_name))
+            })?;
+        let version = table.version(r.version)?;
+        tables.push((r.name.clone(), state.store.version_path(version)));
+    }
+    let max_rows = state.config.limits.max_rows;
+    let data_dir = state.store.root().display().to_string();
+    let (mut df, truncated) = run_blocking(&state, move || {
+        let mut ctx = SQLContext::new();
+        for (name, path) in &tables {
+            ctx.register(name, scan(path)?);
+        }
+        // polars' messages are about the query, but never show where the files are.
+        let refuse = |e: PolarsError| ApiError::new(Code::InvalidSql, e.to_string().replace(&data_dir, "…"));
+        let lf = ctx.execute(&q).map_err(refuse)?;
+        let df = lf.limit(max_rows as IdxSize + 1).collect().map_err(refuse)?;
+        let truncated = df.height() > max_rows;
+        Ok((df.head(Some(max_rows)), truncated))
+    })
+    .await?;
+    let mut response = match format {
+        RowsFormat::Json => {
+            let columns = df
+                .columns()
+                .iter()
+                .map(|c| RowsColumn { name: c.name().to_string(), kind: portal_type(c.dtype()).into() })
+                .collect();
+            Json(SqlResponse { columns, rows: encode::json_rows(&df), truncated }).into_response()
+        }
+        RowsFormat::Csv => {
+            let body = encode::csv(&mut df, false).map_err(ApiError::internal)?;
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+        }
+        RowsFormat::Ndjson => ([(header::CONTENT_TYPE, "application/x-ndjson")], encode::ndjson(&df)).into_response(),
+    };
+    if truncated {
+        response.headers_mut().insert("x-truncated", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The portal's name for a result column's type.
+fn portal_type(dtype: &DataType) -> &'static str {
+    match dtype {
+        d if d.is_integer() => "integer",
+        d if d.is_float() => "float",
+        DataType::Boolean => "boolean",
+        DataType::Date => "date",
+        DataType::Datetime(..) => "datetime",
+        _ => "string",
+    }
+}

@@ -1,0 +1,115 @@
+//! `/api/v1/sql`: queries over catalog tables, and every refusal.
+
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, dataset, ingest};
+
+async fn sql(s: &TestServer, q: &str) -> (u16, Value) {
+    let url = reqwest::Url::parse_with_params(&s.url("/api/v1/sql"), [("q", q)]).unwrap();
+    let res = s.client.get(url).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn server() -> TestServer {
+    TestServer::start(|data| {
+        let aimags = data.join("aimags.csv");
+        std::fs::write(&aimags, "Код,Аймаг\n046,Өмнөговь\n065,Архангай\n083,Баян-Өлгий\n").unwrap();
+        ingest(data, &aimags, &dataset("aimags", "nso", "Аймгууд"), "main").unwrap();
+        let pop = data.join("pop.csv");
+        std::fs::write(&pop, "Код,Он,Хүн ам\n046,2022,72000\n046,2023,73100\n065,2023,96500\n083,2023,116200\n")
+            .unwrap();
+        ingest(data, &pop, &dataset("population", "nso", "Хүн ам"), "main").unwrap();
+        let v2 = data.join("pop2.csv");
+        std::fs::write(&v2, "Код,Он,Хүн ам\n046,2024,74000\n").unwrap();
+        ingest(data, &v2, &dataset("population", "nso", "Хүн ам"), "main").unwrap();
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_join_group_and_pin_versions() {
+    let s = server().await;
+    // Across datasets, on the latest version of each.
+    let (status, body) = sql(
+        &s,
+        "SELECT a.aimag, p.on_, p.khun_am FROM population__main p JOIN aimags__main a ON a.kod = p.kod ORDER BY a.aimag",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["rows"], json!([{"aimag": "Өмнөговь", "on_": 2024, "khun_am": 74000}]));
+    assert_eq!(body["columns"][2], json!({"name": "khun_am", "type": "integer"}));
+    assert_eq!(body["truncated"], false);
+    // Version 1, pinned, grouped, with a CTE.
+    let (status, body) = sql(
+        &s,
+        "WITH p AS (SELECT * FROM population__main__v1) SELECT kod, count(*) AS n, sum(khun_am) AS total FROM p GROUP BY kod ORDER BY kod",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["rows"],
+        json!([{"kod": "046", "n": 2, "total": 145100}, {"kod": "065", "n": 1, "total": 96500}, {"kod": "083", "n": 1, "total": 116200}])
+    );
+    // POST: JSON, and the bare query as the body, as CSV.
+    let res = s
+        .client
+        .post(s.url("/api/v1/sql"))
+        .json(&json!({"q": "SELECT count(*) AS n FROM aimags__main"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["rows"][0]["n"], 3);
+    let res = s
+        .client
+        .post(s.url("/api/v1/sql?format=csv"))
+        .header("content-type", "text/plain")
+        .body("SELECT kod FROM aimags__main ORDER BY kod")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "kod\n046\n065\n083\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_say_why() {
+    let s = server().await;
+    for (q, code) in [
+        ("SELECT * FROM read_csv('/etc/passwd')", "sql_not_allowed"),
+        ("SELECT * FROM read_parquet('tables/population/main/x.parquet')", "sql_not_allowed"),
+        ("SELECT read_csv('/etc/passwd')", "sql_not_allowed"),
+        ("SELECT * FROM \"/etc/passwd\"", "sql_not_allowed"),
+        ("SELECT * FROM 'https://example.org/data.csv'", "sql_not_allowed"),
+        ("SELECT * FROM main.aimags__main", "sql_not_allowed"),
+        ("DROP TABLE aimags__main", "sql_not_allowed"),
+        ("INSERT INTO aimags__main VALUES ('1', 'x')", "sql_not_allowed"),
+        ("SELECT 1; SELECT 2", "sql_not_allowed"),
+        ("SELECT * FROM nope__main", "unknown_table"),
+        ("SELECT * FROM population__main__v9", "version_not_found"),
+        ("SELEKT 1", "invalid_sql"),
+        ("SELECT no_such_column FROM aimags__main", "invalid_sql"),
+    ] {
+        let (status, body) = sql(&s, q).await;
+        assert!(status == 400 || status == 404, "{q}: {status} {body}");
+        assert_eq!(body["code"], code, "{q}: {body}");
+        assert!(!body["detail"].as_str().unwrap().contains(s.data.path().to_str().unwrap()), "{q}: leaks a path");
+    }
+    let res = s.get("/api/v1/sql").await;
+    assert_eq!(res.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_stop_at_the_row_limit_and_say_so() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("n.csv");
+    std::fs::write(&csv, (0..500).fold(String::from("n\n"), |acc, i| acc + &format!("{i}\n"))).unwrap();
+    ingest(data.path(), &csv, &dataset("numbers", "org", "Numbers"), "main").unwrap();
+    let s = TestServer::serve_with(data, |c| c.limits.max_rows = 100).await;
+    let url = reqwest::Url::parse_with_params(&s.url("/api/v1/sql"), [("q", "SELECT n FROM numbers__main ORDER BY n")])
+        .unwrap();
+    let res = s.client.get(url).send().await.unwrap();
+    assert_eq!(res.headers()["x-truncated"], "true");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["truncated"], true);
+    assert_eq!(body["rows"].as_array().unwrap().len(), 100);
+    assert_eq!(body["rows"][99]["n"], 99);
+}
