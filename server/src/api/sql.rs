@@ -51,6 +51,8 @@ pub struct SqlResponse {
          example = json!({"type": "urn:opendata:problem:sql_not_allowed", "title": "SQL not allowed", "status": 400,
              "detail": "`read_csv(…)`: table functions cannot be used; name a table", "code": "sql_not_allowed"})),
         (status = 503, description = "The query took too long, or too many are running", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
     )
 )]
 pub async fn sql_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
@@ -68,6 +70,8 @@ pub async fn sql_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     responses(
         (status = 200, description = "The result", body = SqlResponse),
         (status = 400, description = "Invalid or refused query", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
     )
 )]
 pub async fn sql_post(
