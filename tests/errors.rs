@@ -122,3 +122,25 @@ async fn anonymous_clients_are_rate_limited() {
     assert_eq!(body["code"], "rate_limited");
     assert_eq!(s.get("/healthz").await.status(), 200);
 }
+
+/// A query that runs past the time limit is answered 503 with `Retry-After`, for rows and SQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_past_the_time_limit_get_503() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("big.csv");
+    let text = (0..300_000).fold(String::from("id,note\n"), |acc, i| acc + &format!("{i},note {i}\n"));
+    std::fs::write(&csv, text).unwrap();
+    crate::common::ingest(data.path(), &csv, &crate::common::dataset("slow", "org", "Slow"), "main").unwrap();
+    // No query finishes within zero seconds.
+    let s = crate::common::TestServer::serve_with(data, |c| c.limits.query_timeout_secs = 0).await;
+    for path in [
+        "/api/v1/datasets/slow/tables/main/rows?note__contains=299999&order=-id".to_owned(),
+        format!("/api/v1/sql?q={}", "SELECT%20count(*)%20FROM%20slow__main"),
+    ] {
+        let res = s.get(&path).await;
+        assert_eq!(res.status(), 503, "{path}");
+        assert_eq!(res.headers()["retry-after"], "5");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "query_timeout", "{path}");
+    }
+}
