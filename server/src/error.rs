@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{ToResponse, ToSchema};
 
 macro_rules! codes {
     ($($variant:ident => ($code:literal, $status:ident, $title:literal),)*) => {
@@ -56,6 +56,17 @@ codes! {
     RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Internal server error"),
 }
+
+/// The 429 every rate-limited route may answer, described once for the OpenAPI document.
+/// `Retry-After` and the `RateLimit-*` headers say when to retry.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers say when to retry)",
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429,
+        "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})
+)]
+pub struct RateLimited(pub Problem);
 
 /// An API error: a code, a detail for the client, and optionally a cause for the log.
 #[derive(Debug)]

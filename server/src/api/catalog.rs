@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::model::*;
 use super::{ApiQuery, base_url};
-use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
 use crate::state::AppState;
 
 /// Catalog search parameters.
@@ -49,8 +49,7 @@ pub struct SearchParams {
     responses(
         (status = 200, description = "A page of matching datasets with facet counts", body = SearchResponse),
         (status = 400, description = "A parameter is malformed", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn search_datasets(
@@ -114,8 +113,7 @@ pub async fn search_datasets(
         (status = 200, description = "The dataset", body = DatasetDetail),
         (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:opendata:problem:dataset_not_found", "title": "Dataset not found", "status": 404, "detail": "no dataset `nope`", "code": "dataset_not_found"})),
-        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn get_dataset(
@@ -132,8 +130,7 @@ pub async fn get_dataset(
     get, path = "/api/v1/organizations", tag = "catalog",
     responses(
         (status = 200, description = "Every publishing organization", body = OrganizationList),
-        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn list_organizations(State(state): State<AppState>) -> ApiResult<Json<OrganizationList>> {
@@ -154,8 +151,7 @@ pub async fn list_organizations(State(state): State<AppState>) -> ApiResult<Json
     responses(
         (status = 200, description = "The organization and its datasets", body = OrganizationDetail),
         (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn get_organization(
@@ -182,8 +178,7 @@ pub async fn get_organization(
     responses(
         (status = 200, description = "The report", body = VersionReport),
         (status = 404, description = "No such dataset, table or version", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn get_report(

@@ -38,7 +38,7 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         sql::sql_get,
         sql::sql_post,
     ),
-    components(schemas(crate::error::Problem)),
+    components(schemas(crate::error::Problem), responses(crate::error::RateLimited)),
     tags(
         (name = "catalog", description = "Datasets and organizations"),
         (name = "data", description = "Rows, filters and downloads"),

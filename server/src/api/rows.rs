@@ -15,7 +15,7 @@ use tokio_util::io::ReaderStream;
 use super::base_url;
 use super::model::{RowsColumn, RowsResponse};
 use crate::encode::{self, ExportFormat};
-use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
 use crate::query::{self, Cursor, RawParams, RowsFormat, RowsRequest};
 use crate::state::AppState;
 
@@ -135,8 +135,7 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
         (status = 404, description = "No such dataset, table or version", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The query took too long, or too many are running (`Retry-After` says when to retry)", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:opendata:problem:overloaded", "title": "Server busy", "status": 503, "detail": "too many queries are running; retry shortly", "code": "overloaded"})),
-        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn rows(
@@ -257,8 +256,7 @@ fn next_query(raw: Option<&str>, cursor: &str) -> String {
         (status = 400, description = "Bad filter or parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such dataset, table, version or file", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "The range lies outside the file", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn table_file(

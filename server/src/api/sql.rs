@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::model::RowsColumn;
 use super::rows::run_blocking;
 use crate::encode;
-use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
 use crate::query::{RowsFormat, scan};
 use crate::state::AppState;
 
@@ -51,8 +51,7 @@ pub struct SqlResponse {
          example = json!({"type": "urn:opendata:problem:sql_not_allowed", "title": "SQL not allowed", "status": 400,
              "detail": "`read_csv(…)`: table functions cannot be used; name a table", "code": "sql_not_allowed"})),
         (status = 503, description = "The query took too long, or too many are running", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn sql_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
@@ -70,8 +69,7 @@ pub async fn sql_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     responses(
         (status = 200, description = "The result", body = SqlResponse),
         (status = 400, description = "Invalid or refused query", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`Retry-After` and `RateLimit-*` headers)", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:opendata:problem:rate_limited", "title": "Too many requests", "status": 429, "detail": "more than 600 requests a minute from this address; retry in 1s", "code": "rate_limited"})),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn sql_post(
