@@ -639,6 +639,23 @@ pub(crate) fn convert(name: &str, inferred: &Inferred) -> Expr {
     converted.alias(name)
 }
 
+/// Writes rows of cells as UTF-8 CSV, one record per row: a conversion of a workbook or a
+/// JSON document, read back by [`profile`]. An empty row is written as one empty field, so
+/// record numbers stay the source's row numbers.
+pub(crate) fn write_rows<'a>(target: &Path, rows: impl IntoIterator<Item = &'a [String]>) -> Result<()> {
+    let err = |e: ::csv::Error| Error::io(target)(std::io::Error::other(e));
+    let mut writer = ::csv::WriterBuilder::new().flexible(true).from_path(target).map_err(err)?;
+    for row in rows {
+        if row.is_empty() {
+            writer.write_record([""]).map_err(err)?;
+        } else {
+            writer.write_record(row).map_err(err)?;
+        }
+    }
+    writer.flush().map_err(Error::io(target))?;
+    Ok(())
+}
+
 /// Re-encodes a legacy-encoded file as UTF-8, streaming, dropping any BOM. With
 /// `fix_mongolian`, legacy-font Ї ї Є є become Ү ү Ө ө.
 pub fn transcode_to_utf8(

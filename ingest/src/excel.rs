@@ -169,19 +169,7 @@ fn text(cell: &Data, with_time: bool) -> String {
 }
 
 fn write_csv(grid: &[Vec<String>], target: &Path) -> Result<()> {
-    let mut writer = ::csv::WriterBuilder::new()
-        .flexible(true)
-        .from_path(target)
-        .map_err(|e| Error::io(target)(std::io::Error::other(e)))?;
-    for row in grid {
-        // Trailing empty cells are not written, so a short row stays short.
-        let len = row.iter().rposition(|c| !c.is_empty()).map_or(0, |i| i + 1);
-        if len == 0 {
-            writer.write_record([""]).map_err(|e| Error::io(target)(std::io::Error::other(e)))?;
-        } else {
-            writer.write_record(&row[..len]).map_err(|e| Error::io(target)(std::io::Error::other(e)))?;
-        }
-    }
-    writer.flush().map_err(Error::io(target))?;
-    Ok(())
+    // Trailing empty cells are not written, so a short row stays short.
+    let trimmed = grid.iter().map(|row| &row[..row.iter().rposition(|c| !c.is_empty()).map_or(0, |i| i + 1)]);
+    crate::csv::write_rows(target, trimmed)
 }

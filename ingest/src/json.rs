@@ -106,22 +106,10 @@ impl Table {
         self.rows.push(row);
     }
 
-    fn write(&self, out: &Path) -> Result<u64> {
-        let err = |e: ::csv::Error| Error::io(out)(std::io::Error::other(e));
-        let mut w = ::csv::WriterBuilder::new().flexible(true).from_path(out).map_err(err)?;
-        let arrays = self.columns.is_empty();
-        if !arrays {
-            w.write_record(&self.columns).map_err(err)?;
-        }
-        for row in &self.rows {
-            if row.is_empty() {
-                w.write_record([""]).map_err(err)?;
-            } else {
-                w.write_record(row).map_err(err)?;
-            }
-        }
-        w.flush().map_err(Error::io(out))?;
-        Ok(self.rows.len() as u64 - u64::from(arrays))
+    fn write(&self, out: &Path) -> Result<()> {
+        // A table of arrays carries its header as its first row.
+        let header = (!self.columns.is_empty()).then_some(self.columns.as_slice());
+        crate::csv::write_rows(out, header.into_iter().chain(self.rows.iter().map(Vec::as_slice)))
     }
 }
 
