@@ -191,3 +191,56 @@ async fn url_sources_use_conditional_requests_and_limits() {
     assert_eq!(d["tables"][0]["versions"][0]["source"]["file_name"], "prices.csv");
     assert_eq!(s.get("/api/v1/datasets/other").await.status(), 404);
 }
+
+/// `--sort-by` publishes the table sorted, keeps the keys for later versions, refuses an
+/// unknown column without publishing, and an empty `--sort-by` restores the source order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_keys_order_the_file_and_stay_with_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let data = data_dir.path().to_str().unwrap().to_owned();
+    let csv = dir.path().join("readings.csv");
+    let csv_arg = csv.to_str().unwrap().to_owned();
+    let ingest = |extra: &'static [&'static str]| {
+        let (data, csv) = (data.clone(), csv_arg.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec!["ingest", &csv, "--dataset", "readings", "--org", "o", "--data", &data];
+            args.extend_from_slice(extra);
+            opendata(&args)
+        })
+    };
+    std::fs::write(&csv, crate::common::readings_csv(500)).unwrap();
+    ingest(&["--sort-by", "station,-observed_at"]).await.unwrap().unwrap();
+    // A later version without the flag keeps the keys.
+    std::fs::write(&csv, crate::common::readings_csv(700)).unwrap();
+    ingest(&[]).await.unwrap().unwrap();
+    let err = ingest(&["--sort-by", "nope"]).await.unwrap().unwrap_err();
+    assert!(format!("{err:#}").contains("`nope`"), "{err:#}");
+
+    let s = TestServer::serve(data_dir).await;
+    let table = &s.json("/api/v1/datasets/readings", 200).await["tables"][0];
+    assert_eq!(table["versions"].as_array().unwrap().len(), 2, "the refused ingest published nothing");
+    let rows = s.json("/api/v1/datasets/readings/tables/main/rows?limit=10000", 200).await;
+    let keys: Vec<(String, String)> = rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["station"].as_str().unwrap().to_owned(), r["observed_at"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(keys.len(), 700);
+    let mut expected = keys.clone();
+    expected.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    assert_eq!(keys, expected, "file order is station ascending, then observed_at descending");
+    let report = s.json("/api/v1/datasets/readings/tables/main/versions/2/report", 200).await;
+    assert_eq!(report["report"]["decisions"]["sorted_by"], serde_json::json!(["station", "-observed_at"]));
+    // Filters still see every row.
+    let st03 = s.json("/api/v1/datasets/readings/tables/main/rows?station=ST03&limit=1", 200).await;
+    assert_eq!(st03["total"], (1..=700).filter(|i| i % 7 == 3).count());
+
+    // An empty --sort-by clears the keys: the next version is in source order again.
+    std::fs::write(&csv, crate::common::readings_csv(600)).unwrap();
+    ingest(&["--sort-by"]).await.unwrap().unwrap();
+    let rows = s.json("/api/v1/datasets/readings/tables/main/rows?version=3&limit=10000&select=id", 200).await;
+    let ids: Vec<u64> = rows["rows"].as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=600).collect::<Vec<u64>>());
+}

@@ -173,6 +173,9 @@ pub struct Decisions {
     /// Columns left out: empty, with no header.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns_dropped: Vec<String>,
+    /// The sort keys the published file was sorted by (`-name` descending).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sorted_by: Vec<String>,
 }
 
 /// Why a column has its name and type.
@@ -256,6 +259,10 @@ pub struct TableSettings {
     /// The last fetch of a URL source, for conditional requests.
     #[serde(default)]
     pub fetched: Option<FetchState>,
+    /// Columns the published Parquet is sorted by (`-name` descending), so that filters on
+    /// them read only the row groups that hold matches. Empty keeps the source's row order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sort_by: Vec<String>,
 }
 
 /// A publisher's correction to one column.

@@ -38,6 +38,9 @@ pub enum Error {
     /// A later table of a multi-table source failed; the earlier ones were published.
     #[error("table `{table}`: {source}")]
     Partial { table: String, source: Box<Error> },
+    /// `sort_by` names a column the table does not have.
+    #[error("sort_by names `{column}`, which is not a column of this table (columns: {columns})")]
+    UnknownSortColumn { column: String, columns: String },
     /// The catalog or store refused the new version.
     #[error(transparent)]
     Store(#[from] opendata_datasets::Error),

@@ -14,7 +14,7 @@ use crate::csv::{Dialect, Numbering};
 use crate::infer::Inferred;
 use crate::layout::HeaderHint;
 use crate::sniff::{self, Format};
-use crate::{Error, Result, columnar, csv, diff, excel, json, stats};
+use crate::{Error, Result, cluster, columnar, csv, diff, excel, json, stats};
 
 /// Overrides for what is otherwise detected.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,6 +52,9 @@ pub struct IngestJob {
     /// Column corrections by column name. They are stored with the table and applied to
     /// every later ingest too.
     pub columns: BTreeMap<String, ColumnOverride>,
+    /// Sort keys (`-name` descending) for the published file; `None` keeps the table's
+    /// stored keys, `Some(vec![])` clears them.
+    pub sort_by: Option<Vec<String>>,
 }
 
 /// What an ingest is doing, for progress displays.
@@ -67,6 +70,8 @@ pub enum Progress {
     Profiling { bytes: u64, total: u64 },
     /// Writing Parquet.
     Converting { rows: u64 },
+    /// Sorting the written table by its sort keys.
+    Sorting,
     /// Computing statistics and committing the version.
     Publishing,
 }
@@ -315,7 +320,10 @@ fn ingest_part(
     } else {
         TableSettings::default()
     };
-    let overrides_before = settings.columns.clone();
+    let settings_before = settings.clone();
+    if let Some(keys) = &job.sort_by {
+        settings.sort_by.clone_from(keys);
+    }
     for (name, o) in &job.columns {
         let entry = settings.columns.entry(name.clone()).or_default();
         if o.kind.is_some() {
@@ -331,7 +339,7 @@ fn ingest_part(
     if let Some(prev) = &previous {
         let latest = prev.latest();
         let same = matches!(content_hash, ContentHash::Known(h) if *h == latest.content_hash);
-        if same && settings.columns == overrides_before {
+        if same && settings == settings_before {
             let quality = catalog.report(&job.dataset.id, &part.table, latest.version)?;
             return Ok(IngestReport {
                 dataset: job.dataset.id.clone(),
@@ -396,13 +404,24 @@ fn ingest_part(
         }
     };
     tracing::debug!(elapsed = ?started.elapsed(), "parquet written");
+    let kept_names: Vec<String> = (0..names.len()).filter(|&i| keep[i]).map(|i| names[i].clone()).collect();
+    let sort_keys = cluster::check(&settings.sort_by, &kept_names)?;
+    let parquet = if sort_keys.is_empty() {
+        parquet
+    } else {
+        progress(Progress::Sorting);
+        let sorted = store.stage("parquet");
+        cluster::sort(parquet.path(), &sort_keys, sorted.path())?;
+        decisions.sorted_by.clone_from(&settings.sort_by);
+        tracing::debug!(elapsed = ?started.elapsed(), "sorted");
+        sorted
+    };
 
     progress(Progress::Publishing);
     let kept: Vec<usize> = (0..names.len()).filter(|&i| keep[i]).collect();
     let kinds: Vec<ColumnType> = kept.iter().map(|&i| inferred[i].kind).collect();
     let (row_count, column_stats) = stats::compute(parquet.path(), &kinds)?;
     let nulls: Vec<u64> = column_stats.iter().map(|s| s.null_count).collect();
-    let kept_names: Vec<String> = kept.iter().map(|&i| names[i].clone()).collect();
     let kept_inferred: Vec<&Inferred> = kept.iter().map(|&i| &inferred[i]).collect();
     if matches!(part.data, PartData::Text { .. }) {
         csv::verify_nulls(&kept_names, &kept_inferred, &nulls)?;
@@ -503,7 +522,7 @@ fn ingest_part(
             report: quality.clone(),
         },
     )?;
-    if !settings.columns.is_empty() || settings != TableSettings::default() {
+    if settings != settings_before || settings != TableSettings::default() {
         catalog.set_table_settings(&job.dataset.id, &part.table, &settings)?;
     }
     Ok(IngestReport {

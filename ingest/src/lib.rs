@@ -10,6 +10,7 @@
 //! The result is published through [`opendata_datasets::Store::publish`], which is atomic:
 //! a failed or interrupted ingest leaves the previous version in place.
 
+mod cluster;
 mod columnar;
 mod csv;
 mod diff;

@@ -98,6 +98,10 @@ pub struct IngestArgs {
     /// Fail on any value that does not fit its column, instead of reporting it.
     #[arg(long, env = "OPENDATA_STRICT")]
     pub strict: bool,
+    /// Publish the table sorted by these columns (`-name` descending), so that filters on
+    /// them skip most of the file; kept for later versions. An empty value clears them.
+    #[arg(long, env = "OPENDATA_SORT_BY", value_delimiter = ',', num_args = 0..)]
+    pub sort_by: Option<Vec<String>>,
     #[command(flatten)]
     pub data: DataArg,
 }
@@ -221,7 +225,8 @@ fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
     };
     // Relative paths are relative to where the command runs.
     let source = Source::parse(&file, std::path::Path::new(""));
-    run_job(&ctx, source, meta, args.table, None, options, Default::default())
+    let spec = TableJob { table: args.table, title: None, options, columns: Default::default(), sort_by: args.sort_by };
+    run_job(&ctx, source, meta, spec)
 }
 
 /// What every job of one command shares.
@@ -239,30 +244,31 @@ fn ingest_manifest(ctx: &JobContext<'_>, path: &std::path::Path) -> anyhow::Resu
     }
     for dataset in &manifest.datasets {
         for table in &dataset.tables {
-            run_job(
-                ctx,
-                table.source(dir),
-                dataset.meta(),
-                table.name.clone(),
-                table.title.clone(),
-                table.read_options()?,
-                table.columns.clone(),
-            )
-            .with_context(|| format!("{}/{} ({})", dataset.id, table.name, table.source))?;
+            let spec = TableJob {
+                table: table.name.clone(),
+                title: table.title.clone(),
+                options: table.read_options()?,
+                columns: table.columns.clone(),
+                sort_by: table.sort_by.clone(),
+            };
+            run_job(ctx, table.source(dir), dataset.meta(), spec)
+                .with_context(|| format!("{}/{} ({})", dataset.id, table.name, table.source))?;
         }
     }
     Ok(())
 }
 
-fn run_job(
-    ctx: &JobContext<'_>,
-    source: Source,
-    meta: DatasetMeta,
+/// How to read one table, from the command line or a manifest.
+struct TableJob {
     table: String,
-    table_title: Option<String>,
+    title: Option<String>,
     options: ReadOptions,
     columns: std::collections::BTreeMap<String, opendata_datasets::ColumnOverride>,
-) -> anyhow::Result<()> {
+    sort_by: Option<Vec<String>>,
+}
+
+fn run_job(ctx: &JobContext<'_>, source: Source, meta: DatasetMeta, spec: TableJob) -> anyhow::Result<()> {
+    let TableJob { table, title: table_title, options, columns, sort_by } = spec;
     let catalog = ctx.store.catalog();
     let (path, source_name, _download, fetched) = match source {
         Source::Path(path) => {
@@ -295,6 +301,7 @@ fn run_job(
         table_title,
         options,
         columns,
+        sort_by,
     };
     let bar = progress_bar();
     let mut progress = |p: Progress| report_progress(&bar, p);
@@ -336,6 +343,7 @@ fn report_progress(bar: &indicatif::ProgressBar, p: Progress) {
             Progress::Transcoding => tracing::info!(stage = "transcode", "re-encoding to UTF-8"),
             Progress::Reading => tracing::info!(stage = "read", "reading the workbook or document"),
             Progress::Converting { rows } => tracing::info!(stage = "convert", rows, "writing Parquet"),
+            Progress::Sorting => tracing::info!(stage = "sort", "sorting by the sort keys"),
             Progress::Publishing => tracing::info!(stage = "publish", "computing statistics and publishing"),
         }
         return;
@@ -357,6 +365,7 @@ fn report_progress(bar: &indicatif::ProgressBar, p: Progress) {
             bar.set_position(bytes);
         }
         Progress::Converting { rows } => bar.set_message(format!("writing {rows} rows")),
+        Progress::Sorting => bar.set_message("sorting"),
         Progress::Publishing => bar.set_message("publishing"),
     }
 }

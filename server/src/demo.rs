@@ -70,6 +70,8 @@ struct DemoTable {
     table_title: &'static str,
     file_name: &'static str,
     bytes: Vec<u8>,
+    /// Published sorted by these columns, as a publisher would for a table people filter.
+    sort_by: &'static [&'static str],
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -143,6 +145,7 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Хүн амын тоо",
         file_name: "population_by_aimag.csv",
         bytes: s.into_bytes(),
+        sort_by: &[],
     });
 
     // Livestock census: long format, comma-separated.
@@ -176,6 +179,7 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Малын тоо",
         file_name: "livestock.csv",
         bytes: s.into_bytes(),
+        sort_by: &[],
     });
 
     // Consumer prices in Ulaanbaatar: monthly dates, decimals.
@@ -212,6 +216,7 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Сарын дундаж үнэ",
         file_name: "prices.csv",
         bytes: s.into_bytes(),
+        sort_by: &[],
     });
 
     // Air quality: hourly readings, many pages, gaps and an invalid flag.
@@ -258,6 +263,7 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Цагийн хэмжилт",
         file_name: "readings.csv",
         bytes: s.into_bytes(),
+        sort_by: &["station_code", "indicator", "observed_at"],
     });
 
     // Budget execution: tab-separated, amounts in billion MNT.
@@ -291,6 +297,7 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Сарын гүйцэтгэл",
         file_name: "budget.tsv",
         bytes: s.into_bytes(),
+        sort_by: &[],
     });
 
     // Registered unemployment by aimag, quarterly.
@@ -319,6 +326,7 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Улирлын тоо",
         file_name: "unemployment.csv",
         bytes: s.into_bytes(),
+        sort_by: &[],
     });
     out
 }
@@ -345,6 +353,7 @@ pub fn install(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
             table_title: Some(t.table_title.into()),
             options: ReadOptions::default(),
             columns: Default::default(),
+            sort_by: Some(t.sort_by.iter().map(|&k| k.to_owned()).collect()),
         };
         publish::ingest_and_index(store, index, &job, &mut |_| {})?;
     }

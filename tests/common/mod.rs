@@ -71,6 +71,7 @@ pub fn ingest_with(
         table_title: None,
         options,
         columns,
+        sort_by: None,
     };
     publish::ingest_and_index(&store, &index, &job, &mut |_| {}).map_err(|e| format!("{e:#}"))
 }
