@@ -144,3 +144,28 @@ async fn queries_past_the_time_limit_get_503() {
         assert_eq!(body["code"], "query_timeout", "{path}");
     }
 }
+
+/// Past the memory limit, data queries stop with a 503 that says why; catalog routes still
+/// answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_past_the_memory_limit_get_503() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("n.csv");
+    let text = (0..200_000).fold(String::from("id,note\n"), |acc, i| acc + &format!("{i},note {i}\n"));
+    std::fs::write(&csv, text).unwrap();
+    crate::common::ingest(data.path(), &csv, &crate::common::dataset("big", "org", "Big"), "main").unwrap();
+    // The server's own memory is always above one megabyte.
+    let s = crate::common::TestServer::serve_with(data, |c| c.limits.max_memory_mb = 1).await;
+    for path in [
+        "/api/v1/datasets/big/tables/main/rows?note__contains=99&order=-id".to_owned(),
+        format!("/api/v1/sql?q={}", "SELECT%20count(*)%20FROM%20big__main"),
+    ] {
+        let res = s.get(&path).await;
+        assert_eq!(res.status(), 503, "{path}");
+        assert_eq!(res.headers()["retry-after"], "5");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "query_memory", "{path}");
+        assert!(body["detail"].as_str().unwrap().contains("1 MB"), "{body}");
+    }
+    assert_eq!(s.get("/api/v1/datasets/big").await.status(), 200);
+}

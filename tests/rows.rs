@@ -177,3 +177,131 @@ fn next_query(url: &str, cursor: &str) -> String {
     out.push(format!("cursor={cursor}"));
     out.join("&")
 }
+
+/// One generated row of the typed table: every portal type, each with its own nulls.
+struct Typed {
+    i: Option<i64>,
+    f: Option<f64>,
+    s: Option<&'static str>,
+    d: Option<String>,
+    t: Option<String>,
+    b: Option<bool>,
+}
+
+const AIMAGS: [&str; 5] = ["Өмнөговь", "Архангай", "Баян-Өлгий", "Улаанбаатар", "Дархан-Уул"];
+
+fn typed(n: usize) -> Typed {
+    Typed {
+        i: (!n.is_multiple_of(13)).then(|| (n as i64 * 7) % 101 - 50),
+        f: (!n.is_multiple_of(11)).then_some(n as f64 * 0.25 - 30.0),
+        s: (!n.is_multiple_of(17)).then(|| AIMAGS[n % 5]),
+        // Zero-padded ISO text orders as the dates and times do.
+        d: (!n.is_multiple_of(19)).then(|| format!("2023-{:02}-{:02}", 1 + n % 12, 1 + n % 28)),
+        t: (!n.is_multiple_of(23))
+            .then(|| format!("2024-{:02}-{:02} {:02}:{:02}:00", 1 + n % 12, 1 + n % 28, n % 24, (n * 7) % 60)),
+        b: (!n.is_multiple_of(29)).then_some(n.is_multiple_of(3)),
+    }
+}
+
+/// Every operator on every type, each count computed here from the generator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operator_on_every_type() {
+    const N: usize = 600;
+    let s = TestServer::start(|data| {
+        let mut csv = String::from("n,i,f,s,d,t,b\n");
+        for n in 0..N {
+            let r = typed(n);
+            let show = |v: Option<String>| v.unwrap_or_default();
+            csv.push_str(&format!(
+                "{n},{},{},{},{},{},{}\n",
+                show(r.i.map(|v| v.to_string())),
+                show(r.f.map(|v| v.to_string())),
+                show(r.s.map(str::to_owned)),
+                show(r.d),
+                show(r.t),
+                show(r.b.map(|v| v.to_string())),
+            ));
+        }
+        let path = data.join("typed.csv");
+        std::fs::write(&path, csv).unwrap();
+        crate::common::ingest(data, &path, &crate::common::dataset("typed", "org", "Typed"), "main").unwrap();
+    })
+    .await;
+    let types = s.json("/api/v1/datasets/typed/tables/main/rows?limit=1", 200).await["columns"].clone();
+    let kinds: Vec<&str> = types.as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["integer", "integer", "float", "string", "date", "datetime", "boolean"]);
+
+    let count = |pred: &dyn Fn(&Typed) -> bool| (0..N).filter(|&n| pred(&typed(n))).count() as u64;
+    let probe_d = typed(7).d.unwrap();
+    let probe_d = probe_d.as_str();
+    let probe_t = "2024-06-15 12:30:00";
+    let cases: Vec<(String, u64)> = vec![
+        ("i=7".into(), count(&|r| r.i == Some(7))),
+        ("i__ne=7".into(), count(&|r| r.i.is_some_and(|v| v != 7))),
+        ("i__gt=0".into(), count(&|r| r.i.is_some_and(|v| v > 0))),
+        ("i__gte=-3".into(), count(&|r| r.i.is_some_and(|v| v >= -3))),
+        ("i__lt=-40".into(), count(&|r| r.i.is_some_and(|v| v < -40))),
+        ("i__lte=5".into(), count(&|r| r.i.is_some_and(|v| v <= 5))),
+        ("i__in=-50,0,50".into(), count(&|r| r.i.is_some_and(|v| [-50, 0, 50].contains(&v)))),
+        ("i__isnull=true".into(), count(&|r| r.i.is_none())),
+        ("f=10.5".into(), count(&|r| r.f == Some(10.5))),
+        ("f__ne=10.5".into(), count(&|r| r.f.is_some_and(|v| v != 10.5))),
+        ("f__gt=99.75".into(), count(&|r| r.f.is_some_and(|v| v > 99.75))),
+        ("f__gte=99.75".into(), count(&|r| r.f.is_some_and(|v| v >= 99.75))),
+        ("f__lt=-29".into(), count(&|r| r.f.is_some_and(|v| v < -29.0))),
+        ("f__lte=-29".into(), count(&|r| r.f.is_some_and(|v| v <= -29.0))),
+        ("f__in=-30,0.25,1e1".into(), count(&|r| r.f.is_some_and(|v| [-30.0, 0.25, 10.0].contains(&v)))),
+        ("f__isnull=false".into(), count(&|r| r.f.is_some())),
+        ("s=Баян-Өлгий".into(), count(&|r| r.s == Some("Баян-Өлгий"))),
+        ("s__ne=Баян-Өлгий".into(), count(&|r| r.s.is_some_and(|v| v != "Баян-Өлгий"))),
+        ("s__gt=Дархан-Уул".into(), count(&|r| r.s.is_some_and(|v| v > "Дархан-Уул"))),
+        ("s__gte=Дархан-Уул".into(), count(&|r| r.s.is_some_and(|v| v >= "Дархан-Уул"))),
+        ("s__lt=Баян".into(), count(&|r| r.s.is_some_and(|v| v < "Баян"))),
+        ("s__lte=Архангай".into(), count(&|r| r.s.is_some_and(|v| v <= "Архангай"))),
+        ("s__in=Өмнөговь,Архангай".into(), count(&|r| r.s.is_some_and(|v| ["Өмнөговь", "Архангай"].contains(&v)))),
+        ("s__contains=ан".into(), count(&|r| r.s.is_some_and(|v| v.contains("ан")))),
+        ("s__startswith=Ба".into(), count(&|r| r.s.is_some_and(|v| v.starts_with("Ба")))),
+        ("s__isnull=true".into(), count(&|r| r.s.is_none())),
+        (format!("d={probe_d}"), count(&|r| r.d.as_deref() == Some(probe_d))),
+        (format!("d__ne={probe_d}"), count(&|r| r.d.as_deref().is_some_and(|v| v != probe_d))),
+        (format!("d__gt={probe_d}"), count(&|r| r.d.as_deref().is_some_and(|v| v > probe_d))),
+        (format!("d__gte={probe_d}"), count(&|r| r.d.as_deref().is_some_and(|v| v >= probe_d))),
+        (format!("d__lt={probe_d}"), count(&|r| r.d.as_deref().is_some_and(|v| v < probe_d))),
+        (format!("d__lte={probe_d}"), count(&|r| r.d.as_deref().is_some_and(|v| v <= probe_d))),
+        (
+            "d__in=2023-01-01,2023-12-28".into(),
+            count(&|r| r.d.as_deref().is_some_and(|v| v == "2023-01-01" || v == "2023-12-28")),
+        ),
+        ("d__isnull=true".into(), count(&|r| r.d.is_none())),
+        (format!("t={}", typed(5).t.unwrap()), count(&|r| r.t == typed(5).t)),
+        (format!("t__ne={}", typed(5).t.unwrap()), count(&|r| r.t.is_some() && r.t != typed(5).t)),
+        (format!("t__gt={probe_t}"), count(&|r| r.t.as_deref().is_some_and(|v| v > probe_t))),
+        (
+            format!("t__gte={}", typed(5).t.unwrap()),
+            count(&|r| r.t.as_deref().is_some_and(|v| v >= typed(5).t.unwrap().as_str())),
+        ),
+        ("t__lt=2024-02-01".into(), count(&|r| r.t.as_deref().is_some_and(|v| v < "2024-02-01"))),
+        (format!("t__lte={probe_t}"), count(&|r| r.t.as_deref().is_some_and(|v| v <= probe_t))),
+        (
+            format!("t__in={},{}", typed(5).t.unwrap(), typed(6).t.unwrap()),
+            count(&|r| r.t.is_some() && (r.t == typed(5).t || r.t == typed(6).t)),
+        ),
+        ("t__isnull=true".into(), count(&|r| r.t.is_none())),
+        ("b=true".into(), count(&|r| r.b == Some(true))),
+        ("b__ne=true".into(), count(&|r| r.b == Some(false))),
+        ("b__in=true,false".into(), count(&|r| r.b.is_some())),
+        ("b__isnull=true".into(), count(&|r| r.b.is_none())),
+    ];
+    for (filter, want) in cases {
+        assert!(want > 0 || filter.contains("isnull"), "{filter}: the case should match something");
+        let url = format!("/api/v1/datasets/typed/tables/main/rows?{filter}&select=n&limit=1000");
+        let body = s.json(&url, 200).await;
+        assert_eq!(body["total"], want, "{filter}");
+        assert_eq!(body["rows"].as_array().unwrap().len() as u64, want, "{filter}");
+    }
+    // Text operators on other types, and values of the wrong type, are refused by name.
+    for bad in ["i__contains=1", "d__startswith=2023", "i=seven", "f=NaN", "b=yes", "d=15.06.2023", "t__gt=noon"] {
+        let body = s.json(&format!("/api/v1/datasets/typed/tables/main/rows?{bad}"), 400).await;
+        assert_eq!(body["code"], "invalid_value", "{bad}");
+    }
+}

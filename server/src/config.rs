@@ -67,6 +67,9 @@ pub struct Limits {
     pub max_queued_queries: usize,
     /// API requests a minute from one IP address (bursts up to as many); 0 turns it off.
     pub requests_per_minute: u32,
+    /// Resident memory of the server, in MB, above which running data queries are stopped
+    /// (503 `query_memory`); 0 turns the guard off.
+    pub max_memory_mb: u64,
 }
 
 impl Default for Config {
@@ -94,6 +97,7 @@ impl Default for Limits {
             max_running_queries: 8,
             max_queued_queries: 256,
             requests_per_minute: 600,
+            max_memory_mb: 4096,
         }
     }
 }

@@ -52,6 +52,7 @@ codes! {
     UnknownTable => ("unknown_table", BAD_REQUEST, "Unknown table"),
     RangeNotSatisfiable => ("range_not_satisfiable", RANGE_NOT_SATISFIABLE, "Range not satisfiable"),
     QueryTimeout => ("query_timeout", SERVICE_UNAVAILABLE, "Query took too long"),
+    QueryMemory => ("query_memory", SERVICE_UNAVAILABLE, "Query stopped at the memory limit"),
     Overloaded => ("overloaded", SERVICE_UNAVAILABLE, "Server busy"),
     RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Internal server error"),
@@ -136,7 +137,7 @@ impl IntoResponse for ApiError {
         let mut res = (self.code.status(), body).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         match self.code {
-            Code::QueryTimeout => {
+            Code::QueryTimeout | Code::QueryMemory => {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             // The queue drains in well under a second at the default limits.

@@ -398,6 +398,112 @@ impl RowsRequest {
     }
 }
 
+/// A running query's stop signal and memory guard.
+///
+/// [`run_blocking`](crate::api::rows) raises the signal when the request's future is dropped:
+/// the client went away, or the time limit answered for it. [`collect`] then cancels the
+/// polars query, which stops at its next operator, and frees the query's admission slot
+/// at once instead of when the abandoned work would have finished.
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Resident memory of the whole server, in bytes, above which running queries stop.
+    max_rss: Option<u64>,
+}
+
+/// Why a query did not produce its result.
+#[derive(Debug)]
+pub enum Stopped {
+    Engine(PolarsError),
+    /// The client went away or the time limit passed.
+    Cancelled,
+    /// The server's resident memory passed the limit while the query ran.
+    Memory {
+        limit_mb: u64,
+    },
+}
+
+impl From<PolarsError> for Stopped {
+    fn from(e: PolarsError) -> Self {
+        Stopped::Engine(e)
+    }
+}
+
+impl From<Stopped> for ApiError {
+    fn from(s: Stopped) -> Self {
+        match s {
+            Stopped::Engine(e) => e.into(),
+            // Only a timed-out request still has someone listening, and the timeout
+            // already answered it.
+            Stopped::Cancelled => ApiError::new(Code::QueryTimeout, "the query was stopped"),
+            Stopped::Memory { limit_mb } => ApiError::new(
+                Code::QueryMemory,
+                format!(
+                    "the server passed its memory limit ({limit_mb} MB) while this query ran; \
+                     retry later, or filter or aggregate more"
+                ),
+            ),
+        }
+    }
+}
+
+impl Watch {
+    pub fn new(max_memory_mb: u64) -> Self {
+        Watch { stop: Default::default(), max_rss: (max_memory_mb > 0).then(|| max_memory_mb * 1024 * 1024) }
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The server's resident set size, from `/proc/self/statm` (Linux; `None` elsewhere).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Runs `lf` on a polars worker while this thread watches the stop signal and the memory
+/// guard. The poll interval grows to 1 ms, so a fast query pays microseconds for it.
+pub fn collect(lf: LazyFrame, watch: &Watch) -> Result<DataFrame, Stopped> {
+    let query = lf.collect_concurrently()?;
+    let mut wait = std::time::Duration::from_micros(20);
+    for poll in 0u32.. {
+        if watch.stopped() {
+            abandon(query);
+            return Err(Stopped::Cancelled);
+        }
+        // Reading /proc costs a few microseconds: the first poll and every tenth after it.
+        if let Some(limit) = watch.max_rss.filter(|_| poll % 10 == 0)
+            && resident_bytes().is_some_and(|rss| rss > limit)
+        {
+            abandon(query);
+            return Err(Stopped::Memory { limit_mb: limit / (1024 * 1024) });
+        }
+        if let Some(result) = query.fetch() {
+            return Ok(result?);
+        }
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(std::time::Duration::from_millis(1));
+    }
+    unreachable!("a query is polled until it ends")
+}
+
+/// Cancels a running query without waiting for it. polars' worker sends its (error) result
+/// when it reaches its next operator and panics if nobody is left to receive it, so a
+/// small thread keeps the receiving end until then.
+fn abandon(query: InProcessQuery) {
+    query.cancel();
+    std::thread::spawn(move || {
+        let _ = query.fetch_blocking();
+    });
+}
+
 /// Opens a version's Parquet file lazily.
 pub fn scan(path: &std::path::Path) -> PolarsResult<LazyFrame> {
     LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())
@@ -405,7 +511,7 @@ pub fn scan(path: &std::path::Path) -> PolarsResult<LazyFrame> {
 
 /// One page: `limit` rows after the cursor (or from `offset`), whether more follow, and
 /// where this page ends, for the next cursor.
-pub fn page(path: &std::path::Path, req: &RowsRequest) -> PolarsResult<(DataFrame, Option<After>)> {
+pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<(DataFrame, Option<After>), Stopped> {
     let args = ScanArgsParquet { row_index: Some(RowIndex { name: ROW.into(), offset: 0 }), ..Default::default() };
     let mut lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, args)?;
     match (&req.after, req.order.is_empty()) {
@@ -431,7 +537,7 @@ pub fn page(path: &std::path::Path, req: &RowsRequest) -> PolarsResult<(DataFram
         req.order.iter().map(|(n, _)| n.as_str()).filter(|n| !req.select.iter().any(|s| s == n)).collect();
     keep.extend(extra.iter().map(|n| col(*n)));
     keep.push(col(ROW));
-    let df = lf.select(keep).slice(req.offset as i64, (req.limit + 1) as IdxSize).collect()?;
+    let df = collect(lf.select(keep).slice(req.offset as i64, (req.limit + 1) as IdxSize), watch)?;
     let next = if df.height() > req.limit { Some(after_row(&df, req.limit - 1, &req.order)?) } else { None };
     let df = df.head(Some(req.limit)).select(req.select.iter().map(String::as_str))?;
     Ok((df, next))
@@ -468,11 +574,38 @@ fn cursor_text(v: AnyValue<'_>) -> Option<String> {
 }
 
 /// Rows matching the filters.
-pub fn count(lf: LazyFrame, req: &RowsRequest) -> PolarsResult<u64> {
+pub fn count(lf: LazyFrame, req: &RowsRequest, watch: &Watch) -> Result<u64, Stopped> {
     let mut lf = lf;
     if let Some(p) = req.predicate() {
         lf = lf.filter(p);
     }
-    let df = lf.select([len()]).collect()?;
+    let df = collect(lf.select([len()]), watch)?;
     Ok(df.columns()[0].get(0)?.extract::<u64>().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers() -> LazyFrame {
+        df!("n" => (0..10_000i64).collect::<Vec<_>>()).unwrap().lazy().sort(["n"], Default::default())
+    }
+
+    #[test]
+    fn a_stopped_watch_cancels_the_query() {
+        let watch = Watch::new(0);
+        assert_eq!(collect(numbers(), &watch).unwrap().height(), 10_000);
+        watch.stop();
+        assert!(matches!(collect(numbers(), &watch), Err(Stopped::Cancelled)));
+    }
+
+    #[test]
+    fn the_memory_guard_stops_queries_above_the_limit() {
+        // Any running process holds more than one megabyte.
+        let watch = Watch::new(1);
+        match collect(numbers(), &watch) {
+            Err(Stopped::Memory { limit_mb: 1 }) => {}
+            other => panic!("expected the memory guard, got {other:?}"),
+        }
+    }
 }

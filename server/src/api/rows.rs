@@ -16,7 +16,7 @@ use super::base_url;
 use super::model::{RowsColumn, RowsResponse};
 use crate::encode::{self, ExportFormat};
 use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
-use crate::query::{self, Cursor, RawParams, RowsFormat, RowsRequest};
+use crate::query::{self, Cursor, RawParams, RowsFormat, RowsRequest, Watch};
 use crate::state::AppState;
 
 /// A table version and the validated request against it.
@@ -84,12 +84,16 @@ fn not_modified(etag: &str, pinned: bool) -> Response {
 /// so the gate counts what really runs.
 pub(crate) async fn run_blocking<T: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+    f: impl FnOnce(&Watch) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let limit = Duration::from_secs(state.config.limits.query_timeout_secs);
     let admission = state.queries.enter().await?;
+    let watch = Watch::new(state.config.limits.max_memory_mb);
+    // Dropped when this future ends, however it ends: a client that disconnects drops it
+    // mid-query, and so does the timeout below. Either way the query is told to stop.
+    let _stop_on_drop = StopOnDrop(watch.clone());
     let work = move || {
-        let result = f();
+        let result = f(&watch);
         drop(admission);
         result
     };
@@ -97,6 +101,14 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(ApiError::internal(join)),
         Err(_) => Err(ApiError::new(Code::QueryTimeout, format!("the query ran longer than {}s", limit.as_secs()))),
+    }
+}
+
+struct StopOnDrop(Watch);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 
@@ -164,13 +176,13 @@ async fn rows_as(
     let path = state.store.version_path(&version);
     let known_total = version.row_count;
     let req = request.clone();
-    let (mut df, after, total) = run_blocking(&state, move || {
+    let (mut df, after, total) = run_blocking(&state, move |watch| {
         let lf = query::scan(&path)?;
-        let (df, after) = query::page(&path, &req)?;
+        let (df, after) = query::page(&path, &req, watch)?;
         let total = match (req.total, req.filters.is_empty()) {
             (false, _) => None,
             (true, true) => Some(known_total),
-            (true, false) => Some(query::count(lf, &req)?),
+            (true, false) => Some(query::count(lf, &req, watch)?),
         };
         Ok((df, after, total))
     })
@@ -304,7 +316,7 @@ pub async fn table_file(
     let rx = if format == ExportFormat::Xlsx {
         // One row past the limit tells whether the sheet is cut short.
         let limit = crate::xlsx::MAX_ROWS;
-        let df = run_blocking(&state, move || Ok(plan.slice(0, limit as u32 + 1).collect()?)).await?;
+        let df = run_blocking(&state, move |watch| Ok(query::collect(plan.slice(0, limit as u32 + 1), watch)?)).await?;
         truncated = df.height() > limit;
         let admission = state.queries.enter().await?;
         encode::stream_xlsx(df.slice(0, limit), admission)

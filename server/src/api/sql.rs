@@ -131,7 +131,7 @@ async fn run(state: AppState, q: Option<String>, format: Option<String>) -> ApiR
     }
     let max_rows = state.config.limits.max_rows;
     let data_dir = state.store.root().display().to_string();
-    let (mut df, truncated) = run_blocking(&state, move || {
+    let (mut df, truncated) = run_blocking(&state, move |watch| {
         let mut ctx = SQLContext::new();
         for (name, path) in &tables {
             ctx.register(name, scan(path)?);
@@ -139,7 +139,11 @@ async fn run(state: AppState, q: Option<String>, format: Option<String>) -> ApiR
         // polars' messages are about the query, but never show where the files are.
         let refuse = |e: PolarsError| ApiError::new(Code::InvalidSql, e.to_string().replace(&data_dir, "…"));
         let lf = ctx.execute(&q).map_err(refuse)?;
-        let df = lf.limit(max_rows as IdxSize + 1).collect().map_err(refuse)?;
+        let df = match crate::query::collect(lf.limit(max_rows as IdxSize + 1), watch) {
+            Ok(df) => df,
+            Err(crate::query::Stopped::Engine(e)) => return Err(refuse(e)),
+            Err(stopped) => return Err(stopped.into()),
+        };
         let truncated = df.height() > max_rows;
         Ok((df.head(Some(max_rows)), truncated))
     })

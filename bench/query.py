@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Query benchmark: aggregation, deep OFFSET and a full CSV export, the portal over HTTP vs
+DuckDB in-process on its own Parquet of the same CSV.
+
+    bench/query.py BASE_URL DATASET TABLE PEER_PARQUET SERVER_PID [N]
+
+The table is the 10M-row observations table (bench/ingest.sh). SERVER_PID is the portal's
+process, whose resident memory is sampled during the export. Prints p50 and p99 of N
+sequential runs (N=10 by default) for the queries, and MB/s and RSS growth for the export.
+"""
+import statistics
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import duckdb
+
+base, dataset, table, peer, pid = sys.argv[1:6]
+n = int(sys.argv[6]) if len(sys.argv) > 6 else 10
+sql_name = f"{dataset.replace('-', '_')}__{table.replace('-', '_')}"
+AGG = "SELECT aimag, indicator, avg(value) AS mean, count(*) AS n FROM {t} GROUP BY 1, 2"
+
+
+def measure(fn):
+    fn()
+    xs = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        xs.append((time.perf_counter() - t0) * 1000)
+    xs.sort()
+    return statistics.median(xs), xs[min(len(xs) - 1, int(len(xs) * 0.99))]
+
+
+def get(path):
+    with urllib.request.urlopen(base + path) as r:
+        return r.read()
+
+
+con = duckdb.connect()
+con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{peer}')")
+agg_path = "/api/v1/sql?" + urllib.parse.urlencode({"q": AGG.format(t=sql_name)})
+rows = f"/api/v1/datasets/{dataset}/tables/{table}/rows"
+assert len(get(agg_path)) > 0
+results = [
+    ("GROUP BY aimag, indicator: opendata /api/v1/sql over HTTP", measure(lambda: get(agg_path))),
+    ("GROUP BY aimag, indicator: duckdb in-process", measure(lambda: con.execute(AGG.format(t="t")).fetchall())),
+    ("OFFSET 1000000 LIMIT 100: opendata rows API", measure(lambda: get(f"{rows}?offset=1000000&limit=100&total=false"))),
+    ("OFFSET 1000000 LIMIT 100: duckdb in-process",
+     measure(lambda: con.execute("SELECT * FROM t LIMIT 100 OFFSET 1000000").fetchall())),
+]
+print(f"{n} sequential runs each, warm cache")
+for name, (p50, p99) in results:
+    print(f"{name:58s} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
+
+
+def rss_kb():
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+# The export: a filter no row fails, so the portal streams the CSV through its query engine
+# rather than handing out a stored file.
+before = rss_kb()
+peak = [before]
+done = threading.Event()
+
+
+def sample():
+    while not done.is_set():
+        peak[0] = max(peak[0], rss_kb())
+        time.sleep(0.05)
+
+
+threading.Thread(target=sample, daemon=True).start()
+t0 = time.perf_counter()
+size = 0
+lines = 0
+with urllib.request.urlopen(f"{base}/api/v1/datasets/{dataset}/tables/{table}/data.csv?id__gte=0") as r:
+    while True:
+        chunk = r.read(1 << 20)
+        if not chunk:
+            break
+        size += len(chunk)
+        lines += chunk.count(b"\n")
+secs = time.perf_counter() - t0
+done.set()
+t0 = time.perf_counter()
+con.execute(f"COPY (SELECT * FROM t) TO '/dev/null' (FORMAT csv)")
+duck = time.perf_counter() - t0
+print(f"CSV export, all rows: opendata {size / 1e6:.0f} MB ({lines} lines) in {secs:.2f} s = "
+      f"{size / 1e6 / secs:.0f} MB/s; server RSS {before / 1024:.0f} MB -> peak {peak[0] / 1024:.0f} MB "
+      f"(+{(peak[0] - before) / 1024:.0f} MB)")
+print(f"CSV export, all rows: duckdb COPY TO csv in-process {duck:.2f} s = {size / 1e6 / duck:.0f} MB/s (same size assumed)")
