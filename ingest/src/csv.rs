@@ -18,14 +18,12 @@ use crate::{Error, Result};
 /// filters, large enough that a scan is not dominated by per-group overhead.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
-/// Bytes per data page. Small pages cost about 4% in file size, but a reader that needs a
-/// few thousand rows of a row group (a filter on a table's sort keys, a slice) decodes
-/// only the pages that hold them instead of the whole group: half the CPU of a point query.
-pub const DATA_PAGE_BYTES: usize = 16 * 1024;
-
 /// How every Parquet file of the portal is written: zstd, min/max/null statistics per
-/// column, row groups of [`ROW_GROUP_ROWS`], pages of [`DATA_PAGE_BYTES`]. Exports use the
-/// same settings.
+/// column, row groups of [`ROW_GROUP_ROWS`]. Exports use the same settings.
+///
+/// Pages keep polars' default size: with small pages (16 KiB) a point filter decoded less
+/// (5.4 ms instead of 6.6 ms over 10M sorted rows), but polars 0.55 then wrote row-group
+/// null counts that disagree with the data, which the ingest's null check rightly refuses.
 pub fn parquet_options() -> ParquetWriteOptions {
     ParquetWriteOptions {
         compression: ParquetCompression::Zstd(None),
@@ -37,7 +35,7 @@ pub fn parquet_options() -> ParquetWriteOptions {
             ..Default::default()
         },
         row_group_size: Some(ROW_GROUP_ROWS),
-        data_page_size: Some(DATA_PAGE_BYTES),
+        data_page_size: None,
         key_value_metadata: None,
         arrow_schema: None,
         compat_level: None,
