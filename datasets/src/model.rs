@@ -248,6 +248,15 @@ pub struct ColumnStats {
     pub min: Option<serde_json::Value>,
     pub max: Option<serde_json::Value>,
     pub distinct_count: u64,
+    /// Every value of a text column with at most [`ColumnStats::MAX_VALUES`] distinct
+    /// values, sorted: the aimags, indicators and codes a reader filters and searches by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+impl ColumnStats {
+    /// Text columns with more distinct values than this do not list them.
+    pub const MAX_VALUES: u64 = 100;
 }
 
 /// What a publisher fixed about a table, kept across versions.

@@ -48,7 +48,33 @@ pub fn compute(path: &Path, kinds: &[ColumnType]) -> Result<(u64, Vec<ColumnStat
         // The engine counts null as a value; the catalog does not.
         s.distinct_count = d.saturating_sub(u64::from(s.null_count > 0));
     }
+    let listed: Vec<usize> = (0..kinds.len())
+        .filter(|&i| kinds[i] == ColumnType::String && (1..=ColumnStats::MAX_VALUES).contains(&stats[i].distinct_count))
+        .collect();
+    if !listed.is_empty() {
+        for (i, values) in listed.iter().zip(distinct_values(path, &listed)?) {
+            stats[*i].values = values;
+        }
+    }
     Ok((rows, stats))
+}
+
+/// The distinct values of the columns at `indices`, sorted, in one streaming pass.
+fn distinct_values(path: &Path, indices: &[usize]) -> Result<Vec<Vec<String>>> {
+    let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())?;
+    let schema = lf.clone().collect_schema()?;
+    let names: Vec<String> =
+        indices.iter().filter_map(|&i| schema.get_at_index(i).map(|(n, _)| n.to_string())).collect();
+    let exprs: Vec<Expr> =
+        names.iter().map(|n| col(n.as_str()).drop_nulls().unique().sort(Default::default()).implode(true)).collect();
+    let df = lf.select(exprs).collect_with_engine(Engine::Streaming)?.unwrap_single();
+    df.columns()
+        .iter()
+        .map(|c| {
+            let list = c.list()?.get_as_series(0).unwrap_or_default();
+            Ok(list.str()?.iter().flatten().map(str::to_owned).collect())
+        })
+        .collect()
 }
 
 fn distinct_counts(path: &Path, rows: u64) -> Result<Vec<u64>> {

@@ -1,15 +1,19 @@
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Count, FacetCollector, FacetCounts, TopDocs};
 use tantivy::directory::error::LockError;
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery};
-use tantivy::schema::{Facet, IndexRecordOption, Value};
-use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
-use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, TantivyError, Term};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{Facet, Field, IndexRecordOption, Value};
+use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, TantivyError, Term};
 
-use crate::schema::{self, Fields, IndexedDataset, TOKENIZER};
+use crate::analysis::{self, ANALYZER, MnEnTokenizer};
+use crate::schema::{self, Fields, IndexedDataset};
 use crate::{Error, Result};
 
 /// How results are ordered.
@@ -23,7 +27,19 @@ pub enum Sort {
     Title,
 }
 
+/// The reader's language: its title and description fields weigh more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Mn,
+    En,
+}
+
 /// A catalog search: free text, exact-match filters, ordering and a page.
+///
+/// `q` is words (each must match, a word with no match anywhere is left out), `"quoted
+/// phrases"`, and `-word` or `-"phrase"` to exclude. Words of five letters or more forgive
+/// one typo, of nine or more two; the last word also matches as a prefix.
 #[derive(Debug, Clone, Default)]
 pub struct SearchQuery {
     pub q: Option<String>,
@@ -31,16 +47,36 @@ pub struct SearchQuery {
     pub tag: Option<String>,
     pub format: Option<String>,
     pub license: Option<String>,
+    /// Datasets whose years overlap this range (inclusive; either end open).
+    pub year_from: Option<i32>,
+    pub year_to: Option<i32>,
+    pub lang: Lang,
     pub sort: Sort,
     pub offset: usize,
     pub limit: usize,
 }
 
-/// One result, with what a listing shows.
+/// One result: what a listing shows, and why it matched.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
     pub id: String,
     pub score: f32,
+    pub title: String,
+    pub title_en: Option<String>,
+    pub description: String,
+    pub description_en: Option<String>,
+    pub organization: String,
+    pub tags: Vec<String>,
+    pub license: String,
+    /// Microseconds since the epoch.
+    pub updated_at: i64,
+    pub years: Option<(i32, i32)>,
+    /// Field name → the field's text around the match, HTML-escaped, matches in `<mark>`.
+    pub highlights: BTreeMap<String, String>,
+    /// Columns (label and name) that matched.
+    pub matched_columns: Vec<String>,
+    /// Column values that matched (an aimag, an indicator).
+    pub matched_values: Vec<String>,
 }
 
 /// A value of a facet and how many results have it.
@@ -50,13 +86,16 @@ pub struct FacetCount {
     pub count: u64,
 }
 
-/// Facet counts over all results of a search (not only the page).
+/// Facet counts over all results of a search (not only the page). Each facet counts with
+/// every active filter but its own, so a reader sees what choosing another value gives.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Facets {
     pub organization: Vec<FacetCount>,
     pub tag: Vec<FacetCount>,
     pub format: Vec<FacetCount>,
     pub license: Vec<FacetCount>,
+    /// Datasets covering each year, in year order.
+    pub year: Vec<FacetCount>,
 }
 
 /// A page of results.
@@ -65,6 +104,22 @@ pub struct SearchResults {
     pub total: usize,
     pub hits: Vec<Hit>,
     pub facets: Facets,
+}
+
+/// Completions for a search box.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Suggestions {
+    /// Datasets whose title matches what was typed so far.
+    pub titles: Vec<SuggestedTitle>,
+    /// Words from titles and tags that complete the last word typed.
+    pub terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuggestedTitle {
+    pub id: String,
+    pub title: String,
+    pub title_en: Option<String>,
 }
 
 /// The on-disk index and a reader that follows commits.
@@ -83,6 +138,31 @@ impl std::fmt::Debug for SearchIndex {
 /// How long a writer waits for another process's writer to finish before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
+/// A facet dimension: its filter field, its facet field, and the query's filter value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dim {
+    Organization,
+    Tag,
+    Format,
+    License,
+    Year,
+}
+
+const DIMS: [Dim; 5] = [Dim::Organization, Dim::Tag, Dim::Format, Dim::License, Dim::Year];
+
+/// One word or phrase of a query, analyzed.
+#[derive(Debug, Clone)]
+struct Clause {
+    /// Each word's terms (a Latin word has a Mongolian and an English reading).
+    words: Vec<Vec<String>>,
+    /// Letters typed, for the typo allowance.
+    letters: usize,
+    phrase: bool,
+    exclude: bool,
+    /// The last word, still being typed: also a prefix.
+    prefix: bool,
+}
+
 impl SearchIndex {
     /// Opens the index in `dir`, creating an empty one if there is none.
     pub fn open(dir: &Path) -> Result<Self> {
@@ -96,15 +176,22 @@ impl SearchIndex {
         if index.schema() != schema {
             return Err(Error::SchemaMismatch);
         }
-        let analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(60))
-            .filter(LowerCaser)
-            .build();
-        index.tokenizers().register(TOKENIZER, analyzer);
+        index.tokenizers().register(ANALYZER, MnEnTokenizer::default());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
         Ok(Self { index, reader, fields })
     }
 
+    /// Opens the index in `dir`; an index of an older schema is emptied first, for the
+    /// caller to rebuild from the catalog. Returns whether that happened.
+    pub fn open_or_reset(dir: &Path) -> Result<(Self, bool)> {
+        match Self::open(dir) {
+            Err(Error::SchemaMismatch) => {
+                std::fs::remove_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+                Ok((Self::open(dir)?, true))
+            }
+            other => other.map(|index| (index, false)),
+        }
+    }
     /// Adds or replaces the given datasets, and commits.
     pub fn upsert(&self, datasets: &[IndexedDataset]) -> Result<()> {
         self.write(|writer, fields| {
@@ -184,110 +271,492 @@ impl SearchIndex {
         for c in &d.columns {
             doc.add_text(f.columns, c);
         }
+        for v in &d.values {
+            doc.add_text(f.values, v);
+        }
+        if let Some((from, to)) = d.years {
+            doc.add_i64(f.year_from, i64::from(from));
+            doc.add_i64(f.year_to, i64::from(to));
+            let years: Vec<String> = (from..=to).map(|y| y.to_string()).collect();
+            doc.add_text(f.years_text, years.join(" "));
+            for y in &years {
+                doc.add_facet(f.facet_year, Facet::from_path([y.as_str()]));
+            }
+        }
         doc.add_i64(f.updated_at, d.updated_at);
         let sort_title = d.title_en.as_deref().filter(|_| d.title.is_empty()).unwrap_or(&d.title);
         doc.add_text(f.title_sort, sort_title.to_lowercase());
         doc
     }
 
+    /// The text fields a query searches, with their weight for a reader of `lang`.
+    fn weighted(&self, lang: Lang) -> Vec<(Field, f32)> {
+        let f = &self.fields;
+        let (mn, en) = match lang {
+            Lang::Mn => (1.5, 1.0),
+            Lang::En => (1.0, 1.5),
+        };
+        vec![
+            (f.title, 5.0 * mn),
+            (f.title_en, 5.0 * en),
+            (f.tags_text, 3.0),
+            (f.columns, 2.0),
+            (f.organization_text, 1.5),
+            (f.description, 1.0 * mn),
+            (f.description_en, 1.0 * en),
+            (f.values, 0.8),
+            (f.years_text, 0.5),
+        ]
+    }
+
     /// Runs a search. Facet counts cover every result, not just the requested page.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
-        let f = &self.fields;
         let searcher = self.reader.searcher();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            Some(q) => clauses.push((Occur::Must, self.parse(q))),
-            None => clauses.push((Occur::Must, Box::new(AllQuery))),
-        }
-        for (field, value) in [
-            (f.organization, &query.organization),
-            (f.tag, &query.tag),
-            (f.format, &query.format),
-            (f.license, &query.license),
-        ] {
-            if let Some(v) = value {
-                let term = Term::from_field_text(field, v);
-                // Boost 0: a filter narrows results without changing their relevance order.
-                let filter = TermQuery::new(term, IndexRecordOption::Basic);
-                clauses.push((Occur::Must, Box::new(BoostQuery::new(Box::new(filter), 0.0))));
-            }
-        }
-        let query_all = BooleanQuery::new(clauses);
+        let clauses = query.q.as_deref().map(parse).unwrap_or_default();
+        let text = self.text_query(&searcher, &clauses, query.lang)?;
+        let main = self.with_filters(text.box_clone(), query, None);
 
-        let facet = |field: tantivy::schema::Field| {
-            let mut c = FacetCollector::for_field(self.index.schema().get_field_name(field));
-            c.add_facet(Facet::root());
-            c
-        };
+        // The facets of dimensions without an active filter come from the main search;
+        // each filtered one is counted again without its own filter.
+        let mut facets = Facets::default();
+        let c = |d| self.facet_collector(d);
         // tantivy combines at most four collectors in a tuple, hence the nesting.
-        let (total, (org, tag), (format, license)) = searcher.search(
-            &query_all,
-            &(
-                Count,
-                (facet(f.facet_organization), facet(f.facet_tag)),
-                (facet(f.facet_format), facet(f.facet_license)),
-            ),
+        let (total, (org, tag), (format, license, year)) = searcher.search(
+            &main,
+            &(Count, (c(Dim::Organization), c(Dim::Tag)), (c(Dim::Format), c(Dim::License), c(Dim::Year))),
         )?;
+        for (dim, counts) in DIMS.iter().zip([org, tag, format, license, year]) {
+            let counts = if self.filter_of(query, *dim).is_some() {
+                let without = self.with_filters(text.box_clone(), query, Some(*dim));
+                searcher.search(&without, &self.facet_collector(*dim))?
+            } else {
+                counts
+            };
+            *facets.get_mut(*dim) = facet_counts(&counts, *dim == Dim::Year);
+        }
+
         let limit = query.limit.max(1);
         let page = TopDocs::with_limit(limit).and_offset(query.offset);
         let addresses: Vec<(f32, tantivy::DocAddress)> = match query.sort {
-            Sort::Relevance => searcher.search(&query_all, &page.order_by_score())?,
+            Sort::Relevance => searcher.search(&main, &page.order_by_score())?,
             Sort::Updated => searcher
-                .search(&query_all, &page.order_by_fast_field::<i64>("updated_at", Order::Desc))?
+                .search(&main, &page.order_by_fast_field::<i64>("updated_at", Order::Desc))?
                 .into_iter()
                 .map(|(_, a)| (0.0, a))
                 .collect(),
             Sort::Title => searcher
-                .search(&query_all, &page.order_by_string_fast_field("title_sort", Order::Asc))?
+                .search(&main, &page.order_by_string_fast_field("title_sort", Order::Asc))?
                 .into_iter()
                 .map(|(_, a)| (0.0, a))
                 .collect(),
         };
+        let marker = Marker::new(&clauses);
         let mut hits = Vec::with_capacity(addresses.len());
         for (score, address) in addresses {
             let doc: TantivyDocument = searcher.doc(address)?;
-            let id = doc.get_first(f.id).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            hits.push(Hit { id, score });
+            hits.push(self.hit(&doc, score, &marker));
         }
-        let counts = |fc: tantivy::collector::FacetCounts| {
-            let mut v: Vec<FacetCount> = fc
-                .get("/")
-                .map(|(facet, count)| FacetCount {
-                    value: facet.to_path().last().map(|s| s.to_string()).unwrap_or_default(),
-                    count,
-                })
-                .collect();
-            v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-            v
+        Ok(SearchResults { total, hits, facets })
+    }
+
+    /// Title and term completions for what has been typed so far.
+    pub fn suggest(&self, q: &str, limit: usize) -> Result<Suggestions> {
+        let clauses: Vec<Clause> = parse(q).into_iter().filter(|c| !c.exclude).collect();
+        let Some(last) = clauses.last() else {
+            return Ok(Suggestions::default());
         };
-        Ok(SearchResults {
-            total,
-            hits,
-            facets: Facets {
-                organization: counts(org),
-                tag: counts(tag),
-                format: counts(format),
-                license: counts(license),
-            },
+        let f = &self.fields;
+        let searcher = self.reader.searcher();
+        let fields = [(f.title, 2.0), (f.title_en, 2.0), (f.tags_text, 1.0)];
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for c in &clauses {
+            must.push((Occur::Must, word_query(&fields, c)));
+        }
+        let top = searcher.search(&BooleanQuery::new(must), &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let prefixes: Vec<String> = last.words.last().cloned().unwrap_or_default();
+        let mut out = Suggestions::default();
+        for (_, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_owned);
+            let hit = SuggestedTitle {
+                id: text(f.id).unwrap_or_default(),
+                title: text(f.title).unwrap_or_default(),
+                title_en: text(f.title_en),
+            };
+            for field in [f.title, f.title_en, f.tags_text] {
+                for value in doc.get_all(field).filter_map(|v| v.as_str()) {
+                    for word in analysis::words(value) {
+                        let lower = word.text.to_lowercase();
+                        let completes = analysis::terms(word.text)
+                            .iter()
+                            .any(|t| prefixes.iter().any(|p| t.starts_with(p.as_str())));
+                        if completes
+                            && lower.chars().count() > 2
+                            && !out.terms.contains(&lower)
+                            && out.terms.len() < limit
+                        {
+                            out.terms.push(lower);
+                        }
+                    }
+                }
+            }
+            out.titles.push(hit);
+        }
+        Ok(out)
+    }
+
+    /// The free-text part: every clause must match (a word that matches no dataset at all
+    /// is left out, as a search engine would), excluded ones must not.
+    fn text_query(&self, searcher: &Searcher, clauses: &[Clause], lang: Lang) -> Result<Box<dyn Query>> {
+        if clauses.is_empty() {
+            return Ok(Box::new(AllQuery));
+        }
+        let weighted = self.weighted(lang);
+        let mut parts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for c in clauses {
+            let q = word_query(&weighted, c);
+            if c.exclude {
+                parts.push((Occur::MustNot, q));
+            } else if searcher.search(&q, &Count)? > 0 {
+                parts.push((Occur::Must, q));
+            }
+        }
+        if !parts.iter().any(|(o, _)| *o == Occur::Must) {
+            // Nothing typed matched anything: no results, rather than everything.
+            if clauses.iter().any(|c| !c.exclude) {
+                return Ok(Box::new(EmptyQuery));
+            }
+            parts.push((Occur::Must, Box::new(AllQuery)));
+        }
+        Ok(Box::new(BooleanQuery::new(parts)))
+    }
+
+    fn filter_of<'q>(&self, query: &'q SearchQuery, dim: Dim) -> Option<&'q dyn std::any::Any> {
+        match dim {
+            Dim::Organization => query.organization.as_ref().map(|v| v as _),
+            Dim::Tag => query.tag.as_ref().map(|v| v as _),
+            Dim::Format => query.format.as_ref().map(|v| v as _),
+            Dim::License => query.license.as_ref().map(|v| v as _),
+            Dim::Year => (query.year_from.is_some() || query.year_to.is_some()).then_some(&query.year_from as _),
+        }
+    }
+
+    /// `text` narrowed by every filter of `query` except `skip`'s.
+    fn with_filters(&self, text: Box<dyn Query>, query: &SearchQuery, skip: Option<Dim>) -> BooleanQuery {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text)];
+        // Boost 0: a filter narrows results without changing their relevance order.
+        let filter =
+            |q: Box<dyn Query>| -> (Occur, Box<dyn Query>) { (Occur::Must, Box::new(BoostQuery::new(q, 0.0))) };
+        for (dim, field, value) in [
+            (Dim::Organization, f.organization, &query.organization),
+            (Dim::Tag, f.tag, &query.tag),
+            (Dim::Format, f.format, &query.format),
+            (Dim::License, f.license, &query.license),
+        ] {
+            if let (Some(v), false) = (value, skip == Some(dim)) {
+                clauses
+                    .push(filter(Box::new(TermQuery::new(Term::from_field_text(field, v), IndexRecordOption::Basic))));
+            }
+        }
+        if skip != Some(Dim::Year) {
+            // Overlap: the dataset ends after the range starts and starts before it ends.
+            if let Some(from) = query.year_from {
+                let lower = Bound::Included(Term::from_field_i64(f.year_to, i64::from(from)));
+                clauses.push(filter(Box::new(RangeQuery::new(lower, Bound::Unbounded))));
+            }
+            if let Some(to) = query.year_to {
+                let upper = Bound::Included(Term::from_field_i64(f.year_from, i64::from(to)));
+                clauses.push(filter(Box::new(RangeQuery::new(Bound::Unbounded, upper))));
+            }
+        }
+        BooleanQuery::new(clauses)
+    }
+
+    fn facet_field(&self, dim: Dim) -> Field {
+        let f = &self.fields;
+        match dim {
+            Dim::Organization => f.facet_organization,
+            Dim::Tag => f.facet_tag,
+            Dim::Format => f.facet_format,
+            Dim::License => f.facet_license,
+            Dim::Year => f.facet_year,
+        }
+    }
+
+    fn facet_collector(&self, dim: Dim) -> FacetCollector {
+        let mut c = FacetCollector::for_field(self.index.schema().get_field_name(self.facet_field(dim)));
+        c.add_facet(Facet::root());
+        c
+    }
+
+    fn hit(&self, doc: &TantivyDocument, score: f32, marker: &Marker) -> Hit {
+        let f = &self.fields;
+        let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let opt = |field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_owned);
+        let int = |field| doc.get_first(field).and_then(|v| v.as_i64());
+        let mut highlights = BTreeMap::new();
+        for (name, field, whole) in [
+            ("title", f.title, true),
+            ("title_en", f.title_en, true),
+            ("description", f.description, false),
+            ("description_en", f.description_en, false),
+        ] {
+            if let Some(snippet) = doc.get_first(field).and_then(|v| v.as_str()).and_then(|t| marker.mark(t, whole)) {
+                highlights.insert(name.to_owned(), snippet);
+            }
+        }
+        let matched = |field| -> Vec<String> {
+            doc.get_all(field).filter_map(|v| v.as_str()).filter(|t| marker.matches(t)).map(str::to_owned).collect()
+        };
+        let tags: Vec<String> = doc.get_all(f.tag).filter_map(|v| v.as_str()).map(str::to_owned).collect();
+        let matched_tags = matched(f.tags_text);
+        if !matched_tags.is_empty() {
+            let marked: Vec<String> = matched_tags.iter().filter_map(|t| marker.mark(t, true)).collect();
+            highlights.insert("tags".into(), marked.join(", "));
+        }
+        Hit {
+            id: text(f.id),
+            score,
+            title: text(f.title),
+            title_en: opt(f.title_en),
+            description: text(f.description),
+            description_en: opt(f.description_en),
+            organization: text(f.organization),
+            tags,
+            license: text(f.license),
+            updated_at: int(f.updated_at).unwrap_or_default(),
+            years: int(f.year_from).zip(int(f.year_to)).map(|(a, b)| (a as i32, b as i32)),
+            highlights,
+            matched_columns: matched(f.columns),
+            matched_values: matched(f.values),
+        }
+    }
+}
+
+impl Facets {
+    fn get_mut(&mut self, dim: Dim) -> &mut Vec<FacetCount> {
+        match dim {
+            Dim::Organization => &mut self.organization,
+            Dim::Tag => &mut self.tag,
+            Dim::Format => &mut self.format,
+            Dim::License => &mut self.license,
+            Dim::Year => &mut self.year,
+        }
+    }
+}
+
+fn facet_counts(fc: &FacetCounts, by_value: bool) -> Vec<FacetCount> {
+    let mut v: Vec<FacetCount> = fc
+        .get("/")
+        .map(|(facet, count)| FacetCount {
+            value: facet.to_path().last().map(|s| s.to_string()).unwrap_or_default(),
+            count,
+        })
+        .collect();
+    if by_value {
+        v.sort_by(|a, b| a.value.cmp(&b.value));
+    } else {
+        v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    }
+    v
+}
+
+/// Splits what a reader typed into words, `"phrases"` and `-exclusions`. Never fails: an
+/// unbalanced quote runs to the end.
+fn parse(q: &str) -> Vec<Clause> {
+    let mut out = Vec::new();
+    let mut rest = q.trim_start();
+    let still_typing = !q.ends_with(char::is_whitespace) && !q.ends_with('"');
+    while !rest.is_empty() {
+        let exclude = rest.starts_with('-');
+        if exclude {
+            rest = &rest[1..];
+        }
+        let (chunk, phrase, after) = if let Some(r) = rest.strip_prefix('"') {
+            let end = r.find('"').unwrap_or(r.len());
+            (&r[..end], true, r.get(end + 1..).unwrap_or(""))
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            (&rest[..end], false, &rest[end..])
+        };
+        let words: Vec<analysis::Word<'_>> = analysis::words(chunk).collect();
+        if !words.is_empty() {
+            let letters = words.iter().map(|w| w.text.chars().count()).max().unwrap_or(0);
+            out.push(Clause {
+                words: words.iter().map(|w| analysis::terms(w.text)).collect(),
+                letters,
+                // A hyphenated name (`Дархан-Уул`) is a phrase of its parts.
+                phrase: phrase || words.len() > 1,
+                exclude,
+                prefix: false,
+            });
+        }
+        rest = after.trim_start();
+    }
+    if still_typing
+        && let Some(last) = out.last_mut()
+        && !last.phrase
+        && !last.exclude
+    {
+        last.prefix = true;
+    }
+    out
+}
+
+/// One clause over weighted fields: exact terms, typo-tolerant terms at half weight, and
+/// the last word as a prefix; a phrase must match in order.
+fn word_query(fields: &[(Field, f32)], c: &Clause) -> Box<dyn Query> {
+    let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for &(field, boost) in fields {
+        if c.phrase {
+            // The Mongolian reading of each word: the one every script shares.
+            let terms: Vec<Term> =
+                c.words.iter().filter_map(|w| w.first()).map(|t| Term::from_field_text(field, t)).collect();
+            let q: Box<dyn Query> = if terms.len() > 1 {
+                Box::new(PhraseQuery::new(terms))
+            } else {
+                Box::new(TermQuery::new(terms[0].clone(), IndexRecordOption::WithFreqs))
+            };
+            should.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
+            continue;
+        }
+        let distance = if c.exclude {
+            0
+        } else {
+            match c.letters {
+                0..=4 => 0,
+                5..=8 => 1,
+                _ => 2,
+            }
+        };
+        for t in c.words.iter().flatten() {
+            let term = Term::from_field_text(field, t);
+            should.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)), boost)),
+            ));
+            if distance > 0 {
+                let fuzzy = FuzzyTermQuery::new(term.clone(), distance, true);
+                should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), boost * 0.4))));
+            }
+            if c.prefix && t.chars().count() >= 2 {
+                let prefix = FuzzyTermQuery::new_prefix(term, 0, true);
+                should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(prefix), boost * 0.6))));
+            }
+        }
+    }
+    Box::new(BooleanQuery::new(should))
+}
+
+/// Finds the words of a stored text that a query matched, the way the index matched them.
+struct Marker {
+    /// (term, typo allowance, prefix)
+    terms: Vec<(String, usize, bool)>,
+}
+
+impl Marker {
+    fn new(clauses: &[Clause]) -> Self {
+        let mut terms = Vec::new();
+        for c in clauses.iter().filter(|c| !c.exclude) {
+            let distance = if c.phrase {
+                0
+            } else {
+                match c.letters {
+                    0..=4 => 0,
+                    5..=8 => 1,
+                    _ => 2,
+                }
+            };
+            for t in c.words.iter().flatten() {
+                terms.push((t.clone(), distance, c.prefix));
+            }
+        }
+        Marker { terms }
+    }
+
+    fn word_matches(&self, word: &str) -> bool {
+        analysis::terms(word).iter().any(|w| {
+            self.terms.iter().any(|(t, distance, prefix)| {
+                w == t || (*prefix && w.starts_with(t.as_str())) || (*distance > 0 && edit_distance(w, t) <= *distance)
+            })
         })
     }
 
-    /// Free text over every searchable field, titles weighted most. Syntax errors in user
-    /// input are forgiven (lenient parsing): a search box must never answer with an error.
-    fn parse(&self, q: &str) -> Box<dyn Query> {
-        let f = &self.fields;
-        let mut parser = QueryParser::for_index(
-            &self.index,
-            vec![f.title, f.title_en, f.tags_text, f.columns, f.organization_text, f.description, f.description_en],
-        );
-        parser.set_conjunction_by_default();
-        for (field, boost) in
-            [(f.title, 4.0), (f.title_en, 4.0), (f.tags_text, 2.5), (f.columns, 1.5), (f.organization_text, 1.5)]
-        {
-            parser.set_field_boost(field, boost);
-        }
-        parser.parse_query_lenient(q).0
+    fn matches(&self, text: &str) -> bool {
+        analysis::words(text).any(|w| self.word_matches(w.text))
     }
+
+    /// `text` HTML-escaped with its matching words in `<mark>`: whole for a title, else
+    /// about 160 characters around the first match. `None` when nothing matches.
+    fn mark(&self, text: &str, whole: bool) -> Option<String> {
+        let hits: Vec<analysis::Word<'_>> = analysis::words(text).filter(|w| self.word_matches(w.text)).collect();
+        let first = hits.first()?;
+        let (mut from, mut to) = (0, text.len());
+        if !whole {
+            from = floor_char(text, first.from.saturating_sub(60));
+            to = floor_char(text, (first.from + 160).min(text.len()));
+            if to < text.len() {
+                to = text[..to].rfind(char::is_whitespace).filter(|&i| i > first.to).unwrap_or(to);
+            }
+            if from > 0 {
+                from = text[from..]
+                    .find(char::is_whitespace)
+                    .map(|i| from + i + 1)
+                    .filter(|&i| i <= first.from)
+                    .unwrap_or(from);
+            }
+        }
+        let mut out = String::new();
+        if from > 0 {
+            out.push('…');
+        }
+        let mut at = from;
+        for w in hits.iter().filter(|w| w.from >= from && w.to <= to) {
+            out.push_str(&escape(&text[at..w.from]));
+            out.push_str("<mark>");
+            out.push_str(&escape(w.text));
+            out.push_str("</mark>");
+            at = w.to;
+        }
+        out.push_str(&escape(&text[at..to]));
+        if to < text.len() {
+            out.push('…');
+        }
+        Some(out)
+    }
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Levenshtein distance with adjacent transpositions costing one, as tantivy's fuzzy
+/// queries count it.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev2 = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -308,6 +777,7 @@ mod tests {
             formats: vec!["csv".into()],
             columns: columns.iter().map(|s| s.to_string()).collect(),
             updated_at: updated,
+            ..Default::default()
         }
     }
 

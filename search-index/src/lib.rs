@@ -1,14 +1,18 @@
-//! The catalog's search index: tantivy on disk, with full text over metadata and column
-//! names, and facets for organization, tag, format and license.
+//! The catalog's search index: tantivy on disk, full text in Mongolian (either script) and
+//! English over metadata, columns and column values, with typo tolerance, highlights,
+//! suggestions, and facets for organization, tag, format, license and years.
 //!
 //! Writers are short-lived: every update opens a writer, commits and drops it, so a CLI
 //! ingest and a running server can both update the index. Readers reload on commit (tantivy
 //! watches `meta.json`), so a server sees another process's commit within about a second.
 
+pub mod analysis;
 mod error;
 mod index;
 mod schema;
 
 pub use error::{Error, Result};
-pub use index::{FacetCount, Facets, Hit, SearchIndex, SearchQuery, SearchResults, Sort};
+pub use index::{
+    FacetCount, Facets, Hit, Lang, SearchIndex, SearchQuery, SearchResults, Sort, SuggestedTitle, Suggestions,
+};
 pub use schema::IndexedDataset;

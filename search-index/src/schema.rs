@@ -1,11 +1,9 @@
-use opendata_datasets::{Dataset, Organization};
+use opendata_datasets::{ColumnType, Dataset, Organization};
 use tantivy::schema::{
     FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-/// Name of the analyzer for free text: Unicode word splitting (Cyrillic ө and ү are letters)
-/// and Unicode lowercasing.
-pub(crate) const TOKENIZER: &str = "portal";
+use crate::analysis::ANALYZER;
 
 /// Fields of the index. Built once per [`crate::SearchIndex`].
 #[derive(Debug, Clone)]
@@ -18,6 +16,8 @@ pub(crate) struct Fields {
     pub tags_text: Field,
     pub organization_text: Field,
     pub columns: Field,
+    pub values: Field,
+    pub years_text: Field,
     pub organization: Field,
     pub tag: Field,
     pub format: Field,
@@ -26,28 +26,33 @@ pub(crate) struct Fields {
     pub facet_tag: Field,
     pub facet_format: Field,
     pub facet_license: Field,
+    pub facet_year: Field,
+    pub year_from: Field,
+    pub year_to: Field,
     pub updated_at: Field,
     pub title_sort: Field,
 }
 
 pub(crate) fn build() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let text = |stored: bool| {
+    let text = || {
         let indexing = TextFieldIndexing::default()
-            .set_tokenizer(TOKENIZER)
+            .set_tokenizer(ANALYZER)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions);
-        let opts = TextOptions::default().set_indexing_options(indexing);
-        if stored { opts.set_stored() } else { opts }
+        // Stored: results and highlights are built from the index alone.
+        TextOptions::default().set_indexing_options(indexing).set_stored()
     };
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
-        title: b.add_text_field("title", text(true)),
-        title_en: b.add_text_field("title_en", text(true)),
-        description: b.add_text_field("description", text(true)),
-        description_en: b.add_text_field("description_en", text(true)),
-        tags_text: b.add_text_field("tags_text", text(false)),
-        organization_text: b.add_text_field("organization_text", text(false)),
-        columns: b.add_text_field("columns", text(false)),
+        title: b.add_text_field("title", text()),
+        title_en: b.add_text_field("title_en", text()),
+        description: b.add_text_field("description", text()),
+        description_en: b.add_text_field("description_en", text()),
+        tags_text: b.add_text_field("tags_text", text()),
+        organization_text: b.add_text_field("organization_text", text()),
+        columns: b.add_text_field("columns", text()),
+        values: b.add_text_field("values", text()),
+        years_text: b.add_text_field("years_text", text()),
         organization: b.add_text_field("organization", STRING | STORED),
         tag: b.add_text_field("tag", STRING | STORED),
         format: b.add_text_field("format", STRING | STORED),
@@ -56,15 +61,19 @@ pub(crate) fn build() -> (Schema, Fields) {
         facet_tag: b.add_facet_field("facet_tag", FacetOptions::default()),
         facet_format: b.add_facet_field("facet_format", FacetOptions::default()),
         facet_license: b.add_facet_field("facet_license", FacetOptions::default()),
+        facet_year: b.add_facet_field("facet_year", FacetOptions::default()),
+        year_from: b.add_i64_field("year_from", INDEXED | STORED | FAST),
+        year_to: b.add_i64_field("year_to", INDEXED | STORED | FAST),
         updated_at: b.add_i64_field("updated_at", INDEXED | STORED | FAST),
         title_sort: b.add_text_field("title_sort", STRING | FAST),
     };
     (b.build(), fields)
 }
 
-/// What the index knows about a dataset: its metadata, its organization's names and its
-/// tables' columns. Built from the catalog, so the index can always be rebuilt from it.
-#[derive(Debug, Clone, PartialEq)]
+/// What the index knows about a dataset: its metadata, its organization's names, its
+/// tables' columns and their values, and the years it covers. Built from the catalog, so
+/// the index can always be rebuilt from it.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct IndexedDataset {
     pub id: String,
     pub title: String,
@@ -77,10 +86,17 @@ pub struct IndexedDataset {
     pub license: String,
     /// Source formats of the tables (`csv`, `xlsx`, ...).
     pub formats: Vec<String>,
-    /// Column names and published labels of every table's latest version.
+    /// Column names, published labels and descriptions, and table titles.
     pub columns: Vec<String>,
+    /// The values of low-cardinality text columns (aimags, indicators, code lists).
+    pub values: Vec<String>,
+    /// First and last year the data covers, from date columns and year columns.
+    pub years: Option<(i32, i32)>,
     pub updated_at: i64,
 }
+
+/// Years outside this range in a "year" column are codes, not years.
+const YEARS: std::ops::RangeInclusive<i64> = 1900..=2100;
 
 impl IndexedDataset {
     pub fn new(dataset: &Dataset, organization: &Organization) -> Self {
@@ -88,12 +104,28 @@ impl IndexedDataset {
         let mut formats: Vec<String> = dataset.tables.iter().map(|t| t.latest().source.format.clone()).collect();
         formats.sort();
         formats.dedup();
-        let columns = dataset
-            .tables
-            .iter()
-            .flat_map(|t| t.latest().columns.iter().flat_map(|c| [c.name.clone(), c.label.clone()]))
-            .chain(dataset.tables.iter().flat_map(|t| [t.name.clone(), t.title.clone()]))
-            .collect();
+        let mut columns = Vec::new();
+        let mut values = Vec::new();
+        let mut years: Option<(i32, i32)> = None;
+        for table in &dataset.tables {
+            columns.push(table.title.clone());
+            for c in &table.latest().columns {
+                let mut entry = c.label.clone();
+                if c.name != c.label {
+                    entry = format!("{} ({})", c.label, c.name);
+                }
+                if !c.description.is_empty() {
+                    entry = format!("{entry}: {}", c.description);
+                }
+                columns.push(entry);
+                values.extend(c.stats.values.iter().cloned());
+                if let Some((from, to)) = year_span(c) {
+                    years = Some(years.map_or((from, to), |(a, b)| (a.min(from), b.max(to))));
+                }
+            }
+        }
+        values.sort();
+        values.dedup();
         Self {
             id: meta.id.clone(),
             title: meta.title.clone(),
@@ -109,7 +141,35 @@ impl IndexedDataset {
             license: meta.license.clone(),
             formats,
             columns,
+            values,
+            years,
             updated_at: dataset.updated_at.timestamp_micros(),
         }
     }
+}
+
+/// The years a column spans: date columns by their range, integer columns named like a
+/// year (`year`, `он`, `жил`) when their values are years.
+fn year_span(c: &opendata_datasets::Column) -> Option<(i32, i32)> {
+    let year_of = |v: &serde_json::Value| -> Option<i64> {
+        match v {
+            serde_json::Value::String(s) => s.get(..4)?.parse().ok(),
+            serde_json::Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    };
+    let named_year = {
+        let n = format!("{} {}", c.name, c.label).to_lowercase();
+        ["year", "он", "жил", "on"].iter().any(|w| n.split(|ch: char| !ch.is_alphanumeric()).any(|part| part == *w))
+    };
+    let eligible = match c.kind {
+        ColumnType::Date | ColumnType::Datetime => true,
+        ColumnType::Integer => named_year,
+        _ => false,
+    };
+    if !eligible {
+        return None;
+    }
+    let (from, to) = (year_of(c.stats.min.as_ref()?)?, year_of(c.stats.max.as_ref()?)?);
+    (YEARS.contains(&from) && YEARS.contains(&to) && from <= to).then_some((from as i32, to as i32))
 }

@@ -129,7 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(cli.config.as_ref(), &args)?;
             init_logging("warn");
             let store = Store::open(&config.data)?;
-            let index = SearchIndex::open(&store.index_dir())?;
+            let index = crate::publish::open_index(&store)?;
             let n = publish::reindex(&store, &index)?;
             println!("indexed {n} datasets");
             Ok(())
@@ -171,7 +171,7 @@ fn serve_cmd(config: Config) -> anyhow::Result<()> {
 
 fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
     let store = Store::open(&config.data).with_context(|| format!("cannot open {}", config.data.display()))?;
-    let index = SearchIndex::open(&store.index_dir())?;
+    let index = crate::publish::open_index(&store)?;
     let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch };
     if let Some(manifest) = &args.manifest {
         return ingest_manifest(&ctx, manifest);

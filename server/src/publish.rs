@@ -39,3 +39,14 @@ pub fn reindex(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
     index.rebuild(&docs)?;
     Ok(docs.len())
 }
+
+/// Opens the data folder's search index. An index written by an older version of the
+/// portal (another schema or analyzer) is rebuilt from the catalog, which is the truth.
+pub fn open_index(store: &Store) -> anyhow::Result<SearchIndex> {
+    let (index, reset) = SearchIndex::open_or_reset(&store.index_dir())?;
+    if reset {
+        let n = reindex(store, &index)?;
+        tracing::info!(datasets = n, "rebuilt the search index for this version of the portal");
+    }
+    Ok(index)
+}

@@ -24,7 +24,7 @@ impl AppState {
     /// Opens the data folder and the search index named by `config`.
     pub fn open(config: Config) -> anyhow::Result<Self> {
         let store = Store::open(&config.data)?;
-        let index = SearchIndex::open(&store.index_dir())?;
+        let index = crate::publish::open_index(&store)?;
         let queries = QueryGate::new(config.limits.max_running_queries, config.limits.max_queued_queries);
         let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
         Ok(Self(Arc::new(Inner { store, index, config, queries, rate_limiter })))

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use opendata_datasets::{DatasetMeta, Organization, Store};
 use opendata_ingest::{IngestJob, IngestOutcome, ReadOptions};
 use opendata_server::{AppState, Config, publish, serve};
-use search_index::SearchIndex;
 use serde_json::Value;
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -59,7 +58,7 @@ pub fn ingest_with(
     columns: std::collections::BTreeMap<String, opendata_datasets::ColumnOverride>,
 ) -> Result<IngestOutcome, String> {
     let store = Store::open(data).map_err(|e| e.to_string())?;
-    let index = SearchIndex::open(&store.index_dir()).map_err(|e| e.to_string())?;
+    let index = opendata_server::publish::open_index(&store).map_err(|e| e.to_string())?;
     if store.catalog().organization(&meta.organization).is_err() {
         store.catalog().upsert_organization(&org(&meta.organization, &meta.organization)).map_err(|e| e.to_string())?;
     }

@@ -15,9 +15,21 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Free text over titles, descriptions, tags, organizations and column names (Mongolian or English).
-    #[param(example = "хүн ам")]
+    /// Free text in Mongolian (Cyrillic or Latin) or English over titles, tags, columns,
+    /// descriptions, organizations and the values in the data. Every word must match (a
+    /// word that matches nothing is ignored); words of 5+ letters forgive a typo, 9+ two;
+    /// the last word also matches as a prefix; `"quoted phrase"`; `-word` excludes.
+    #[param(example = "хүн ам аймаг")]
     pub q: Option<String>,
+    /// The reader's language, `mn` (default) or `en`: its titles and descriptions weigh more.
+    #[param(example = "en")]
+    pub lang: Option<String>,
+    /// Only datasets whose data covers this year or later.
+    #[param(example = 2015)]
+    pub year_from: Option<i32>,
+    /// Only datasets whose data covers this year or earlier.
+    #[param(example = 2024)]
+    pub year_to: Option<i32>,
     /// Only datasets of this organization id.
     #[param(example = "nso")]
     pub organization: Option<String>,
@@ -79,8 +91,18 @@ pub async fn search_datasets(
             ));
         }
     };
+    let lang = match p.lang.as_deref() {
+        None | Some("mn") => search_index::Lang::Mn,
+        Some("en") => search_index::Lang::En,
+        Some(other) => {
+            return Err(ApiError::new(Code::InvalidParameter, format!("unknown lang `{other}`; use mn or en")));
+        }
+    };
     let query = search_index::SearchQuery {
         q: p.q,
+        lang,
+        year_from: p.year_from,
+        year_to: p.year_to,
         organization: p.organization,
         tag: p.tag,
         format: p.format,
@@ -90,16 +112,53 @@ pub async fn search_datasets(
         limit: per_page as usize,
     };
     let found = state.index.search(&query)?;
-    let mut results = Vec::with_capacity(found.hits.len());
-    for hit in &found.hits {
-        match state.store.catalog().dataset(&hit.id) {
-            Ok(d) => results.push(DatasetSummary::from(&d)),
-            // The index may briefly lag a withdrawal; the catalog is the truth.
-            Err(opendata_datasets::Error::DatasetNotFound(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let results = found.hits.into_iter().map(SearchResult::from).collect();
     Ok(Json(SearchResponse { total: found.total as u64, page, per_page, results, facets: found.facets.into() }))
+}
+
+/// Suggest parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestParams {
+    /// What has been typed so far, in either script or English.
+    #[param(example = "хүн а")]
+    pub q: String,
+    /// At most this many titles and terms: default 5, at most 20.
+    #[param(example = 5, minimum = 1, maximum = 20)]
+    pub limit: Option<usize>,
+}
+
+/// Suggest completions.
+///
+/// For a search box: dataset titles matching what has been typed (the last word as a
+/// prefix), and words from titles and tags that complete the last word.
+#[utoipa::path(
+    get, path = "/api/v1/suggest", tag = "catalog",
+    params(SuggestParams),
+    responses(
+        (status = 200, description = "Titles and terms", body = SuggestResponse,
+         example = json!({"titles": [{"id": "population-by-aimag", "title": "Хүн амын тоо, аймгаар", "title_en": "Population by aimag"}], "terms": ["хүн"]})),
+        (status = 400, description = "A parameter is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
+    )
+)]
+pub async fn suggest(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<SuggestParams>,
+) -> ApiResult<Json<SuggestResponse>> {
+    let limit = p.limit.unwrap_or(5);
+    if !(1..=20).contains(&limit) {
+        return Err(ApiError::new(Code::InvalidParameter, "`limit` must be between 1 and 20"));
+    }
+    let found = state.index.suggest(&p.q, limit)?;
+    Ok(Json(SuggestResponse {
+        titles: found
+            .titles
+            .into_iter()
+            .map(|t| SuggestedTitle { id: t.id, title: t.title, title_en: t.title_en })
+            .collect(),
+        terms: found.terms,
+    }))
 }
 
 /// Get a dataset's metadata.

@@ -29,6 +29,7 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
     paths(
         meta::healthz,
         catalog::search_datasets,
+        catalog::suggest,
         catalog::get_dataset,
         catalog::list_organizations,
         catalog::get_organization,
@@ -51,6 +52,7 @@ pub struct ApiDoc;
 pub fn router(state: AppState) -> Router {
     let limited = Router::new()
         .route("/api/v1/datasets", get(catalog::search_datasets))
+        .route("/api/v1/suggest", get(catalog::suggest))
         .route("/api/v1/datasets/{id}", get(catalog::get_dataset))
         .route("/api/v1/organizations", get(catalog::list_organizations))
         .route("/api/v1/organizations/{id}", get(catalog::get_organization))

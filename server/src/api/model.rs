@@ -54,6 +54,71 @@ impl From<&ds::Dataset> for DatasetSummary {
     }
 }
 
+impl From<&search_index::Hit> for DatasetSummary {
+    fn from(h: &search_index::Hit) -> Self {
+        Self {
+            id: h.id.clone(),
+            title: h.title.clone(),
+            title_en: h.title_en.clone(),
+            description: h.description.clone(),
+            description_en: h.description_en.clone(),
+            organization: h.organization.clone(),
+            tags: h.tags.clone(),
+            license: h.license.clone(),
+            updated_at: DateTime::from_timestamp_micros(h.updated_at).unwrap_or_default(),
+        }
+    }
+}
+
+/// A search result: the dataset, and why it matched.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResult {
+    #[serde(flatten)]
+    pub dataset: DatasetSummary,
+    /// First and last year the data covers, when known.
+    #[schema(example = json!([2015, 2024]))]
+    pub years: Option<[i32; 2]>,
+    /// Field → the field's text around what matched, HTML-escaped, matches in `<mark>`
+    /// (`title`, `title_en`, `description`, `description_en`, `tags`).
+    #[schema(example = json!({"title": "<mark>Хүн</mark> амын тоо, аймгаар"}))]
+    pub highlights: std::collections::BTreeMap<String, String>,
+    /// Columns whose label, name or description matched.
+    #[schema(example = json!(["Аймаг (aimag)"]))]
+    pub matched_columns: Vec<String>,
+    /// Values of the data's columns that matched (an aimag, an indicator).
+    #[schema(example = json!(["Дархан-Уул"]))]
+    pub matched_values: Vec<String>,
+}
+
+impl From<search_index::Hit> for SearchResult {
+    fn from(h: search_index::Hit) -> Self {
+        Self {
+            dataset: DatasetSummary::from(&h),
+            years: h.years.map(|(a, b)| [a, b]),
+            highlights: h.highlights,
+            matched_columns: h.matched_columns,
+            matched_values: h.matched_values,
+        }
+    }
+}
+
+/// Completions for a search box.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestResponse {
+    /// Datasets whose title matches what was typed.
+    pub titles: Vec<SuggestedTitle>,
+    /// Words that complete the last word typed.
+    #[schema(example = json!(["хүн", "хүнс"]))]
+    pub terms: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestedTitle {
+    pub id: String,
+    pub title: String,
+    pub title_en: Option<String>,
+}
+
 /// A facet value and how many results carry it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FacetValue {
@@ -68,6 +133,8 @@ pub struct Facets {
     pub tag: Vec<FacetValue>,
     pub format: Vec<FacetValue>,
     pub license: Vec<FacetValue>,
+    /// Datasets covering each year, in year order.
+    pub year: Vec<FacetValue>,
 }
 
 impl From<search_index::Facets> for Facets {
@@ -75,7 +142,13 @@ impl From<search_index::Facets> for Facets {
         let conv = |v: Vec<search_index::FacetCount>| {
             v.into_iter().map(|c| FacetValue { value: c.value, count: c.count }).collect()
         };
-        Self { organization: conv(f.organization), tag: conv(f.tag), format: conv(f.format), license: conv(f.license) }
+        Self {
+            organization: conv(f.organization),
+            tag: conv(f.tag),
+            format: conv(f.format),
+            license: conv(f.license),
+            year: conv(f.year),
+        }
     }
 }
 
@@ -86,7 +159,7 @@ pub struct SearchResponse {
     pub total: u64,
     pub page: u64,
     pub per_page: u64,
-    pub results: Vec<DatasetSummary>,
+    pub results: Vec<SearchResult>,
     pub facets: Facets,
 }
 
@@ -99,6 +172,10 @@ pub struct ColumnStats {
     pub max: Option<Value>,
     /// Distinct non-null values (estimated within ~1% above a million rows).
     pub distinct_count: u64,
+    /// Every value of a text column with at most 100 distinct values, sorted; absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(example = json!(["Архангай", "Баян-Өлгий", "Өмнөговь"]))]
+    pub values: Vec<String>,
 }
 
 /// A column of a table.
@@ -127,6 +204,7 @@ impl From<&ds::Column> for ColumnInfo {
                 min: c.stats.min.clone(),
                 max: c.stats.max.clone(),
                 distinct_count: c.stats.distinct_count,
+                values: c.stats.values.clone(),
             },
         }
     }
