@@ -15,5 +15,6 @@ mod fault;
 mod formats;
 mod ingest;
 mod rows;
+mod search;
 mod sql;
 mod versions;

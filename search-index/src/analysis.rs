@@ -127,7 +127,7 @@ fn is_cyrillic(c: char) -> bool {
 /// `-ийн` is `in`), longest first. Each keeps a stem of at least two letters.
 const CASE_ENDINGS: &[&str] = &[
     "ias", "ios", "iar", "ior", "tai", "tei", "toi", "as", "es", "os", "ar", "er", "or", "ru", "lu", "in", "ig", "ad",
-    "ed", "od", "nd", "i",
+    "ed", "od", "nd", "yn", "yg", "i",
 ];
 /// Plurals, folded.
 const PLURALS: &[&str] = &["chud", "nud", "nar", "ud"];

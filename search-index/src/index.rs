@@ -406,29 +406,46 @@ impl SearchIndex {
     }
 
     /// The free-text part: every clause must match (a word that matches no dataset at all
-    /// is left out, as a search engine would), excluded ones must not.
+    /// is left out, as a search engine would), excluded ones must not. When no dataset has
+    /// every word, datasets with all but one of them are found instead, and so on: a
+    /// journalist's `air pollution ulaanbaatar` should not come back empty because no
+    /// title says "pollution".
     fn text_query(&self, searcher: &Searcher, clauses: &[Clause], lang: Lang) -> Result<Box<dyn Query>> {
         if clauses.is_empty() {
             return Ok(Box::new(AllQuery));
         }
         let weighted = self.weighted(lang);
-        let mut parts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut required: Vec<Box<dyn Query>> = Vec::new();
+        let mut excluded: Vec<Box<dyn Query>> = Vec::new();
         for c in clauses {
             let q = word_query(&weighted, c);
             if c.exclude {
-                parts.push((Occur::MustNot, q));
+                excluded.push(q);
             } else if searcher.search(&q, &Count)? > 0 {
-                parts.push((Occur::Must, q));
+                required.push(q);
             }
         }
-        if !parts.iter().any(|(o, _)| *o == Occur::Must) {
+        if required.is_empty() {
             // Nothing typed matched anything: no results, rather than everything.
             if clauses.iter().any(|c| !c.exclude) {
                 return Ok(Box::new(EmptyQuery));
             }
-            parts.push((Occur::Must, Box::new(AllQuery)));
+            required.push(Box::new(AllQuery));
         }
-        Ok(Box::new(BooleanQuery::new(parts)))
+        let build = |min: usize| -> Box<dyn Query> {
+            let mut parts: Vec<(Occur, Box<dyn Query>)> =
+                required.iter().map(|q| (Occur::Should, q.box_clone())).collect();
+            parts.extend(excluded.iter().map(|q| (Occur::MustNot, q.box_clone())));
+            Box::new(BooleanQuery::with_minimum_required_clauses(parts, min))
+        };
+        let mut min = required.len();
+        loop {
+            let query = build(min);
+            if min <= 1 || searcher.search(&query, &Count)? > 0 {
+                return Ok(query);
+            }
+            min -= 1;
+        }
     }
 
     fn filter_of<'q>(&self, query: &'q SearchQuery, dim: Dim) -> Option<&'q dyn std::any::Any> {
