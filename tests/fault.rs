@@ -96,3 +96,56 @@ async fn interrupted_ingests_leave_the_previous_version_served() {
         assert_eq!((rows["total"].as_u64(), d["tables"][0]["version"].as_u64()), (Some(3), Some(1)));
     }
 }
+
+const INDEX_CHILD_DIR: &str = "OPENDATA_FAULT_CHILD_INDEX";
+
+/// The process the index fault test kills: commits one dataset after another, forever.
+#[test]
+#[ignore = "started (and killed) by a_killed_index_writer_leaves_a_readable_index"]
+fn fault_child_index_writer() {
+    let Some(dir) = std::env::var_os(INDEX_CHILD_DIR) else {
+        return;
+    };
+    let index = search_index::SearchIndex::open(Path::new(&dir)).unwrap();
+    for i in 0.. {
+        let doc = search_index::IndexedDataset {
+            id: format!("d{i}"),
+            title: format!("Хүн амын тоо {i}"),
+            organization: "nso".into(),
+            columns: (0..200).map(|c| format!("багана {c}")).collect(),
+            ..Default::default()
+        };
+        index.upsert(&[doc]).unwrap();
+    }
+}
+
+/// tantivy commits are atomic: after `kill -9` mid-write, the index opens, answers, shows
+/// every commit that finished and accepts new writes.
+#[test]
+fn a_killed_index_writer_leaves_a_readable_index() {
+    let dir = tempfile::tempdir().unwrap();
+    for delay_ms in [200u64, 700, 1_300] {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "fault::fault_child_index_writer", "--ignored", "--test-threads=1"])
+            .env(INDEX_CHILD_DIR, dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let index = search_index::SearchIndex::open(dir.path()).unwrap();
+        let q = |q: &str| search_index::SearchQuery { q: Some(q.into()), limit: 1, ..Default::default() };
+        let found = index.search(&q("хүн ам")).unwrap().total;
+        assert!(found > 0, "after {delay_ms} ms no committed dataset is visible");
+        // Still writable: the killed writer's lock does not outlive it.
+        index
+            .upsert(&[search_index::IndexedDataset {
+                id: "after".into(), title: "Дараа".into(), ..Default::default()
+            }])
+            .unwrap();
+        assert_eq!(index.search(&q("дараа")).unwrap().total, 1);
+    }
+}

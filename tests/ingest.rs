@@ -156,7 +156,7 @@ async fn new_versions_keep_old_ones_and_failures_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ingest_from_another_process_is_searchable_within_seconds() {
+async fn an_ingest_from_another_process_is_searchable_within_2_seconds() {
     let s = TestServer::standard().await;
     assert_eq!(s.json("/api/v1/datasets?q=ажилгүйдэл", 200).await["total"], 0);
     let path = s.data.path().join("u.csv");
@@ -165,12 +165,13 @@ async fn an_ingest_from_another_process_is_searchable_within_seconds() {
     meta.tags = vec!["ажилгүйдэл".into()];
     // The same code path as `opendata ingest`, with its own catalog and index handles.
     ingest(s.data.path(), &path, &meta, "main").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // The index commits before the ingest returns; the server's reader follows within 2 s.
+    let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         if s.json("/api/v1/datasets?q=ажилгүйдэл", 200).await["total"] == 1 {
             break;
         }
-        assert!(Instant::now() < deadline, "the new dataset did not appear in search within 5 s");
+        assert!(Instant::now() < deadline, "the new dataset did not appear in search within 2 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(s.json("/api/v1/datasets/unemployment/tables/main/rows", 200).await["total"], 1);
