@@ -34,6 +34,7 @@ pub struct SearchParams {
     #[param(example = "nso")]
     pub organization: Option<String>,
     /// Only datasets with this tag.
+    #[param(example = "хүн ам")]
     pub tag: Option<String>,
     /// Only datasets with a table ingested from this format (`csv`, ...).
     #[param(example = "csv")]
