@@ -6,6 +6,7 @@
 mod common;
 
 mod catalog;
+mod ckan;
 mod cli;
 mod corpus;
 mod docs;

@@ -74,7 +74,7 @@ pub struct RateLimited(pub Problem);
 pub struct ApiError {
     pub code: Code,
     pub detail: String,
-    internal: Option<String>,
+    pub(crate) internal: Option<String>,
 }
 
 /// The problem document sent to clients.

@@ -1,6 +1,7 @@
 //! The HTTP API: routes, handlers and the OpenAPI document they generate.
 
 pub mod catalog;
+pub mod ckan;
 pub mod meta;
 pub mod model;
 pub mod rows;
@@ -38,12 +39,14 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         rows::table_file,
         sql::sql_get,
         sql::sql_post,
+        ckan::action_get,
     ),
     components(schemas(crate::error::Problem), responses(crate::error::RateLimited)),
     tags(
         (name = "catalog", description = "Datasets and organizations"),
         (name = "data", description = "Rows, filters and downloads"),
         (name = "meta", description = "Health and API description"),
+        (name = "ckan", description = "CKAN's Action API, for CKAN clients"),
     )
 )]
 pub struct ApiDoc;
@@ -53,6 +56,8 @@ pub fn router(state: AppState) -> Router {
     let limited = Router::new()
         .route("/api/v1/datasets", get(catalog::search_datasets))
         .route("/api/v1/suggest", get(catalog::suggest))
+        .route("/api/3/action/{action}", get(ckan::action_get).post(ckan::action))
+        .route("/api/action/{action}", get(ckan::action_get).post(ckan::action))
         .route("/api/v1/datasets/{id}", get(catalog::get_dataset))
         .route("/api/v1/organizations", get(catalog::list_organizations))
         .route("/api/v1/organizations/{id}", get(catalog::get_organization))

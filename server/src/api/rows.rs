@@ -104,6 +104,32 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
     }
 }
 
+/// One page of rows for a query string in the rows API's syntax: the version read, the
+/// validated request, the rows and the total. Other APIs over the same data (CKAN's
+/// `datastore_search`) translate their parameters into this syntax.
+pub(crate) async fn page_of(
+    state: &AppState,
+    id: &str,
+    table: &str,
+    raw: &str,
+) -> ApiResult<(TableVersion, RowsRequest, polars::prelude::DataFrame, Option<u64>)> {
+    let Resolved { version, request, .. } = resolve(state, id, table, Some(raw))?;
+    let path = state.store.version_path(&version);
+    let known_total = version.row_count;
+    let req = request.clone();
+    let (df, total) = run_blocking(state, move |watch| {
+        let (df, _) = query::page(&path, &req, watch)?;
+        let total = match (req.total, req.filters.is_empty()) {
+            (false, _) => None,
+            (true, true) => Some(known_total),
+            (true, false) => Some(query::count(query::scan(&path)?, &req, watch)?),
+        };
+        Ok((df, total))
+    })
+    .await?;
+    Ok((version, request, df, total))
+}
+
 struct StopOnDrop(Watch);
 
 impl Drop for StopOnDrop {

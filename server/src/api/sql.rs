@@ -117,37 +117,7 @@ async fn run(state: AppState, q: Option<String>, format: Option<String>) -> ApiR
         .filter(|q| !q.trim().is_empty())
         .ok_or_else(|| ApiError::new(Code::InvalidParameter, "give the query as `q`"))?;
     let format = format.as_deref().map(RowsFormat::parse).transpose()?.unwrap_or(RowsFormat::Json);
-    let relations = crate::sql::check(&q)?;
-    let catalog = state.store.catalog();
-    let datasets = catalog.datasets()?;
-    let mut tables = Vec::with_capacity(relations.len());
-    for r in &relations {
-        let table =
-            datasets.iter().flat_map(|d| &d.tables).find(|t| t.sql_name == r.sql_name).ok_or_else(|| {
-                ApiError::new(Code::UnknownTable, format!("no table `{}` in the catalog", r.sql_name))
-            })?;
-        let version = table.version(r.version)?;
-        tables.push((r.name.clone(), state.store.version_path(version)));
-    }
-    let max_rows = state.config.limits.max_rows;
-    let data_dir = state.store.root().display().to_string();
-    let (mut df, truncated) = run_blocking(&state, move |watch| {
-        let mut ctx = SQLContext::new();
-        for (name, path) in &tables {
-            ctx.register(name, scan(path)?);
-        }
-        // polars' messages are about the query, but never show where the files are.
-        let refuse = |e: PolarsError| ApiError::new(Code::InvalidSql, e.to_string().replace(&data_dir, "…"));
-        let lf = ctx.execute(&q).map_err(refuse)?;
-        let df = match crate::query::collect(lf.limit(max_rows as IdxSize + 1), watch) {
-            Ok(df) => df,
-            Err(crate::query::Stopped::Engine(e)) => return Err(refuse(e)),
-            Err(stopped) => return Err(stopped.into()),
-        };
-        let truncated = df.height() > max_rows;
-        Ok((df.head(Some(max_rows)), truncated))
-    })
-    .await?;
+    let (mut df, truncated) = execute(&state, q).await?;
     let mut response = match format {
         RowsFormat::Json => {
             let columns = df
@@ -169,8 +139,43 @@ async fn run(state: AppState, q: Option<String>, format: Option<String>) -> ApiR
     Ok(response)
 }
 
+/// Checks and runs one query: the result, and whether it stopped at `limits.max_rows`.
+pub(crate) async fn execute(state: &AppState, q: String) -> ApiResult<(DataFrame, bool)> {
+    let relations = crate::sql::check(&q)?;
+    let catalog = state.store.catalog();
+    let datasets = catalog.datasets()?;
+    let mut tables = Vec::with_capacity(relations.len());
+    for r in &relations {
+        let table =
+            datasets.iter().flat_map(|d| &d.tables).find(|t| t.sql_name == r.sql_name).ok_or_else(|| {
+                ApiError::new(Code::UnknownTable, format!("no table `{}` in the catalog", r.sql_name))
+            })?;
+        let version = table.version(r.version)?;
+        tables.push((r.name.clone(), state.store.version_path(version)));
+    }
+    let max_rows = state.config.limits.max_rows;
+    let data_dir = state.store.root().display().to_string();
+    run_blocking(state, move |watch| {
+        let mut ctx = SQLContext::new();
+        for (name, path) in &tables {
+            ctx.register(name, scan(path)?);
+        }
+        // polars' messages are about the query, but never show where the files are.
+        let refuse = |e: PolarsError| ApiError::new(Code::InvalidSql, e.to_string().replace(&data_dir, "…"));
+        let lf = ctx.execute(&q).map_err(refuse)?;
+        let df = match crate::query::collect(lf.limit(max_rows as IdxSize + 1), watch) {
+            Ok(df) => df,
+            Err(crate::query::Stopped::Engine(e)) => return Err(refuse(e)),
+            Err(stopped) => return Err(stopped.into()),
+        };
+        let truncated = df.height() > max_rows;
+        Ok((df.head(Some(max_rows)), truncated))
+    })
+    .await
+}
+
 /// The portal's name for a result column's type.
-fn portal_type(dtype: &DataType) -> &'static str {
+pub(crate) fn portal_type(dtype: &DataType) -> &'static str {
     match dtype {
         d if d.is_integer() => "integer",
         d if d.is_float() => "float",
