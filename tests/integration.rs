@@ -15,6 +15,7 @@ mod errors;
 mod fault;
 mod formats;
 mod ingest;
+mod linked;
 mod rows;
 mod search;
 mod sql;

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod ckan;
+pub mod linked;
 pub mod meta;
 pub mod model;
 pub mod rows;
@@ -58,6 +59,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/suggest", get(catalog::suggest))
         .route("/api/3/action/{action}", get(ckan::action_get).post(ckan::action))
         .route("/api/action/{action}", get(ckan::action_get).post(ckan::action))
+        .route("/catalog.jsonld", get(linked::catalog))
+        .route("/catalog.ttl", get(linked::catalog))
+        .route("/catalog.rdf", get(linked::catalog))
+        .route("/datasets/{file}", get(linked::dataset))
+        .route("/datasets/{id}/datapackage.json", get(linked::datapackage))
+        .route("/datasets/{id}/schema.json", get(linked::schema_org_json))
         .route("/api/v1/datasets/{id}", get(catalog::get_dataset))
         .route("/api/v1/organizations", get(catalog::list_organizations))
         .route("/api/v1/organizations/{id}", get(catalog::get_organization))

@@ -1,0 +1,525 @@
+//! The catalog in the vocabularies other tools read: DCAT-AP (JSON-LD, Turtle, RDF/XML) for
+//! harvesters such as data.europa.eu, schema.org `Dataset` for dataset search engines, and
+//! Frictionless Data Packages for validators.
+//!
+//! DCAT is built once as triples and written by three small serializers, so the formats
+//! cannot drift apart.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use opendata_datasets::{ColumnType, Dataset, Organization};
+use serde_json::{Map, Value, json};
+
+use super::base_url;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::state::AppState;
+
+const DCAT: &str = "http://www.w3.org/ns/dcat#";
+const DCT: &str = "http://purl.org/dc/terms/";
+const FOAF: &str = "http://xmlns.com/foaf/0.1/";
+const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
+const XSD: &str = "http://www.w3.org/2001/XMLSchema#";
+const VCARD: &str = "http://www.w3.org/2006/vcard/ns#";
+
+/// Catalog pages hold this many datasets; `?page=N` walks them.
+const PAGE_SIZE: usize = 100;
+
+/// An RDF term in object position.
+#[derive(Debug, Clone, PartialEq)]
+enum Object {
+    Iri(String),
+    Text { value: String, lang: Option<&'static str> },
+    Typed { value: String, datatype: String },
+}
+
+#[derive(Debug, Default)]
+struct Graph {
+    triples: Vec<(String, String, Object)>,
+}
+
+impl Graph {
+    fn iri(&mut self, s: &str, p: &str, o: impl Into<String>) {
+        self.triples.push((s.to_owned(), p.to_owned(), Object::Iri(o.into())));
+    }
+
+    fn text(&mut self, s: &str, p: &str, value: &str, lang: Option<&'static str>) {
+        if !value.is_empty() {
+            self.triples.push((s.to_owned(), p.to_owned(), Object::Text { value: value.to_owned(), lang }));
+        }
+    }
+
+    fn typed(&mut self, s: &str, p: &str, value: String, datatype: &str) {
+        self.triples.push((s.to_owned(), p.to_owned(), Object::Typed { value, datatype: format!("{XSD}{datatype}") }));
+    }
+
+    /// Subjects in first-seen order, each with its predicates and objects.
+    fn subjects(&self) -> Vec<(&str, Vec<(&str, &Object)>)> {
+        let mut out: Vec<(&str, Vec<(&str, &Object)>)> = Vec::new();
+        for (s, p, o) in &self.triples {
+            match out.iter_mut().find(|(x, _)| x == s) {
+                Some((_, props)) => props.push((p, o)),
+                None => out.push((s, vec![(p, o)])),
+            }
+        }
+        out
+    }
+
+    fn turtle(&self) -> String {
+        let mut out = String::new();
+        for (s, props) in self.subjects() {
+            out.push_str(&format!("<{s}>\n"));
+            for (i, (p, o)) in props.iter().enumerate() {
+                let end = if i + 1 == props.len() { " .\n\n" } else { " ;\n" };
+                out.push_str(&format!("    <{p}> {}{end}", turtle_object(o)));
+            }
+        }
+        out
+    }
+
+    fn rdf_xml(&self) -> String {
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n",
+        );
+        for (s, props) in self.subjects() {
+            out.push_str(&format!("  <rdf:Description rdf:about=\"{}\">\n", xml(s)));
+            for (p, o) in props {
+                // RDF/XML needs the predicate as a qualified name: split at the last # or /.
+                let cut = p.rfind(['#', '/']).map_or(0, |i| i + 1);
+                let (ns, local) = p.split_at(cut);
+                let open = format!("<p:{local} xmlns:p=\"{}\"", xml(ns));
+                match o {
+                    Object::Iri(iri) => out.push_str(&format!("    {open} rdf:resource=\"{}\"/>\n", xml(iri))),
+                    Object::Text { value, lang: Some(l) } => {
+                        out.push_str(&format!("    {open} xml:lang=\"{l}\">{}</p:{local}>\n", xml(value)))
+                    }
+                    Object::Text { value, lang: None } => {
+                        out.push_str(&format!("    {open}>{}</p:{local}>\n", xml(value)))
+                    }
+                    Object::Typed { value, datatype } => out.push_str(&format!(
+                        "    {open} rdf:datatype=\"{}\">{}</p:{local}>\n",
+                        xml(datatype),
+                        xml(value)
+                    )),
+                }
+            }
+            out.push_str("  </rdf:Description>\n");
+        }
+        out.push_str("</rdf:RDF>\n");
+        out
+    }
+
+    /// Expanded JSON-LD: no context to fetch, so it parses offline.
+    fn json_ld(&self) -> Value {
+        let nodes: Vec<Value> = self
+            .subjects()
+            .into_iter()
+            .map(|(s, props)| {
+                let mut node = Map::new();
+                node.insert("@id".into(), json!(s));
+                for (p, o) in props {
+                    let (key, value) = if p == RDF_TYPE {
+                        (
+                            "@type".to_owned(),
+                            match o {
+                                Object::Iri(i) => json!(i),
+                                _ => continue,
+                            },
+                        )
+                    } else {
+                        (
+                            p.to_owned(),
+                            match o {
+                                Object::Iri(i) => json!({"@id": i}),
+                                Object::Text { value, lang: Some(l) } => json!({"@value": value, "@language": l}),
+                                Object::Text { value, lang: None } => json!({"@value": value}),
+                                Object::Typed { value, datatype } => json!({"@value": value, "@type": datatype}),
+                            },
+                        )
+                    };
+                    match node.get_mut(&key) {
+                        Some(Value::Array(a)) => a.push(value),
+                        _ => {
+                            node.insert(key, json!([value]));
+                        }
+                    }
+                }
+                Value::Object(node)
+            })
+            .collect();
+        json!({"@graph": nodes})
+    }
+}
+
+fn turtle_object(o: &Object) -> String {
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").replace('\r', "\\r");
+    match o {
+        Object::Iri(i) => format!("<{i}>"),
+        Object::Text { value, lang: Some(l) } => format!("\"{}\"@{l}", escape(value)),
+        Object::Text { value, lang: None } => format!("\"{}\"", escape(value)),
+        Object::Typed { value, datatype } => format!("\"{}\"^^<{datatype}>", escape(value)),
+    }
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Licenses by their SPDX id, as the IRIs DCAT-AP expects.
+fn license_iri(id: &str) -> String {
+    match id {
+        "CC-BY-4.0" => "https://creativecommons.org/licenses/by/4.0/".into(),
+        "CC-BY-SA-4.0" => "https://creativecommons.org/licenses/by-sa/4.0/".into(),
+        "CC0-1.0" => "https://creativecommons.org/publicdomain/zero/1.0/".into(),
+        "ODbL-1.0" => "https://opendatacommons.org/licenses/odbl/1-0/".into(),
+        other => format!("https://spdx.org/licenses/{other}.html"),
+    }
+}
+
+/// One dataset's DCAT description: the dataset, its publisher, and a distribution per
+/// table and format.
+fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) {
+    let m = &d.meta;
+    let ds = format!("{base}/datasets/{}", m.id);
+    g.iri(&ds, RDF_TYPE, format!("{DCAT}Dataset"));
+    g.text(&ds, &format!("{DCT}identifier"), &m.id, None);
+    g.text(&ds, &format!("{DCT}title"), &m.title, Some("mn"));
+    g.text(&ds, &format!("{DCT}title"), m.title_en.as_deref().unwrap_or_default(), Some("en"));
+    let description = if m.description.is_empty() { m.title.as_str() } else { m.description.as_str() };
+    g.text(&ds, &format!("{DCT}description"), description, Some("mn"));
+    g.text(&ds, &format!("{DCT}description"), m.description_en.as_deref().unwrap_or_default(), Some("en"));
+    for tag in &m.tags {
+        g.text(&ds, &format!("{DCAT}keyword"), tag, None);
+    }
+    g.typed(&ds, &format!("{DCT}modified"), stamp(d.updated_at), "dateTime");
+    g.iri(&ds, &format!("{DCAT}landingPage"), ds.clone());
+    let publisher = format!("{base}/organizations/{}", m.organization);
+    g.iri(&ds, &format!("{DCT}publisher"), publisher.clone());
+    g.iri(&publisher, RDF_TYPE, format!("{FOAF}Agent"));
+    g.text(&publisher, &format!("{FOAF}name"), org.map_or(m.organization.as_str(), |o| o.title.as_str()), Some("mn"));
+    if let Some(en) = org.and_then(|o| o.title_en.as_deref()) {
+        g.text(&publisher, &format!("{FOAF}name"), en, Some("en"));
+    }
+    let contact = format!("{publisher}#contact");
+    g.iri(&ds, &format!("{DCAT}contactPoint"), contact.clone());
+    g.iri(&contact, RDF_TYPE, format!("{VCARD}Organization"));
+    g.text(&contact, &format!("{VCARD}fn"), org.map_or(m.organization.as_str(), |o| o.title.as_str()), None);
+    let years = d
+        .tables
+        .iter()
+        .flat_map(|t| &t.latest().columns)
+        .filter(|c| matches!(c.kind, ColumnType::Date | ColumnType::Datetime))
+        .filter_map(|c| {
+            Some((
+                c.stats.min.as_ref()?.as_str()?.get(..10)?.to_owned(),
+                c.stats.max.as_ref()?.as_str()?.get(..10)?.to_owned(),
+            ))
+        })
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    if let Some((start, end)) = years {
+        let period = format!("{ds}#temporal");
+        g.iri(&ds, &format!("{DCT}temporal"), period.clone());
+        g.iri(&period, RDF_TYPE, format!("{DCT}PeriodOfTime"));
+        g.typed(&period, &format!("{DCAT}startDate"), start, "date");
+        g.typed(&period, &format!("{DCAT}endDate"), end, "date");
+    }
+    for t in &d.tables {
+        let v = t.latest();
+        for (ext, media) in [
+            ("csv", "text/csv"),
+            ("parquet", "application/vnd.apache.parquet"),
+            ("ndjson", "application/x-ndjson"),
+            ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ] {
+            let url = format!("{base}/api/v1/datasets/{}/tables/{}/data.{ext}", m.id, t.name);
+            let dist = format!("{url}?version={}", v.version);
+            g.iri(&ds, &format!("{DCAT}distribution"), dist.clone());
+            g.iri(&dist, RDF_TYPE, format!("{DCAT}Distribution"));
+            g.text(&dist, &format!("{DCT}title"), &format!("{} ({ext})", t.title), None);
+            g.iri(&dist, &format!("{DCAT}accessURL"), url.clone());
+            g.iri(&dist, &format!("{DCAT}downloadURL"), dist.clone());
+            g.text(&dist, &format!("{DCAT}mediaType"), media, None);
+            g.text(&dist, &format!("{DCT}format"), &ext.to_uppercase(), None);
+            g.iri(&dist, &format!("{DCT}license"), license_iri(&m.license));
+            g.typed(&dist, &format!("{DCT}modified"), stamp(v.created_at), "dateTime");
+            if ext == "parquet" {
+                g.typed(&dist, &format!("{DCAT}byteSize"), v.byte_size.to_string(), "decimal");
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum RdfFormat {
+    JsonLd,
+    Turtle,
+    RdfXml,
+}
+
+impl RdfFormat {
+    fn of(name: &str) -> Option<(&str, Self)> {
+        [(".jsonld", Self::JsonLd), (".ttl", Self::Turtle), (".rdf", Self::RdfXml)]
+            .into_iter()
+            .find_map(|(ext, f)| name.strip_suffix(ext).map(|stem| (stem, f)))
+    }
+
+    fn respond(self, g: &Graph) -> Response {
+        let (kind, body) = match self {
+            Self::JsonLd => ("application/ld+json", g.json_ld().to_string()),
+            Self::Turtle => ("text/turtle; charset=utf-8", g.turtle()),
+            Self::RdfXml => ("application/rdf+xml", g.rdf_xml()),
+        };
+        ([(header::CONTENT_TYPE, HeaderValue::from_static(kind))], body).into_response()
+    }
+}
+
+/// `/catalog.jsonld`, `/catalog.ttl`, `/catalog.rdf`: the DCAT-AP catalog, 100 datasets a
+/// page (`?page=N`, from 1; `?modified_since=2024-01-01` for harvesting what changed).
+pub async fn catalog(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let file = uri.path().trim_start_matches('/').to_owned();
+    let Some(("catalog", format)) = RdfFormat::of(&file) else {
+        return Err(ApiError::new(Code::RouteNotFound, format!("no `/{file}`; try /catalog.jsonld, .ttl or .rdf")));
+    };
+    let (mut page, mut since) = (1usize, None);
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "page" => {
+                page =
+                    v.parse().ok().filter(|&p| p >= 1).ok_or_else(|| {
+                        ApiError::new(Code::InvalidParameter, format!("`page` starts at 1, not `{v}`"))
+                    })?
+            }
+            "modified_since" => {
+                let day = chrono::NaiveDate::parse_from_str(v.get(..10).unwrap_or(&v), "%Y-%m-%d").map_err(|_| {
+                    ApiError::new(Code::InvalidParameter, format!("`modified_since` is a date (YYYY-MM-DD), not `{v}`"))
+                })?;
+                since = Some(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+            }
+            _ => {}
+        }
+    }
+    let base = base_url(&state, &headers);
+    let catalog_store = state.store.catalog();
+    let orgs = catalog_store.organizations()?;
+    let mut datasets = catalog_store.datasets()?;
+    datasets.retain(|d| since.is_none_or(|s| d.updated_at >= s));
+    datasets.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+    let pages = datasets.len().div_ceil(PAGE_SIZE).max(1);
+    let mut g = Graph::default();
+    let cat = format!("{base}/catalog");
+    g.iri(&cat, RDF_TYPE, format!("{DCAT}Catalog"));
+    g.text(&cat, &format!("{DCT}title"), "Нээлттэй өгөгдлийн портал", Some("mn"));
+    g.text(&cat, &format!("{DCT}title"), "Open data portal", Some("en"));
+    g.text(&cat, &format!("{DCT}description"), "Төрийн байгууллагуудын нээлттэй өгөгдөл", Some("mn"));
+    g.text(&cat, &format!("{DCT}description"), "Open data published by public agencies", Some("en"));
+    g.iri(&cat, &format!("{DCT}publisher"), format!("{base}/#publisher"));
+    g.iri(&format!("{base}/#publisher"), RDF_TYPE, format!("{FOAF}Agent"));
+    g.text(&format!("{base}/#publisher"), &format!("{FOAF}name"), "opendata", None);
+    g.iri(&cat, &format!("{FOAF}homepage"), format!("{base}/"));
+    if let Some(latest) = datasets.iter().map(|d| d.updated_at).max() {
+        g.typed(&cat, &format!("{DCT}modified"), stamp(latest), "dateTime");
+    }
+    // Paging in the Hydra vocabulary, which DCAT-AP harvesters follow.
+    let hydra = "http://www.w3.org/ns/hydra/core#";
+    let ext = &file["catalog".len()..];
+    let page_url = |n: usize| format!("{base}/catalog{ext}?page={n}");
+    let view = page_url(page);
+    g.iri(&view, RDF_TYPE, format!("{hydra}PartialCollectionView"));
+    g.typed(&view, &format!("{hydra}totalItems"), datasets.len().to_string(), "integer");
+    g.iri(&view, &format!("{hydra}first"), page_url(1));
+    g.iri(&view, &format!("{hydra}last"), page_url(pages));
+    if page < pages {
+        g.iri(&view, &format!("{hydra}next"), page_url(page + 1));
+    }
+    for d in datasets.iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE) {
+        g.iri(&cat, &format!("{DCAT}dataset"), format!("{base}/datasets/{}", d.meta.id));
+        describe(&mut g, &base, d, orgs.iter().find(|o| o.id == d.meta.organization));
+    }
+    Ok(format.respond(&g))
+}
+
+/// `/datasets/{id}.jsonld`, `.ttl`, `.rdf`: one dataset in DCAT-AP.
+pub async fn dataset(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Some((id, format)) = RdfFormat::of(&file) else {
+        return Err(ApiError::new(Code::RouteNotFound, format!("no `/datasets/{file}`; try {file}.jsonld or .ttl")));
+    };
+    let base = base_url(&state, &headers);
+    let catalog = state.store.catalog();
+    let d = catalog.dataset(id)?;
+    let org = catalog.organization(&d.meta.organization).ok();
+    let mut g = Graph::default();
+    describe(&mut g, &base, &d, org.as_ref());
+    Ok(format.respond(&g))
+}
+
+/// schema.org `Dataset` JSON-LD: what the dataset pages embed for dataset search engines.
+pub fn schema_org(base: &str, d: &Dataset, org: Option<&Organization>) -> Value {
+    let m = &d.meta;
+    let mut downloads = Vec::new();
+    for t in &d.tables {
+        for (ext, media) in [("csv", "text/csv"), ("parquet", "application/vnd.apache.parquet")] {
+            downloads.push(json!({
+                "@type": "DataDownload",
+                "name": format!("{} ({ext})", t.title),
+                "encodingFormat": media,
+                "contentUrl": format!("{base}/api/v1/datasets/{}/tables/{}/data.{ext}?version={}", m.id, t.name, t.latest().version),
+            }));
+        }
+    }
+    let columns: Vec<Value> = d
+        .tables
+        .iter()
+        .flat_map(|t| &t.latest().columns)
+        .map(|c| json!({"@type": "PropertyValue", "name": c.label, "description": c.description}))
+        .collect();
+    json!({
+        "@context": "https://schema.org/",
+        "@type": "Dataset",
+        "@id": format!("{base}/datasets/{}", m.id),
+        "name": m.title,
+        "alternateName": m.title_en,
+        "description": if m.description.is_empty() { m.title_en.clone().unwrap_or_else(|| m.title.clone()) } else { m.description.clone() },
+        "url": format!("{base}/datasets/{}", m.id),
+        "identifier": m.id,
+        "keywords": m.tags,
+        "license": license_iri(&m.license),
+        "isAccessibleForFree": true,
+        "dateModified": stamp(d.updated_at),
+        "inLanguage": ["mn", "en"],
+        "creator": {"@type": "Organization", "name": org.map_or(m.organization.as_str(), |o| o.title.as_str()),
+                    "url": format!("{base}/organizations/{}", m.organization)},
+        "distribution": downloads,
+        "variableMeasured": columns,
+    })
+}
+
+/// `/datasets/{id}/schema.json`: the schema.org description on its own.
+pub async fn schema_org_json(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let base = base_url(&state, &headers);
+    let catalog = state.store.catalog();
+    let d = catalog.dataset(&id)?;
+    let org = catalog.organization(&d.meta.organization).ok();
+    let body = schema_org(&base, &d, org.as_ref()).to_string();
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/ld+json"))], body).into_response())
+}
+
+/// `/datasets/{id}/datapackage.json`: a Frictionless Tabular Data Package, a resource per
+/// table pointing at the latest version's CSV, with its Table Schema.
+pub async fn datapackage(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let base = base_url(&state, &headers);
+    let catalog = state.store.catalog();
+    let d = catalog.dataset(&id)?;
+    let org = catalog.organization(&d.meta.organization).ok();
+    let m = &d.meta;
+    let resources: Vec<Value> = d
+        .tables
+        .iter()
+        .map(|t| {
+            let v = t.latest();
+            let fields: Vec<Value> = v
+                .columns
+                .iter()
+                .map(|c| {
+                    let kind = match c.kind {
+                        ColumnType::Integer => "integer",
+                        ColumnType::Float => "number",
+                        ColumnType::Boolean => "boolean",
+                        ColumnType::Date => "date",
+                        ColumnType::Datetime => "datetime",
+                        ColumnType::String => "string",
+                    };
+                    let mut f = json!({"name": c.name, "title": c.label, "type": kind});
+                    if !c.description.is_empty() {
+                        f["description"] = json!(c.description);
+                    }
+                    if c.kind == ColumnType::Datetime {
+                        // The CSV writes ISO 8601 without a zone; times are UTC.
+                        f["format"] = json!("any");
+                    }
+                    if c.kind == ColumnType::Boolean {
+                        f["trueValues"] = json!(["true"]);
+                        f["falseValues"] = json!(["false"]);
+                    }
+                    f
+                })
+                .collect();
+            json!({
+                "profile": "tabular-data-resource",
+                "name": t.name.replace('_', "-"),
+                "title": t.title,
+                "path": format!("{base}/api/v1/datasets/{}/tables/{}/data.csv?version={}", m.id, t.name, v.version),
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "bytes": Value::Null,
+                "hash": Value::Null,
+                "dialect": {"delimiter": ",", "header": true, "quoteChar": "\""},
+                "schema": {"fields": fields, "missingValues": [""]},
+            })
+            .as_object()
+            .map(|o| {
+                Value::Object(o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect())
+            })
+            .unwrap_or_default()
+        })
+        .collect();
+    let body = json!({
+        "profile": "tabular-data-package",
+        "name": m.id,
+        "title": m.title,
+        "description": m.description,
+        "homepage": format!("{base}/datasets/{}", m.id),
+        "keywords": m.tags,
+        "licenses": [{"name": m.license, "path": license_iri(&m.license)}],
+        "sources": [{"title": org.as_ref().map_or(m.organization.clone(), |o| o.title.clone()), "path": m.source.clone().unwrap_or_else(|| format!("{base}/organizations/{}", m.organization))}],
+        "contributors": [{"title": org.as_ref().map_or(m.organization.clone(), |o| o.title.clone()), "role": "publisher"}],
+        "created": stamp(d.updated_at),
+        "resources": resources,
+    });
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_graph_three_serializations() {
+        let mut g = Graph::default();
+        g.iri("http://x/ds", RDF_TYPE, format!("{DCAT}Dataset"));
+        g.text("http://x/ds", &format!("{DCT}title"), "Хүн \"ам\"", Some("mn"));
+        g.typed("http://x/ds", &format!("{DCT}modified"), "2024-01-01T00:00:00Z".into(), "dateTime");
+        let ttl = g.turtle();
+        assert!(ttl.contains("<http://purl.org/dc/terms/title> \"Хүн \\\"ам\\\"\"@mn ;"), "{ttl}");
+        let xml = g.rdf_xml();
+        assert!(
+            xml.contains("<p:title xmlns:p=\"http://purl.org/dc/terms/\" xml:lang=\"mn\">Хүн &quot;ам&quot;</p:title>"),
+            "{xml}"
+        );
+        let ld = g.json_ld();
+        assert_eq!(ld["@graph"][0]["@type"], json!([format!("{DCAT}Dataset")]));
+        assert_eq!(ld["@graph"][0][format!("{DCT}title")][0]["@language"], "mn");
+    }
+}
