@@ -169,3 +169,39 @@ async fn queries_past_the_memory_limit_get_503() {
     }
     assert_eq!(s.get("/api/v1/datasets/big").await.status(), 200);
 }
+
+/// schemathesis (PyPI; `.ci/run` installs it) generates requests from the served OpenAPI
+/// document: none may get a 5xx, and every answer must match the document. A bounded run;
+/// `schemathesis run` against a served demo goes further.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_requests_find_no_server_errors_and_no_spec_violations() {
+    let s = crate::common::TestServer::start(|data| {
+        let store = opendata_datasets::Store::open(data).unwrap();
+        let index = opendata_server::publish::open_index(&store).unwrap();
+        opendata_server::demo::install(&store, &index).unwrap();
+    })
+    .await;
+    let spec = s.url("/api/v1/openapi.json");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("schemathesis")
+            .args([
+                "run",
+                &spec,
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                "--max-examples",
+                "25",
+                "--seed",
+                "1",
+                "--phases",
+                "examples,coverage,fuzzing",
+            ])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("schemathesis runs (pip install schemathesis; .ci/run installs it)")
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+}

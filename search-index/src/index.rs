@@ -321,7 +321,12 @@ impl SearchIndex {
         // again without its own filter.
         let mut facets = Facets::default();
         let c = |d| self.facet_collector(d);
-        let page = || TopDocs::with_limit(query.limit.max(1)).and_offset(query.offset);
+        // tantivy sizes its heap by offset + limit: past the last document a page is empty,
+        // and asking for it must not allocate for the offset.
+        let num_docs = usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX);
+        let beyond = query.offset >= num_docs;
+        let offset = if beyond { 0 } else { query.offset };
+        let page = || TopDocs::with_limit(query.limit.clamp(1, num_docs.max(1))).and_offset(offset);
         // tantivy combines at most four collectors in a tuple, hence the nesting.
         let (total, (org, tag), (format, license, year), by_score) = searcher.search(
             &main,
@@ -354,6 +359,7 @@ impl SearchIndex {
                 .map(|(_, a)| (0.0, a))
                 .collect(),
         };
+        let addresses = if beyond { Vec::new() } else { addresses };
         let marker = Marker::new(&clauses);
         let mut hits = Vec::with_capacity(addresses.len());
         for (score, address) in addresses {

@@ -116,7 +116,9 @@ impl Cursor {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(s)
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+            .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
+            // A row number no table reaches is a forged cursor, and would overflow a slice.
+            .filter(|c| c.after.row < i64::MAX as u64 / 2)
             .ok_or_else(|| ApiError::new(Code::InvalidCursor, "the cursor is not one this server issued"))
     }
 }
@@ -216,7 +218,14 @@ impl RawParams {
                 }
                 (0, Some(c.after))
             }
-            None => (self.parse_num::<u64>("offset")?.unwrap_or(0), None),
+            None => {
+                let offset = self.parse_num::<u64>("offset")?.unwrap_or(0);
+                // The engine slices with signed offsets; no table has more rows than this.
+                if offset > i64::MAX as u64 / 2 {
+                    return Err(ApiError::new(Code::InvalidParameter, "`offset` is too large"));
+                }
+                (offset, None)
+            }
         };
         let format = self.get("format").map(RowsFormat::parse).transpose()?;
         let total = parse_bool("total", self.get("total").unwrap_or("true"))?;
@@ -224,7 +233,8 @@ impl RawParams {
 
         let mut filters = vec![];
         for (key, value) in &self.pairs {
-            if RESERVED_PARAMS.contains(&key.as_str()) {
+            // `?a=1&` or a stray `&=`: nothing was asked.
+            if key.is_empty() || RESERVED_PARAMS.contains(&key.as_str()) {
                 continue;
             }
             // Column names never contain `__`, so the split is unambiguous.

@@ -11,6 +11,9 @@ use super::{ApiQuery, base_url};
 use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
 use crate::state::AppState;
 
+/// The deepest search page: (page - 1) × per_page stays within the index's u32 offsets.
+const MAX_PAGE: u64 = 42_949_672;
+
 /// Catalog search parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -22,7 +25,7 @@ pub struct SearchParams {
     #[param(example = "хүн ам аймаг")]
     pub q: Option<String>,
     /// The reader's language, `mn` (default) or `en`: its titles and descriptions weigh more.
-    #[param(example = "en")]
+    #[param(example = "en", pattern = "^(mn|en)?$")]
     pub lang: Option<String>,
     /// Only datasets whose data covers this year or later.
     #[param(example = 2015)]
@@ -43,10 +46,10 @@ pub struct SearchParams {
     #[param(example = "CC-BY-4.0")]
     pub license: Option<String>,
     /// `relevance` (default), `updated` (newest first) or `title`.
-    #[param(example = "updated")]
+    #[param(example = "updated", pattern = "^(relevance|updated|title)?$")]
     pub sort: Option<String>,
-    /// Page number, from 1.
-    #[param(example = 1, minimum = 1)]
+    /// Page number, from 1 (at most 42,949,672: the search reads no further).
+    #[param(example = 1, minimum = 1, maximum = 42949672)]
     pub page: Option<u64>,
     /// Results per page: default 20, at most 100.
     #[param(example = 20, minimum = 1, maximum = 100)]
@@ -72,8 +75,8 @@ pub async fn search_datasets(
     let limits = &state.config.limits;
     let page = p.page.unwrap_or(1);
     let per_page = p.per_page.unwrap_or(limits.default_per_page as u64);
-    if page == 0 {
-        return Err(ApiError::new(Code::InvalidParameter, "`page` starts at 1"));
+    if page == 0 || page > MAX_PAGE {
+        return Err(ApiError::new(Code::InvalidParameter, format!("`page` is from 1 to {MAX_PAGE}")));
     }
     if per_page == 0 || per_page > limits.max_per_page as u64 {
         return Err(ApiError::new(
@@ -81,7 +84,7 @@ pub async fn search_datasets(
             format!("`per_page` must be between 1 and {}", limits.max_per_page),
         ));
     }
-    let sort = match p.sort.as_deref() {
+    let sort = match p.sort.as_deref().filter(|s| !s.is_empty()) {
         None | Some("relevance") => search_index::Sort::Relevance,
         Some("updated") => search_index::Sort::Updated,
         Some("title") => search_index::Sort::Title,
@@ -92,13 +95,18 @@ pub async fn search_datasets(
             ));
         }
     };
-    let lang = match p.lang.as_deref() {
+    let lang = match p.lang.as_deref().filter(|s| !s.is_empty()) {
         None | Some("mn") => search_index::Lang::Mn,
         Some("en") => search_index::Lang::En,
         Some(other) => {
             return Err(ApiError::new(Code::InvalidParameter, format!("unknown lang `{other}`; use mn or en")));
         }
     };
+    // Past the index's size a page is empty anyway; beyond u32 it would overflow.
+    let offset = (page - 1)
+        .checked_mul(per_page)
+        .filter(|&o| o <= u64::from(u32::MAX))
+        .ok_or_else(|| ApiError::new(Code::InvalidParameter, "`page` is too large"))? as usize;
     let query = search_index::SearchQuery {
         q: p.q,
         lang,
@@ -109,7 +117,7 @@ pub async fn search_datasets(
         format: p.format,
         license: p.license,
         sort,
-        offset: ((page - 1) * per_page) as usize,
+        offset,
         limit: per_page as usize,
     };
     let found = state.index.search(&query)?;

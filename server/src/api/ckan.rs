@@ -84,7 +84,41 @@ const ACTIONS: &[&str] = &[
     "datastore_search_sql",
 ];
 
-/// `POST` of a CKAN action: parameters as a JSON body or a form (see [`action_get`]).
+/// The actions served, for the OpenAPI document.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Only its schema is used: handlers take the name as text, to answer unknown ones CKAN's way.
+pub enum CkanAction {
+    StatusShow,
+    PackageList,
+    PackageShow,
+    PackageSearch,
+    OrganizationList,
+    OrganizationShow,
+    GroupList,
+    TagList,
+    ResourceShow,
+    DatastoreSearch,
+    DatastoreSearchSql,
+}
+
+/// Call a CKAN action with a JSON body.
+///
+/// The same actions as `GET`, with the parameters as a JSON object in the body (as
+/// `ckanapi` sends them) or a form.
+#[utoipa::path(
+    post, path = "/api/3/action/{action}", tag = "ckan",
+    params(("action" = CkanAction, Path, description = "The action", example = "package_search")),
+    request_body(content = serde_json::Value, description = "The action's parameters", content_type = "application/json",
+                 example = json!({"q": "хүн ам", "rows": 5, "facet.field": ["organization"]})),
+    responses(
+        (status = 200, description = "`{help, success: true, result}`", body = serde_json::Value),
+        (status = 404, description = "Not Found Error", body = serde_json::Value),
+        (status = 409, description = "Validation Error", body = serde_json::Value),
+        (status = 400, description = "Unknown action", body = serde_json::Value),
+        (status = 429, response = crate::error::RateLimited),
+    )
+)]
 pub async fn action(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -121,7 +155,7 @@ pub async fn action(
 #[utoipa::path(
     get, path = "/api/3/action/{action}", tag = "ckan",
     params(
-        ("action" = String, Path, description = "The action", example = "package_search"),
+        ("action" = CkanAction, Path, description = "The action", example = "package_search"),
         ("q" = Option<String>, Query, description = "package_search: free text", example = "хүн ам"),
         ("fq" = Option<String>, Query, description = "package_search: `organization:`, `tags:`, `res_format:`, `license_id:` filters", example = "organization:nso"),
         ("rows" = Option<usize>, Query, description = "package_search: results (default 10, at most 1000)", example = 10),
@@ -137,6 +171,7 @@ pub async fn action(
          example = json!({"help": "…", "success": false, "error": {"__type": "Not Found Error", "message": "Not Found Error: no dataset `nope`"}})),
         (status = 409, description = "Validation Error", body = serde_json::Value),
         (status = 400, description = "Unknown action", body = serde_json::Value),
+        (status = 429, response = crate::error::RateLimited),
     )
 )]
 pub async fn action_get(state: State<AppState>, name: Path<String>, raw: RawQuery, headers: HeaderMap) -> Response {

@@ -152,7 +152,7 @@ impl Drop for StopOnDrop {
         ("select" = Option<String>, Query, description = "Columns to return, comma-separated", example = "station_code,observed_at,value"),
         ("order" = Option<String>, Query, description = "Sort columns, comma-separated; `-` for descending", example = "-observed_at"),
         ("limit" = Option<usize>, Query, description = "Rows per page: default 100, at most 10000", example = 100),
-        ("offset" = Option<u64>, Query, description = "Rows to skip (prefer `cursor` for paging)", example = 0),
+        ("offset" = Option<u64>, Query, description = "Rows to skip (prefer `cursor` for paging)", example = 0, maximum = 4611686018427387903_u64),
         ("cursor" = Option<String>, Query, description = "The `next` value of the previous page"),
         ("version" = Option<u32>, Query, description = "Table version; the latest by default", example = 1),
         ("format" = Option<String>, Query, description = "`json` (default), `csv` or `ndjson`", example = "json"),

@@ -41,7 +41,7 @@ pub struct SqlResponse {
 #[utoipa::path(
     get, path = "/api/v1/sql", tag = "data",
     params(
-        ("q" = String, Query, description = "The query", example = "SELECT aimag, count(*) AS n FROM nso__population GROUP BY aimag ORDER BY n DESC"),
+        ("q" = String, Query, description = "The query", min_length = 1, example = "SELECT aimag_niislel, sum(khun_amyn_too) AS people FROM population_by_aimag__population GROUP BY aimag_niislel ORDER BY people DESC"),
         ("format" = Option<String>, Query, description = "`json` (default), `csv` or `ndjson`", example = "json"),
     ),
     responses(
@@ -65,7 +65,7 @@ pub async fn sql_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
 /// (`q=…&format=…`) or JSON (`{"q": "…", "format": "csv"}`).
 #[utoipa::path(
     post, path = "/api/v1/sql", tag = "data",
-    request_body(content = String, description = "The query, as text, a form or JSON", example = "SELECT count(*) FROM nso__population"),
+    request_body(content = String, description = "The query, as text, a form or JSON", example = "SELECT count(*) FROM population_by_aimag__population"),
     responses(
         (status = 200, description = "The result", body = SqlResponse),
         (status = 400, description = "Invalid or refused query", body = Problem, content_type = "application/problem+json"),
