@@ -3,6 +3,8 @@
 use clap::Parser;
 use opendata_server::cli::{Cli, run};
 
+use serde_json::Value;
+
 use crate::common::TestServer;
 
 fn opendata(args: &[&str]) -> anyhow::Result<()> {
@@ -243,4 +245,43 @@ async fn sort_keys_order_the_file_and_stay_with_the_table() {
     let rows = s.json("/api/v1/datasets/readings/tables/main/rows?version=3&limit=10000&select=id", 200).await;
     let ids: Vec<u64> = rows["rows"].as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, (1..=600).collect::<Vec<u64>>());
+}
+
+/// `opendata harvest` imports the portal's own catalog through its CKAN and DCAT-AP
+/// endpoints into a second data folder, over loopback: metadata, and every table's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harvest_from_ckan_and_dcat() {
+    let source = TestServer::standard().await;
+    let expected = source.json("/api/v1/datasets/air-quality", 200).await;
+    for (flag, url) in [("--ckan", source.url("")), ("--dcat", source.url("/catalog.jsonld"))] {
+        let target = tempfile::tempdir().unwrap();
+        let data = target.path().to_str().unwrap().to_owned();
+        let (d, u) = (data.clone(), url.clone());
+        tokio::task::spawn_blocking(move || opendata(&["harvest", flag, &u, "--data", &d])).await.unwrap().unwrap();
+        // Again: nothing changed at the source, so nothing new is published.
+        let (d, u) = (data.clone(), url.clone());
+        tokio::task::spawn_blocking(move || opendata(&["harvest", flag, &u, "--data", &d])).await.unwrap().unwrap();
+
+        let copy = TestServer::serve(target).await;
+        let got = copy.json("/api/v1/datasets/air-quality", 200).await;
+        assert_eq!(got["title"], expected["title"], "{flag}");
+        assert_eq!(got["organization"], "agaar", "{flag}");
+        let table = &got["tables"][0];
+        assert_eq!(table["row_count"], expected["tables"][0]["row_count"], "{flag}");
+        assert_eq!(table["version"], 1, "{flag}: the second harvest found nothing new");
+        let population = copy.json("/api/v1/datasets/population", 200).await;
+        assert_eq!(
+            population["tables"][0]["row_count"],
+            source.json("/api/v1/datasets/population", 200).await["tables"][0]["row_count"]
+        );
+        let ids = |v: Value| -> Vec<String> {
+            v["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+        };
+        let found = ids(copy.json("/api/v1/datasets?q=агаар", 200).await);
+        assert_eq!(found.first().map(String::as_str), Some("air-quality"), "{flag}: harvested datasets are searchable");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let err =
+        opendata(&["harvest", "--ckan", "http://127.0.0.1:9/", "--data", d.path().to_str().unwrap()]).unwrap_err();
+    assert!(format!("{err:#}").contains("cannot fetch"), "{err:#}");
 }

@@ -33,6 +33,23 @@ pub enum Command {
     Ingest(Box<IngestArgs>),
     /// Rebuild the search index from the catalog.
     Reindex(DataArg),
+    /// Import another portal's catalog (CKAN or DCAT-AP), with the data of tabular resources.
+    Harvest(HarvestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HarvestArgs {
+    /// A CKAN portal's address (its Action API is at <URL>/api/3/action).
+    #[arg(long, env = "OPENDATA_CKAN", required_unless_present = "dcat", conflicts_with = "dcat")]
+    pub ckan: Option<String>,
+    /// A DCAT-AP catalog in expanded JSON-LD (Hydra `next` pages are followed).
+    #[arg(long, env = "OPENDATA_DCAT")]
+    pub dcat: Option<String>,
+    /// Import metadata only; do not download data.
+    #[arg(long, env = "OPENDATA_METADATA_ONLY")]
+    pub metadata_only: bool,
+    #[command(flatten)]
+    pub data: DataArg,
 }
 
 /// The data folder flag, shared by every command.
@@ -134,7 +151,55 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("indexed {n} datasets");
             Ok(())
         }
+        Command::Harvest(args) => {
+            let config = load(cli.config.as_ref(), &args.data)?;
+            init_logging("warn");
+            harvest_cmd(config, args)
+        }
     }
+}
+
+fn harvest_cmd(config: Config, args: HarvestArgs) -> anyhow::Result<()> {
+    let store = Store::open(&config.data).with_context(|| format!("cannot open {}", config.data.display()))?;
+    let index = crate::publish::open_index(&store)?;
+    let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch };
+    let timeout = std::time::Duration::from_secs(config.fetch.timeout_secs);
+    let (source, found) = match (&args.ckan, &args.dcat) {
+        (Some(url), _) => (url, crate::harvest::ckan(url, timeout)?),
+        (None, Some(url)) => (url, crate::harvest::dcat(url, timeout)?),
+        (None, None) => bail!("give --ckan URL or --dcat URL"),
+    };
+    let (mut tables, mut failed) = (0, 0);
+    for h in &found {
+        store.catalog().upsert_organization(&h.organization)?;
+        if args.metadata_only || h.tables.is_empty() {
+            // A metadata-only dataset: it links to its source, as CKAN allows.
+            store.catalog().upsert_dataset(&h.meta)?;
+            publish::index_dataset(&store, &index, &h.meta.id)?;
+            continue;
+        }
+        for (table, title, url) in &h.tables {
+            let spec = TableJob {
+                table: table.clone(),
+                title: Some(title.clone()),
+                options: ReadOptions::default(),
+                columns: Default::default(),
+                sort_by: None,
+            };
+            match run_job(&ctx, Source::Url(url.clone()), h.meta.clone(), spec) {
+                Ok(()) => tables += 1,
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{}/{table}: {e:#}", h.meta.id);
+                }
+            }
+        }
+    }
+    println!("harvested {} datasets and {tables} tables from {source}; {failed} tables failed", found.len());
+    if failed > 0 {
+        bail!("{failed} tables could not be harvested");
+    }
+    Ok(())
 }
 
 fn load(file: Option<&PathBuf>, overrides: &impl Serialize) -> anyhow::Result<Config> {

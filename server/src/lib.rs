@@ -11,6 +11,7 @@ pub mod encode;
 pub mod error;
 pub mod fetch;
 pub mod gate;
+pub mod harvest;
 pub mod publish;
 pub mod query;
 pub mod ratelimit;

@@ -1,0 +1,209 @@
+//! `opendata harvest`: import another portal's catalog, over CKAN's Action API or a DCAT-AP
+//! catalog in JSON-LD. Metadata always; the data too where a resource is tabular, through
+//! the ordinary ingest (with conditional requests, so a second harvest downloads only what
+//! changed).
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use opendata_datasets::{DatasetMeta, Organization, ident};
+use serde_json::Value;
+
+/// One dataset found at the source: its metadata and its tabular downloads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Harvested {
+    pub organization: Organization,
+    pub meta: DatasetMeta,
+    /// (table name, title, URL)
+    pub tables: Vec<(String, String, String)>,
+}
+
+/// Formats the ingest reads.
+const TABULAR: &[&str] = &["csv", "tsv", "xlsx", "xls", "ods", "json", "ndjson", "geojson", "parquet"];
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .user_agent(concat!("opendata-harvest/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+fn get_json(agent: &ureq::Agent, url: &str) -> anyhow::Result<Value> {
+    let response = agent.get(url).call().with_context(|| format!("cannot fetch {url}"))?;
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().with_context(|| format!("cannot read {url}"))?;
+    let value: Value = serde_json::from_str(&text).with_context(|| format!("{url} is not JSON"))?;
+    if !(200..300).contains(&status) {
+        bail!("{url} answered HTTP {status}: {}", value["error"]["message"].as_str().unwrap_or_default());
+    }
+    Ok(value)
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// The catalog of a CKAN portal at `base`: `package_list`, then `package_show` for each.
+pub fn ckan(base: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
+    let agent = agent(timeout);
+    let base = base.trim_end_matches('/');
+    let action = |name: &str, query: &str| -> anyhow::Result<Value> {
+        let v = get_json(&agent, &format!("{base}/api/3/action/{name}?{query}"))?;
+        if v["success"] != Value::Bool(true) {
+            bail!("{name} failed at {base}");
+        }
+        Ok(v["result"].clone())
+    };
+    let ids = action("package_list", "")?;
+    let mut out = Vec::new();
+    for id in ids.as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("id", id).finish();
+        let p = action("package_show", &query)?;
+        let org = &p["organization"];
+        let org_id =
+            ident::slug(&Some(text(&org["name"])).filter(|s| !s.is_empty()).unwrap_or_else(|| text(&p["owner_org"])));
+        let organization = Organization {
+            id: org_id.clone(),
+            title: Some(text(&org["title"])).filter(|t| !t.is_empty()).unwrap_or_else(|| org_id.clone()),
+            title_en: org["title_translated"]["en"].as_str().map(str::to_owned),
+            description: text(&org["description"]),
+            url: None,
+        };
+        let meta = DatasetMeta {
+            id: ident::slug(&text(&p["name"])),
+            organization: org_id,
+            title: text(&p["title"]),
+            title_en: p["title_translated"]["en"].as_str().map(str::to_owned),
+            description: text(&p["notes"]),
+            description_en: p["notes_translated"]["en"].as_str().map(str::to_owned),
+            tags: p["tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| text(&t["name"]))
+                .filter(|t| !t.is_empty())
+                .collect(),
+            license: Some(text(&p["license_id"])).filter(|l| !l.is_empty()).unwrap_or_else(|| "notspecified".into()),
+            source: p["url"].as_str().filter(|u| !u.is_empty()).map(str::to_owned),
+        };
+        let mut tables = Vec::new();
+        for r in p["resources"].as_array().into_iter().flatten() {
+            let format = text(&r["format"]).to_lowercase();
+            let url = text(&r["url"]);
+            if TABULAR.contains(&format.as_str()) && url.starts_with("http") {
+                let title = Some(text(&r["name"])).filter(|n| !n.is_empty()).unwrap_or_else(|| text(&r["id"]));
+                tables.push((unique(&tables, ident::slug(&title)), title, url));
+            }
+        }
+        out.push(Harvested { organization, meta, tables });
+    }
+    Ok(out)
+}
+
+/// `name`, or `name-2`, `name-3`… when a table of the dataset already has it.
+fn unique(tables: &[(String, String, String)], name: String) -> String {
+    let taken = |n: &str| tables.iter().any(|(t, _, _)| t == n);
+    if !taken(&name) {
+        return name;
+    }
+    (2..).map(|i| format!("{name}-{i}")).find(|n| !taken(n)).unwrap_or(name)
+}
+
+const DCAT: &str = "http://www.w3.org/ns/dcat#";
+const DCT: &str = "http://purl.org/dc/terms/";
+const FOAF: &str = "http://xmlns.com/foaf/0.1/";
+const HYDRA_NEXT: &str = "http://www.w3.org/ns/hydra/core#next";
+
+/// A DCAT-AP catalog in expanded JSON-LD (as this portal and many harvesters publish it),
+/// following Hydra `next` pages. Compacted JSON-LD, which needs its `@context` fetched and
+/// applied, is not read.
+pub fn dcat(url: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
+    let agent = agent(timeout);
+    let mut out = Vec::new();
+    let mut next = Some(url.to_owned());
+    let mut pages = 0;
+    while let Some(page) = next.take() {
+        pages += 1;
+        if pages > 10_000 {
+            bail!("{url}: more than 10,000 pages; stopping");
+        }
+        let doc = get_json(&agent, &page)?;
+        let nodes: Vec<&Value> = match &doc {
+            Value::Array(a) => a.iter().collect(),
+            v => v["@graph"].as_array().map(|a| a.iter().collect()).unwrap_or_default(),
+        };
+        if nodes.is_empty() {
+            bail!("{page} has no JSON-LD nodes (only expanded JSON-LD is read)");
+        }
+        let node = |id: &str| nodes.iter().copied().find(|n| n["@id"] == id);
+        let is = |n: &Value, kind: &str| n["@type"].as_array().is_some_and(|t| t.iter().any(|x| x == kind));
+        let values = |n: &Value, p: &str| -> Vec<Value> { n[p].as_array().cloned().unwrap_or_default() };
+        let literal = |n: &Value, p: &str, lang: Option<&str>| -> Option<String> {
+            values(n, p)
+                .iter()
+                .find(|v| lang.is_none_or(|l| v["@language"] == l))
+                .and_then(|v| v["@value"].as_str().map(str::to_owned))
+        };
+        for n in nodes.iter().filter(|n| is(n, &format!("{DCAT}Dataset"))) {
+            let iri = text(&n["@id"]);
+            let id = literal(n, &format!("{DCT}identifier"), None)
+                .unwrap_or_else(|| iri.rsplit('/').next().unwrap_or_default().to_owned());
+            let publisher = values(n, &format!("{DCT}publisher")).first().map(|p| text(&p["@id"])).unwrap_or_default();
+            let agent_node = node(&publisher);
+            let org_id = ident::slug(publisher.rsplit('/').next().unwrap_or("unknown"));
+            let name = |lang| agent_node.and_then(|a| literal(a, &format!("{FOAF}name"), lang));
+            let organization = Organization {
+                id: org_id.clone(),
+                title: name(Some("mn")).or_else(|| name(None)).unwrap_or_else(|| org_id.clone()),
+                title_en: name(Some("en")),
+                description: String::new(),
+                url: None,
+            };
+            let title =
+                literal(n, &format!("{DCT}title"), Some("mn")).or_else(|| literal(n, &format!("{DCT}title"), None));
+            let mut tables = Vec::new();
+            for d in values(n, &format!("{DCAT}distribution")) {
+                let Some(dist) = node(&text(&d["@id"])) else { continue };
+                let format = literal(dist, &format!("{DCT}format"), None).unwrap_or_default().to_lowercase();
+                let download = values(dist, &format!("{DCAT}downloadURL"))
+                    .first()
+                    .or(values(dist, &format!("{DCAT}accessURL")).first())
+                    .map(|u| text(&u["@id"]))
+                    .unwrap_or_default();
+                // One download per table: CSV where offered, which every portal can read.
+                if format == "csv" && download.starts_with("http") {
+                    let t = literal(dist, &format!("{DCT}title"), None).unwrap_or_else(|| "data".into());
+                    let t = t.trim_end_matches(" (csv)").to_owned();
+                    tables.push((unique(&tables, ident::slug(&t)), t, download));
+                }
+            }
+            out.push(Harvested {
+                organization,
+                meta: DatasetMeta {
+                    id: ident::slug(&id),
+                    organization: org_id,
+                    title: title.unwrap_or_else(|| id.clone()),
+                    title_en: literal(n, &format!("{DCT}title"), Some("en")),
+                    description: literal(n, &format!("{DCT}description"), Some("mn"))
+                        .or_else(|| literal(n, &format!("{DCT}description"), None))
+                        .unwrap_or_default(),
+                    description_en: literal(n, &format!("{DCT}description"), Some("en")),
+                    tags: values(n, &format!("{DCAT}keyword"))
+                        .iter()
+                        .filter_map(|k| k["@value"].as_str().map(str::to_owned))
+                        .collect(),
+                    license: "notspecified".into(),
+                    source: Some(iri),
+                },
+                tables,
+            });
+        }
+        next = nodes
+            .iter()
+            .find_map(|n| n[HYDRA_NEXT].as_array().and_then(|a| a.first()).map(|v| text(&v["@id"])))
+            .filter(|n| !n.is_empty() && *n != page);
+    }
+    Ok(out)
+}
