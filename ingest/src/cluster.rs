@@ -7,11 +7,10 @@
 //! and reading a few hundred kilobytes.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use polars::prelude::*;
 
-use crate::csv::parquet_options;
+use crate::csv::sink_parquet;
 use crate::{Error, Result};
 
 /// One sort key as a publisher writes it: `name`, or `-name` for descending.
@@ -56,16 +55,8 @@ pub fn sort(src: &Path, keys: &[SortKey], out: &Path) -> Result<()> {
         .with_order_descending_multi(descending)
         .with_nulls_last(true)
         .with_maintain_order(true);
-    let target = SinkTarget::Path(PlRefPath::try_from_path(out)?);
-    LazyFrame::scan_parquet(PlRefPath::try_from_path(src)?, ScanArgsParquet::default())?
-        .sort_by_exprs(by, options)
-        .sink(
-            SinkDestination::File { target },
-            FileWriteFormat::Parquet(Arc::new(parquet_options())),
-            UnifiedSinkArgs::default(),
-        )?
-        .collect_with_engine(Engine::Streaming)?;
-    Ok(())
+    let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(src)?, ScanArgsParquet::default())?;
+    sink_parquet(lf.sort_by_exprs(by, options), out)
 }
 
 #[cfg(test)]

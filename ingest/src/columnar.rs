@@ -3,13 +3,12 @@
 //! have stored numbers as strings), and the portal's Parquet settings and statistics.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use opendata_datasets::ColumnType;
 use opendata_datasets::ident::column_names;
 use polars::prelude::*;
 
-use crate::csv::{convert, parquet_options};
+use crate::csv::{convert, sink_parquet};
 use crate::infer::{ColumnGuess, Inferred};
 use crate::{Error, Result};
 
@@ -64,15 +63,7 @@ pub fn normalize(src: &Path, forced: &dyn Fn(&str) -> Option<ColumnType>, out: &
         columns.push(inferred);
         exprs.push(expr.alias(name.as_str()));
     }
-    let target = SinkTarget::Path(PlRefPath::try_from_path(out)?);
-    scan()?
-        .select(exprs)
-        .sink(
-            SinkDestination::File { target },
-            FileWriteFormat::Parquet(Arc::new(parquet_options())),
-            UnifiedSinkArgs::default(),
-        )?
-        .collect_with_engine(Engine::Streaming)?;
+    sink_parquet(scan()?.select(exprs), out)?;
     Ok(Normalized { labels, names, columns, rows })
 }
 

@@ -531,14 +531,18 @@ pub fn write_parquet(
             None => convert(name, inferred),
         })
         .collect();
+    sink_parquet(lf.select(exprs), out)
+}
+
+/// Streams `lf` into a portal Parquet file at `out` ([`parquet_options`]).
+pub(crate) fn sink_parquet(lf: LazyFrame, out: &Path) -> Result<()> {
     let target = SinkTarget::Path(PlRefPath::try_from_path(out)?);
-    lf.select(exprs)
-        .sink(
-            SinkDestination::File { target },
-            FileWriteFormat::Parquet(Arc::new(parquet_options())),
-            UnifiedSinkArgs::default(),
-        )?
-        .collect_with_engine(Engine::Streaming)?;
+    lf.sink(
+        SinkDestination::File { target },
+        FileWriteFormat::Parquet(Arc::new(parquet_options())),
+        UnifiedSinkArgs::default(),
+    )?
+    .collect_with_engine(Engine::Streaming)?;
     Ok(())
 }
 

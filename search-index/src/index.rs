@@ -163,6 +163,21 @@ struct Clause {
     prefix: bool,
 }
 
+impl Clause {
+    /// Typos forgiven: one from five letters, two from nine; none in a phrase or exclusion,
+    /// which must match as written.
+    fn typos(&self) -> u8 {
+        if self.phrase || self.exclude {
+            return 0;
+        }
+        match self.letters {
+            0..=4 => 0,
+            5..=8 => 1,
+            _ => 2,
+        }
+    }
+}
+
 impl SearchIndex {
     /// Opens the index in `dir`, creating an empty one if there is none.
     pub fn open(dir: &Path) -> Result<Self> {
@@ -650,15 +665,7 @@ fn word_query(fields: &[(Field, f32)], c: &Clause) -> Box<dyn Query> {
             should.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
             continue;
         }
-        let distance = if c.exclude {
-            0
-        } else {
-            match c.letters {
-                0..=4 => 0,
-                5..=8 => 1,
-                _ => 2,
-            }
-        };
+        let distance = c.typos();
         for (i, t) in c.words.iter().flat_map(|w| w.iter().enumerate()) {
             let term = Term::from_field_text(field, t);
             should.push((
@@ -693,15 +700,7 @@ impl Marker {
     fn new(clauses: &[Clause]) -> Self {
         let mut terms = Vec::new();
         for c in clauses.iter().filter(|c| !c.exclude) {
-            let distance = if c.phrase {
-                0
-            } else {
-                match c.letters {
-                    0..=4 => 0,
-                    5..=8 => 1,
-                    _ => 2,
-                }
-            };
+            let distance = usize::from(c.typos());
             for t in c.words.iter().flatten() {
                 terms.push((t.clone(), distance, c.prefix));
             }

@@ -348,6 +348,14 @@ pub async fn catalog(
     Ok(format.respond(&g))
 }
 
+/// A dataset and its publisher (absent only if the catalog lost it).
+fn load(state: &AppState, id: &str) -> ApiResult<(Dataset, Option<Organization>)> {
+    let catalog = state.store.catalog();
+    let d = catalog.dataset(id)?;
+    let org = catalog.organization(&d.meta.organization).ok();
+    Ok((d, org))
+}
+
 /// `/datasets/{id}.jsonld`, `.ttl`, `.rdf`: one dataset in DCAT-AP.
 pub async fn dataset(
     State(state): State<AppState>,
@@ -357,11 +365,9 @@ pub async fn dataset(
     let Some((id, format)) = RdfFormat::of(&file) else {
         return Err(ApiError::new(Code::RouteNotFound, format!("no `/datasets/{file}`; try {file}.jsonld or .ttl")));
     };
-    let base = base_url(&state, &headers);
-    let catalog = state.store.catalog();
-    let d = catalog.dataset(id)?;
-    let org = catalog.organization(&d.meta.organization).ok();
+    let (d, org) = load(&state, id)?;
     let mut g = Graph::default();
+    let base = base_url(&state, &headers);
     describe(&mut g, &base, &d, org.as_ref());
     Ok(format.respond(&g))
 }
@@ -413,11 +419,8 @@ pub async fn schema_org_json(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let base = base_url(&state, &headers);
-    let catalog = state.store.catalog();
-    let d = catalog.dataset(&id)?;
-    let org = catalog.organization(&d.meta.organization).ok();
-    let body = schema_org(&base, &d, org.as_ref()).to_string();
+    let (d, org) = load(&state, &id)?;
+    let body = schema_org(&base_url(&state, &headers), &d, org.as_ref()).to_string();
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/ld+json"))], body).into_response())
 }
 
@@ -429,9 +432,7 @@ pub async fn datapackage(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let base = base_url(&state, &headers);
-    let catalog = state.store.catalog();
-    let d = catalog.dataset(&id)?;
-    let org = catalog.organization(&d.meta.organization).ok();
+    let (d, org) = load(&state, &id)?;
     let m = &d.meta;
     let resources: Vec<Value> = d
         .tables
