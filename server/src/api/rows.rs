@@ -114,20 +114,30 @@ pub(crate) async fn page_of(
     raw: &str,
 ) -> ApiResult<(TableVersion, RowsRequest, polars::prelude::DataFrame, Option<u64>)> {
     let Resolved { version, request, .. } = resolve(state, id, table, Some(raw))?;
-    let path = state.store.version_path(&version);
+    let (df, _, total) = run_page(state, &version, &request).await?;
+    Ok((version, request, df, total))
+}
+
+/// Runs one page of `request`: its rows, where the page ends, and the total (from the
+/// catalog without filters, counted with them, absent when `total=false`).
+async fn run_page(
+    state: &AppState,
+    version: &TableVersion,
+    request: &RowsRequest,
+) -> ApiResult<(polars::prelude::DataFrame, Option<query::After>, Option<u64>)> {
+    let path = state.store.version_path(version);
     let known_total = version.row_count;
     let req = request.clone();
-    let (df, total) = run_blocking(state, move |watch| {
-        let (df, _) = query::page(&path, &req, watch)?;
+    run_blocking(state, move |watch| {
+        let (df, after) = query::page(&path, &req, watch)?;
         let total = match (req.total, req.filters.is_empty()) {
             (false, _) => None,
             (true, true) => Some(known_total),
             (true, false) => Some(query::count(query::scan(&path)?, &req, watch)?),
         };
-        Ok((df, total))
+        Ok((df, after, total))
     })
-    .await?;
-    Ok((version, request, df, total))
+    .await
 }
 
 struct StopOnDrop(Watch);
@@ -199,20 +209,7 @@ async fn rows_as(
     if client_has(&headers, &etag) {
         return Ok(not_modified(&etag, pinned));
     }
-    let path = state.store.version_path(&version);
-    let known_total = version.row_count;
-    let req = request.clone();
-    let (mut df, after, total) = run_blocking(&state, move |watch| {
-        let lf = query::scan(&path)?;
-        let (df, after) = query::page(&path, &req, watch)?;
-        let total = match (req.total, req.filters.is_empty()) {
-            (false, _) => None,
-            (true, true) => Some(known_total),
-            (true, false) => Some(query::count(lf, &req, watch)?),
-        };
-        Ok((df, after, total))
-    })
-    .await?;
+    let (mut df, after, total) = run_page(&state, &version, &request).await?;
     let next = after.map(|after| Cursor { version: version.version, after }.encode());
     let mut response = match format {
         RowsFormat::Json => {
