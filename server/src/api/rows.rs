@@ -97,10 +97,13 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
         drop(admission);
         result
     };
-    match tokio::time::timeout(limit, tokio::task::spawn_blocking(work)).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(join)) => Err(ApiError::internal(join)),
-        Err(_) => Err(ApiError::new(Code::QueryTimeout, format!("the query ran longer than {}s", limit.as_secs()))),
+    let deadline = tokio::time::sleep(limit);
+    let task = tokio::task::spawn_blocking(work);
+    // The deadline is polled first: a query noticed late (a busy runtime) is still late.
+    tokio::select! {
+        biased;
+        () = deadline => Err(ApiError::new(Code::QueryTimeout, format!("the query ran longer than {}s", limit.as_secs()))),
+        joined = task => joined.unwrap_or_else(|join| Err(ApiError::internal(join))),
     }
 }
 
