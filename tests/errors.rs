@@ -181,6 +181,17 @@ async fn generated_requests_find_no_server_errors_and_no_spec_violations() {
         opendata_server::demo::install(&store, &index).unwrap();
     })
     .await;
+    // Writes are generated too, as a site administrator.
+    let store = opendata_datasets::Store::open(s.data.path()).unwrap();
+    let admin = opendata_datasets::User {
+        id: "fuzz".into(),
+        name: "fuzz".into(),
+        site_admin: true,
+        created_at: chrono::Utc::now(),
+        memberships: vec![],
+    };
+    store.catalog().create_user(&admin).unwrap();
+    let token = opendata_server::auth::issue(store.catalog(), "fuzz", "schemathesis", None).unwrap().1;
     let spec = s.url("/api/v1/openapi.json");
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("schemathesis")
@@ -195,6 +206,8 @@ async fn generated_requests_find_no_server_errors_and_no_spec_violations() {
                 "1",
                 "--phases",
                 "examples,coverage,fuzzing",
+                "--header",
+                &format!("Authorization: Bearer {token}"),
             ])
             .env("NO_COLOR", "1")
             .output()

@@ -16,6 +16,7 @@ mod fault;
 mod formats;
 mod ingest;
 mod linked;
+mod publish;
 mod rows;
 mod search;
 mod sql;

@@ -48,6 +48,31 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Counts for the home page: datasets, organizations, rows in latest versions.
     fn totals(&self) -> Result<Totals>;
+
+    /// Withdraws a dataset: it leaves the catalog (its files stay on disk until swept).
+    fn withdraw_dataset(&self, id: &str) -> Result<()>;
+
+    /// Adds a user; an existing id is an error.
+    fn create_user(&self, user: &User) -> Result<()>;
+    /// A user with their memberships.
+    fn user(&self, id: &str) -> Result<User>;
+    /// Makes `user` a member of `organization` in `role` (replacing a previous role).
+    fn set_membership(&self, user: &str, organization: &str, role: Role) -> Result<()>;
+
+    /// Stores a token record with the hash of its secret.
+    fn add_token(&self, token: &ApiToken, hash: &str) -> Result<()>;
+    /// The token whose secret hashes to `hash`, live or not.
+    fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>>;
+    fn revoke_token(&self, id: &str) -> Result<()>;
+
+    /// Appends to the audit log.
+    fn record(&self, entry: &AuditEntry) -> Result<()>;
+    /// The latest `limit` entries, newest first.
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>>;
+
+    /// Creates or updates an ingest job.
+    fn put_job(&self, job: &Job) -> Result<()>;
+    fn job(&self, id: &str) -> Result<Job>;
 }
 
 /// Catalog-wide counts.

@@ -19,6 +19,18 @@ pub enum Error {
     /// An identifier (dataset, table or organization id) is not a safe slug.
     #[error("invalid identifier `{value}`: {reason}")]
     InvalidId { value: String, reason: &'static str },
+    /// No user with this id.
+    #[error("user `{0}` not found")]
+    UserNotFound(String),
+    /// A user with this id already exists.
+    #[error("user `{0}` already exists")]
+    UserExists(String),
+    /// No API token with this id.
+    #[error("token `{0}` not found")]
+    TokenNotFound(String),
+    /// No ingest job with this id.
+    #[error("job `{0}` not found")]
+    JobNotFound(String),
     /// The catalog database failed.
     #[error("catalog error: {0}")]
     Catalog(#[from] rusqlite::Error),

@@ -292,3 +292,99 @@ pub struct FetchState {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
 }
+
+/// A publisher's role in an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages the organization's datasets and its members.
+    Admin,
+    /// Publishes and edits the organization's datasets.
+    Editor,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "editor" => Ok(Role::Editor),
+            other => Err(format!("a role is admin or editor, not `{other}`")),
+        }
+    }
+}
+
+/// Someone who publishes: an agency's staff, or a site administrator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    /// May act on every organization and read the audit log.
+    pub site_admin: bool,
+    pub created_at: DateTime<Utc>,
+    /// Organizations the user belongs to, and as what.
+    pub memberships: Vec<(String, Role)>,
+}
+
+impl User {
+    /// Whether the user may publish for `organization`.
+    pub fn may_publish(&self, organization: &str) -> bool {
+        self.site_admin || self.memberships.iter().any(|(org, _)| org == organization)
+    }
+}
+
+/// An API token's record. The secret itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub user: String,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiToken {
+    /// Usable now: neither revoked nor expired.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// One write, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub user: String,
+    /// What was done: `dataset.create`, `dataset.update`, `dataset.withdraw`, `version.upload`.
+    pub action: String,
+    /// What it was done to: a dataset id, or `dataset/table`.
+    pub target: String,
+    pub detail: String,
+}
+
+/// Where an ingest job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// An upload being ingested as a new version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub dataset: String,
+    pub table: String,
+    pub user: String,
+    pub status: JobStatus,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The version published, or the current one when the upload changed nothing.
+    pub version: Option<u32>,
+    /// Why it failed, in the publisher's terms.
+    pub error: Option<String>,
+}

@@ -49,6 +49,32 @@ CREATE TABLE IF NOT EXISTS versions (
     PRIMARY KEY (dataset, tbl, version),
     FOREIGN KEY (dataset, tbl) REFERENCES tables(dataset, name)
 );
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    site_admin INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    user TEXT NOT NULL REFERENCES users(id),
+    organization TEXT NOT NULL REFERENCES organizations(id),
+    role TEXT NOT NULL,
+    PRIMARY KEY (user, organization)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(id),
+    hash TEXT NOT NULL UNIQUE,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL
+);
 ";
 
 /// A [`Catalog`] in one SQLite file, in WAL mode so a CLI ingest can write while a server reads.
@@ -331,5 +357,122 @@ impl Catalog for SqliteCatalog {
                  (SELECT max(version) FROM versions w WHERE w.dataset = v.dataset AND w.tbl = v.tbl)",
             )?,
         })
+    }
+
+    fn withdraw_dataset(&self, id: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM versions WHERE dataset = ?1", [id])?;
+        tx.execute("DELETE FROM tables WHERE dataset = ?1", [id])?;
+        if tx.execute("DELETE FROM datasets WHERE id = ?1", [id])? == 0 {
+            return Err(Error::DatasetNotFound(id.to_owned()));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn create_user(&self, user: &User) -> Result<()> {
+        validate_id(&user.id)?;
+        let conn = self.conn();
+        let added = conn.execute(
+            "INSERT OR IGNORE INTO users (id, name, site_admin, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![user.id, user.name, user.site_admin, user.created_at.to_rfc3339()],
+        )?;
+        if added == 0 {
+            return Err(Error::UserExists(user.id.clone()));
+        }
+        Ok(())
+    }
+
+    fn user(&self, id: &str) -> Result<User> {
+        let conn = self.conn();
+        let (name, site_admin, created_at) = conn
+            .query_row("SELECT name, site_admin, created_at FROM users WHERE id = ?1", [id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?))
+            })
+            .optional()?
+            .ok_or_else(|| Error::UserNotFound(id.to_owned()))?;
+        let mut stmt =
+            conn.prepare_cached("SELECT organization, role FROM memberships WHERE user = ?1 ORDER BY organization")?;
+        let memberships = stmt
+            .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .map(|(org, role)| (org, if role == "admin" { Role::Admin } else { Role::Editor }))
+            .collect();
+        Ok(User { id: id.to_owned(), name, site_admin, created_at: parse_time(&created_at)?, memberships })
+    }
+
+    fn set_membership(&self, user: &str, organization: &str, role: Role) -> Result<()> {
+        let conn = self.conn();
+        let role = match role {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+        };
+        conn.execute(
+            "INSERT INTO memberships (user, organization, role) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user, organization) DO UPDATE SET role = excluded.role",
+            params![user, organization, role],
+        )?;
+        Ok(())
+    }
+
+    fn add_token(&self, token: &ApiToken, hash: &str) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO tokens (id, user, hash, record) VALUES (?1, ?2, ?3, ?4)",
+            params![token.id, token.user, hash, serde_json::to_string(token)?],
+        )?;
+        Ok(())
+    }
+
+    fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
+        let conn = self.conn();
+        let record: Option<String> =
+            conn.query_row("SELECT record FROM tokens WHERE hash = ?1", [hash], |r| r.get(0)).optional()?;
+        Ok(record.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    fn revoke_token(&self, id: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let record: String = tx
+            .query_row("SELECT record FROM tokens WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::TokenNotFound(id.to_owned()))?;
+        let mut token: ApiToken = serde_json::from_str(&record)?;
+        token.revoked_at.get_or_insert_with(Utc::now);
+        tx.execute("UPDATE tokens SET record = ?2 WHERE id = ?1", params![id, serde_json::to_string(&token)?])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn record(&self, entry: &AuditEntry) -> Result<()> {
+        self.conn().execute("INSERT INTO audit (entry) VALUES (?1)", [serde_json::to_string(entry)?])?;
+        Ok(())
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT entry FROM audit ORDER BY seq DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.iter().map(|e| Ok(serde_json::from_str(e)?)).collect()
+    }
+
+    fn put_job(&self, job: &Job) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO jobs (id, job) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET job = excluded.job",
+            params![job.id, serde_json::to_string(job)?],
+        )?;
+        Ok(())
+    }
+
+    fn job(&self, id: &str) -> Result<Job> {
+        let conn = self.conn();
+        let job: String = conn
+            .query_row("SELECT job FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::JobNotFound(id.to_owned()))?;
+        Ok(serde_json::from_str(&job)?)
     }
 }

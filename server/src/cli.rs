@@ -35,6 +35,57 @@ pub enum Command {
     Reindex(DataArg),
     /// Import another portal's catalog (CKAN or DCAT-AP), with the data of tabular resources.
     Harvest(HarvestArgs),
+    /// Manage publishers: `user create`.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens: `token create`, `token revoke`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a publisher, optionally a member of an organization, or a site admin.
+    Create {
+        /// User id (a slug, such as `bat-erdene`).
+        id: String,
+        /// Display name [default: the id].
+        #[arg(long)]
+        name: Option<String>,
+        /// May act on every organization and read the audit log.
+        #[arg(long)]
+        site_admin: bool,
+        /// Organization to join.
+        #[arg(long, requires = "role")]
+        org: Option<String>,
+        /// Role in --org: admin or editor.
+        #[arg(long, requires = "org")]
+        role: Option<opendata_datasets::Role>,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user and print it (it is shown only this once).
+    Create {
+        user: String,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Days until it expires [default: never].
+        #[arg(long)]
+        expires_days: Option<i64>,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Revoke a token by its id (the part after `od_`, before the next `_`).
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +200,38 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let index = crate::publish::open_index(&store)?;
             let n = publish::reindex(&store, &index)?;
             println!("indexed {n} datasets");
+            Ok(())
+        }
+        Command::User(UserCommand::Create { id, name, site_admin, org, role, data }) => {
+            let config = load(cli.config.as_ref(), &data)?;
+            let store = Store::open(&config.data)?;
+            let catalog = store.catalog();
+            catalog.create_user(&opendata_datasets::User {
+                name: name.unwrap_or_else(|| id.clone()),
+                id: id.clone(),
+                site_admin,
+                created_at: chrono::Utc::now(),
+                memberships: vec![],
+            })?;
+            if let (Some(org), Some(role)) = (org, role) {
+                catalog.organization(&org).with_context(|| format!("cannot add `{id}` to `{org}`"))?;
+                catalog.set_membership(&id, &org, role)?;
+            }
+            println!("created user {id}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { user, label, expires_days, data }) => {
+            let config = load(cli.config.as_ref(), &data)?;
+            let store = Store::open(&config.data)?;
+            let (token, secret) = crate::auth::issue(store.catalog(), &user, &label, expires_days)?;
+            eprintln!("token {} for {user}; it is shown only now:", token.id);
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { id, data }) => {
+            let config = load(cli.config.as_ref(), &data)?;
+            Store::open(&config.data)?.catalog().revoke_token(&id)?;
+            println!("revoked token {id}");
             Ok(())
         }
         Command::Harvest(args) => {

@@ -40,6 +40,11 @@ codes! {
     VersionNotFound => ("version_not_found", NOT_FOUND, "Table version not found"),
     OrganizationNotFound => ("organization_not_found", NOT_FOUND, "Organization not found"),
     RouteNotFound => ("route_not_found", NOT_FOUND, "No such route"),
+    JobNotFound => ("job_not_found", NOT_FOUND, "Job not found"),
+    Unauthorized => ("unauthorized", UNAUTHORIZED, "Authentication required"),
+    Forbidden => ("forbidden", FORBIDDEN, "Not allowed"),
+    DatasetExists => ("dataset_exists", CONFLICT, "Dataset already exists"),
+    PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "Upload too large"),
     MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed"),
     UnknownColumn => ("unknown_column", BAD_REQUEST, "Unknown column"),
     UnknownOperator => ("unknown_operator", BAD_REQUEST, "Unknown filter operator"),
@@ -137,6 +142,9 @@ impl IntoResponse for ApiError {
         let mut res = (self.code.status(), body).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         match self.code {
+            Code::Unauthorized => {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
             Code::QueryTimeout | Code::QueryMemory => {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
@@ -162,6 +170,7 @@ impl From<opendata_datasets::Error> for ApiError {
                 ApiError::new(Code::VersionNotFound, format!("table `{table}` has no version {version}"))
             }
             E::OrganizationNotFound(id) => ApiError::new(Code::OrganizationNotFound, format!("no organization `{id}`")),
+            E::JobNotFound(id) => ApiError::new(Code::JobNotFound, format!("no job `{id}`")),
             // An id that is not a slug cannot exist.
             E::InvalidId { value, .. } => ApiError::new(Code::DatasetNotFound, format!("no dataset `{value}`")),
             other => ApiError::internal(other),

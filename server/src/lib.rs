@@ -4,6 +4,7 @@
 //! [`api::router`] builds the whole application from an [`AppState`]; [`cli`] is the binary.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;

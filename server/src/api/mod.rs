@@ -7,6 +7,7 @@ pub mod meta;
 pub mod model;
 pub mod rows;
 pub mod sql;
+pub mod write;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Query};
@@ -42,21 +43,48 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         sql::sql_post,
         ckan::action_get,
         ckan::action,
+        write::create_dataset,
+        write::update_dataset,
+        write::withdraw_dataset,
+        write::upload_version,
+        write::get_job,
+        write::audit_log,
     ),
+    modifiers(&BearerAuth),
     components(schemas(crate::error::Problem, ckan::CkanAction), responses(crate::error::RateLimited)),
     tags(
         (name = "catalog", description = "Datasets and organizations"),
         (name = "data", description = "Rows, filters and downloads"),
         (name = "meta", description = "Health and API description"),
         (name = "ckan", description = "CKAN's Action API, for CKAN clients"),
+        (name = "publish", description = "Publishing: datasets, uploads and jobs (`Authorization: Bearer <token>`)"),
     )
 )]
 pub struct ApiDoc;
 
+/// The `bearer` security scheme the write routes name: tokens from `opendata token create`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token from `opendata token create`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// The whole application, ready to serve. Tests call it without a socket.
 pub fn router(state: AppState) -> Router {
     let limited = Router::new()
-        .route("/api/v1/datasets", get(catalog::search_datasets))
+        .route("/api/v1/datasets", get(catalog::search_datasets).post(write::create_dataset))
         .route("/api/v1/suggest", get(catalog::suggest))
         .route("/api/3/action/{action}", get(ckan::action_get).post(ckan::action))
         .route("/api/action/{action}", get(ckan::action_get).post(ckan::action))
@@ -66,7 +94,13 @@ pub fn router(state: AppState) -> Router {
         .route("/datasets/{file}", get(linked::dataset))
         .route("/datasets/{id}/datapackage.json", get(linked::datapackage))
         .route("/datasets/{id}/schema.json", get(linked::schema_org_json))
-        .route("/api/v1/datasets/{id}", get(catalog::get_dataset))
+        .route(
+            "/api/v1/datasets/{id}",
+            get(catalog::get_dataset).patch(write::update_dataset).delete(write::withdraw_dataset),
+        )
+        .route("/api/v1/datasets/{id}/tables/{table}/versions", axum::routing::post(write::upload_version))
+        .route("/api/v1/jobs/{id}", get(write::get_job))
+        .route("/api/v1/audit", get(write::audit_log))
         .route("/api/v1/organizations", get(catalog::list_organizations))
         .route("/api/v1/organizations/{id}", get(catalog::get_organization))
         .route("/api/v1/datasets/{id}/tables/{table}/rows", get(rows::rows))

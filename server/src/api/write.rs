@@ -1,0 +1,460 @@
+//! The write API: publishers create, edit and withdraw datasets and upload new versions,
+//! which run as ingest jobs. Every route needs a bearer token whose user may act on the
+//! dataset's organization; every write lands in the audit log.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures::StreamExt;
+use opendata_datasets::{AuditEntry, DatasetMeta, Job, JobStatus, Store};
+use opendata_ingest::{IngestJob, ReadOptions};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use utoipa::{IntoParams, ToSchema};
+
+use super::model::DatasetDetail;
+use super::{ApiQuery, base_url};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
+use crate::state::AppState;
+
+/// A new dataset's metadata.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"id": "road-accidents", "organization": "nso", "title": "Зам тээврийн осол",
+    "title_en": "Road traffic accidents", "tags": ["тээвэр"], "license": "CC-BY-4.0"}))]
+pub struct NewDataset {
+    /// A slug: lowercase letters, digits and `-`.
+    pub id: String,
+    pub organization: String,
+    pub title: String,
+    pub title_en: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub description_en: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// An SPDX id; `CC-BY-4.0` when not given.
+    pub license: Option<String>,
+    /// Where the data comes from. A dataset with a source and no tables is a
+    /// metadata-only entry linking to an external resource.
+    pub source: Option<String>,
+}
+
+/// Metadata to change; what is absent stays.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title_en": "Road traffic accidents, monthly", "tags": ["тээвэр", "transport"]}))]
+pub struct DatasetPatch {
+    pub organization: Option<String>,
+    pub title: Option<String>,
+    pub title_en: Option<String>,
+    pub description: Option<String>,
+    pub description_en: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub license: Option<String>,
+    pub source: Option<String>,
+}
+
+/// An ingest job, as `GET /api/v1/jobs/{id}` reports it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "3f2a9c1e0b7d", "dataset": "road-accidents", "table": "main", "status": "succeeded",
+    "created_at": "2026-11-25T10:00:00Z", "finished_at": "2026-11-25T10:00:02Z", "version": 2}))]
+pub struct JobView {
+    pub id: String,
+    pub dataset: String,
+    pub table: String,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    pub status: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub finished_at: Option<chrono::DateTime<Utc>>,
+    pub version: Option<u32>,
+    pub error: Option<String>,
+    /// The version's quality report, once it succeeded.
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<serde_json::Value>,
+}
+
+fn audit(state: &AppState, caller: &Caller, action: &str, target: &str, detail: String) -> ApiResult<()> {
+    let entry =
+        AuditEntry { at: Utc::now(), user: caller.0.id.clone(), action: action.into(), target: target.into(), detail };
+    Ok(state.store.catalog().record(&entry)?)
+}
+
+fn reindex(state: &AppState, id: &str) -> ApiResult<()> {
+    crate::publish::index_dataset(&state.store, &state.index, id).map_err(ApiError::internal)
+}
+
+/// Create a dataset.
+///
+/// Metadata only; tables arrive as uploaded versions. Needs a token of a member of the
+/// organization (or a site admin).
+#[utoipa::path(
+    post, path = "/api/v1/datasets", tag = "publish", security(("bearer" = [])),
+    request_body = NewDataset,
+    responses(
+        (status = 201, description = "Created", body = DatasetDetail),
+        (status = 400, description = "Invalid metadata", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
+    )
+)]
+pub async fn create_dataset(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let new: NewDataset = json_body(&body)?;
+    caller.check(&new.organization)?;
+    opendata_datasets::ident::validate_id(&new.id)
+        .map_err(|e| ApiError::new(Code::InvalidParameter, format!("`id`: {e}")))?;
+    if new.title.trim().is_empty() {
+        return Err(ApiError::new(Code::InvalidParameter, "`title` may not be empty"));
+    }
+    let catalog = state.store.catalog();
+    known_organization(&state, &new.organization)?;
+    match catalog.dataset(&new.id) {
+        Ok(_) => return Err(ApiError::new(Code::DatasetExists, format!("a dataset `{}` already exists", new.id))),
+        Err(opendata_datasets::Error::DatasetNotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let meta = DatasetMeta {
+        id: new.id.clone(),
+        organization: new.organization,
+        title: new.title,
+        title_en: new.title_en,
+        description: new.description,
+        description_en: new.description_en,
+        tags: new.tags,
+        license: new.license.unwrap_or_else(|| "CC-BY-4.0".into()),
+        source: new.source,
+    };
+    catalog.upsert_dataset(&meta)?;
+    reindex(&state, &meta.id)?;
+    audit(&state, &caller, "dataset.create", &meta.id, meta.title.clone())?;
+    let d = catalog.dataset(&meta.id)?;
+    let mut res = (StatusCode::CREATED, Json(DatasetDetail::new(&d, &base_url(&state, &headers)))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/datasets/{}", meta.id)) {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(res)
+}
+
+/// An organization named in a body must exist: a 400, since the URL named nothing missing.
+fn known_organization(state: &AppState, id: &str) -> ApiResult<()> {
+    match state.store.catalog().organization(id) {
+        Ok(_) => Ok(()),
+        Err(opendata_datasets::Error::OrganizationNotFound(_)) => {
+            Err(ApiError::new(Code::InvalidParameter, format!("no organization `{id}`")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A JSON body, or a 400 that says what is wrong with it.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(Code::InvalidParameter, format!("the body is not valid: {e}")))
+}
+
+/// Edit a dataset's metadata.
+///
+/// Only the fields sent change. Moving a dataset to another organization needs the right
+/// to publish for both.
+#[utoipa::path(
+    patch, path = "/api/v1/datasets/{id}", tag = "publish", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Dataset id", example = "road-accidents")),
+    request_body = DatasetPatch,
+    responses(
+        (status = 200, description = "The dataset as it now is", body = DatasetDetail),
+        (status = 400, description = "Invalid metadata", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
+    )
+)]
+pub async fn update_dataset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<DatasetDetail>> {
+    let patch: DatasetPatch = json_body(&body)?;
+    let catalog = state.store.catalog();
+    let mut meta = catalog.dataset(&id)?.meta;
+    caller.check(&meta.organization)?;
+    if let Some(org) = patch.organization {
+        caller.check(&org)?;
+        known_organization(&state, &org)?;
+        meta.organization = org;
+    }
+    if let Some(title) = patch.title {
+        if title.trim().is_empty() {
+            return Err(ApiError::new(Code::InvalidParameter, "`title` may not be empty"));
+        }
+        meta.title = title;
+    }
+    meta.title_en = patch.title_en.or(meta.title_en);
+    meta.description = patch.description.unwrap_or(meta.description);
+    meta.description_en = patch.description_en.or(meta.description_en);
+    meta.tags = patch.tags.unwrap_or(meta.tags);
+    meta.license = patch.license.unwrap_or(meta.license);
+    meta.source = patch.source.or(meta.source);
+    catalog.upsert_dataset(&meta)?;
+    reindex(&state, &id)?;
+    audit(&state, &caller, "dataset.update", &id, String::from_utf8_lossy(&body).chars().take(500).collect())?;
+    Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
+}
+
+/// Withdraw a dataset.
+///
+/// It leaves the catalog, the search index and every listing. Withdrawing twice is a 404.
+#[utoipa::path(
+    delete, path = "/api/v1/datasets/{id}", tag = "publish", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Dataset id", example = "road-accidents")),
+    responses(
+        (status = 204, description = "Withdrawn"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
+    )
+)]
+pub async fn withdraw_dataset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> ApiResult<StatusCode> {
+    let catalog = state.store.catalog();
+    let meta = catalog.dataset(&id)?.meta;
+    caller.check(&meta.organization)?;
+    catalog.withdraw_dataset(&id)?;
+    state.index.remove(&id)?;
+    audit(&state, &caller, "dataset.withdraw", &id, meta.title)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Upload options.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadParams {
+    /// The file's name, kept with the version (`population.csv`).
+    #[param(example = "population.csv")]
+    pub file_name: Option<String>,
+    /// The table's title, for a new table.
+    pub title: Option<String>,
+}
+
+/// Upload a new version of a table.
+///
+/// The request body is the file, in any format `opendata ingest` reads, streamed to disk
+/// up to `limits.max_upload_bytes`. The answer is `202` with a job; `GET /api/v1/jobs/{id}`
+/// follows it. The previous version stays served until the new one is published, and
+/// stays if the ingest fails.
+#[utoipa::path(
+    post, path = "/api/v1/datasets/{id}/tables/{table}/versions", tag = "publish", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Dataset id", example = "road-accidents"),
+        ("table" = String, Path, description = "Table name (created if new)", example = "main"),
+        UploadParams,
+    ),
+    request_body(content = Vec<u8>, description = "The file", content_type = "application/octet-stream"),
+    responses(
+        (status = 202, description = "Queued as a job", body = JobView),
+        (status = 400, description = "Bad table name or empty body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than limits.max_upload_bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
+    )
+)]
+pub async fn upload_version(
+    State(state): State<AppState>,
+    Path((id, table)): Path<(String, String)>,
+    ApiQuery(p): ApiQuery<UploadParams>,
+    caller: Caller,
+    body: Body,
+) -> ApiResult<Response> {
+    let catalog = state.store.catalog();
+    let dataset = catalog.dataset(&id)?;
+    caller.check(&dataset.meta.organization)?;
+    opendata_datasets::ident::validate_id(&table)
+        .map_err(|e| ApiError::new(Code::InvalidParameter, format!("table name: {e}")))?;
+    let staged = state.store.stage("upload");
+    let limit = state.config.limits.max_upload_bytes;
+    let mut file = tokio::fs::File::create(staged.path()).await.map_err(ApiError::internal)?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::new(Code::InvalidParameter, format!("the upload broke off: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError::new(
+                Code::PayloadTooLarge,
+                format!("uploads are at most {limit} bytes (limits.max_upload_bytes)"),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    if size == 0 {
+        return Err(ApiError::new(Code::InvalidParameter, "the body is empty: send the file"));
+    }
+    let job = Job {
+        id: job_id()?,
+        dataset: id.clone(),
+        table: table.clone(),
+        user: caller.0.id.clone(),
+        status: JobStatus::Queued,
+        created_at: Utc::now(),
+        finished_at: None,
+        version: None,
+        error: None,
+    };
+    catalog.put_job(&job)?;
+    audit(&state, &caller, "version.upload", &format!("{id}/{table}"), format!("{size} bytes, job {}", job.id))?;
+    let ingest = IngestJob {
+        source: staged.path().to_owned(),
+        source_name: p.file_name.unwrap_or_else(|| "upload".into()),
+        dataset: dataset.meta,
+        table,
+        table_title: p.title,
+        options: ReadOptions::default(),
+        columns: Default::default(),
+        sort_by: None,
+    };
+    let (worker_state, worker_job) = (state.clone(), job.clone());
+    tokio::task::spawn_blocking(move || run_job(&worker_state.store, &worker_state.index, worker_job, &ingest, staged));
+    let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.id)).map_err(ApiError::internal)?;
+    let mut res = (StatusCode::ACCEPTED, Json(view(&state, job)?)).into_response();
+    res.headers_mut().insert(header::LOCATION, location);
+    Ok(res)
+}
+
+fn job_id() -> ApiResult<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Ingests an upload and records how it went. The staged file goes when this returns.
+fn run_job(
+    store: &Store,
+    index: &search_index::SearchIndex,
+    mut job: Job,
+    ingest: &IngestJob,
+    _upload: opendata_datasets::StagedFile,
+) {
+    let catalog = store.catalog();
+    job.status = JobStatus::Running;
+    let _ = catalog.put_job(&job);
+    match crate::publish::ingest_and_index(store, index, ingest, &mut |_| {}) {
+        Ok(outcome) => {
+            job.status = JobStatus::Succeeded;
+            job.version = outcome.tables.first().map(|t| t.version.version);
+        }
+        Err(e) => {
+            job.status = JobStatus::Failed;
+            job.error = Some(format!("{e:#}").replace(&store.root().display().to_string(), "…"));
+        }
+    }
+    job.finished_at = Some(Utc::now());
+    if let Err(e) = catalog.put_job(&job) {
+        tracing::error!(job = job.id, %e, "could not record the job's end");
+    }
+}
+
+fn view(state: &AppState, job: Job) -> ApiResult<JobView> {
+    let report = match (job.status, job.version) {
+        (JobStatus::Succeeded, Some(v)) => {
+            state.store.catalog().report(&job.dataset, &job.table, v).ok().and_then(|r| serde_json::to_value(r).ok())
+        }
+        _ => None,
+    };
+    let status = serde_json::to_value(job.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    Ok(JobView {
+        id: job.id,
+        dataset: job.dataset,
+        table: job.table,
+        status,
+        created_at: job.created_at,
+        finished_at: job.finished_at,
+        version: job.version,
+        error: job.error,
+        report,
+    })
+}
+
+/// Follow an ingest job.
+///
+/// Its status, the version it published and, once done, the quality report. Visible to
+/// those who may publish for the dataset's organization.
+#[utoipa::path(
+    get, path = "/api/v1/jobs/{id}", tag = "publish", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id", example = "3f2a9c1e0b7d4a55")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
+    )
+)]
+pub async fn get_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> ApiResult<Json<JobView>> {
+    let catalog = state.store.catalog();
+    let job = catalog.job(&id)?;
+    if job.user != caller.0.id {
+        // Another member of the organization may follow it too.
+        let org = catalog.dataset(&job.dataset).map(|d| d.meta.organization).unwrap_or_default();
+        caller.check(&org)?;
+    }
+    Ok(Json(view(&state, job)?))
+}
+
+/// Audit log parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Entries to return, newest first: default 100, at most 1000.
+    #[param(example = 100, minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+}
+
+/// Read the audit log.
+///
+/// Who changed what, newest first. Site administrators only.
+#[utoipa::path(
+    get, path = "/api/v1/audit", tag = "publish", security(("bearer" = [])),
+    params(AuditParams),
+    responses(
+        (status = 200, description = "Entries, newest first", body = Vec<Object>),
+        (status = 400, description = "A parameter is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a site administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
+    )
+)]
+pub async fn audit_log(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<AuditParams>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<AuditEntry>>> {
+    if !caller.0.site_admin {
+        return Err(ApiError::new(Code::Forbidden, "the audit log is for site administrators"));
+    }
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(state.store.catalog().audit_log(limit)?))
+}

@@ -1,0 +1,89 @@
+//! Publishers' API tokens: random, shown once, stored as a BLAKE3 hash, with an optional
+//! expiry and revocation, sent as `Authorization: Bearer <token>`. Reading stays anonymous;
+//! only writes ask for a [`Caller`].
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use chrono::{Duration, Utc};
+use opendata_datasets::{ApiToken, Catalog, User};
+
+use crate::error::{ApiError, Code};
+use crate::state::AppState;
+
+/// A new token: its record, and the secret to give the user (shown once, never stored).
+pub fn issue(
+    catalog: &dyn Catalog,
+    user: &str,
+    label: &str,
+    expires_in_days: Option<i64>,
+) -> anyhow::Result<(ApiToken, String)> {
+    catalog.user(user)?;
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness from the system: {e}"))?;
+    let id = hex(&bytes[..6]);
+    let secret = format!("od_{id}_{}", hex(&bytes[6..]));
+    let now = Utc::now();
+    let token = ApiToken {
+        id,
+        user: user.to_owned(),
+        label: label.to_owned(),
+        created_at: now,
+        expires_at: expires_in_days.map(|d| now + Duration::days(d)),
+        revoked_at: None,
+    };
+    catalog.add_token(&token, &hash(&secret))?;
+    Ok((token, secret))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What is stored for a secret: a hash, so a copy of the catalog does not hold live tokens.
+/// The secret has 144 random bits, so a fast hash needs no salt or stretching.
+fn hash(secret: &str) -> String {
+    blake3::hash(secret.as_bytes()).to_hex().to_string()
+}
+
+/// The user a request's bearer token belongs to.
+#[derive(Debug, Clone)]
+pub struct Caller(pub User);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = |why: &str| ApiError::new(Code::Unauthorized, why.to_owned());
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("send an API token as `Authorization: Bearer <token>`"))?;
+        let secret = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let catalog = state.store.catalog();
+        let token = catalog
+            .token_by_hash(&hash(secret))?
+            .filter(|t| t.is_live(Utc::now()))
+            .ok_or_else(|| unauthorized("the token is unknown, expired or revoked"))?;
+        Ok(Caller(catalog.user(&token.user)?))
+    }
+}
+
+impl Caller {
+    /// Refuses unless the caller may publish for `organization`.
+    pub fn check(&self, organization: &str) -> Result<(), ApiError> {
+        if self.0.may_publish(organization) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                Code::Forbidden,
+                format!("`{}` may not publish for the organization `{organization}`", self.0.id),
+            ))
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The write API: tokens, roles, creating, editing and withdrawing datasets, uploads as
+//! ingest jobs, and the audit log, over HTTP against the real server.
+
+use std::time::{Duration, Instant};
+
+use opendata_datasets::{Role, Store, User};
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, dataset, ingest, org};
+
+/// A user, their memberships, and a live token.
+fn publisher(store: &Store, id: &str, site_admin: bool, orgs: &[&str]) -> String {
+    let catalog = store.catalog();
+    catalog
+        .create_user(&User {
+            id: id.into(),
+            name: id.into(),
+            site_admin,
+            created_at: chrono::Utc::now(),
+            memberships: vec![],
+        })
+        .unwrap();
+    for o in orgs {
+        catalog.set_membership(id, o, Role::Editor).unwrap();
+    }
+    opendata_server::auth::issue(catalog, id, "tests", None).unwrap().1
+}
+
+async fn send(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<reqwest::Body>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = s.client.request(method, s.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let res = req.send().await.unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    let text = res.text().await.unwrap();
+    (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn wait_for_job(s: &TestServer, token: &str, location: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _, job) = send(s, reqwest::Method::GET, location, Some(token), None).await;
+        assert_eq!(status, 200, "{job}");
+        if job["status"] == "succeeded" || job["status"] == "failed" {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "the job did not finish: {job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishers_write_through_the_api() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("p.csv");
+    std::fs::write(&csv, "aimag,people\nДорнод,80000\n").unwrap();
+    ingest(data.path(), &csv, &dataset("population", "nso", "Хүн ам"), "main").unwrap();
+    let store = Store::open(data.path()).unwrap();
+    store.catalog().upsert_organization(&org("agaar", "Агаар")).unwrap();
+    let editor = publisher(&store, "bat", false, &["nso"]);
+    let other = publisher(&store, "dorj", false, &["agaar"]);
+    let admin = publisher(&store, "root", true, &[]);
+    let expired_token = opendata_server::auth::issue(store.catalog(), "bat", "old", Some(-1)).unwrap().1;
+    let (revoked, revoked_token) = opendata_server::auth::issue(store.catalog(), "bat", "gone", None).unwrap();
+    store.catalog().revoke_token(&revoked.id).unwrap();
+    drop(store);
+    let s = TestServer::serve_with(data, |c| c.limits.max_upload_bytes = 10_000).await;
+    use reqwest::Method as M;
+    let body = |v: Value| Some(reqwest::Body::from(v.to_string()));
+    let new = json!({"id": "road-accidents", "organization": "nso", "title": "Зам тээврийн осол", "tags": ["тээвэр"]});
+
+    // Reading is anonymous; writing is not.
+    let (status, headers, problem) = send(&s, M::POST, "/api/v1/datasets", None, body(new.clone())).await;
+    assert_eq!((status, problem["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    for bad in ["od_nope", expired_token.as_str(), revoked_token.as_str()] {
+        let (status, _, _) = send(&s, M::POST, "/api/v1/datasets", Some(bad), body(new.clone())).await;
+        assert_eq!(status, 401, "{bad}");
+    }
+    // Only for one's own organization.
+    let (status, _, problem) = send(&s, M::POST, "/api/v1/datasets", Some(&other), body(new.clone())).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("forbidden")));
+    let (status, headers, created) = send(&s, M::POST, "/api/v1/datasets", Some(&editor), body(new.clone())).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(headers["location"], "/api/v1/datasets/road-accidents");
+    assert_eq!(created["title"], "Зам тээврийн осол");
+    let (status, _, problem) = send(&s, M::POST, "/api/v1/datasets", Some(&editor), body(new.clone())).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("dataset_exists")));
+    let (status, _, _) = send(
+        &s,
+        M::POST,
+        "/api/v1/datasets",
+        Some(&editor),
+        body(json!({"id": "Bad Id", "organization": "nso", "title": "x"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _, _) = send(&s, M::POST, "/api/v1/datasets", Some(&editor), body(json!({"title": "no id"}))).await;
+    assert_eq!(status, 400);
+
+    // Edits change what was sent, and search sees them.
+    let (status, _, edited) = send(
+        &s,
+        M::PATCH,
+        "/api/v1/datasets/road-accidents",
+        Some(&editor),
+        body(json!({"title_en": "Road traffic accidents"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["title"], "Зам тээврийн осол");
+    assert_eq!(s.json("/api/v1/datasets?q=traffic", 200).await["results"][0]["id"], "road-accidents");
+    let (status, _, _) =
+        send(&s, M::PATCH, "/api/v1/datasets/road-accidents", Some(&other), body(json!({"title": "x"}))).await;
+    assert_eq!(status, 403);
+
+    // An upload is a job; the version it publishes is served.
+    let upload = "/api/v1/datasets/road-accidents/tables/monthly/versions?file_name=accidents.csv";
+    let csv = "Сар;Осол\n2024-01;120\n2024-02;98\n";
+    let (status, headers, job) = send(&s, M::POST, upload, Some(&editor), Some(csv.into())).await;
+    assert_eq!(status, 202, "{job}");
+    let location = headers["location"].to_str().unwrap().to_owned();
+    let done = wait_for_job(&s, &editor, &location).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["version"], 1);
+    assert_eq!(done["report"]["rows_kept"], 2);
+    assert_eq!(s.json("/api/v1/datasets/road-accidents/tables/monthly/rows", 200).await["total"], 2);
+    // A broken upload fails its job and leaves version 1 served.
+    let (_, headers, _) = send(&s, M::POST, upload, Some(&editor), Some(b"PAR1\x00\x01garbage".to_vec().into())).await;
+    let failed = wait_for_job(&s, &editor, headers["location"].to_str().unwrap()).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(!failed["error"].as_str().unwrap().contains(s.data.path().to_str().unwrap()), "{failed}");
+    assert_eq!(s.json("/api/v1/datasets/road-accidents", 200).await["tables"][0]["version"], 1);
+    // Too large, empty, or someone else's job.
+    let (status, _, problem) = send(&s, M::POST, upload, Some(&editor), Some(vec![b'x'; 20_000].into())).await;
+    assert_eq!((status, problem["code"].as_str()), (413, Some("payload_too_large")));
+    let (status, _, _) = send(&s, M::POST, upload, Some(&editor), None).await;
+    assert_eq!(status, 400);
+    let (status, _, _) = send(&s, M::GET, &location, Some(&other), None).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = send(&s, M::GET, "/api/v1/jobs/nope", Some(&editor), None).await;
+    assert_eq!(status, 404);
+
+    // Withdrawal, once.
+    let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(&other), None).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(&editor), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(s.json("/api/v1/datasets/road-accidents", 404).await["code"], "dataset_not_found");
+    assert_eq!(s.json("/api/v1/datasets?q=traffic", 200).await["total"], 0);
+    let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(&editor), None).await;
+    assert_eq!(status, 404);
+
+    // The audit log: who did what, for site administrators.
+    let (status, _, _) = send(&s, M::GET, "/api/v1/audit", Some(&editor), None).await;
+    assert_eq!(status, 403);
+    let (status, _, log) = send(&s, M::GET, "/api/v1/audit", Some(&admin), None).await;
+    assert_eq!(status, 200);
+    let actions: Vec<(&str, &str)> =
+        log.as_array().unwrap().iter().map(|e| (e["user"].as_str().unwrap(), e["action"].as_str().unwrap())).collect();
+    assert_eq!(actions.first(), Some(&("bat", "dataset.withdraw")));
+    for expected in ["dataset.create", "dataset.update", "version.upload"] {
+        assert!(actions.contains(&("bat", expected)), "{actions:?}");
+    }
+}
