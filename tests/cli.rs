@@ -285,3 +285,35 @@ async fn harvest_from_ckan_and_dcat() {
         opendata(&["harvest", "--ckan", "http://127.0.0.1:9/", "--data", d.path().to_str().unwrap()]).unwrap_err();
     assert!(format!("{err:#}").contains("cannot fetch"), "{err:#}");
 }
+
+/// `opendata user create` and `opendata token revoke`: a member with a role, and clear errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_tokens_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap().to_owned();
+    let store = opendata_datasets::Store::open(data.path()).unwrap();
+    store.catalog().upsert_organization(&crate::common::org("nso", "ҮСХ")).unwrap();
+    let args = ["user", "create", "bat", "--name", "Бат", "--org", "nso", "--role", "editor", "--data", &d];
+    tokio::task::spawn_blocking({
+        let args = args.map(str::to_owned);
+        move || opendata(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let user = store.catalog().user("bat").unwrap();
+    assert_eq!(user.name, "Бат");
+    assert_eq!(user.memberships, vec![("nso".to_owned(), opendata_datasets::Role::Editor)]);
+    assert!(!user.site_admin);
+    // The same id twice, an unknown organization, a role without one, an unknown token.
+    let err = opendata(&["user", "create", "bat", "--data", &d]).unwrap_err();
+    assert!(format!("{err:#}").contains("already exists"), "{err:#}");
+    let err = opendata(&["user", "create", "dorj", "--org", "nope", "--role", "admin", "--data", &d]).unwrap_err();
+    assert!(format!("{err:#}").contains("nope"), "{err:#}");
+    assert!(store.catalog().user("dorj").is_err(), "a refused user is not half-created");
+    assert!(opendata(&["user", "create", "x", "--role", "admin", "--data", &d]).is_err());
+    let err = opendata(&["token", "revoke", "abc", "--data", &d]).unwrap_err();
+    assert!(format!("{err:#}").contains("token `abc` not found"), "{err:#}");
+    opendata(&["token", "create", "bat", "--label", "ci", "--expires-days", "30", "--data", &d]).unwrap();
+    assert!(opendata(&["token", "create", "nobody", "--data", &d]).is_err());
+}

@@ -73,6 +73,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Creates or updates an ingest job.
     fn put_job(&self, job: &Job) -> Result<()>;
     fn job(&self, id: &str) -> Result<Job>;
+    /// Marks every job still queued or running as failed with `reason`; for a server that
+    /// starts after one that stopped mid-ingest. Returns how many there were.
+    fn fail_unfinished_jobs(&self, reason: &str) -> Result<usize>;
 }
 
 /// Catalog-wide counts.

@@ -467,6 +467,28 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
+    fn fail_unfinished_jobs(&self, reason: &str) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let jobs: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT job FROM jobs")?;
+            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        };
+        let mut failed = 0;
+        for raw in jobs {
+            let mut job: Job = serde_json::from_str(&raw)?;
+            if matches!(job.status, JobStatus::Queued | JobStatus::Running) {
+                job.status = JobStatus::Failed;
+                job.error = Some(reason.to_owned());
+                job.finished_at = Some(Utc::now());
+                tx.execute("UPDATE jobs SET job = ?2 WHERE id = ?1", params![job.id, serde_json::to_string(&job)?])?;
+                failed += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(failed)
+    }
+
     fn job(&self, id: &str) -> Result<Job> {
         let conn = self.conn();
         let job: String = conn
@@ -474,5 +496,74 @@ impl Catalog for SqliteCatalog {
             .optional()?
             .ok_or_else(|| Error::JobNotFound(id.to_owned()))?;
         Ok(serde_json::from_str(&job)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: &str, status: JobStatus) -> Job {
+        Job {
+            id: id.into(),
+            dataset: "d".into(),
+            table: "t".into(),
+            user: "u".into(),
+            status,
+            created_at: Utc::now(),
+            finished_at: None,
+            version: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn accounts_tokens_and_jobs_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = SqliteCatalog::open(&dir.path().join("c.sqlite")).unwrap();
+        c.upsert_organization(&Organization {
+            id: "nso".into(),
+            title: "ҮСХ".into(),
+            title_en: None,
+            description: String::new(),
+            url: None,
+        })
+        .unwrap();
+        let user = User {
+            id: "bat".into(),
+            name: "Бат".into(),
+            site_admin: false,
+            created_at: Utc::now(),
+            memberships: vec![],
+        };
+        c.create_user(&user).unwrap();
+        assert!(matches!(c.create_user(&user), Err(Error::UserExists(_))));
+        c.set_membership("bat", "nso", Role::Editor).unwrap();
+        c.set_membership("bat", "nso", Role::Admin).unwrap();
+        let got = c.user("bat").unwrap();
+        assert_eq!(got.memberships, vec![("nso".to_owned(), Role::Admin)]);
+        assert!(got.may_publish("nso") && !got.may_publish("other"));
+
+        let token = ApiToken {
+            id: "t1".into(),
+            user: "bat".into(),
+            label: String::new(),
+            created_at: Utc::now(),
+            expires_at: None,
+            revoked_at: None,
+        };
+        c.add_token(&token, "hash1").unwrap();
+        assert!(c.token_by_hash("hash1").unwrap().unwrap().is_live(Utc::now()));
+        assert!(c.token_by_hash("other").unwrap().is_none());
+        c.revoke_token("t1").unwrap();
+        assert!(!c.token_by_hash("hash1").unwrap().unwrap().is_live(Utc::now()));
+
+        c.put_job(&job("a", JobStatus::Running)).unwrap();
+        c.put_job(&job("b", JobStatus::Succeeded)).unwrap();
+        assert_eq!(c.fail_unfinished_jobs("stopped").unwrap(), 1);
+        assert_eq!(c.job("a").unwrap().status, JobStatus::Failed);
+        assert_eq!(c.job("a").unwrap().error.as_deref(), Some("stopped"));
+        assert_eq!(c.job("b").unwrap().status, JobStatus::Succeeded);
+        assert!(matches!(c.job("zz"), Err(Error::JobNotFound(_))));
     }
 }

@@ -206,6 +206,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(cli.config.as_ref(), &data)?;
             let store = Store::open(&config.data)?;
             let catalog = store.catalog();
+            if let Some(org) = &org {
+                catalog.organization(org).with_context(|| format!("cannot add `{id}` to `{org}`"))?;
+            }
             catalog.create_user(&opendata_datasets::User {
                 name: name.unwrap_or_else(|| id.clone()),
                 id: id.clone(),
@@ -214,7 +217,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 memberships: vec![],
             })?;
             if let (Some(org), Some(role)) = (org, role) {
-                catalog.organization(&org).with_context(|| format!("cannot add `{id}` to `{org}`"))?;
                 catalog.set_membership(&id, &org, role)?;
             }
             println!("created user {id}");

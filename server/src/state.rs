@@ -25,6 +25,12 @@ impl AppState {
     pub fn open(config: Config) -> anyhow::Result<Self> {
         let store = Store::open(&config.data)?;
         let index = crate::publish::open_index(&store)?;
+        // Jobs run inside the server: one that was ingesting when it stopped never finished.
+        // Its version was never published (publishing is atomic); the publisher uploads again.
+        let interrupted = store.catalog().fail_unfinished_jobs("the server stopped during the ingest; upload again")?;
+        if interrupted > 0 {
+            tracing::warn!(jobs = interrupted, "marked jobs interrupted by the last stop as failed");
+        }
         let queries = QueryGate::new(config.limits.max_running_queries, config.limits.max_queued_queries);
         let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
         Ok(Self(Arc::new(Inner { store, index, config, queries, rate_limiter })))
