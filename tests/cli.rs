@@ -266,6 +266,7 @@ async fn harvest_from_ckan_and_dcat() {
         let got = copy.json("/api/v1/datasets/air-quality", 200).await;
         assert_eq!(got["title"], expected["title"], "{flag}");
         assert_eq!(got["organization"], "agaar", "{flag}");
+        assert_eq!(got["license"], expected["license"], "{flag}");
         let table = &got["tables"][0];
         assert_eq!(table["row_count"], expected["tables"][0]["row_count"], "{flag}");
         assert_eq!(table["version"], 1, "{flag}: the second harvest found nothing new");

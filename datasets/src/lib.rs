@@ -11,6 +11,7 @@
 mod catalog;
 mod error;
 pub mod ident;
+pub mod license;
 pub mod model;
 mod sqlite;
 mod store;

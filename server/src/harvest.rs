@@ -164,8 +164,13 @@ pub fn dcat(url: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
             let title =
                 literal(n, &format!("{DCT}title"), Some("mn")).or_else(|| literal(n, &format!("{DCT}title"), None));
             let mut tables = Vec::new();
+            let mut license = None;
             for d in values(n, &format!("{DCAT}distribution")) {
                 let Some(dist) = node(&text(&d["@id"])) else { continue };
+                license = license.or_else(|| {
+                    let iri = values(dist, &format!("{DCT}license")).first().map(|l| text(&l["@id"]))?;
+                    opendata_datasets::license::from_iri(&iri)
+                });
                 let format = literal(dist, &format!("{DCT}format"), None).unwrap_or_default().to_lowercase();
                 let download = values(dist, &format!("{DCAT}downloadURL"))
                     .first()
@@ -194,7 +199,7 @@ pub fn dcat(url: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
                         .iter()
                         .filter_map(|k| k["@value"].as_str().map(str::to_owned))
                         .collect(),
-                    license: "notspecified".into(),
+                    license: license.unwrap_or_else(|| "notspecified".into()),
                     source: Some(iri),
                 },
                 tables,

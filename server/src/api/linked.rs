@@ -170,17 +170,6 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// Licenses by their SPDX id, as the IRIs DCAT-AP expects.
-fn license_iri(id: &str) -> String {
-    match id {
-        "CC-BY-4.0" => "https://creativecommons.org/licenses/by/4.0/".into(),
-        "CC-BY-SA-4.0" => "https://creativecommons.org/licenses/by-sa/4.0/".into(),
-        "CC0-1.0" => "https://creativecommons.org/publicdomain/zero/1.0/".into(),
-        "ODbL-1.0" => "https://opendatacommons.org/licenses/odbl/1-0/".into(),
-        other => format!("https://spdx.org/licenses/{other}.html"),
-    }
-}
-
 /// One dataset's DCAT description: the dataset, its publisher, and a distribution per
 /// table and format.
 fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) {
@@ -245,7 +234,7 @@ fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) 
             g.iri(&dist, &format!("{DCAT}downloadURL"), dist.clone());
             g.text(&dist, &format!("{DCAT}mediaType"), media, None);
             g.text(&dist, &format!("{DCT}format"), &ext.to_uppercase(), None);
-            g.iri(&dist, &format!("{DCT}license"), license_iri(&m.license));
+            g.iri(&dist, &format!("{DCT}license"), opendata_datasets::license::iri(&m.license));
             g.typed(&dist, &format!("{DCT}modified"), stamp(v.created_at), "dateTime");
             if ext == "parquet" {
                 g.typed(&dist, &format!("{DCAT}byteSize"), v.byte_size.to_string(), "decimal");
@@ -402,7 +391,7 @@ pub fn schema_org(base: &str, d: &Dataset, org: Option<&Organization>) -> Value 
         "url": format!("{base}/datasets/{}", m.id),
         "identifier": m.id,
         "keywords": m.tags,
-        "license": license_iri(&m.license),
+        "license": opendata_datasets::license::iri(&m.license),
         "isAccessibleForFree": true,
         "dateModified": stamp(d.updated_at),
         "inLanguage": ["mn", "en"],
@@ -493,7 +482,7 @@ pub async fn datapackage(
         "description": m.description,
         "homepage": format!("{base}/datasets/{}", m.id),
         "keywords": m.tags,
-        "licenses": [{"name": m.license, "path": license_iri(&m.license)}],
+        "licenses": [{"name": m.license, "path": opendata_datasets::license::iri(&m.license)}],
         "sources": [{"title": org.as_ref().map_or(m.organization.clone(), |o| o.title.clone()), "path": m.source.clone().unwrap_or_else(|| format!("{base}/organizations/{}", m.organization))}],
         "contributors": [{"title": org.as_ref().map_or(m.organization.clone(), |o| o.title.clone()), "role": "publisher"}],
         "created": stamp(d.updated_at),
