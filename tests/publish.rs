@@ -135,12 +135,31 @@ async fn publishers_write_through_the_api() {
     assert_eq!(done["version"], 1);
     assert_eq!(done["report"]["rows_kept"], 2);
     assert_eq!(s.json("/api/v1/datasets/road-accidents/tables/monthly/rows", 200).await["total"], 2);
-    // A broken upload fails its job and leaves version 1 served.
+    // The column dictionary: labels and descriptions at once, kept for later versions.
+    let columns = "/api/v1/datasets/road-accidents/tables/monthly/columns";
+    let edit = json!({"osol": {"label": "Ослын тоо", "description": "Бүртгэгдсэн осол"}});
+    let (status, _, edited) = send(&s, M::PATCH, columns, Some(&editor), body(edit)).await;
+    assert_eq!(status, 200, "{edited}");
+    let osol = edited["tables"][0]["columns"].as_array().unwrap().iter().find(|c| c["name"] == "osol").unwrap().clone();
+    assert_eq!((osol["label"].as_str(), osol["description"].as_str()), (Some("Ослын тоо"), Some("Бүртгэгдсэн осол")));
+    assert_eq!(s.json("/api/v1/datasets?q=Бүртгэгдсэн", 200).await["results"][0]["id"], "road-accidents");
+    let (status, _, problem) = send(&s, M::PATCH, columns, Some(&editor), body(json!({"nope": {"label": "x"}}))).await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("unknown_column")));
+    let (status, _, _) = send(&s, M::PATCH, columns, Some(&other), body(json!({"osol": {"label": "x"}}))).await;
+    assert_eq!(status, 403);
+    let (_, headers, _) = send(&s, M::POST, upload, Some(&editor), Some("Сар;Осол\n2024-03;77\n".into())).await;
+    let v2 = wait_for_job(&s, &editor, headers["location"].to_str().unwrap()).await;
+    assert_eq!(v2["version"], 2, "{v2}");
+    let d = s.json("/api/v1/datasets/road-accidents", 200).await;
+    let osol = d["tables"][0]["columns"].as_array().unwrap().iter().find(|c| c["name"] == "osol").unwrap().clone();
+    assert_eq!(osol["label"], "Ослын тоо", "the edit outlives the version");
+
+    // A broken upload fails its job and leaves the latest version served.
     let (_, headers, _) = send(&s, M::POST, upload, Some(&editor), Some(b"PAR1\x00\x01garbage".to_vec().into())).await;
     let failed = wait_for_job(&s, &editor, headers["location"].to_str().unwrap()).await;
     assert_eq!(failed["status"], "failed", "{failed}");
     assert!(!failed["error"].as_str().unwrap().contains(s.data.path().to_str().unwrap()), "{failed}");
-    assert_eq!(s.json("/api/v1/datasets/road-accidents", 200).await["tables"][0]["version"], 1);
+    assert_eq!(s.json("/api/v1/datasets/road-accidents", 200).await["tables"][0]["version"], 2);
     // Too large, empty, or someone else's job.
     let (status, _, problem) = send(&s, M::POST, upload, Some(&editor), Some(vec![b'x'; 20_000].into())).await;
     assert_eq!((status, problem["code"].as_str()), (413, Some("payload_too_large")));
@@ -169,7 +188,7 @@ async fn publishers_write_through_the_api() {
     let actions: Vec<(&str, &str)> =
         log.as_array().unwrap().iter().map(|e| (e["user"].as_str().unwrap(), e["action"].as_str().unwrap())).collect();
     assert_eq!(actions.first(), Some(&("bat", "dataset.withdraw")));
-    for expected in ["dataset.create", "dataset.update", "version.upload"] {
+    for expected in ["dataset.create", "dataset.update", "version.upload", "table.columns"] {
         assert!(actions.contains(&("bat", expected)), "{actions:?}");
     }
 }

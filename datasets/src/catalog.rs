@@ -45,6 +45,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// outlive versions, so a re-ingest keeps them. Empty for a table without any.
     fn table_settings(&self, dataset: &str, table: &str) -> Result<TableSettings>;
     fn set_table_settings(&self, dataset: &str, table: &str, settings: &TableSettings) -> Result<()>;
+    /// Replaces the column descriptions (labels, descriptions) of one version: the column
+    /// dictionary is metadata about the data, and publishers correct it.
+    fn set_columns(&self, dataset: &str, table: &str, version: u32, columns: &[Column]) -> Result<()>;
 
     /// Counts for the home page: datasets, organizations, rows in latest versions.
     fn totals(&self) -> Result<Totals>;

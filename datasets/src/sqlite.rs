@@ -334,6 +334,18 @@ impl Catalog for SqliteCatalog {
         Ok(raw.flatten().map(|s| serde_json::from_str(&s)).transpose()?.unwrap_or_default())
     }
 
+    fn set_columns(&self, dataset: &str, table: &str, version: u32, columns: &[Column]) -> Result<()> {
+        let conn = self.conn();
+        let changed = conn.execute(
+            "UPDATE versions SET columns = ?4 WHERE dataset = ?1 AND tbl = ?2 AND version = ?3",
+            params![dataset, table, version, serde_json::to_string(columns)?],
+        )?;
+        if changed == 0 {
+            return Err(Error::VersionNotFound { table: table.to_owned(), version });
+        }
+        Ok(())
+    }
+
     fn set_table_settings(&self, dataset: &str, table: &str, settings: &TableSettings) -> Result<()> {
         let conn = self.conn();
         let changed = conn.execute(

@@ -47,6 +47,7 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         write::update_dataset,
         write::withdraw_dataset,
         write::upload_version,
+        write::edit_columns,
         write::get_job,
         write::audit_log,
     ),
@@ -99,6 +100,7 @@ pub fn router(state: AppState) -> Router {
             get(catalog::get_dataset).patch(write::update_dataset).delete(write::withdraw_dataset),
         )
         .route("/api/v1/datasets/{id}/tables/{table}/versions", axum::routing::post(write::upload_version))
+        .route("/api/v1/datasets/{id}/tables/{table}/columns", axum::routing::patch(write::edit_columns))
         .route("/api/v1/jobs/{id}", get(write::get_job))
         .route("/api/v1/audit", get(write::audit_log))
         .route("/api/v1/organizations", get(catalog::list_organizations))

@@ -458,3 +458,87 @@ pub async fn audit_log(
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     Ok(Json(state.store.catalog().audit_log(limit)?))
 }
+
+/// Corrections to a table's column dictionary, by column name.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct ColumnEdits(pub std::collections::BTreeMap<String, opendata_datasets::ColumnOverride>);
+
+/// Edit a table's column dictionary.
+///
+/// Labels and descriptions change at once, on the latest version, and stay for later
+/// versions. A `type` takes effect from the next uploaded version, whose values are read
+/// with it. Unknown columns are refused by name.
+#[utoipa::path(
+    patch, path = "/api/v1/datasets/{id}/tables/{table}/columns", tag = "publish", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Dataset id", example = "population-by-aimag"),
+        ("table" = String, Path, description = "Table name", example = "population"),
+    ),
+    request_body(content = Object, description = "Column name → `label`, `description` and/or `type`",
+                 content_type = "application/json",
+                 example = json!({"khun_amyn_too": {"label": "Хүн амын тоо", "description": "Жилийн эцсийн байнгын хүн ам"}})),
+    responses(
+        (status = 200, description = "The dataset as it now is", body = DatasetDetail),
+        (status = 400, description = "Unknown column or invalid body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset or table", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
+    )
+)]
+pub async fn edit_columns(
+    State(state): State<AppState>,
+    Path((id, table)): Path<(String, String)>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<DatasetDetail>> {
+    let ColumnEdits(edits) = json_body(&body)?;
+    let catalog = state.store.catalog();
+    let dataset = catalog.dataset(&id)?;
+    caller.check(&dataset.meta.organization)?;
+    let t = dataset
+        .tables
+        .iter()
+        .find(|t| t.name == table)
+        .ok_or_else(|| ApiError::new(Code::TableNotFound, format!("dataset `{id}` has no table `{table}`")))?;
+    let latest = t.latest();
+    let mut columns = latest.columns.clone();
+    for name in edits.keys() {
+        if !columns.iter().any(|c| &c.name == name) {
+            let known: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+            return Err(ApiError::new(
+                Code::UnknownColumn,
+                format!("unknown column `{name}`; columns are: {}", known.join(", ")),
+            ));
+        }
+    }
+    let mut settings = catalog.table_settings(&id, &table)?;
+    for (name, edit) in &edits {
+        let stored = settings.columns.entry(name.clone()).or_default();
+        let column = columns.iter_mut().find(|c| &c.name == name).ok_or_else(|| ApiError::internal("checked above"))?;
+        if let Some(label) = &edit.label {
+            stored.label = Some(label.clone());
+            column.label.clone_from(label);
+        }
+        if let Some(description) = &edit.description {
+            stored.description = Some(description.clone());
+            column.description.clone_from(description);
+        }
+        if edit.kind.is_some() {
+            stored.kind = edit.kind;
+        }
+    }
+    catalog.set_columns(&id, &table, latest.version, &columns)?;
+    catalog.set_table_settings(&id, &table, &settings)?;
+    reindex(&state, &id)?;
+    audit(
+        &state,
+        &caller,
+        "table.columns",
+        &format!("{id}/{table}"),
+        String::from_utf8_lossy(&body).chars().take(500).collect(),
+    )?;
+    Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
+}
