@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::{TestServer, dataset, ingest, org};
 
 /// A user, their memberships, and a live token.
-fn publisher(store: &Store, id: &str, site_admin: bool, orgs: &[&str]) -> String {
+fn publisher(store: &Store, id: &str, site_admin: bool, orgs: &[(&str, Role)]) -> String {
     let catalog = store.catalog();
     catalog
         .create_user(&User {
@@ -20,8 +20,8 @@ fn publisher(store: &Store, id: &str, site_admin: bool, orgs: &[&str]) -> String
             memberships: vec![],
         })
         .unwrap();
-    for o in orgs {
-        catalog.set_membership(id, o, Role::Editor).unwrap();
+    for (o, role) in orgs {
+        catalog.set_membership(id, o, *role).unwrap();
     }
     opendata_server::auth::issue(catalog, id, "tests", None).unwrap().1
 }
@@ -67,8 +67,9 @@ async fn publishers_write_through_the_api() {
     ingest(data.path(), &csv, &dataset("population", "nso", "Хүн ам"), "main").unwrap();
     let store = Store::open(data.path()).unwrap();
     store.catalog().upsert_organization(&org("agaar", "Агаар")).unwrap();
-    let editor = publisher(&store, "bat", false, &["nso"]);
-    let other = publisher(&store, "dorj", false, &["agaar"]);
+    let editor = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
+    let nso_admin = publisher(&store, "saraa", false, &[("nso", Role::Admin)]);
+    let other = publisher(&store, "dorj", false, &[("agaar", Role::Admin)]);
     let admin = publisher(&store, "root", true, &[]);
     let expired_token = opendata_server::auth::issue(store.catalog(), "bat", "old", Some(-1)).unwrap().1;
     let (revoked, revoked_token) = opendata_server::auth::issue(store.catalog(), "bat", "gone", None).unwrap();
@@ -170,14 +171,16 @@ async fn publishers_write_through_the_api() {
     let (status, _, _) = send(&s, M::GET, "/api/v1/jobs/nope", Some(&editor), None).await;
     assert_eq!(status, 404);
 
-    // Withdrawal, once.
-    let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(&other), None).await;
-    assert_eq!(status, 403);
-    let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(&editor), None).await;
+    // Withdrawal, once, by an admin of the organization: editors publish, admins withdraw.
+    for not_allowed in [&other, &editor] {
+        let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(not_allowed), None).await;
+        assert_eq!(status, 403);
+    }
+    let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(&nso_admin), None).await;
     assert_eq!(status, 204);
     assert_eq!(s.json("/api/v1/datasets/road-accidents", 404).await["code"], "dataset_not_found");
     assert_eq!(s.json("/api/v1/datasets?q=traffic", 200).await["total"], 0);
-    let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(&editor), None).await;
+    let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(&nso_admin), None).await;
     assert_eq!(status, 404);
 
     // The audit log: who did what, for site administrators.
@@ -187,7 +190,7 @@ async fn publishers_write_through_the_api() {
     assert_eq!(status, 200);
     let actions: Vec<(&str, &str)> =
         log.as_array().unwrap().iter().map(|e| (e["user"].as_str().unwrap(), e["action"].as_str().unwrap())).collect();
-    assert_eq!(actions.first(), Some(&("bat", "dataset.withdraw")));
+    assert_eq!(actions.first(), Some(&("saraa", "dataset.withdraw")));
     for expected in ["dataset.create", "dataset.update", "version.upload", "table.columns"] {
         assert!(actions.contains(&("bat", expected)), "{actions:?}");
     }

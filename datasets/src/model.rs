@@ -331,6 +331,11 @@ impl User {
     pub fn may_publish(&self, organization: &str) -> bool {
         self.site_admin || self.memberships.iter().any(|(org, _)| org == organization)
     }
+
+    /// Whether the user administers `organization`: withdrawing its datasets is theirs.
+    pub fn administers(&self, organization: &str) -> bool {
+        self.site_admin || self.memberships.iter().any(|(org, role)| org == organization && *role == Role::Admin)
+    }
 }
 
 /// An API token's record. The secret itself is never stored, only its hash.

@@ -75,6 +75,18 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
+    /// Refuses unless the caller administers `organization` (or is a site admin).
+    pub fn check_admin(&self, organization: &str) -> Result<(), ApiError> {
+        if self.0.administers(organization) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                Code::Forbidden,
+                format!("only an admin of `{organization}` may do this; `{}` is not one", self.0.id),
+            ))
+        }
+    }
+
     /// Refuses unless the caller may publish for `organization`.
     pub fn check(&self, organization: &str) -> Result<(), ApiError> {
         if self.0.may_publish(organization) {

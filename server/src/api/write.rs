@@ -217,13 +217,14 @@ pub async fn update_dataset(
 /// Withdraw a dataset.
 ///
 /// It leaves the catalog, the search index and every listing. Withdrawing twice is a 404.
+/// Only an admin of the organization (or a site admin) may withdraw; editors publish.
 #[utoipa::path(
     delete, path = "/api/v1/datasets/{id}", tag = "publish", security(("bearer" = [])),
     params(("id" = String, Path, description = "Dataset id", example = "road-accidents")),
     responses(
         (status = 204, description = "Withdrawn"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin of the organization", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
@@ -235,7 +236,7 @@ pub async fn withdraw_dataset(
 ) -> ApiResult<StatusCode> {
     let catalog = state.store.catalog();
     let meta = catalog.dataset(&id)?.meta;
-    caller.check(&meta.organization)?;
+    caller.check_admin(&meta.organization)?;
     catalog.withdraw_dataset(&id)?;
     state.index.remove(&id)?;
     audit(&state, &caller, "dataset.withdraw", &id, meta.title)?;
