@@ -74,6 +74,26 @@ codes! {
 )]
 pub struct RateLimited(pub Problem);
 
+/// The 401 of every write route, described once.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "No live token (`WWW-Authenticate: Bearer`)",
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:opendata:problem:unauthorized", "title": "Authentication required", "status": 401,
+        "detail": "send an API token as `Authorization: Bearer <token>`", "code": "unauthorized"})
+)]
+pub struct Unauthorized(pub Problem);
+
+/// The 403 of every write route, described once.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "The token's user may not act on this organization",
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:opendata:problem:forbidden", "title": "Not allowed", "status": 403,
+        "detail": "`bat` may not publish for the organization `agaar`", "code": "forbidden"})
+)]
+pub struct Forbidden(pub Problem);
+
 /// An API error: a code, a detail for the client, and optionally a cause for the log.
 #[derive(Debug)]
 pub struct ApiError {

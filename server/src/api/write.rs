@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::model::DatasetDetail;
 use super::{ApiQuery, base_url};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
+use crate::error::{ApiError, ApiResult, Code, Forbidden, Problem, RateLimited, Unauthorized};
 use crate::state::AppState;
 
 /// A new dataset's metadata.
@@ -98,8 +98,8 @@ fn reindex(state: &AppState, id: &str) -> ApiResult<()> {
     responses(
         (status = 201, description = "Created", body = DatasetDetail),
         (status = 400, description = "Invalid metadata", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
@@ -174,8 +174,8 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     responses(
         (status = 200, description = "The dataset as it now is", body = DatasetDetail),
         (status = 400, description = "Invalid metadata", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
@@ -223,8 +223,8 @@ pub async fn update_dataset(
     params(("id" = String, Path, description = "Dataset id", example = "road-accidents")),
     responses(
         (status = 204, description = "Withdrawn"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
@@ -271,8 +271,8 @@ pub struct UploadParams {
     responses(
         (status = 202, description = "Queued as a job", body = JobView),
         (status = 400, description = "Bad table name or empty body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than limits.max_upload_bytes", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
@@ -404,8 +404,8 @@ fn view(state: &AppState, job: Job) -> ApiResult<JobView> {
     params(("id" = String, Path, description = "Job id", example = "3f2a9c1e0b7d4a55")),
     responses(
         (status = 200, description = "The job", body = JobView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
@@ -443,8 +443,8 @@ pub struct AuditParams {
     responses(
         (status = 200, description = "Entries, newest first", body = Vec<Object>),
         (status = 400, description = "A parameter is malformed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a site administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 429, response = RateLimited),
     )
 )]
@@ -482,8 +482,8 @@ pub struct ColumnEdits(pub std::collections::BTreeMap<String, opendata_datasets:
     responses(
         (status = 200, description = "The dataset as it now is", body = DatasetDetail),
         (status = 400, description = "Unknown column or invalid body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a member of the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset or table", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
