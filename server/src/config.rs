@@ -72,6 +72,8 @@ pub struct Limits {
     pub max_memory_mb: u64,
     /// The largest file a publisher may upload as a new version, in bytes.
     pub max_upload_bytes: u64,
+    /// Uploaded versions ingested at once; later uploads wait as `queued` jobs.
+    pub max_running_ingests: usize,
 }
 
 impl Default for Config {
@@ -101,6 +103,7 @@ impl Default for Limits {
             requests_per_minute: 600,
             max_memory_mb: 4096,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            max_running_ingests: 1,
         }
     }
 }

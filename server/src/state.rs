@@ -18,6 +18,9 @@ pub struct Inner {
     pub config: Config,
     pub queries: QueryGate,
     pub rate_limiter: RateLimiter,
+    /// Uploaded versions ingest one at a time per permit: an ingest takes a core and
+    /// hundreds of MB, and a burst of uploads must queue rather than exhaust the server.
+    pub ingests: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -33,7 +36,8 @@ impl AppState {
         }
         let queries = QueryGate::new(config.limits.max_running_queries, config.limits.max_queued_queries);
         let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
-        Ok(Self(Arc::new(Inner { store, index, config, queries, rate_limiter })))
+        let ingests = tokio::sync::Semaphore::new(config.limits.max_running_ingests.max(1));
+        Ok(Self(Arc::new(Inner { store, index, config, queries, rate_limiter, ingests })))
     }
 }
 

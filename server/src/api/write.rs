@@ -334,7 +334,15 @@ pub async fn upload_version(
         sort_by: None,
     };
     let (worker_state, worker_job) = (state.clone(), job.clone());
-    tokio::task::spawn_blocking(move || run_job(&worker_state.store, &worker_state.index, worker_job, &ingest, staged));
+    tokio::spawn(async move {
+        // Queued until a permit frees; the semaphore is never closed, so this cannot fail.
+        let Ok(_permit) = worker_state.ingests.acquire().await else { return };
+        let store_state = worker_state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            run_job(&store_state.store, &store_state.index, worker_job, &ingest, staged)
+        })
+        .await;
+    });
     let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.id)).map_err(ApiError::internal)?;
     let mut res = (StatusCode::ACCEPTED, Json(view(&state, job)?)).into_response();
     res.headers_mut().insert(header::LOCATION, location);
