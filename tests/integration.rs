@@ -21,3 +21,4 @@ mod rows;
 mod search;
 mod sql;
 mod versions;
+mod web;

@@ -19,6 +19,7 @@ pub mod ratelimit;
 pub mod serve;
 pub mod sql;
 pub mod state;
+pub mod web;
 pub mod xlsx;
 
 pub use api::{ApiDoc, router};

@@ -92,7 +92,6 @@ pub fn router(state: AppState) -> Router {
         .route("/catalog.jsonld", get(linked::catalog))
         .route("/catalog.ttl", get(linked::catalog))
         .route("/catalog.rdf", get(linked::catalog))
-        .route("/datasets/{file}", get(linked::dataset))
         .route("/datasets/{id}/datapackage.json", get(linked::datapackage))
         .route("/datasets/{id}/schema.json", get(linked::schema_org_json))
         .route(
@@ -109,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", get(catalog::get_report))
         .route("/api/v1/datasets/{id}/tables/{table}/{file}", get(rows::table_file))
         .route("/api/v1/sql", get(sql::sql_get).post(sql::sql_post))
+        .merge(crate::web::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ratelimit::limit))
         .with_state(state.clone());
     // Health checks are never rate-limited.

@@ -1,0 +1,85 @@
+//! Every string of the web pages, in Mongolian and English.
+
+/// The reader's language: Mongolian unless `?lang=en`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Mn,
+    En,
+}
+
+impl Lang {
+    pub fn parse(param: Option<&str>) -> Self {
+        if param == Some("en") { Lang::En } else { Lang::Mn }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Mn => "mn",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn other(self) -> Self {
+        match self {
+            Lang::Mn => Lang::En,
+            Lang::En => Lang::Mn,
+        }
+    }
+
+    /// The `lang` parameter links carry: none for the default.
+    pub fn param(self) -> Option<&'static str> {
+        (self == Lang::En).then_some("en")
+    }
+}
+
+/// (key, Mongolian, English)
+const STRINGS: &[(&str, &str, &str)] = &[
+    ("site", "Нээлттэй өгөгдөл", "Open data"),
+    ("tagline", "Төрийн байгууллагуудын нээлттэй өгөгдөл", "Open data from public agencies"),
+    ("search", "Хайх", "Search"),
+    ("search_placeholder", "Жишээ нь: хүн ам аймаг", "For example: population by aimag"),
+    ("language_name", "Монгол", "English"),
+    ("api", "API баримт бичиг", "API documentation"),
+    ("datasets", "өгөгдлийн багц", "datasets"),
+    ("organizations", "Байгууллагууд", "Organizations"),
+    ("organization", "Байгууллага", "Organization"),
+    ("rows", "мөр", "rows"),
+    ("recent", "Сүүлд шинэчлэгдсэн", "Recently updated"),
+    ("filters", "Шүүлтүүр", "Filters"),
+    ("tag", "Шошго", "Tag"),
+    ("format", "Формат", "Format"),
+    ("license", "Лиценз", "License"),
+    ("results", "үр дүн", "results"),
+    ("sort", "Эрэмбэ", "Sort"),
+    ("sort_relevance", "Хамааралтай", "Relevance"),
+    ("sort_updated", "Шинэ", "Newest"),
+    ("sort_title", "Нэрээр", "Title"),
+    ("matched_columns", "Тохирсон багана", "Matching columns"),
+    ("matched_values", "Тохирсон утга", "Matching values"),
+    ("pages", "Хуудас", "Pages"),
+    ("updated", "Шинэчлэгдсэн", "Updated"),
+    ("version", "Хувилбар", "Version"),
+    ("columns", "Баганын тайлбар", "Column dictionary"),
+    ("column", "Багана", "Column"),
+    ("type", "Төрөл", "Type"),
+    ("range", "Хүрээ", "Range"),
+    ("cite", "Эх сурвалжаа иш татах", "Cite this dataset"),
+];
+
+/// The string `key` in `lang`. An unknown key is a programming error, caught by the tests.
+pub fn t(lang: Lang, key: &str) -> &'static str {
+    STRINGS.iter().find(|(k, _, _)| *k == key).map_or("?", |(_, mn, en)| if lang == Lang::En { en } else { mn })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_string_is_translated_once() {
+        for (i, (key, mn, en)) in STRINGS.iter().enumerate() {
+            assert!(!mn.is_empty() && !en.is_empty(), "{key}");
+            assert!(STRINGS[i + 1..].iter().all(|(k, _, _)| k != key), "{key} twice");
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! The portal in a browser: server-rendered pages, Mongolian by default and English with
+//! `?lang=en`, built on the same catalog, index and rows API as the HTTP API. Every asset
+//! is served from here: a page makes no request to another host.
+
+mod i18n;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use opendata_datasets::Dataset;
+
+pub use i18n::Lang;
+use i18n::t;
+
+use crate::api::base_url;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// The stylesheet, versioned by its content so it can be cached for a year.
+const CSS: &str = include_str!("portal.css");
+
+fn css_path() -> String {
+    format!("/assets/portal-{}.css", &blake3::hash(CSS.as_bytes()).to_hex()[..12])
+}
+
+/// The pages. `/datasets/{id}` also answers `{id}.jsonld`, `.ttl` and `.rdf` (DCAT-AP).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/datasets", get(search))
+        .route("/datasets/{file}", get(dataset))
+        .route("/organizations/{id}", get(organization))
+        .route("/assets/{file}", get(asset))
+}
+
+/// Query parameters as pairs, for the pages (which keep the whole state in the URL).
+fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// The current URL with `key` set to `value` (or removed when `None`).
+fn with(path: &str, pairs: &[(String, String)], key: &str, value: Option<&str>) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(k, _)| k != key) {
+        s.append_pair(k, v);
+    }
+    if let Some(v) = value {
+        s.append_pair(key, v);
+    }
+    let q = s.finish();
+    if q.is_empty() { path.to_owned() } else { format!("{path}?{q}") }
+}
+
+fn page(lang: Lang, path: &str, pairs: &[(String, String)], title: &str, head: Markup, body: Markup) -> Response {
+    let other = lang.other();
+    let markup = html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (t(lang, "site")) }
+                link rel="stylesheet" href=(css_path());
+                (head)
+            }
+            body {
+                header.site {
+                    a.brand href=(with("/", pairs, "lang", lang.param())) { (t(lang, "site")) }
+                    form.search action="/datasets" method="get" role="search" {
+                        @if let Some(l) = lang.param() { input type="hidden" name="lang" value=(l); }
+                        label.visually-hidden for="q" { (t(lang, "search")) }
+                        input #q type="search" name="q" value=(param(pairs, "q").unwrap_or_default())
+                            placeholder=(t(lang, "search_placeholder")) list="suggestions" autocomplete="off";
+                        datalist #suggestions {}
+                        button type="submit" { (t(lang, "search")) }
+                    }
+                    a.lang href=(with(path, pairs, "lang", Some(other.code()))) hreflang=(other.code()) lang=(other.code()) {
+                        (t(other, "language_name"))
+                    }
+                }
+                main { (body) }
+                footer.site {
+                    a href="/api/docs" { (t(lang, "api")) } " · "
+                    a href="/catalog.ttl" { "DCAT-AP" } " · "
+                    a href="/api/3/action/status_show" { "CKAN API" }
+                }
+                script { (PreEscaped(SUGGEST_JS)) }
+            }
+        }
+    };
+    let mut res = Html(markup.into_string()).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
+/// Search-box suggestions from `/api/v1/suggest`, as progressive enhancement.
+const SUGGEST_JS: &str = r#"(function(){var q=document.getElementById('q'),l=document.getElementById('suggestions');if(!q||!l||!window.fetch)return;var t;q.addEventListener('input',function(){clearTimeout(t);t=setTimeout(function(){if(q.value.length<2)return;fetch('/api/v1/suggest?q='+encodeURIComponent(q.value)).then(function(r){return r.json()}).then(function(s){l.innerHTML='';s.titles.forEach(function(x){var o=document.createElement('option');o.value=x.title;l.appendChild(o)});s.terms.forEach(function(x){var o=document.createElement('option');o.value=x;l.appendChild(o)})}).catch(function(){})},120)})})();"#;
+
+fn lang_of(pairs: &[(String, String)]) -> Lang {
+    Lang::parse(param(pairs, "lang"))
+}
+
+/// The title in the reader's language, falling back to the other.
+fn title_in<'a>(lang: Lang, mn: &'a str, en: Option<&'a str>) -> &'a str {
+    match (lang, en.filter(|e| !e.is_empty())) {
+        (Lang::En, Some(en)) => en,
+        _ if mn.is_empty() => en.unwrap_or_default(),
+        _ => mn,
+    }
+}
+
+async fn home(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+    let pairs = pairs(raw.as_deref());
+    let lang = lang_of(&pairs);
+    let catalog = state.store.catalog();
+    let totals = catalog.totals()?;
+    let mut recent = catalog.datasets()?;
+    recent.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
+    let orgs = catalog.organizations()?;
+    let body = html! {
+        section.hero {
+            h1 { (t(lang, "tagline")) }
+            p.counts {
+                strong { (totals.datasets) } " " (t(lang, "datasets")) " · "
+                strong { (totals.organizations) } " " (t(lang, "organizations")) " · "
+                strong { (totals.rows) } " " (t(lang, "rows"))
+            }
+        }
+        section {
+            h2 { (t(lang, "recent")) }
+            ul.cards {
+                @for d in recent.iter().take(8) {
+                    li { (card(lang, d, &pairs)) }
+                }
+            }
+        }
+        section {
+            h2 { (t(lang, "organizations")) }
+            ul.orgs {
+                @for o in &orgs {
+                    li { a href=(with(&format!("/organizations/{}", o.id), &pairs, "q", None)) { (title_in(lang, &o.title, o.title_en.as_deref())) } }
+                }
+            }
+        }
+    };
+    Ok(page(lang, "/", &pairs, t(lang, "tagline"), html! {}, body))
+}
+
+fn card(lang: Lang, d: &Dataset, pairs: &[(String, String)]) -> Markup {
+    let m = &d.meta;
+    let href = with(&format!("/datasets/{}", m.id), pairs, "q", None);
+    html! {
+        a href=(href) { (title_in(lang, &m.title, m.title_en.as_deref())) }
+        p.meta { (m.organization) " · " (d.updated_at.format("%Y-%m-%d")) }
+    }
+}
+
+async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+    let pairs = pairs(raw.as_deref());
+    let lang = lang_of(&pairs);
+    let page_no: usize =
+        param(&pairs, "page").and_then(|p| p.parse().ok()).filter(|&p| (1..=10_000).contains(&p)).unwrap_or(1);
+    let per_page = 20;
+    let query = search_index::SearchQuery {
+        q: param(&pairs, "q").map(str::to_owned),
+        organization: param(&pairs, "organization").map(str::to_owned),
+        tag: param(&pairs, "tag").map(str::to_owned),
+        format: param(&pairs, "format").map(str::to_owned),
+        license: param(&pairs, "license").map(str::to_owned),
+        year_from: param(&pairs, "year_from").and_then(|y| y.parse().ok()),
+        year_to: param(&pairs, "year_to").and_then(|y| y.parse().ok()),
+        lang: match lang {
+            Lang::Mn => search_index::Lang::Mn,
+            Lang::En => search_index::Lang::En,
+        },
+        sort: match param(&pairs, "sort") {
+            Some("updated") => search_index::Sort::Updated,
+            Some("title") => search_index::Sort::Title,
+            _ => search_index::Sort::Relevance,
+        },
+        offset: (page_no - 1) * per_page,
+        limit: per_page,
+    };
+    let found = state.index.search(&query)?;
+    let facet = |name: &str, key: &str, values: &[search_index::FacetCount]| {
+        html! {
+            @if !values.is_empty() {
+                section.facet {
+                    h3 { (t(lang, name)) }
+                    ul {
+                        @for v in values.iter().take(12) {
+                            @let active = param(&pairs, key) == Some(v.value.as_str());
+                            li {
+                                a href=(with("/datasets", &pairs, key, if active { None } else { Some(v.value.as_str()) }))
+                                  aria-current=[active.then_some("true")] {
+                                    (v.value) " " span.count { (v.count) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let pages = found.total.div_ceil(per_page).max(1);
+    let body = html! {
+        div.search-layout {
+            aside.facets aria-label=(t(lang, "filters")) {
+                (facet("organization", "organization", &found.facets.organization))
+                (facet("tag", "tag", &found.facets.tag))
+                (facet("format", "format", &found.facets.format))
+                (facet("license", "license", &found.facets.license))
+            }
+            section.results {
+                p.total { (found.total) " " (t(lang, "results")) }
+                nav.sort aria-label=(t(lang, "sort")) {
+                    @for (key, label) in [("relevance", "sort_relevance"), ("updated", "sort_updated"), ("title", "sort_title")] {
+                        a href=(with("/datasets", &pairs, "sort", Some(key))) aria-current=[(param(&pairs, "sort").unwrap_or("relevance") == key).then_some("true")] { (t(lang, label)) } " "
+                    }
+                }
+                ol.hits {
+                    @for hit in &found.hits {
+                        li {
+                            h2 {
+                                a href=(with(&format!("/datasets/{}", hit.id), &pairs, "q", None)) {
+                                    @match hit.highlights.get(if lang == Lang::En { "title_en" } else { "title" }).or_else(|| hit.highlights.get("title")) {
+                                        Some(marked) => (PreEscaped(marked)),
+                                        None => (title_in(lang, &hit.title, hit.title_en.as_deref())),
+                                    }
+                                }
+                            }
+                            @if let Some(snippet) = hit.highlights.get("description").or_else(|| hit.highlights.get("description_en")) {
+                                p.snippet { (PreEscaped(snippet)) }
+                            }
+                            @if !hit.matched_columns.is_empty() {
+                                p.why { (t(lang, "matched_columns")) ": " (hit.matched_columns.join(", ")) }
+                            }
+                            @if !hit.matched_values.is_empty() {
+                                p.why { (t(lang, "matched_values")) ": " (hit.matched_values.join(", ")) }
+                            }
+                            p.meta { (hit.organization) }
+                        }
+                    }
+                }
+                @if pages > 1 {
+                    nav.pages aria-label=(t(lang, "pages")) {
+                        @if page_no > 1 { a rel="prev" href=(with("/datasets", &pairs, "page", Some(&(page_no - 1).to_string()))) { "←" } }
+                        " " (page_no) " / " (pages) " "
+                        @if page_no < pages { a rel="next" href=(with("/datasets", &pairs, "page", Some(&(page_no + 1).to_string()))) { "→" } }
+                    }
+                }
+            }
+        }
+    };
+    let title = param(&pairs, "q").unwrap_or(t(lang, "search")).to_owned();
+    Ok(page(lang, "/datasets", &pairs, &title, html! {}, body))
+}
+
+async fn dataset(
+    state: State<AppState>,
+    Path(file): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if file.ends_with(".jsonld") || file.ends_with(".ttl") || file.ends_with(".rdf") {
+        return crate::api::linked::dataset(state, Path(file), headers).await;
+    }
+    let State(state) = state;
+    let pairs = pairs(raw.as_deref());
+    let lang = lang_of(&pairs);
+    let catalog = state.store.catalog();
+    let d = catalog.dataset(&file)?;
+    let org = catalog.organization(&d.meta.organization).ok();
+    let base = base_url(&state, &headers);
+    let ld = crate::api::linked::schema_org(&base, &d, org.as_ref()).to_string().replace("</", "<\\/");
+    let m = &d.meta;
+    let title = title_in(lang, &m.title, m.title_en.as_deref()).to_owned();
+    let description = match (lang, m.description_en.as_deref().filter(|s| !s.is_empty())) {
+        (Lang::En, Some(en)) => en,
+        _ => m.description.as_str(),
+    };
+    let body = html! {
+        article.dataset {
+            h1 { (title) }
+            p.meta {
+                a href=(with(&format!("/organizations/{}", m.organization), &pairs, "q", None)) {
+                    (org.as_ref().map_or(m.organization.as_str(), |o| title_in(lang, &o.title, o.title_en.as_deref())))
+                }
+                " · " (t(lang, "license")) ": " (m.license)
+                " · " (t(lang, "updated")) ": " (d.updated_at.format("%Y-%m-%d"))
+            }
+            @if !description.is_empty() { p { (description) } }
+            @for table in &d.tables {
+                @let v = table.latest();
+                section.table {
+                    h2 { (table.title) }
+                    p.meta { (t(lang, "version")) " " (v.version) " · " (v.row_count) " " (t(lang, "rows")) }
+                    p.downloads {
+                        @for ext in ["csv", "parquet", "xlsx", "ndjson"] {
+                            a download href=(format!("/api/v1/datasets/{}/tables/{}/data.{ext}?version={}", m.id, table.name, v.version)) { (ext.to_uppercase()) } " "
+                        }
+                    }
+                    table.columns {
+                        caption { (t(lang, "columns")) }
+                        thead { tr { th scope="col" { (t(lang, "column")) } th scope="col" { (t(lang, "type")) } th scope="col" { (t(lang, "range")) } } }
+                        tbody {
+                            @for c in &v.columns {
+                                tr {
+                                    th scope="row" { (c.label) br; code { (c.name) } }
+                                    td { (c.kind.to_string()) }
+                                    td {
+                                        @if let (Some(lo), Some(hi)) = (&c.stats.min, &c.stats.max) { (lo.to_string().trim_matches('"')) " – " (hi.to_string().trim_matches('"')) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section.cite {
+                h2 { (t(lang, "cite")) }
+                p { (org.as_ref().map_or(m.organization.as_str(), |o| o.title.as_str())) ". " (d.updated_at.format("%Y")) ". " (m.title) ". " (base) "/datasets/" (m.id) }
+            }
+        }
+    };
+    let head = html! { script type="application/ld+json" { (PreEscaped(ld)) } };
+    Ok(page(lang, &format!("/datasets/{}", m.id), &pairs, &title, head, body))
+}
+
+async fn organization(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let pairs = pairs(raw.as_deref());
+    let lang = lang_of(&pairs);
+    let catalog = state.store.catalog();
+    let org = catalog.organization(&id)?;
+    let datasets = catalog.datasets_of(&id)?;
+    let title = title_in(lang, &org.title, org.title_en.as_deref()).to_owned();
+    let body = html! {
+        h1 { (title) }
+        @if !org.description.is_empty() { p { (org.description) } }
+        ul.cards { @for d in &datasets { li { (card(lang, d, &pairs)) } } }
+    };
+    Ok(page(lang, &format!("/organizations/{id}"), &pairs, &title, html! {}, body))
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    if format!("/assets/{file}") != css_path() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            // The name changes with the content: cache it for good.
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+        ],
+        CSS,
+    )
+        .into_response()
+}

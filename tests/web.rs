@@ -1,0 +1,73 @@
+//! The web pages over HTTP: both languages, search with highlights and facets, the dataset
+//! page with its schema.org JSON-LD and downloads, and no request to another host.
+
+use serde_json::Value;
+
+use crate::common::TestServer;
+
+async fn page(s: &TestServer, path: &str) -> String {
+    let res = s.get(path).await;
+    assert_eq!(res.status(), 200, "{path}");
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+    res.text().await.unwrap()
+}
+
+/// Every `href` and `src` of a page: none may name another host.
+fn links(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["href=\"", "src=\""] {
+        for part in html.split(attr).skip(1) {
+            out.push(part.split('"').next().unwrap_or_default().to_owned());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_in_both_languages_with_no_outside_requests() {
+    let s = TestServer::start(|data| {
+        let store = opendata_datasets::Store::open(data).unwrap();
+        let index = opendata_server::publish::open_index(&store).unwrap();
+        opendata_server::demo::install(&store, &index).unwrap();
+    })
+    .await;
+
+    let home = page(&s, "/").await;
+    assert!(home.contains("<html lang=\"mn\">"));
+    assert!(home.contains("Сүүлд шинэчлэгдсэн") && home.contains("<strong>6</strong>"));
+    let home_en = page(&s, "/?lang=en").await;
+    assert!(home_en.contains("<html lang=\"en\">") && home_en.contains("Recently updated"));
+    assert!(home_en.contains("Population by aimag and the capital"), "English titles in English");
+
+    // Search in Latin letters finds Cyrillic titles, with the match marked and facets.
+    let search = page(&s, "/datasets?q=hun%20am").await;
+    assert!(search.contains("<mark>Хүн</mark>"), "{search}");
+    assert!(search.contains("href=\"/datasets/population-by-aimag\""));
+    assert!(search.contains("class=\"facet\""));
+    let filtered = page(&s, "/datasets?organization=agaar&lang=en").await;
+    assert!(filtered.contains("1 results") && filtered.contains("aria-current=\"true\""), "{filtered}");
+
+    // The dataset page: metadata, column dictionary, downloads, citation, JSON-LD.
+    let dataset = page(&s, "/datasets/population-by-aimag?lang=en").await;
+    assert!(dataset.contains("<h1>Population by aimag and the capital</h1>"));
+    assert!(dataset.contains("data.parquet?version=1") && dataset.contains("Cite this dataset"));
+    let ld = dataset.split("<script type=\"application/ld+json\">").nth(1).unwrap().split("</script>").next().unwrap();
+    let ld: Value = serde_json::from_str(ld).unwrap();
+    assert_eq!(ld["@type"], "Dataset");
+    assert_eq!(ld["identifier"], "population-by-aimag");
+    let org = page(&s, "/organizations/agaar").await;
+    assert!(org.contains("href=\"/datasets/air-quality-ub\""));
+    assert_eq!(s.get("/datasets/nope").await.status(), 404);
+
+    for html in [&home, &home_en, &search, &dataset, &org] {
+        for link in links(html) {
+            assert!(link.starts_with('/') || link.starts_with('#'), "a link off the portal: {link}");
+        }
+    }
+    // The stylesheet is named by its content and cached for good.
+    let css = links(&home).into_iter().find(|l| l.ends_with(".css")).unwrap();
+    let res = s.get(&css).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(s.get("/assets/portal-000000000000.css").await.status(), 404);
+}
