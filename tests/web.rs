@@ -55,6 +55,20 @@ async fn pages_in_both_languages_with_no_outside_requests() {
     let ld: Value = serde_json::from_str(ld).unwrap();
     assert_eq!(ld["@type"], "Dataset");
     assert_eq!(ld["identifier"], "population-by-aimag");
+    assert!(dataset.contains("@misc{population_by_aimag_"), "BibTeX");
+
+    // The preview filters and orders with the rows API's parameters and pages by cursor;
+    // downloads carry the filter.
+    let filtered = page(&s, "/datasets/air-quality-ub?station_code=UB01&order=-value").await;
+    assert!(filtered.contains("data.csv?version=1&amp;station_code=UB01&amp;order=-value"), "filtered download");
+    let rows = |html: &str| html.matches("<tr>").count();
+    let next = filtered.split("rel=\"next\" href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    assert!(next.contains("cursor="), "{next}");
+    let second = page(&s, &next).await;
+    assert_eq!(rows(&second), rows(&filtered), "a full second page");
+    assert_ne!(second.split("<tbody>").nth(2), filtered.split("<tbody>").nth(2), "other rows");
+    let bad = page(&s, "/datasets/air-quality-ub?nope=1").await;
+    assert!(bad.contains("role=\"alert\">unknown column `nope`"), "a bad filter explains itself");
     let org = page(&s, "/organizations/agaar").await;
     assert!(org.contains("href=\"/datasets/air-quality-ub\""));
     assert_eq!(s.get("/datasets/nope").await.status(), 404);

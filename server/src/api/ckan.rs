@@ -529,7 +529,8 @@ async fn datastore_search(state: &AppState, p: &Map<String, Value>) -> ActionRes
     let limit = number(p, "limit", 100, state.config.limits.max_rows)?;
     let offset = number(p, "offset", 0, usize::MAX)?;
     let raw = rows_query(p, limit, offset)?;
-    let (version, request, df, total) = super::rows::page_of(state, &d.meta.id, &t.name, &raw).await?;
+    let super::rows::Page { version, request, rows: df, total, .. } =
+        super::rows::page_of(state, &d.meta.id, &t.name, &raw).await?;
     let fields: Vec<Value> = request
         .select
         .iter()

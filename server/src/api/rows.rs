@@ -107,18 +107,23 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
     }
 }
 
-/// One page of rows for a query string in the rows API's syntax: the version read, the
-/// validated request, the rows and the total. Other APIs over the same data (CKAN's
-/// `datastore_search`) translate their parameters into this syntax.
-pub(crate) async fn page_of(
-    state: &AppState,
-    id: &str,
-    table: &str,
-    raw: &str,
-) -> ApiResult<(TableVersion, RowsRequest, polars::prelude::DataFrame, Option<u64>)> {
+/// One page of rows for a query string in the rows API's syntax. Other surfaces over the
+/// same data (CKAN's `datastore_search`, the web preview) translate into this syntax.
+pub(crate) async fn page_of(state: &AppState, id: &str, table: &str, raw: &str) -> ApiResult<Page> {
     let Resolved { version, request, .. } = resolve(state, id, table, Some(raw))?;
-    let (df, _, total) = run_page(state, &version, &request).await?;
-    Ok((version, request, df, total))
+    let (rows, after, total) = run_page(state, &version, &request).await?;
+    let next = after.map(|after| Cursor { version: version.version, after }.encode());
+    Ok(Page { version, request, rows, total, next })
+}
+
+/// A page of rows and what was asked for it.
+pub(crate) struct Page {
+    pub version: TableVersion,
+    pub request: RowsRequest,
+    pub rows: polars::prelude::DataFrame,
+    pub total: Option<u64>,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
 }
 
 /// Runs one page of `request`: its rows, where the page ends, and the total (from the

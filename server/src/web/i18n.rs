@@ -64,6 +64,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("type", "Төрөл", "Type"),
     ("range", "Хүрээ", "Range"),
     ("cite", "Эх сурвалжаа иш татах", "Cite this dataset"),
+    ("preview", "Өгөгдлийг харах", "Preview the data"),
+    ("apply", "Шүүх", "Apply"),
+    ("download", "Татах", "Download"),
+    ("next_page", "Дараагийн хуудас", "Next page"),
+    ("api_snippets", "API-аар авах", "Get it with code"),
 ];
 
 /// The string `key` in `lang`. An unknown key is a programming error, caught by the tests.

@@ -281,6 +281,25 @@ async fn dataset(
     let base = base_url(&state, &headers);
     let ld = crate::api::linked::schema_org(&base, &d, org.as_ref()).to_string().replace("</", "<\\/");
     let m = &d.meta;
+    // The preview: one table (the first unless `table=`), filtered and ordered by the rows
+    // API's own parameters, paged by its cursor, so it reaches any row of any table.
+    let selected = param(&pairs, "table")
+        .map(str::to_owned)
+        .or_else(|| d.tables.first().map(|t| t.name.clone()))
+        .unwrap_or_default();
+    let filters: Vec<(String, String)> =
+        pairs.iter().filter(|(k, v)| !["lang", "table", "q"].contains(&k.as_str()) && !v.is_empty()).cloned().collect();
+    let preview_result = if d.tables.iter().any(|t| t.name == selected) {
+        let raw = {
+            let mut raw = form_urlencoded::Serializer::new(String::new());
+            raw.extend_pairs(filters.iter().filter(|(k, _)| k != "limit"));
+            raw.append_pair("limit", "20");
+            raw.finish()
+        };
+        Some(crate::api::rows::page_of(&state, &m.id, &selected, &raw).await.map_err(|e| e.detail))
+    } else {
+        None
+    };
     let title = title_in(lang, &m.title, m.title_en.as_deref()).to_owned();
     let description = match (lang, m.description_en.as_deref().filter(|s| !s.is_empty())) {
         (Lang::En, Some(en)) => en,
@@ -302,11 +321,6 @@ async fn dataset(
                 section.table {
                     h2 { (table.title) }
                     p.meta { (t(lang, "version")) " " (v.version) " · " (v.row_count) " " (t(lang, "rows")) }
-                    p.downloads {
-                        @for ext in ["csv", "parquet", "xlsx", "ndjson"] {
-                            a download href=(format!("/api/v1/datasets/{}/tables/{}/data.{ext}?version={}", m.id, table.name, v.version)) { (ext.to_uppercase()) } " "
-                        }
-                    }
                     table.columns {
                         caption { (t(lang, "columns")) }
                         thead { tr { th scope="col" { (t(lang, "column")) } th scope="col" { (t(lang, "type")) } th scope="col" { (t(lang, "range")) } } }
@@ -322,16 +336,115 @@ async fn dataset(
                             }
                         }
                     }
+                    @if table.name == selected {
+                        (preview(lang, &base, &m.id, table, &filters, &preview_result, &pairs))
+                    } @else {
+                        p { a href=(with(&format!("/datasets/{}", m.id), &[("lang".to_owned(), lang.code().to_owned())], "table", Some(&table.name))) { (t(lang, "preview")) } }
+                    }
                 }
             }
             section.cite {
                 h2 { (t(lang, "cite")) }
-                p { (org.as_ref().map_or(m.organization.as_str(), |o| o.title.as_str())) ". " (d.updated_at.format("%Y")) ". " (m.title) ". " (base) "/datasets/" (m.id) }
+                @let publisher = org.as_ref().map_or(m.organization.as_str(), |o| o.title.as_str());
+                @let versions: Vec<String> = d.tables.iter().map(|t| format!("{} v{}", t.name, t.latest().version)).collect();
+                p { (publisher) " (" (d.updated_at.format("%Y")) "). " em { (m.title) } ". " (versions.join(", ")) ". " (base) "/datasets/" (m.id) " (" (d.updated_at.format("%Y-%m-%d")) ")." }
+                pre.bibtex { code {
+                    "@misc{" (m.id.replace('-', "_")) "_" (d.updated_at.format("%Y")) ",\n"
+                    "  author = {" (publisher) "},\n"
+                    "  title = {" (m.title) "},\n"
+                    "  year = {" (d.updated_at.format("%Y")) "},\n"
+                    "  note = {" (versions.join(", ")) "},\n"
+                    "  url = {" (base) "/datasets/" (m.id) "}\n}"
+                } }
             }
         }
     };
     let head = html! { script type="application/ld+json" { (PreEscaped(ld)) } };
     Ok(page(lang, &format!("/datasets/{}", m.id), &pairs, &title, head, body))
+}
+
+/// A page of a table's rows with its filters, downloads of the filtered view, a next-page
+/// link by cursor, and code that fetches the same rows.
+fn preview(
+    lang: Lang,
+    base: &str,
+    id: &str,
+    table: &opendata_datasets::Table,
+    filters: &[(String, String)],
+    result: &Option<Result<crate::api::rows::Page, String>>,
+    pairs: &[(String, String)],
+) -> Markup {
+    let path = format!("/datasets/{id}");
+    let v = table.latest();
+    let query: String = {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.extend_pairs(filters.iter().filter(|(k, _)| !["cursor", "limit", "offset"].contains(&k.as_str())));
+        q.finish()
+    };
+    let download = |ext: &str| {
+        let sep = if query.is_empty() { "" } else { "&" };
+        format!("/api/v1/datasets/{id}/tables/{}/data.{ext}?version={}{sep}{query}", table.name, v.version)
+    };
+    let rows_url = format!("{base}/api/v1/datasets/{id}/tables/{}/rows?{query}", table.name);
+    let csv_url = format!("{base}{}", download("csv"));
+    let parquet_url = format!("{base}{}", download("parquet"));
+    html! {
+        section.preview {
+            h3 { (t(lang, "preview")) }
+            form method="get" action=(path) {
+                input type="hidden" name="table" value=(table.name);
+                @if let Some(l) = lang.param() { input type="hidden" name="lang" value=(l); }
+                details open[!query.is_empty()] {
+                    summary { (t(lang, "filters")) }
+                    @for c in v.columns.iter().take(12) {
+                        label { (c.label) " " input type="text" name=(c.name) value=(param(filters, &c.name).unwrap_or_default()); }
+                    }
+                    label { (t(lang, "sort")) " "
+                        select name="order" {
+                            option value="" { "—" }
+                            @for c in &v.columns {
+                                @for (dir, arrow) in [("", "↑"), ("-", "↓")] {
+                                    @let value = format!("{dir}{}", c.name);
+                                    option value=(value) selected[param(filters, "order") == Some(value.as_str())] { (c.label) " " (arrow) }
+                                }
+                            }
+                        }
+                    }
+                    button type="submit" { (t(lang, "apply")) }
+                }
+            }
+            p.downloads {
+                (t(lang, "download")) ": "
+                @for ext in ["csv", "parquet", "xlsx", "ndjson"] { a download href=(download(ext)) { (ext.to_uppercase()) } " " }
+            }
+            @match result {
+                Some(Ok(page)) => {
+                    p.total { @if let Some(n) = page.total { (n) " " (t(lang, "rows")) } }
+                    div.scroll { table.rows {
+                        thead { tr { @for c in page.rows.columns() { th scope="col" { (c.name().as_str()) } } } }
+                        tbody {
+                            @for row in crate::encode::json_rows(&page.rows) {
+                                tr { @for (_, value) in &row { td { (match value { serde_json::Value::String(s) => s.clone(), serde_json::Value::Null => String::new(), other => other.to_string() }) } } }
+                            }
+                        }
+                    } }
+                    @if let Some(next) = &page.next {
+                        p { a rel="next" href=(with(&path, pairs, "cursor", Some(next))) { (t(lang, "next_page")) " →" } }
+                    }
+                }
+                Some(Err(problem)) => p.error role="alert" { (problem) },
+                None => {},
+            }
+            details.snippets {
+                summary { (t(lang, "api_snippets")) }
+                pre { code { "curl '" (rows_url) "'" } }
+                pre { code { "import pandas as pd\ndf = pd.read_csv('" (csv_url) "')" } }
+                pre { code { "import polars as pl\ndf = pl.read_parquet('" (parquet_url) "')" } }
+                pre { code { "df <- read.csv('" (csv_url) "')" } }
+                pre { code { "SELECT * FROM read_parquet('" (parquet_url) "');  -- DuckDB" } }
+            }
+        }
+    }
 }
 
 async fn organization(
