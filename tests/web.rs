@@ -56,6 +56,9 @@ async fn pages_in_both_languages_with_no_outside_requests() {
     assert_eq!(ld["@type"], "Dataset");
     assert_eq!(ld["identifier"], "population-by-aimag");
     assert!(dataset.contains("@misc{population_by_aimag_"), "BibTeX");
+    assert!(dataset.contains("Versions (1)") && dataset.contains("/versions/1/report"), "versions and quality reports");
+    let years = page(&s, "/datasets?q=агаар").await;
+    assert!(years.contains("name=\"year_from\""), "a years filter when the results cover years");
 
     // The preview filters and orders with the rows API's parameters and pages by cursor;
     // downloads carry the filter.

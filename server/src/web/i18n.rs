@@ -69,6 +69,13 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("download", "Татах", "Download"),
     ("next_page", "Дараагийн хуудас", "Next page"),
     ("api_snippets", "API-аар авах", "Get it with code"),
+    ("versions", "Хувилбарууд", "Versions"),
+    ("columns_added", "нэмэгдсэн багана", "columns added"),
+    ("columns_removed", "хасагдсан багана", "columns removed"),
+    ("quality_report", "чанарын тайлан", "quality report"),
+    ("years", "Он", "Years"),
+    ("from", "эхлэх", "from"),
+    ("to", "дуусах", "to"),
 ];
 
 /// The string `key` in `lang`. An unknown key is a programming error, caught by the tests.

@@ -217,6 +217,20 @@ async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiRe
                 (facet("tag", "tag", &found.facets.tag))
                 (facet("format", "format", &found.facets.format))
                 (facet("license", "license", &found.facets.license))
+                @if let (Some(first), Some(last)) = (found.facets.year.first(), found.facets.year.last()) {
+                    section.facet {
+                        h3 { (t(lang, "years")) }
+                        form method="get" action="/datasets" {
+                            @for (k, v) in pairs.iter().filter(|(k, _)| !["year_from", "year_to", "page"].contains(&k.as_str())) {
+                                input type="hidden" name=(k) value=(v);
+                            }
+                            label { (t(lang, "from")) " " input type="number" name="year_from" min=(first.value) max=(last.value) value=(param(&pairs, "year_from").unwrap_or(&first.value)) size="5"; }
+                            " "
+                            label { (t(lang, "to")) " " input type="number" name="year_to" min=(first.value) max=(last.value) value=(param(&pairs, "year_to").unwrap_or(&last.value)) size="5"; }
+                            " " button type="submit" { (t(lang, "apply")) }
+                        }
+                    }
+                }
             }
             section.results {
                 p.total { (found.total) " " (t(lang, "results")) }
@@ -332,6 +346,24 @@ async fn dataset(
                                     td {
                                         @if let (Some(lo), Some(hi)) = (&c.stats.min, &c.stats.max) { (lo.to_string().trim_matches('"')) " – " (hi.to_string().trim_matches('"')) }
                                     }
+                                }
+                            }
+                        }
+                    }
+                    details.versions {
+                        summary { (t(lang, "versions")) " (" (table.versions.len()) ")" }
+                        ol reversed {
+                            @for ver in table.versions.iter().rev() {
+                                li {
+                                    a href=(format!("/api/v1/datasets/{}/tables/{}/data.parquet?version={}", m.id, table.name, ver.version)) { (t(lang, "version")) " " (ver.version) }
+                                    " · " (ver.created_at.format("%Y-%m-%d")) " · " (ver.row_count) " " (t(lang, "rows"))
+                                    " · " (ver.source.file_name) " (" (ver.source.format) ", " (ver.source.encoding) ")"
+                                    @if let Some(c) = &ver.changes {
+                                        " · +" (c.rows_added) " / −" (c.rows_removed) " " (t(lang, "rows"))
+                                        @if !c.columns_added.is_empty() { "; " (t(lang, "columns_added")) ": " (c.columns_added.join(", ")) }
+                                        @if !c.columns_removed.is_empty() { "; " (t(lang, "columns_removed")) ": " (c.columns_removed.join(", ")) }
+                                    }
+                                    " · " a href=(format!("/api/v1/datasets/{}/tables/{}/versions/{}/report", m.id, table.name, ver.version)) { (t(lang, "quality_report")) }
                                 }
                             }
                         }
