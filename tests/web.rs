@@ -88,3 +88,26 @@ async fn pages_in_both_languages_with_no_outside_requests() {
     assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(s.get("/assets/portal-000000000000.css").await.status(), 404);
 }
+
+/// The reader's journey in real Chromium (`tests/browser/journey.py`, Playwright driving
+/// Debian's chromium; `.ci/run` installs both). Screenshots go to `target/browser/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_finds_filters_downloads_and_switches_language_in_chromium() {
+    let s = TestServer::start(|data| {
+        let store = opendata_datasets::Store::open(data).unwrap();
+        let index = opendata_server::publish::open_index(&store).unwrap();
+        opendata_server::demo::install(&store, &index).unwrap();
+    })
+    .await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = root.parent().unwrap().join("target").join("browser");
+    std::fs::create_dir_all(&out).unwrap();
+    let (base, script) = (s.url(""), root.join("browser/journey.py"));
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3").arg(script).arg(base).arg(&out).output().expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && text.contains("journey ok"), "{text}");
+}

@@ -1,0 +1,68 @@
+"""A reader's journey through the portal in real Chromium (Playwright driving Debian's
+/usr/bin/chromium): search in Cyrillic and in Latin, open a dataset, filter the preview,
+download the filtered CSV and check its rows, switch language, and the same at phone width.
+
+    journey.py BASE_URL OUTPUT_DIR
+
+Screenshots of the home, search and dataset pages land in OUTPUT_DIR. Exits non-zero with
+the failed check on stderr.
+"""
+import csv
+import io
+import sys
+
+from playwright.sync_api import sync_playwright
+
+base, out = sys.argv[1], sys.argv[2]
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+    outside = []
+    for width, height, tag in [(1280, 900, "desktop"), (360, 740, "phone")]:
+        page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base) else None)
+        page.goto(base + "/")
+        assert "Нээлттэй өгөгдөл" in page.title(), page.title()
+        page.screenshot(path=f"{out}/home-{tag}.png", full_page=True)
+
+        # Search in Cyrillic with the search box, then in Latin letters.
+        page.fill("#q", "агаарын чанар")
+        page.press("#q", "Enter")
+        page.wait_for_url("**/datasets?q=*")
+        assert page.locator("ol.hits li").count() >= 1
+        page.screenshot(path=f"{out}/search-{tag}.png", full_page=True)
+        page.goto(base + "/datasets?q=agaaryn%20chanar")
+        first = page.locator("ol.hits li h2 a").first
+        assert "Агаарын" in first.inner_text(), first.inner_text()
+
+        # Open the dataset and filter its preview.
+        first.click()
+        page.wait_for_url("**/datasets/air-quality-ub*")
+        page.locator("details", has=page.locator("summary", has_text="Шүүлтүүр")).first.evaluate("d => d.open = true")
+        page.fill("input[name=station_code]", "UB01")
+        page.select_option("select[name=order]", "-value")
+        page.locator("section.preview form button[type=submit]").click()
+        page.wait_for_url("**station_code=UB01*")
+        cells = page.locator("table.rows tbody tr td:nth-child(2)").all_inner_texts()
+        assert cells and all(c == "UB01" for c in cells), cells
+        page.screenshot(path=f"{out}/dataset-{tag}.png", full_page=True)
+
+        # The CSV download is the filtered view.
+        with page.expect_download() as d:
+            page.locator("p.downloads a", has_text="CSV").click()
+        text = open(d.value.path(), encoding="utf-8").read()
+        rows = list(csv.DictReader(io.StringIO(text)))
+        total = int(page.locator("section.preview p.total").inner_text().split()[0])
+        assert len(rows) == total and all(r["station_code"] == "UB01" for r in rows), (len(rows), total)
+
+        # Switch language: the page and the metadata follow.
+        page.locator("header a.lang").click()
+        page.wait_for_url("**lang=en*")
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert "Hourly air quality readings" in page.locator("h1").inner_text()
+        page.close()
+    assert not outside, f"requests off the portal: {outside}"
+    browser.close()
+print("journey ok")
