@@ -279,7 +279,7 @@ fn parse_bool(key: &str, v: &str) -> ApiResult<bool> {
     }
 }
 
-fn unknown_column(name: &str, columns: &[Column]) -> ApiError {
+pub(crate) fn unknown_column(name: &str, columns: &[Column]) -> ApiError {
     let names: Vec<_> = columns.iter().map(|c| c.name.as_str()).collect();
     ApiError::new(Code::UnknownColumn, format!("unknown column `{name}`; columns are: {}", names.join(", ")))
 }

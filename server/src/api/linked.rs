@@ -250,6 +250,11 @@ enum RdfFormat {
     RdfXml,
 }
 
+/// Whether a `/datasets/{file}` names a DCAT-AP serialization rather than a dataset page.
+pub(crate) fn is_rdf(file: &str) -> bool {
+    RdfFormat::of(file).is_some()
+}
+
 impl RdfFormat {
     fn of(name: &str) -> Option<(&str, Self)> {
         [(".jsonld", Self::JsonLd), (".ttl", Self::Turtle), (".rdf", Self::RdfXml)]

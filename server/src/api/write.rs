@@ -514,19 +514,14 @@ pub async fn edit_columns(
         .ok_or_else(|| ApiError::new(Code::TableNotFound, format!("dataset `{id}` has no table `{table}`")))?;
     let latest = t.latest();
     let mut columns = latest.columns.clone();
-    for name in edits.keys() {
-        if !columns.iter().any(|c| &c.name == name) {
-            let known: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-            return Err(ApiError::new(
-                Code::UnknownColumn,
-                format!("unknown column `{name}`; columns are: {}", known.join(", ")),
-            ));
-        }
-    }
     let mut settings = catalog.table_settings(&id, &table)?;
+    // Nothing is stored until every edit names a column: both are local copies until then.
     for (name, edit) in &edits {
+        let column = match columns.iter().position(|c| &c.name == name) {
+            Some(i) => &mut columns[i],
+            None => return Err(crate::query::unknown_column(name, &latest.columns)),
+        };
         let stored = settings.columns.entry(name.clone()).or_default();
-        let column = columns.iter_mut().find(|c| &c.name == name).ok_or_else(|| ApiError::internal("checked above"))?;
         if let Some(label) = &edit.label {
             stored.label = Some(label.clone());
             column.label.clone_from(label);

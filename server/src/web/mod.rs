@@ -283,7 +283,7 @@ async fn dataset(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    if file.ends_with(".jsonld") || file.ends_with(".ttl") || file.ends_with(".rdf") {
+    if crate::api::linked::is_rdf(&file) {
         return crate::api::linked::dataset(state, Path(file), headers).await;
     }
     let State(state) = state;
