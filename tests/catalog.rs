@@ -1,6 +1,6 @@
 //! Catalog search, facets, metadata and organizations.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::TestServer;
 
@@ -87,7 +87,31 @@ async fn dataset_metadata_follows_the_contract() {
         (year["name"].as_str(), year["label"].as_str(), year["type"].as_str()),
         (Some("on_"), Some("Он"), Some("integer"))
     );
-    assert_eq!(year["stats"], serde_json::json!({"null_count": 0, "min": 2000, "max": 2049, "distinct_count": 50}));
+    let stats = &year["stats"];
+    assert_eq!(
+        (&stats["null_count"], &stats["min"], &stats["max"], &stats["distinct_count"]),
+        (&json!(0), &json!(2000), &json!(2049), &json!(50))
+    );
+
+    // The distributions, against the rows binned here.
+    let rows = s.json("/api/v1/datasets/population/tables/main/rows?limit=1000", 200).await;
+    let rows = rows["rows"].as_array().unwrap();
+    let mut bins = vec![0_u64; 20];
+    for r in rows {
+        let y = r["on_"].as_f64().unwrap();
+        bins[(((y - 2000.0) * 20.0 / 49.0) as usize).min(19)] += 1;
+    }
+    assert_eq!(stats["counts"], json!(bins));
+    let listed =
+        t["columns"].as_array().unwrap().iter().find(|c| c["stats"]["values"].is_array()).expect("a listed column");
+    let name = listed["name"].as_str().unwrap();
+    let expected: Vec<u64> = listed["stats"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| rows.iter().filter(|r| &r[name] == v).count() as u64)
+        .collect();
+    assert_eq!(listed["stats"]["counts"], json!(expected), "{name}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

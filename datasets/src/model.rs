@@ -252,11 +252,19 @@ pub struct ColumnStats {
     /// values, sorted: the aimags, indicators and codes a reader filters and searches by.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
+    /// The column's distribution, for a glance before any query. For number, date and
+    /// datetime columns: the rows in each of [`ColumnStats::BINS`] equal-width bins from
+    /// `min` to `max` (the last bin holds `max`). For text columns that list `values`: the
+    /// rows holding each value, in the order of `values`. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<u64>,
 }
 
 impl ColumnStats {
     /// Text columns with more distinct values than this do not list them.
     pub const MAX_VALUES: u64 = 100;
+    /// Bins of a number or date column's histogram.
+    pub const BINS: usize = 20;
 }
 
 /// What a publisher fixed about a table, kept across versions.

@@ -2,7 +2,8 @@
 //!
 //! Null counts, minimums and maximums are already in the Parquet footer (the writer computes
 //! them per row group), so they are read from there with the `parquet` crate at no scan cost.
-//! Only the distinct count needs the data, and polars computes it.
+//! Distinct counts, listed values and histograms need the data, and polars computes them in
+//! streaming passes that read one column at a time.
 
 use std::fs::File;
 use std::path::Path;
@@ -43,47 +44,113 @@ pub fn compute(path: &Path, kinds: &[ColumnType]) -> Result<(u64, Vec<ColumnStat
         s.min = lo;
         s.max = hi;
     }
-    let distinct = distinct_counts(path, rows)?;
-    for (s, d) in stats.iter_mut().zip(distinct) {
+    let profile = profile(path, rows, kinds)?;
+    for (s, p) in stats.iter_mut().zip(&profile) {
         // The engine counts null as a value; the catalog does not.
-        s.distinct_count = d.saturating_sub(u64::from(s.null_count > 0));
+        s.distinct_count = p.distinct.saturating_sub(u64::from(s.null_count > 0));
     }
-    let listed: Vec<usize> = (0..kinds.len())
-        .filter(|&i| kinds[i] == ColumnType::String && (1..=ColumnStats::MAX_VALUES).contains(&stats[i].distinct_count))
-        .collect();
-    if !listed.is_empty() {
-        for (i, values) in listed.iter().zip(distinct_values(path, &listed)?) {
-            stats[*i].values = values;
+    for (i, (s, p)) in stats.iter_mut().zip(&profile).enumerate() {
+        if kinds[i] == ColumnType::String && (1..=ColumnStats::MAX_VALUES).contains(&s.distinct_count) {
+            (s.values, s.counts) = value_counts(path, &p.name)?;
+        } else if let Some((lo, hi)) = p.range.filter(|(lo, hi)| lo < hi) {
+            s.counts = histogram(path, &p.name, lo, hi)?;
         }
     }
     Ok((rows, stats))
 }
 
-/// The distinct values of the columns at `indices`, sorted, in one streaming pass.
-fn distinct_values(path: &Path, indices: &[usize]) -> Result<Vec<Vec<String>>> {
-    let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())?;
-    let schema = lf.clone().collect_schema()?;
-    let names: Vec<String> =
-        indices.iter().filter_map(|&i| schema.get_at_index(i).map(|(n, _)| n.to_string())).collect();
-    let exprs: Vec<Expr> =
-        names.iter().map(|n| col(n.as_str()).drop_nulls().unique().sort(Default::default()).implode(true)).collect();
-    let df = lf.select(exprs).collect_with_engine(Engine::Streaming)?.unwrap_single();
-    df.columns()
-        .iter()
-        .map(|c| {
-            let list = c.list()?.get_as_series(0).unwrap_or_default();
-            Ok(list.str()?.iter().flatten().map(str::to_owned).collect())
-        })
-        .collect()
+/// What one streaming pass learns of a column beyond the footer.
+struct Profile {
+    name: String,
+    /// Distinct values, null included.
+    distinct: u64,
+    /// The smallest and largest value as a number (dates as days, datetimes as
+    /// microseconds), for columns that get a histogram.
+    range: Option<(f64, f64)>,
 }
 
-fn distinct_counts(path: &Path, rows: u64) -> Result<Vec<u64>> {
-    let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())?;
-    let all =
-        if rows > EXACT_DISTINCT_MAX_ROWS { all().as_expr().approx_n_unique() } else { all().as_expr().n_unique() };
+fn binned(kind: ColumnType) -> bool {
+    matches!(kind, ColumnType::Integer | ColumnType::Float | ColumnType::Date | ColumnType::Datetime)
+}
+
+/// Every column's distinct count, and the numeric range of those that get a histogram, in
+/// one streaming pass.
+fn profile(path: &Path, rows: u64, kinds: &[ColumnType]) -> Result<Vec<Profile>> {
+    let lf = scan(path)?;
+    let names: Vec<String> = lf.clone().collect_schema()?.iter_names().map(|n| n.to_string()).collect();
+    let mut exprs = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let c = col(name.as_str());
+        exprs.push(
+            if rows > EXACT_DISTINCT_MAX_ROWS { c.clone().approx_n_unique() } else { c.clone().n_unique() }
+                .cast(DataType::UInt64)
+                .alias(format!("d{i}")),
+        );
+        if binned(kinds[i]) {
+            // NaN and infinities have no place on an axis.
+            let x = c.to_physical().cast(DataType::Float64);
+            let x = x.clone().filter(x.is_finite());
+            exprs.push(x.clone().min().alias(format!("lo{i}")));
+            exprs.push(x.max().alias(format!("hi{i}")));
+        }
+    }
     // The streaming engine keeps memory bounded on tables larger than RAM.
-    let df = lf.select([all]).collect_with_engine(Engine::Streaming)?.unwrap_single();
-    df.columns().iter().map(|c| Ok(c.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0))).collect()
+    let df = lf.select(exprs).collect_with_engine(Engine::Streaming)?.unwrap_single();
+    let get = |name: &str| df.column(name).ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<f64>());
+    Ok(names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| Profile {
+            name,
+            distinct: get(&format!("d{i}")).unwrap_or(0.0) as u64,
+            range: get(&format!("lo{i}")).zip(get(&format!("hi{i}"))),
+        })
+        .collect())
+}
+
+/// A text column's distinct values, sorted, and the rows holding each.
+fn value_counts(path: &Path, name: &str) -> Result<(Vec<String>, Vec<u64>)> {
+    let df = scan(path)?
+        .select([col(name)])
+        .drop_nulls(None)
+        .group_by([col(name)])
+        .agg([len().cast(DataType::UInt64).alias("n")])
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let values = df.column(name)?.str()?;
+    let counts = df.column("n")?.u64()?;
+    let mut pairs: Vec<(String, u64)> =
+        values.iter().zip(counts.iter()).filter_map(|(v, n)| Some((v?.to_owned(), n.unwrap_or(0)))).collect();
+    pairs.sort_unstable();
+    Ok(pairs.into_iter().unzip())
+}
+
+/// Rows per bin over `[lo, hi]`, in [`ColumnStats::BINS`] equal-width bins.
+fn histogram(path: &Path, name: &str, lo: f64, hi: f64) -> Result<Vec<u64>> {
+    let bins = ColumnStats::BINS;
+    let x = col(name).to_physical().cast(DataType::Float64);
+    let bin = ((x.clone() - lit(lo)) * lit(bins as f64 / (hi - lo))).cast(DataType::Int64).alias("bin");
+    let df = scan(path)?
+        .select([bin])
+        .filter(col("bin").is_not_null())
+        .group_by([col("bin")])
+        .agg([len().cast(DataType::UInt64).alias("n")])
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let mut counts = vec![0; bins];
+    for (b, n) in df.column("bin")?.i64()?.iter().zip(df.column("n")?.u64()?.iter()) {
+        // `max` itself lands one past the last bin; NaN and infinities fall outside.
+        if let (Some(b), Some(n)) = (b, n)
+            && (0..=bins as i64).contains(&b)
+        {
+            counts[(b as usize).min(bins - 1)] += n;
+        }
+    }
+    Ok(counts)
+}
+
+fn scan(path: &Path) -> Result<LazyFrame> {
+    Ok(LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())?)
 }
 
 fn merge(slot: &mut Option<Value>, candidate: Option<Value>, keep_if: std::cmp::Ordering) {

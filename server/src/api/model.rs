@@ -176,6 +176,12 @@ pub struct ColumnStats {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(example = json!(["Архангай", "Баян-Өлгий", "Өмнөговь"]))]
     pub values: Vec<String>,
+    /// The distribution. Number, date and datetime columns: rows in each of 20 equal-width
+    /// bins from `min` to `max` (the last bin holds `max`). Text columns that list `values`:
+    /// rows holding each value, in the order of `values`. Absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(example = json!([120, 48, 30]))]
+    pub counts: Vec<u64>,
 }
 
 /// A column of a table.
@@ -205,6 +211,7 @@ impl From<&ds::Column> for ColumnInfo {
                 max: c.stats.max.clone(),
                 distinct_count: c.stats.distinct_count,
                 values: c.stats.values.clone(),
+                counts: c.stats.counts.clone(),
             },
         }
     }
