@@ -89,6 +89,90 @@ async fn pages_in_both_languages_with_no_outside_requests() {
     assert_eq!(s.get("/assets/portal-000000000000.css").await.status(), 404);
 }
 
+/// Each column's distribution, the quality summary, and charts drawn from the filtered rows,
+/// their values checked against means computed here from the downloaded CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataset_page_draws_distributions_and_charts() {
+    let s = TestServer::start(|data| {
+        let store = opendata_datasets::Store::open(data).unwrap();
+        let index = opendata_server::publish::open_index(&store).unwrap();
+        opendata_server::demo::install(&store, &index).unwrap();
+    })
+    .await;
+    let plain = page(&s, "/datasets/air-quality-ub?lang=en").await;
+    // Every column but the boolean has a distribution: 5 stations (twice), 4 indicators,
+    // one unit, and 20-bin histograms of the time and the value.
+    assert_eq!(plain.matches("<svg class=\"spark\"").count(), 6, "{plain}");
+    assert!(
+        plain.contains("aria-label=\"Most common: NO2 (10800)\""),
+        "text values with their rows, ties in alphabetical order"
+    );
+    assert!(plain.contains("Data quality: 43200 / 43200 rows kept"), "the quality summary");
+    assert!(plain.contains("name=\"chart.x\"") && !plain.contains("<figure>"), "a chart only when asked for");
+
+    // Mean PM2.5 per station, as bars, against the same rows downloaded and averaged here.
+    let csv =
+        s.get("/api/v1/datasets/air-quality-ub/tables/readings/data.csv?indicator=PM2.5").await.text().await.unwrap();
+    let mut sums: std::collections::BTreeMap<String, (f64, u32)> = Default::default();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if let Ok(v) = f[4].parse::<f64>() {
+            let e = sums.entry(f[1].to_owned()).or_default();
+            *e = (e.0 + v, e.1 + 1);
+        }
+    }
+    let query = "chart.x=station_code&chart.y=value&chart.agg=mean&chart.kind=bar&indicator=PM2.5";
+    let html = page(&s, &format!("/datasets/air-quality-ub?lang=en&{query}")).await;
+    let figure = html.split("<figure>").nth(1).expect("a chart").split("</figure>").next().unwrap();
+    assert!(figure.contains("Mean of value · station_code"), "{figure}");
+    for (station, (sum, n)) in &sums {
+        let mean = format!("{:.2}", sum / f64::from(*n));
+        let mean = mean.trim_end_matches('0').trim_end_matches('.');
+        assert!(figure.contains(&format!("<title>{station}: {mean}</title>")), "{station} {mean}: {figure}");
+    }
+    assert_eq!(figure.matches("<rect").count(), sums.len(), "one bar per station");
+    assert!(html.contains("name=\"indicator\" value=\"PM2.5\""), "the chart keeps the filter");
+
+    // Readings per day and station: one line each, over days bucketed from hourly
+    // readings, 24 a day; the same chart as a file.
+    let lines = "chart.x=observed_at&chart.group=station_code&indicator=PM2.5";
+    let res = s.get(&format!("/datasets/air-quality-ub/chart.svg?{lines}")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    let svg = res.text().await.unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_eq!(svg.matches("data-series=").count(), 5, "a series per station");
+    let days = svg.split("<polyline").nth(1).unwrap().split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+    let points: Vec<(f64, &str)> =
+        days.split(' ').map(|p| p.split_once(',').map(|(x, y)| (x.parse().unwrap(), y)).unwrap()).collect();
+    assert_eq!(points.len(), 90, "a point for each day with readings");
+    assert_eq!(points.iter().map(|p| p.1).collect::<std::collections::BTreeSet<_>>().len(), 1, "24 readings a day");
+    // The demo has no 29 February: the time axis leaves a gap twice as wide as a day.
+    let gaps: Vec<f64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let day = gaps[0];
+    assert_eq!(gaps.iter().filter(|g| (**g - 2.0 * day).abs() < 0.3).count(), 1, "{gaps:?}");
+    assert_eq!(gaps.iter().filter(|g| (**g - day).abs() < 0.3).count(), 88, "{gaps:?}");
+    assert_eq!(svg.matches("<polyline").count(), 5);
+
+    // Bad requests say what is allowed.
+    for (query, code, needle) in [
+        ("chart.x=value", "invalid_parameter", "can be one of: observed_at"),
+        ("chart.x=nope", "unknown_column", "unknown column `nope`"),
+        ("chart.x=station_code&chart.agg=sum", "invalid_parameter", "needs a `chart.y`"),
+        ("chart.x=station_code&chart.kind=pie", "invalid_parameter", "line or bar"),
+        ("station_code=UB01", "invalid_parameter", "chart.x"),
+    ] {
+        let res = s.get(&format!("/datasets/air-quality-ub/chart.svg?{query}")).await;
+        assert_eq!(res.status(), 400, "{query}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], code, "{query}");
+        assert!(body["detail"].as_str().unwrap().contains(needle), "{query}: {body}");
+    }
+    let page_error = page(&s, "/datasets/air-quality-ub?chart.x=value").await;
+    assert!(page_error.contains("role=\"alert\">column `value` cannot be the chart"), "the page explains a bad chart");
+}
+
 /// The reader's journey in real Chromium (`tests/browser/journey.py`, Playwright driving
 /// Debian's chromium; `.ci/run` installs both). Screenshots go to `target/browser/`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 """A reader's journey through the portal in real Chromium (Playwright driving Debian's
 /usr/bin/chromium): search in Cyrillic and in Latin, open a dataset, filter the preview,
-download the filtered CSV and check its rows, switch language, and the same at phone width.
+download the filtered CSV and check its rows, switch language, build a chart, and the same at
+phone width.
 
     journey.py BASE_URL OUTPUT_DIR
 
@@ -62,6 +63,23 @@ with sync_playwright() as p:
         page.wait_for_url("**lang=en*")
         assert page.locator("html").get_attribute("lang") == "en"
         assert "Hourly air quality readings" in page.locator("h1").inner_text()
+
+        # Build a chart of the filtered rows: the mean value a day, a line per indicator.
+        builder = page.locator("section.chart-builder")
+        builder.locator("select[name='chart.x']").select_option("observed_at")
+        builder.locator("select[name='chart.y']").select_option("value")
+        builder.locator("select[name='chart.agg']").select_option("mean")
+        builder.locator("select[name='chart.group']").select_option("indicator")
+        builder.locator("button[type=submit]").click()
+        page.wait_for_url("**chart.x=observed_at*")
+        chart = page.locator("figure svg.chart")
+        assert chart.is_visible()
+        series = chart.locator("g.series")
+        assert series.count() == 4, series.count()
+        assert all(series.nth(i).locator("polyline").count() >= 1 for i in range(4))
+        assert "station_code=UB01" in page.url, "the chart keeps the preview's filter"
+        chart.scroll_into_view_if_needed()
+        page.screenshot(path=f"{out}/chart-{tag}.png", full_page=True)
         page.close()
     assert not outside, f"requests off the portal: {outside}"
     browser.close()

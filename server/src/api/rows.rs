@@ -14,6 +14,7 @@ use tokio_util::io::ReaderStream;
 
 use super::base_url;
 use super::model::{RowsColumn, RowsResponse};
+use crate::chart::{Chart, ChartSpec};
 use crate::encode::{self, ExportFormat};
 use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
 use crate::query::{self, Cursor, RawParams, RowsFormat, RowsRequest, Watch};
@@ -114,6 +115,28 @@ pub(crate) async fn page_of(state: &AppState, id: &str, table: &str, raw: &str) 
     let (rows, after, total) = run_page(state, &version, &request).await?;
     let next = after.map(|after| Cursor { version: version.version, after }.encode());
     Ok(Page { version, request, rows, total, next })
+}
+
+/// A chart of a table version's rows under filters in the rows API's syntax (`raw`), as
+/// `spec_pairs` ask for it; none when they ask for no chart.
+pub(crate) async fn chart_of(
+    state: &AppState,
+    id: &str,
+    table: &str,
+    raw: &str,
+    spec_pairs: &[(String, String)],
+) -> ApiResult<Option<(ChartSpec, Chart)>> {
+    let Resolved { version, request, .. } = resolve(state, id, table, Some(raw))?;
+    let Some(spec) = ChartSpec::parse(spec_pairs, &version.columns)? else { return Ok(None) };
+    let path = state.store.version_path(&version);
+    let predicate = request.predicate();
+    let plan = spec.clone();
+    let chart = run_blocking(state, move |watch| {
+        let df = query::collect(plan.plan(query::scan(&path)?, predicate), watch)?;
+        Ok(Chart::from_frame(&df, &plan)?)
+    })
+    .await?;
+    Ok(Some((spec, chart)))
 }
 
 /// A page of rows and what was asked for it.

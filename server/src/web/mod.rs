@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/datasets", get(search))
         .route("/datasets/{file}", get(dataset))
+        .route("/datasets/{id}/chart.svg", get(chart_svg))
         .route("/organizations/{id}", get(organization))
         .route("/assets/{file}", get(asset))
 }
@@ -301,19 +302,30 @@ async fn dataset(
         .map(str::to_owned)
         .or_else(|| d.tables.first().map(|t| t.name.clone()))
         .unwrap_or_default();
-    let filters: Vec<(String, String)> =
-        pairs.iter().filter(|(k, v)| !["lang", "table", "q"].contains(&k.as_str()) && !v.is_empty()).cloned().collect();
-    let preview_result = if d.tables.iter().any(|t| t.name == selected) {
+    let (chart_pairs, filters): (Vec<_>, Vec<_>) = pairs
+        .iter()
+        .filter(|(k, v)| !["lang", "table", "q"].contains(&k.as_str()) && !v.is_empty())
+        .cloned()
+        .partition(|(k, _)| k.starts_with("chart."));
+    let (preview_result, chart_result) = if d.tables.iter().any(|t| t.name == selected) {
         let raw = {
             let mut raw = form_urlencoded::Serializer::new(String::new());
             raw.extend_pairs(filters.iter().filter(|(k, _)| k != "limit"));
             raw.append_pair("limit", "20");
             raw.finish()
         };
-        Some(crate::api::rows::page_of(&state, &m.id, &selected, &raw).await.map_err(|e| e.detail))
+        let page = crate::api::rows::page_of(&state, &m.id, &selected, &raw).await.map_err(|e| e.detail);
+        let chart =
+            crate::api::rows::chart_of(&state, &m.id, &selected, &raw, &chart_pairs).await.map_err(|e| e.detail);
+        (Some(page), chart.transpose())
     } else {
-        None
+        (None, None)
     };
+    let report = d
+        .tables
+        .iter()
+        .find(|t| t.name == selected)
+        .and_then(|t| catalog.report(&m.id, &t.name, t.latest().version).ok());
     let title = title_in(lang, &m.title, m.title_en.as_deref()).to_owned();
     let description = match (lang, m.description_en.as_deref().filter(|s| !s.is_empty())) {
         (Lang::En, Some(en)) => en,
@@ -335,9 +347,14 @@ async fn dataset(
                 section.table {
                     h2 { (table.title) }
                     p.meta { (t(lang, "version")) " " (v.version) " · " (v.row_count) " " (t(lang, "rows")) }
-                    table.columns {
+                    div.scroll { table.columns {
                         caption { (t(lang, "columns")) }
-                        thead { tr { th scope="col" { (t(lang, "column")) } th scope="col" { (t(lang, "type")) } th scope="col" { (t(lang, "range")) } } }
+                        thead { tr {
+                            th scope="col" { (t(lang, "column")) }
+                            th scope="col" { (t(lang, "type")) }
+                            th scope="col" { (t(lang, "range")) }
+                            th scope="col" { (t(lang, "distribution")) }
+                        } }
                         tbody {
                             @for c in &v.columns {
                                 tr {
@@ -345,11 +362,15 @@ async fn dataset(
                                     td { (c.kind.to_string()) }
                                     td {
                                         @if let (Some(lo), Some(hi)) = (&c.stats.min, &c.stats.max) { (lo.to_string().trim_matches('"')) " – " (hi.to_string().trim_matches('"')) }
+                                        br;
+                                        small { (c.stats.distinct_count) " " (t(lang, "distinct"))
+                                            @if c.stats.null_count > 0 { " · " (c.stats.null_count) " " (t(lang, "empty")) } }
                                     }
+                                    td { (distribution(lang, c)) }
                                 }
                             }
                         }
-                    }
+                    } }
                     details.versions {
                         summary { (t(lang, "versions")) " (" (table.versions.len()) ")" }
                         ol reversed {
@@ -369,7 +390,9 @@ async fn dataset(
                         }
                     }
                     @if table.name == selected {
+                        @if let Some(report) = &report { (quality(lang, report)) }
                         (preview(lang, &base, &m.id, table, &filters, &preview_result, &pairs))
+                        (chart_builder(lang, &m.id, table, &filters, &chart_pairs, &chart_result))
                     } @else {
                         p { a href=(with(&format!("/datasets/{}", m.id), &[("lang".to_owned(), lang.code().to_owned())], "table", Some(&table.name))) { (t(lang, "preview")) } }
                     }
@@ -426,23 +449,27 @@ fn preview(
             form method="get" action=(path) {
                 input type="hidden" name="table" value=(table.name);
                 @if let Some(l) = lang.param() { input type="hidden" name="lang" value=(l); }
+                // Filtering keeps the chart, which then draws the filtered rows.
+                @for (k, v) in pairs.iter().filter(|(k, _)| k.starts_with("chart.")) { input type="hidden" name=(k) value=(v); }
                 details open[!query.is_empty()] {
                     summary { (t(lang, "filters")) }
-                    @for c in v.columns.iter().take(12) {
-                        label { (c.label) " " input type="text" name=(c.name) value=(param(filters, &c.name).unwrap_or_default()); }
-                    }
-                    label { (t(lang, "sort")) " "
-                        select name="order" {
-                            option value="" { "—" }
-                            @for c in &v.columns {
-                                @for (dir, arrow) in [("", "↑"), ("-", "↓")] {
-                                    @let value = format!("{dir}{}", c.name);
-                                    option value=(value) selected[param(filters, "order") == Some(value.as_str())] { (c.label) " " (arrow) }
+                    div.fields {
+                        @for c in v.columns.iter().take(12) {
+                            label { (c.label) " " input type="text" name=(c.name) value=(param(filters, &c.name).unwrap_or_default()); }
+                        }
+                        label { (t(lang, "sort")) " "
+                            select name="order" {
+                                option value="" { "—" }
+                                @for c in &v.columns {
+                                    @for (dir, arrow) in [("", "↑"), ("-", "↓")] {
+                                        @let value = format!("{dir}{}", c.name);
+                                        option value=(value) selected[param(filters, "order") == Some(value.as_str())] { (c.label) " " (arrow) }
+                                    }
                                 }
                             }
                         }
+                        button type="submit" { (t(lang, "apply")) }
                     }
-                    button type="submit" { (t(lang, "apply")) }
                 }
             }
             p.downloads {
@@ -477,6 +504,229 @@ fn preview(
             }
         }
     }
+}
+
+/// A column's distribution from the catalog, as a small bar chart: a histogram of a
+/// number or date column, or the rows per value of a text column, most common first.
+fn distribution(lang: Lang, c: &opendata_datasets::Column) -> Markup {
+    let counts = &c.stats.counts;
+    if counts.is_empty() {
+        return html! {};
+    }
+    let mut bars: Vec<(String, u64)> = if c.stats.values.len() == counts.len() {
+        let mut v: Vec<(String, u64)> = c.stats.values.iter().cloned().zip(counts.iter().copied()).collect();
+        v.sort_by_key(|b| std::cmp::Reverse(b.1));
+        v.truncate(20);
+        v
+    } else {
+        let (lo, hi) = (c.stats.min.as_ref().map(plain), c.stats.max.as_ref().map(plain));
+        counts
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let edge = match (i, &lo, &hi) {
+                    (0, Some(lo), _) => format!("{lo} …"),
+                    (i, _, Some(hi)) if i + 1 == counts.len() => format!("… {hi}"),
+                    _ => String::new(),
+                };
+                (edge, *n)
+            })
+            .collect()
+    };
+    let top = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
+    let width = 120.0 / bars.len() as f64;
+    let summary = match bars.first() {
+        Some((value, n)) if !c.stats.values.is_empty() => format!("{}: {value} ({n})", t(lang, "most_common")),
+        _ => format!("{} {}", t(lang, "histogram"), c.label),
+    };
+    html! {
+        svg.spark viewBox="0 0 120 28" width="120" height="28" role="img" aria-label=(summary) {
+            title { (summary) }
+            @for (i, (label, n)) in bars.iter_mut().enumerate() {
+                @let h = (*n as f64 / top * 26.0).max(if *n > 0 { 1.0 } else { 0.0 });
+                rect x=(format!("{:.1}", i as f64 * width)) y=(format!("{:.1}", 28.0 - h)) width=(format!("{:.1}", (width - 1.0).max(0.5))) height=(format!("{h:.1}")) {
+                    title { (std::mem::take(label)) " " (n) }
+                }
+            }
+        }
+    }
+}
+
+/// A statistic from the catalog as plain text.
+fn plain(v: &serde_json::Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
+
+/// What the ingest of the latest version found: rows kept and left out, values rejected,
+/// how the file was read, and what the publisher may want to fix.
+fn quality(lang: Lang, r: &opendata_datasets::QualityReport) -> Markup {
+    let d = &r.decisions;
+    html! {
+        details.quality {
+            summary {
+                (t(lang, "quality")) ": " (r.rows_kept) " / " (r.rows_read) " " (t(lang, "rows_kept"))
+                @if r.rows_rejected > 0 { " · " (r.rows_rejected) " " (t(lang, "rows_rejected")) }
+                @if !r.warnings.is_empty() { " · " (r.warnings.len()) " " (t(lang, "warnings")) }
+            }
+            dl {
+                dt { (t(lang, "read_as")) }
+                dd { (d.format) ", " (d.encoding) @if let Some(delim) = &d.delimiter { ", «" (delim) "»" } @if let Some(part) = &d.part { ", " (part) } }
+                dt { (t(lang, "layout")) } dd { (d.layout) }
+                @if r.rows_dropped > 0 { dt { (t(lang, "rows_dropped")) } dd { (r.rows_dropped) } }
+                @if !d.columns_dropped.is_empty() { dt { (t(lang, "columns_removed")) } dd { (d.columns_dropped.join(", ")) } }
+            }
+            @if !r.rejected.is_empty() {
+                table {
+                    caption { (t(lang, "rows_rejected")) }
+                    thead { tr { th scope="col" { "#" } th scope="col" { (t(lang, "column")) } th scope="col" { (t(lang, "value")) } th scope="col" { (t(lang, "reason")) } } }
+                    tbody { @for x in r.rejected.iter().take(10) { tr { td { (x.row) } td { (x.column) } td { code { (x.value) } } td { (x.reason) } } } }
+                }
+            }
+            @if !r.warnings.is_empty() { ul { @for w in &r.warnings { li { (w) } } } }
+        }
+    }
+}
+
+/// The chart builder: x, y, aggregate, group and line or bar, over the filtered rows. The
+/// chart is drawn on the server; the form works without script.
+fn chart_builder(
+    lang: Lang,
+    id: &str,
+    table: &opendata_datasets::Table,
+    filters: &[(String, String)],
+    chart_pairs: &[(String, String)],
+    result: &Option<Result<(crate::chart::ChartSpec, crate::chart::Chart), String>>,
+) -> Markup {
+    use crate::chart::{self, Agg};
+    let columns = &table.latest().columns;
+    let current = |key: &str| param(chart_pairs, key).unwrap_or_default();
+    let spec = match result {
+        Some(Ok((spec, _))) => Some(spec),
+        _ => None,
+    };
+    let svg_url = spec.map(|spec| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("table", &table.name);
+        if let Some(l) = lang.param() {
+            q.append_pair("lang", l);
+        }
+        q.extend_pairs(filters);
+        q.extend_pairs(spec.pairs());
+        format!("/datasets/{id}/chart.svg?{}", q.finish())
+    });
+    html! {
+        section.chart-builder {
+            h3 { (t(lang, "chart")) }
+            form method="get" action=(format!("/datasets/{id}")) {
+                input type="hidden" name="table" value=(table.name);
+                @if let Some(l) = lang.param() { input type="hidden" name="lang" value=(l); }
+                @for (k, v) in filters { input type="hidden" name=(k) value=(v); }
+                label { (t(lang, "chart_x")) " "
+                    select name="chart.x" required {
+                        @for c in chart::x_columns(columns) { option value=(c.name) selected[current("chart.x") == c.name] { (c.label) } }
+                    }
+                }
+                label { (t(lang, "chart_y")) " "
+                    select name="chart.y" {
+                        option value="" { "— " (t(lang, "rows")) " —" }
+                        @for c in chart::y_columns(columns) { option value=(c.name) selected[current("chart.y") == c.name] { (c.label) } }
+                    }
+                }
+                label { (t(lang, "chart_agg")) " "
+                    select name="chart.agg" {
+                        @for (name, agg) in Agg::ALL {
+                            option value=(name) selected[spec.map_or(current("chart.agg") == name, |s| s.agg == agg)] { (t(lang, &format!("agg_{name}"))) }
+                        }
+                    }
+                }
+                label { (t(lang, "chart_group")) " "
+                    select name="chart.group" {
+                        option value="" { "—" }
+                        @for c in chart::group_columns(columns) { option value=(c.name) selected[current("chart.group") == c.name] { (c.label) } }
+                    }
+                }
+                label { (t(lang, "chart_kind")) " "
+                    select name="chart.kind" {
+                        option value="line" selected[current("chart.kind") != "bar"] { (t(lang, "line")) }
+                        option value="bar" selected[current("chart.kind") == "bar"] { (t(lang, "bar")) }
+                    }
+                }
+                button type="submit" { (t(lang, "draw")) }
+            }
+            @match result {
+                Some(Ok((spec, chart))) => {
+                    figure {
+                        (chart.svg(spec.kind, &chart_title(lang, columns, spec)))
+                        figcaption {
+                            (chart_title(lang, columns, spec))
+                            @if chart.hidden_series > 0 { " · " (chart.hidden_series) " " (t(lang, "hidden_series")) }
+                            @if let Some(url) = &svg_url { " · " a download href=(url) { "SVG" } }
+                        }
+                    }
+                }
+                Some(Err(problem)) => p.error role="alert" { (problem) },
+                None => {},
+            }
+        }
+    }
+}
+
+/// "Mean of value by year, per aimag", in the reader's language.
+fn chart_title(lang: Lang, columns: &[opendata_datasets::Column], spec: &crate::chart::ChartSpec) -> String {
+    let label = |name: &str| columns.iter().find(|c| c.name == name).map_or(name, |c| c.label.as_str()).to_owned();
+    let what = match &spec.y {
+        Some(y) if spec.agg != crate::chart::Agg::Count => {
+            format!("{} {}", t(lang, &format!("agg_{}", spec.agg.name())), label(y))
+        }
+        _ => t(lang, "rows").to_owned(),
+    };
+    let mut title = format!("{what} · {}", label(&spec.x));
+    if let Some(g) = &spec.group {
+        title.push_str(&format!(" · {}", label(g)));
+    }
+    title
+}
+
+/// A chart as a standalone SVG file, to embed or download: the dataset page's chart
+/// builder under the same parameters.
+async fn chart_svg(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let pairs = pairs(raw.as_deref());
+    let lang = lang_of(&pairs);
+    let d = state.store.catalog().dataset(&id)?;
+    let table = param(&pairs, "table")
+        .map(str::to_owned)
+        .or_else(|| d.tables.first().map(|t| t.name.clone()))
+        .unwrap_or_default();
+    let (chart_pairs, filters): (Vec<_>, Vec<_>) = pairs
+        .iter()
+        .filter(|(k, v)| !["lang", "table"].contains(&k.as_str()) && !v.is_empty())
+        .cloned()
+        .partition(|(k, _)| k.starts_with("chart."));
+    let raw = {
+        let mut raw = form_urlencoded::Serializer::new(String::new());
+        raw.extend_pairs(&filters);
+        raw.finish()
+    };
+    let Some((spec, chart)) = crate::api::rows::chart_of(&state, &id, &table, &raw, &chart_pairs).await? else {
+        return Err(crate::error::ApiError::new(
+            crate::error::Code::InvalidParameter,
+            "`chart.x` names the column along the x axis",
+        ));
+    };
+    let columns = &d.tables.iter().find(|t| t.name == table).map(|t| t.latest().columns.clone()).unwrap_or_default();
+    let svg = chart.svg(spec.kind, &chart_title(lang, columns, &spec)).into_string();
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        svg,
+    )
+        .into_response())
 }
 
 async fn organization(
