@@ -519,9 +519,24 @@ pub fn scan(path: &std::path::Path) -> PolarsResult<LazyFrame> {
     LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())
 }
 
-/// One page: `limit` rows after the cursor (or from `offset`), whether more follow, and
-/// where this page ends, for the next cursor.
-pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<(DataFrame, Option<After>), Stopped> {
+/// One page of a request.
+#[derive(Debug)]
+pub struct PageRows {
+    pub rows: DataFrame,
+    /// Where this page ends, for the next cursor; none on the last page.
+    pub after: Option<After>,
+    /// The rows matching the filters, when the page's query counted them on the way.
+    pub matched: Option<u64>,
+}
+
+/// Column of the filtered row count, when the page query carries it.
+const MATCHED: &str = "__matched";
+
+/// One page: `limit` rows after the cursor (or from `offset`), and where it ends.
+///
+/// A first page in a requested order also counts the matching rows: the engine holds them
+/// all to sort them, so the count is free there and saves a second scan of the file.
+pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<PageRows, Stopped> {
     let args = ScanArgsParquet { row_index: Some(RowIndex { name: ROW.into(), offset: 0 }), ..Default::default() };
     let mut lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, args)?;
     match (&req.after, req.order.is_empty()) {
@@ -547,10 +562,19 @@ pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<
         req.order.iter().map(|(n, _)| n.as_str()).filter(|n| !req.select.iter().any(|s| s == n)).collect();
     keep.extend(extra.iter().map(|n| col(*n)));
     keep.push(col(ROW));
+    let counted = req.total && req.after.is_none() && !req.order.is_empty() && !req.filters.is_empty();
+    if counted {
+        keep.push(len().cast(DataType::UInt64).alias(MATCHED));
+    }
     let df = collect(lf.select(keep).slice(req.offset as i64, (req.limit + 1) as IdxSize), watch)?;
-    let next = if df.height() > req.limit { Some(after_row(&df, req.limit - 1, &req.order)?) } else { None };
-    let df = df.head(Some(req.limit)).select(req.select.iter().map(String::as_str))?;
-    Ok((df, next))
+    let after = if df.height() > req.limit { Some(after_row(&df, req.limit - 1, &req.order)?) } else { None };
+    // A page past the last row has no row to read the count from, and none was counted.
+    let matched = match df.column(MATCHED) {
+        Ok(c) if df.height() > 0 => c.get(0)?.extract::<u64>(),
+        _ => None,
+    };
+    let rows = df.head(Some(req.limit)).select(req.select.iter().map(String::as_str))?;
+    Ok(PageRows { rows, after, matched })
 }
 
 /// The cursor position of row `i` of a page.

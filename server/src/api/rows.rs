@@ -160,13 +160,14 @@ async fn run_page(
     let known_total = version.row_count;
     let req = request.clone();
     run_blocking(state, move |watch| {
-        let (df, after) = query::page(&path, &req, watch)?;
-        let total = match (req.total, req.filters.is_empty()) {
-            (false, _) => None,
-            (true, true) => Some(known_total),
-            (true, false) => Some(query::count(query::scan(&path)?, &req, watch)?),
+        let page = query::page(&path, &req, watch)?;
+        let total = match (req.total, req.filters.is_empty(), page.matched) {
+            (false, _, _) => None,
+            (true, true, _) => Some(known_total),
+            (true, false, Some(matched)) => Some(matched),
+            (true, false, None) => Some(query::count(query::scan(&path)?, &req, watch)?),
         };
-        Ok((df, after, total))
+        Ok((page.rows, page.after, total))
     })
     .await
 }
