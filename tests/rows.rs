@@ -95,7 +95,11 @@ async fn cursor_paging_returns_every_row_exactly_once() {
         assert_eq!(pages, want.div_ceil(333), "{query}");
         // A first page past the last row still counts every match.
         let beyond = s.json(&format!("{T}?{query}&select=id&offset=1000000"), 200).await;
-        assert_eq!((beyond["total"].as_u64(), beyond["rows"].as_array().map(Vec::len)), (Some(want), Some(0)), "{query}");
+        assert_eq!(
+            (beyond["total"].as_u64(), beyond["rows"].as_array().map(Vec::len)),
+            (Some(want), Some(0)),
+            "{query}"
+        );
     }
 }
 

@@ -12,12 +12,17 @@ async fn page(s: &TestServer, path: &str) -> String {
     res.text().await.unwrap()
 }
 
-/// Every `href` and `src` of a page: none may name another host.
+/// Every `href` and `src` of a page that the portal itself serves: none may name another
+/// host. A link to the publisher's own site (`rel="nofollow"`) is the one way off it, and
+/// only when the reader follows it.
 fn links(html: &str) -> Vec<String> {
     let mut out = Vec::new();
     for attr in ["href=\"", "src=\""] {
         for part in html.split(attr).skip(1) {
-            out.push(part.split('"').next().unwrap_or_default().to_owned());
+            let (link, rest) = part.split_once('"').unwrap_or_default();
+            if !rest.starts_with(" rel=\"nofollow\"") {
+                out.push(link.to_owned());
+            }
         }
     }
     out
@@ -108,6 +113,10 @@ async fn dataset_page_draws_distributions_and_charts() {
         "text values with their rows, ties in alphabetical order"
     );
     assert!(plain.contains("Data quality: 43200 / 43200 rows kept"), "the quality summary");
+    assert!(plain.contains("<a href=\"https://agaar.mn\" rel=\"nofollow\">Source</a>"), "the publisher's source");
+    assert!(plain.contains("Download (43200 rows): ") && plain.contains("PARQUET (117 KB)"), "what a download holds");
+    let one = page(&s, "/datasets/air-quality-ub?lang=en&station_code=UB01").await;
+    assert!(one.contains("Download (8640 rows): "), "the filtered view's rows");
     assert!(plain.contains("name=\"chart.x\"") && !plain.contains("<figure>"), "a chart only when asked for");
 
     // Mean PM2.5 per station, as bars, against the same rows downloaded and averaged here.

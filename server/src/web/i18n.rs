@@ -77,6 +77,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("from", "эхлэх", "from"),
     ("to", "дуусах", "to"),
     ("distribution", "Тархалт", "Distribution"),
+    ("source", "Эх сурвалж", "Source"),
     ("distinct", "ялгаатай утга", "distinct"),
     ("empty", "хоосон", "empty"),
     ("most_common", "Хамгийн олон", "Most common"),

@@ -340,6 +340,12 @@ async fn dataset(
                 }
                 " · " (t(lang, "license")) ": " (m.license)
                 " · " (t(lang, "updated")) ": " (d.updated_at.format("%Y-%m-%d"))
+                @if let Some(source) = m.source.as_deref().filter(|s| s.starts_with("https://") || s.starts_with("http://")) {
+                    " · " a href=(source) rel="nofollow" { (t(lang, "source")) }
+                }
+            }
+            @if !m.tags.is_empty() {
+                p.tags { @for tag in &m.tags { a href=(with("/datasets", &[("lang".to_owned(), lang.code().to_owned())], "tag", Some(tag))) { (tag) } " " } }
             }
             @if !description.is_empty() { p { (description) } }
             @for table in &d.tables {
@@ -473,8 +479,18 @@ fn preview(
                 }
             }
             p.downloads {
-                (t(lang, "download")) ": "
-                @for ext in ["csv", "parquet", "xlsx", "ndjson"] { a download href=(download(ext)) { (ext.to_uppercase()) } " " }
+                (t(lang, "download"))
+                // The rows each file holds: the filtered view's when a filter is on.
+                @let rows = match result { Some(Ok(page)) => page.total, _ => None }.unwrap_or(v.row_count);
+                " (" (rows) " " (t(lang, "rows")) "): "
+                @for ext in ["csv", "parquet", "xlsx", "ndjson"] {
+                    a download href=(download(ext)) {
+                        (ext.to_uppercase())
+                        // The stored file's size is known; other encodings are made on the fly.
+                        @if ext == "parquet" && query.is_empty() { " (" (human_bytes(v.byte_size)) ")" }
+                    }
+                    " "
+                }
             }
             @match result {
                 Some(Ok(page)) => {
@@ -545,10 +561,19 @@ fn distribution(lang: Lang, c: &opendata_datasets::Column) -> Markup {
             @for (i, (label, n)) in bars.iter_mut().enumerate() {
                 @let h = (*n as f64 / top * 26.0).max(if *n > 0 { 1.0 } else { 0.0 });
                 rect x=(format!("{:.1}", i as f64 * width)) y=(format!("{:.1}", 28.0 - h)) width=(format!("{:.1}", (width - 1.0).max(0.5))) height=(format!("{h:.1}")) {
-                    title { (std::mem::take(label)) " " (n) }
+                    title { @if !label.is_empty() { (std::mem::take(label)) ": " } (n) }
                 }
             }
         }
+    }
+}
+
+/// A size as a reader says it: 840 KB, 12.5 MB.
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GB", n as f64 / f64::from(1 << 30)),
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / f64::from(1 << 20)),
+        n => format!("{} KB", n.div_ceil(1024)),
     }
 }
 
