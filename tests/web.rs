@@ -114,7 +114,11 @@ async fn dataset_page_draws_distributions_and_charts() {
     );
     assert!(plain.contains("Data quality: 43200 / 43200 rows kept"), "the quality summary");
     assert!(plain.contains("<a href=\"https://agaar.mn\" rel=\"nofollow\">Source</a>"), "the publisher's source");
-    assert!(plain.contains("Download (43200 rows): ") && plain.contains("PARQUET (117 KB)"), "what a download holds");
+    let size =
+        s.json("/api/v1/datasets/air-quality-ub", 200).await["tables"][0]["versions"][0]["byte_size"].as_u64().unwrap();
+    assert!(size < 1 << 20, "the demo's readings are under a megabyte: {size}");
+    let sized = format!("PARQUET ({} KB)", size.div_ceil(1024));
+    assert!(plain.contains("Download (43200 rows): ") && plain.contains(&sized), "what a download holds: {sized}");
     let one = page(&s, "/datasets/air-quality-ub?lang=en&station_code=UB01").await;
     assert!(one.contains("Download (8640 rows): "), "the filtered view's rows");
     assert!(plain.contains("name=\"chart.x\"") && !plain.contains("<figure>"), "a chart only when asked for");

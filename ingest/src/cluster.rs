@@ -44,7 +44,8 @@ pub fn check(keys: &[String], columns: &[String]) -> Result<Vec<SortKey>> {
 }
 
 /// Rewrites `src` to `out` sorted by `keys`, nulls last, keeping the source order among
-/// equal keys so that a re-ingest of the same file gives the same file.
+/// equal keys so that a re-ingest of the same file gives the same file. The result has a
+/// page index (see [`with_page_index`]).
 ///
 /// The sort holds the decoded table in memory (about twice its Parquet size per column
 /// kept as text); it runs only for tables whose publisher asked for sort keys.
@@ -56,7 +57,50 @@ pub fn sort(src: &Path, keys: &[SortKey], out: &Path) -> Result<()> {
         .with_nulls_last(true)
         .with_maintain_order(true);
     let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(src)?, ScanArgsParquet::default())?;
-    sink_parquet(lf.sort_by_exprs(by, options), out)
+    let sorted = out.with_extension("unindexed");
+    sink_parquet(lf.sort_by_exprs(by, options), &sorted)?;
+    let indexed = with_page_index(&sorted, out);
+    // The intermediate file is only ever read here.
+    let _ = std::fs::remove_file(&sorted);
+    indexed
+}
+
+/// Rows per data page of a sorted table: a point filter decodes a page or two of each
+/// column instead of a whole row group.
+pub const PAGE_ROWS: usize = 8 * 1024;
+
+/// Copies `src` to `out` with small pages and a page index: the min/max of every page and
+/// where it starts, so that a reader finds the pages that can hold a key without decoding
+/// the others.
+///
+/// polars 0.55 writes no page index, so sorted tables, the ones filtered by key, are
+/// written a second time by arrow-rs, with the same compression, statistics and row groups
+/// as [`crate::csv::parquet_options`]. A streaming copy: memory stays at a batch.
+pub fn with_page_index(src: &Path, out: &Path) -> Result<()> {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(src).map_err(Error::io(src))?)?;
+    let schema = builder.schema().clone();
+    let reader = builder.with_batch_size(PAGE_ROWS).build()?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(crate::csv::ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        // Long texts would make the index as large as the data; their pages still get
+        // min/max up to this many bytes, which is all a range check needs.
+        .set_column_index_truncate_length(Some(64))
+        .build();
+    let file = std::fs::File::create(out).map_err(Error::io(out))?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
+    for batch in reader {
+        writer.write(&batch.map_err(parquet::errors::ParquetError::from)?)?;
+    }
+    writer.close()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -90,5 +134,12 @@ mod tests {
             .unwrap();
         let n: Vec<i64> = got.column("n").unwrap().i64().unwrap().into_no_null_iter().collect();
         assert_eq!(n, [4, 2, 3, 1, 5]);
+        // With a page index, which polars itself does not write.
+        use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+        let options =
+            ArrowReaderOptions::new().with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required);
+        let meta = ArrowReaderMetadata::load(&std::fs::File::open(&out).unwrap(), options).unwrap();
+        assert!(meta.metadata().page_index().is_some_and(|p| p.is_complete()));
+        assert!(!out.with_extension("unindexed").exists(), "no intermediate file left");
     }
 }

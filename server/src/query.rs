@@ -54,7 +54,10 @@ impl Op {
 #[derive(Debug, Clone)]
 pub struct Filter {
     pub column: String,
+    pub kind: ColumnType,
     pub op: Op,
+    /// The value as written in the query string.
+    pub value: String,
     pub expr: Expr,
 }
 
@@ -252,7 +255,13 @@ impl RawParams {
                 _ => (key.as_str(), Op::Eq),
             };
             let column = known(name)?;
-            filters.push(Filter { column: column.name.clone(), op, expr: filter_expr(column, op, value)? });
+            filters.push(Filter {
+                column: column.name.clone(),
+                kind: column.kind,
+                op,
+                value: value.clone(),
+                expr: filter_expr(column, op, value)?,
+            });
         }
         let after_key = match &after {
             Some(a) => order
@@ -537,14 +546,32 @@ const MATCHED: &str = "__matched";
 /// A first page in a requested order also counts the matching rows: the engine holds them
 /// all to sort them, so the count is free there and saves a second scan of the file.
 pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<PageRows, Stopped> {
-    let args = ScanArgsParquet { row_index: Some(RowIndex { name: ROW.into(), offset: 0 }), ..Default::default() };
-    let mut lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, args)?;
+    // The columns the plan reads: those asked for, those it orders by, and those it filters.
+    let mut needed: Vec<String> = req.select.clone();
+    for name in req.order.iter().map(|(n, _)| n).chain(req.filters.iter().map(|f| &f.column)) {
+        if !needed.contains(name) {
+            needed.push(name.clone());
+        }
+    }
+    let candidates = crate::page_index::candidates(path, &req.filters, &needed, ROW);
+    let in_memory = candidates.is_some();
+    let mut lf = match candidates {
+        Some(df) => df.lazy(),
+        None => {
+            let args =
+                ScanArgsParquet { row_index: Some(RowIndex { name: ROW.into(), offset: 0 }), ..Default::default() };
+            LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, args)?
+        }
+    };
     match (&req.after, req.order.is_empty()) {
-        // File order: start reading right after the last row; the reader skips what is before.
+        // File order: start right after the last row. The file reader skips what is before;
+        // the rows read through the page index are already few.
+        (Some(after), true) if in_memory => lf = lf.filter(col(ROW).gt(lit(after.row))),
         (Some(after), true) => lf = lf.slice(after.row as i64 + 1, IdxSize::MAX),
         (Some(after), false) => lf = lf.filter(req.keyset(after.row)),
         (None, _) => {}
     }
+    let base = lf.clone();
     if let Some(p) = req.predicate() {
         lf = lf.filter(p);
     }
@@ -569,10 +596,18 @@ pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<
     let df = collect(lf.select(keep).slice(req.offset as i64, (req.limit + 1) as IdxSize), watch)?;
     let after = if df.height() > req.limit { Some(after_row(&df, req.limit - 1, &req.order)?) } else { None };
     // A page past the last row has no row to read the count from, and none was counted.
-    let matched = match df.column(MATCHED) {
+    let mut matched = match df.column(MATCHED) {
         Ok(c) if df.height() > 0 => c.get(0)?.extract::<u64>(),
         _ => None,
     };
+    // Rows read through the page index are few: counting them costs less than a scan.
+    if matched.is_none() && in_memory && req.total && req.after.is_none() {
+        let base = match req.predicate() {
+            Some(p) => base.filter(p),
+            None => base,
+        };
+        matched = collect(base.select([len()]), watch)?.columns()[0].get(0)?.extract::<u64>();
+    }
     let rows = df.head(Some(req.limit)).select(req.select.iter().map(String::as_str))?;
     Ok(PageRows { rows, after, matched })
 }

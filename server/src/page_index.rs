@@ -1,0 +1,347 @@
+//! Point reads through a version's Parquet page index.
+//!
+//! A table sorted at ingest holds each key's rows together, and its file carries a page
+//! index: the min and max of every page of every column, and where each page starts (see
+//! `opendata_ingest::with_page_index`). A filter on a key then names the few pages
+//! that can hold matches. This module reads just those rows with arrow-rs, which honours a
+//! row selection page by page, and hands them to polars as a small in-memory frame; the
+//! rows engine runs the request's usual plan (exact filters, order, cursor, count) on it.
+//! Two Parquet readers, then, on purpose: arrow-rs for the page index, polars for the rest.
+//!
+//! polars 0.55 reads no page index: through it, the same query decodes whole row groups of
+//! 128k rows. Files without an index, or filters the index cannot narrow, take that path.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use opendata_datasets::ColumnType;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
+use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use polars::prelude::*;
+
+use crate::query::{Filter, Op};
+
+/// Above this many candidate rows the engine's own scan is as good.
+pub const MAX_ROWS: u64 = 256 * 1024;
+
+/// Footers with their page index, by file. A version's file never changes once published,
+/// so an entry never goes stale; the map is emptied when it grows past this many files.
+const CACHED_FILES: usize = 256;
+
+/// A file's parsed footer and page index, or none when it has no page index.
+fn metadata(path: &Path) -> Option<ArrowReaderMetadata> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Option<ArrowReaderMetadata>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().ok()?.get(path) {
+        return hit.clone();
+    }
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    let loaded = File::open(path)
+        .ok()
+        .and_then(|f| ArrowReaderMetadata::load(&f, options).ok())
+        .filter(|m| m.metadata().page_index().is_some_and(|p| p.is_complete()));
+    let mut cache = cache.lock().ok()?;
+    if cache.len() >= CACHED_FILES {
+        cache.clear();
+    }
+    cache.insert(path.to_owned(), loaded.clone());
+    loaded
+}
+
+/// What a filter lets through, as the page index can check it.
+enum Keep {
+    Text(Vec<Vec<u8>>),
+    Integer(Vec<i64>),
+}
+
+impl Keep {
+    fn of(f: &Filter) -> Option<Self> {
+        let values: Vec<&str> = match f.op {
+            Op::Eq => vec![f.value.as_str()],
+            Op::In => f.value.split(',').collect(),
+            _ => return None,
+        };
+        match f.kind {
+            ColumnType::String => Some(Keep::Text(values.iter().map(|v| v.as_bytes().to_vec()).collect())),
+            ColumnType::Integer => {
+                values.iter().map(|v| v.trim().parse().ok()).collect::<Option<_>>().map(Keep::Integer)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether page `i` may hold a kept value. Pages without statistics may.
+    fn page_may_match(&self, index: &ColumnIndexMetaData, i: usize) -> bool {
+        match (self, index) {
+            (Keep::Text(values), ColumnIndexMetaData::BYTE_ARRAY(ix)) => match (ix.min_value(i), ix.max_value(i)) {
+                // Bounds may be truncated prefixes: a truncated max is rounded up by the
+                // writer, so `min <= v <= max` stays a safe test.
+                (Some(lo), Some(hi)) => values.iter().any(|v| lo <= v.as_slice() && v.as_slice() <= hi),
+                _ => !ix.is_null_page(i),
+            },
+            (Keep::Integer(values), ColumnIndexMetaData::INT64(ix)) => match (ix.min_value(i), ix.max_value(i)) {
+                (Some(lo), Some(hi)) => values.iter().any(|v| lo <= v && v <= hi),
+                _ => !ix.is_null_page(i),
+            },
+            (Keep::Integer(values), ColumnIndexMetaData::INT32(ix)) => match (ix.min_value(i), ix.max_value(i)) {
+                (Some(lo), Some(hi)) => values.iter().any(|v| i64::from(*lo) <= *v && *v <= i64::from(*hi)),
+                _ => !ix.is_null_page(i),
+            },
+            _ => true,
+        }
+    }
+}
+
+/// Sorted, disjoint `[start, end)` row ranges of a file.
+type Ranges = Vec<(u64, u64)>;
+
+fn intersect(a: &Ranges, b: &Ranges) -> Ranges {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let (start, end) = (a[i].0.max(b[j].0), a[i].1.min(b[j].1));
+        if start < end {
+            out.push((start, end));
+        }
+        if a[i].1 < b[j].1 { i += 1 } else { j += 1 }
+    }
+    out
+}
+
+/// The rows of `path` that `filters` may keep, with `columns` and the file position of
+/// each row as `row`, or none when the page index cannot narrow the read to at most
+/// [`MAX_ROWS`] rows. The frame still holds rows the filters reject: the caller applies
+/// them exactly.
+pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str) -> Option<DataFrame> {
+    let keeps: Vec<(&Filter, Keep)> = filters.iter().filter_map(|f| Keep::of(f).map(|k| (f, k))).collect();
+    if keeps.is_empty() {
+        return None;
+    }
+    let meta = metadata(path)?;
+    let file_meta = meta.metadata();
+    let schema = file_meta.file_metadata().schema_descr();
+    let leaf = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
+    let mut ranges: Option<Ranges> = None;
+    let mut rg_start = 0u64;
+    let mut rg_bounds = Vec::with_capacity(file_meta.num_row_groups());
+    for (g, rg) in file_meta.row_groups().iter().enumerate() {
+        let rg_rows = rg.num_rows() as u64;
+        rg_bounds.push((rg_start, rg_start + rg_rows));
+        let page_index = file_meta.page_index_for_row_group(g);
+        let mut in_group: Ranges = vec![(rg_start, rg_start + rg_rows)];
+        for (f, keep) in &keeps {
+            let c = leaf(&f.column)?;
+            let (Some(index), Some(offsets)) = (page_index.column_index(c), page_index.offset_index(c)) else {
+                continue;
+            };
+            let pages = offsets.page_locations();
+            let kept: Ranges = (0..pages.len())
+                .filter(|&i| keep.page_may_match(index, i))
+                .map(|i| {
+                    let first = rg_start + pages[i].first_row_index as u64;
+                    let next = pages.get(i + 1).map_or(rg_start + rg_rows, |p| rg_start + p.first_row_index as u64);
+                    (first, next)
+                })
+                .collect();
+            in_group = intersect(&in_group, &kept);
+        }
+        ranges.get_or_insert_with(Vec::new).extend(in_group);
+        rg_start += rg_rows;
+    }
+    let ranges = ranges?;
+    let selected: u64 = ranges.iter().map(|(a, b)| b - a).sum();
+    // Reading most of the file row by row would cost more than the engine's scan.
+    if selected > MAX_ROWS || selected * 2 > rg_start {
+        return None;
+    }
+    read(path, &meta, &ranges, &rg_bounds, columns, row).ok()
+}
+
+/// Reads `ranges` of the file's rows, in file order.
+fn read(
+    path: &Path,
+    meta: &ArrowReaderMetadata,
+    ranges: &Ranges,
+    rg_bounds: &[(u64, u64)],
+    columns: &[String],
+    row: &str,
+) -> PolarsResult<DataFrame> {
+    let to_polars = |e: parquet::errors::ParquetError| PolarsError::ComputeError(e.to_string().into());
+    // The row groups holding a range, and the selection over them alone, as the reader
+    // counts rows across the groups it is given.
+    let groups: Vec<usize> =
+        (0..rg_bounds.len()).filter(|&g| ranges.iter().any(|r| r.0 < rg_bounds[g].1 && rg_bounds[g].0 < r.1)).collect();
+    let mut selectors = Vec::new();
+    for &g in &groups {
+        let (start, end) = rg_bounds[g];
+        let mut at = start;
+        for &(a, b) in ranges.iter().filter(|r| r.0 < end && start < r.1) {
+            let (a, b) = (a.max(start), b.min(end));
+            if a > at {
+                selectors.push(RowSelector::skip((a - at) as usize));
+            }
+            selectors.push(RowSelector::select((b - a) as usize));
+            at = b;
+        }
+        if end > at {
+            selectors.push(RowSelector::skip((end - at) as usize));
+        }
+    }
+    let schema = meta.metadata().file_metadata().schema_descr();
+    let leaves: Vec<usize> =
+        columns.iter().filter_map(|c| (0..schema.num_columns()).find(|&i| schema.column(i).name() == c)).collect();
+    let file = File::open(path).map_err(|e| PolarsError::IO { error: Arc::new(e), msg: None })?;
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+        .with_row_groups(groups)
+        .with_row_selection(RowSelection::from(selectors))
+        .with_projection(ProjectionMask::leaves(schema, leaves))
+        .with_batch_size(8 * 1024)
+        .build()
+        .map_err(to_polars)?;
+    // An empty array first, so that a read of no rows still has every column and type.
+    let mut parts: Vec<(String, Vec<arrow_array::ArrayRef>)> = arrow_array::RecordBatchReader::schema(&reader)
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), vec![arrow_array::new_empty_array(f.data_type())]))
+        .collect();
+    for batch in reader {
+        let batch = batch.map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
+        for (part, array) in parts.iter_mut().zip(batch.columns()) {
+            part.1.push(array.clone());
+        }
+    }
+    let mut out: Vec<Column> = Vec::with_capacity(parts.len() + 1);
+    for (name, arrays) in parts {
+        out.push(series(&name, &arrays)?.into_column());
+    }
+    let rows: Vec<IdxSize> = ranges.iter().flat_map(|&(a, b)| (a as IdxSize)..(b as IdxSize)).collect();
+    out.push(Column::new(row.into(), rows));
+    DataFrame::new_infer_height(out)
+}
+
+/// Arrow-rs arrays of one column as a polars series, for the types the portal stores.
+///
+/// The values are copied: a point read holds a few thousand rows, and the copy keeps the
+/// two Arrow implementations apart without `unsafe` (their shared C data interface would
+/// need it).
+fn series(name: &str, arrays: &[arrow_array::ArrayRef]) -> PolarsResult<Series> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+    use arrow_schema::{DataType as A, TimeUnit as U};
+
+    let name = PlSmallStr::from(name);
+    let Some(first) = arrays.first() else {
+        return Ok(Series::new_empty(name, &DataType::Null));
+    };
+    let unsupported = || PolarsError::ComputeError(format!("no conversion from {}", first.data_type()).into());
+    Ok(match first.data_type() {
+        A::Boolean => {
+            BooleanChunked::from_iter_options(name, arrays.iter().flat_map(|a| a.as_boolean().iter())).into_series()
+        }
+        A::Int64 => {
+            Int64Chunked::from_iter_options(name, arrays.iter().flat_map(|a| a.as_primitive::<Int64Type>().iter()))
+                .into_series()
+        }
+        A::Int32 => {
+            Int32Chunked::from_iter_options(name, arrays.iter().flat_map(|a| a.as_primitive::<Int32Type>().iter()))
+                .into_series()
+        }
+        A::Float64 => {
+            Float64Chunked::from_iter_options(name, arrays.iter().flat_map(|a| a.as_primitive::<Float64Type>().iter()))
+                .into_series()
+        }
+        A::Date32 => {
+            Int32Chunked::from_iter_options(name, arrays.iter().flat_map(|a| a.as_primitive::<Date32Type>().iter()))
+                .into_date()
+                .into_series()
+        }
+        A::Timestamp(U::Microsecond, None) => Int64Chunked::from_iter_options(
+            name,
+            arrays.iter().flat_map(|a| a.as_primitive::<TimestampMicrosecondType>().iter()),
+        )
+        .into_datetime(TimeUnit::Microseconds, None)
+        .into_series(),
+        A::Utf8View => {
+            StringChunked::from_iter_options(name, arrays.iter().flat_map(|a| a.as_string_view().iter())).into_series()
+        }
+        A::LargeUtf8 => StringChunked::from_iter_options(name, arrays.iter().flat_map(|a| a.as_string::<i64>().iter()))
+            .into_series(),
+        A::Utf8 => StringChunked::from_iter_options(name, arrays.iter().flat_map(|a| a.as_string::<i32>().iter()))
+            .into_series(),
+        _ => return Err(unsupported()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(column: &str, kind: ColumnType, op: Op, value: &str) -> Filter {
+        Filter { column: column.into(), kind, op, value: value.into(), expr: lit(true) }
+    }
+
+    /// A sorted 100k-row file with a page index: a key's rows are found in a page or two,
+    /// every one of them, and nothing is read when the index cannot narrow the read.
+    #[test]
+    fn a_key_is_read_from_its_pages_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, indexed) = (dir.path().join("plain.parquet"), dir.path().join("indexed.parquet"));
+        let n = 100_000;
+        let mut df = df!(
+            "station" => (0..n).map(|i| format!("ST{:02}", i / 5_000)).collect::<Vec<_>>(),
+            "id" => (0..n as i64).collect::<Vec<_>>(),
+            "value" => (0..n).map(|i| (i % 7 != 0).then_some(i as f64 / 2.0)).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        ParquetWriter::new(File::create(&plain).unwrap()).finish(&mut df).unwrap();
+        assert!(
+            candidates(&plain, &[filter("station", ColumnType::String, Op::Eq, "ST03")], &["id".into()], "row")
+                .is_none(),
+            "no index, no read"
+        );
+        opendata_ingest::with_page_index(&plain, &indexed).unwrap();
+
+        let columns = vec!["station".to_owned(), "id".to_owned(), "value".to_owned()];
+        let got =
+            candidates(&indexed, &[filter("station", ColumnType::String, Op::Eq, "ST03")], &columns, "row").unwrap();
+        assert!(got.height() < 3 * opendata_ingest::PAGE_ROWS, "a few pages, not the file: {}", got.height());
+        let ids: Vec<i64> = got.column("id").unwrap().i64().unwrap().into_no_null_iter().collect();
+        let rows: Vec<IdxSize> = got.column("row").unwrap().idx().unwrap().into_no_null_iter().collect();
+        assert!(ids.iter().zip(&rows).all(|(id, row)| *id == i64::from(*row)), "each row knows its place in the file");
+        assert!((15_000..20_000).all(|id| ids.binary_search(&id).is_ok()), "every row of the key");
+        assert_eq!(got.column("value").unwrap().null_count(), ids.iter().filter(|i| *i % 7 == 0).count());
+
+        let two = candidates(&indexed, &[filter("station", ColumnType::String, Op::In, "ST01,ST18")], &columns, "row")
+            .unwrap();
+        let ids: Vec<i64> = two.column("id").unwrap().i64().unwrap().into_no_null_iter().collect();
+        assert!((5_000..10_000).chain(90_000..95_000).all(|id| ids.binary_search(&id).is_ok()));
+        let by_id = candidates(&indexed, &[filter("id", ColumnType::Integer, Op::Eq, "42")], &columns, "row").unwrap();
+        assert!(by_id.height() <= opendata_ingest::PAGE_ROWS + 1024);
+        let none =
+            candidates(&indexed, &[filter("station", ColumnType::String, Op::Eq, "ZZ")], &columns, "row").unwrap();
+        assert_eq!(none.height(), 0);
+        // Not a key the index can check, or too wide a key: the engine's scan answers.
+        assert!(
+            candidates(&indexed, &[filter("station", ColumnType::String, Op::Contains, "ST")], &columns, "row")
+                .is_none()
+        );
+        let most: Vec<String> = (0..16).map(|i| format!("ST{i:02}")).collect();
+        assert!(
+            candidates(&indexed, &[filter("station", ColumnType::String, Op::In, &most.join(","))], &columns, "row")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn ranges_intersect() {
+        let a = vec![(0, 10), (20, 30)];
+        let b = vec![(5, 25), (28, 40)];
+        assert_eq!(intersect(&a, &b), [(5, 10), (20, 25), (28, 30)]);
+        assert_eq!(intersect(&a, &vec![]), []);
+    }
+}
