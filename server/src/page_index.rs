@@ -27,8 +27,9 @@ use polars::prelude::*;
 
 use crate::query::{Filter, Op};
 
-/// Above this many candidate rows the engine's own scan is as good.
-pub const MAX_ROWS: u64 = 256 * 1024;
+/// Above this many candidate rows the engine's own scan is as good. Files with pages of a
+/// whole row group (polars' own) never qualify.
+pub const MAX_ROWS: u64 = 64 * 1024;
 
 /// Footers with their page index, by file. A version's file never changes once published,
 /// so an entry never goes stale; the map is emptied when it grows past this many files.
@@ -160,6 +161,33 @@ pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str
         return None;
     }
     read(path, &meta, &ranges, &rg_bounds, columns, row).ok()
+}
+
+/// The rows at file positions `rows` (any order, no repeats), with `columns` and their
+/// position as `row`, in file order.
+pub fn rows_at(path: &Path, rows: &[IdxSize], columns: &[String], row: &str) -> PolarsResult<DataFrame> {
+    let meta = metadata(path).ok_or_else(|| PolarsError::ComputeError("the page index went away".into()))?;
+    let mut sorted: Vec<u64> = rows.iter().map(|&r| u64::from(r)).collect();
+    sorted.sort_unstable();
+    let mut ranges: Ranges = Vec::new();
+    for r in sorted {
+        match ranges.last_mut() {
+            Some(last) if last.1 == r => last.1 = r + 1,
+            _ => ranges.push((r, r + 1)),
+        }
+    }
+    let mut start = 0;
+    let bounds: Vec<(u64, u64)> = meta
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|rg| {
+            let b = (start, start + rg.num_rows() as u64);
+            start = b.1;
+            b
+        })
+        .collect();
+    read(path, &meta, &ranges, &bounds, columns, row)
 }
 
 /// Reads `ranges` of the file's rows, in file order.

@@ -546,35 +546,57 @@ const MATCHED: &str = "__matched";
 /// A first page in a requested order also counts the matching rows: the engine holds them
 /// all to sort them, so the count is free there and saves a second scan of the file.
 pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<PageRows, Stopped> {
-    // The columns the plan reads: those asked for, those it orders by, and those it filters.
-    let mut needed: Vec<String> = req.select.clone();
-    for name in req.order.iter().map(|(n, _)| n).chain(req.filters.iter().map(|f| &f.column)) {
-        if !needed.contains(name) {
-            needed.push(name.clone());
+    // Through the page index, in two reads: the columns that decide which rows make the
+    // page (filters and order) for the candidate rows, then every selected column for the
+    // page's rows alone.
+    let mut keys: Vec<String> = Vec::new();
+    for name in req.filters.iter().map(|f| &f.column).chain(req.order.iter().map(|(n, _)| n)) {
+        if !keys.contains(name) {
+            keys.push(name.clone());
         }
     }
-    let candidates = crate::page_index::candidates(path, &req.filters, &needed, ROW);
-    let in_memory = candidates.is_some();
-    let mut lf = match candidates {
-        Some(df) => df.lazy(),
-        None => {
-            let args =
-                ScanArgsParquet { row_index: Some(RowIndex { name: ROW.into(), offset: 0 }), ..Default::default() };
-            LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, args)?
-        }
-    };
+    if let Some(candidates) = crate::page_index::candidates(path, &req.filters, &keys, ROW) {
+        let (df, after, matched) = plan_page(candidates.lazy(), true, req, &[], watch)?;
+        let df = df.head(Some(req.limit));
+        let at: Vec<IdxSize> = df.column(ROW)?.idx()?.into_no_null_iter().collect();
+        let rows = crate::page_index::rows_at(path, &at, &req.select, ROW)?;
+        // Back from file order to the page's order.
+        let read: Vec<IdxSize> = rows.column(ROW)?.idx()?.into_no_null_iter().collect();
+        let order: Vec<IdxSize> = at.iter().filter_map(|r| read.binary_search(r).ok().map(|i| i as IdxSize)).collect();
+        let order = IdxCa::from_vec(PlSmallStr::EMPTY, order);
+        let rows = rows.take(&order)?.select(req.select.iter().map(String::as_str))?;
+        return Ok(PageRows { rows, after, matched });
+    }
+    let args = ScanArgsParquet { row_index: Some(RowIndex { name: ROW.into(), offset: 0 }), ..Default::default() };
+    let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, args)?;
+    let (df, after, matched) = plan_page(lf, false, req, &req.select, watch)?;
+    let rows = df.head(Some(req.limit)).select(req.select.iter().map(String::as_str))?;
+    Ok(PageRows { rows, after, matched })
+}
+
+/// Runs a page's plan over `lf` (the file, or rows already in memory): up to `limit + 1`
+/// rows with `select`, the order columns and the file position; where the page ends; and
+/// the matching rows when they came for free.
+fn plan_page(
+    lf: LazyFrame,
+    in_memory: bool,
+    req: &RowsRequest,
+    select: &[String],
+    watch: &Watch,
+) -> Result<(DataFrame, Option<After>, Option<u64>), Stopped> {
+    let mut lf = lf;
     match (&req.after, req.order.is_empty()) {
         // File order: start right after the last row. The file reader skips what is before;
-        // the rows read through the page index are already few.
+        // rows in memory are already few.
         (Some(after), true) if in_memory => lf = lf.filter(col(ROW).gt(lit(after.row))),
         (Some(after), true) => lf = lf.slice(after.row as i64 + 1, IdxSize::MAX),
         (Some(after), false) => lf = lf.filter(req.keyset(after.row)),
         (None, _) => {}
     }
-    let base = lf.clone();
     if let Some(p) = req.predicate() {
         lf = lf.filter(p);
     }
+    let matching = lf.clone();
     if !req.order.is_empty() {
         let mut by: Vec<Expr> = req.order.iter().map(|(n, _)| col(n.as_str())).collect();
         let mut desc: Vec<bool> = req.order.iter().map(|(_, d)| *d).collect();
@@ -584,9 +606,9 @@ pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<
         lf = lf
             .sort_by_exprs(by, SortMultipleOptions::default().with_order_descending_multi(desc).with_nulls_last(true));
     }
-    let mut keep: Vec<Expr> = req.select.iter().map(|n| col(n.as_str())).collect();
+    let mut keep: Vec<Expr> = select.iter().map(|n| col(n.as_str())).collect();
     let extra: Vec<&str> =
-        req.order.iter().map(|(n, _)| n.as_str()).filter(|n| !req.select.iter().any(|s| s == n)).collect();
+        req.order.iter().map(|(n, _)| n.as_str()).filter(|n| !select.iter().any(|s| s == n)).collect();
     keep.extend(extra.iter().map(|n| col(*n)));
     keep.push(col(ROW));
     let counted = req.total && req.after.is_none() && !req.order.is_empty() && !req.filters.is_empty();
@@ -600,16 +622,11 @@ pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<
         Ok(c) if df.height() > 0 => c.get(0)?.extract::<u64>(),
         _ => None,
     };
-    // Rows read through the page index are few: counting them costs less than a scan.
+    // Rows in memory are few: counting them costs less than a scan.
     if matched.is_none() && in_memory && req.total && req.after.is_none() {
-        let base = match req.predicate() {
-            Some(p) => base.filter(p),
-            None => base,
-        };
-        matched = collect(base.select([len()]), watch)?.columns()[0].get(0)?.extract::<u64>();
+        matched = collect(matching.select([len()]), watch)?.columns()[0].get(0)?.extract::<u64>();
     }
-    let rows = df.head(Some(req.limit)).select(req.select.iter().map(String::as_str))?;
-    Ok(PageRows { rows, after, matched })
+    Ok((df, after, matched))
 }
 
 /// The cursor position of row `i` of a page.
