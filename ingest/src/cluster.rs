@@ -90,6 +90,10 @@ pub fn with_page_index(src: &Path, out: &Path) -> Result<()> {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(crate::csv::ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
+        // A reader decompresses a column's whole dictionary to decode any one of its pages:
+        // columns of mostly distinct values (ids, measurements) switch to plain encoding
+        // before their dictionary costs more than the page itself.
+        .set_dictionary_page_size_limit(64 * 1024)
         // Long texts would make the index as large as the data; their pages still get
         // min/max up to this many bytes, which is all a range check needs.
         .set_column_index_truncate_length(Some(64))
