@@ -67,7 +67,7 @@ pub fn sort(src: &Path, keys: &[SortKey], out: &Path) -> Result<()> {
 
 /// Rows per data page of a sorted table: a point filter decodes a page or two of each
 /// column instead of a whole row group.
-pub const PAGE_ROWS: usize = 8 * 1024;
+pub const PAGE_ROWS: usize = 4 * 1024;
 
 /// Copies `src` to `out` with small pages and a page index: the min/max of every page and
 /// where it starts, so that a reader finds the pages that can hold a key without decoding

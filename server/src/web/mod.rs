@@ -278,6 +278,29 @@ async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiRe
     Ok(page(lang, "/datasets", &pairs, &title, html! {}, body))
 }
 
+/// What a dataset URL asks to see.
+struct View {
+    /// The table: the first unless `table=`.
+    table: String,
+    /// The chart's `chart.*` parameters.
+    chart: Vec<(String, String)>,
+    /// The rest, in the rows API's syntax: filters, `order`, `cursor`.
+    filters: Vec<(String, String)>,
+}
+
+fn view(pairs: &[(String, String)], d: &Dataset) -> View {
+    let table = param(pairs, "table")
+        .map(str::to_owned)
+        .or_else(|| d.tables.first().map(|t| t.name.clone()))
+        .unwrap_or_default();
+    let (chart, filters) = pairs
+        .iter()
+        .filter(|(k, v)| !["lang", "table", "q"].contains(&k.as_str()) && !v.is_empty())
+        .cloned()
+        .partition(|(k, _)| k.starts_with("chart."));
+    View { table, chart, filters }
+}
+
 async fn dataset(
     state: State<AppState>,
     Path(file): Path<String>,
@@ -298,15 +321,7 @@ async fn dataset(
     let m = &d.meta;
     // The preview: one table (the first unless `table=`), filtered and ordered by the rows
     // API's own parameters, paged by its cursor, so it reaches any row of any table.
-    let selected = param(&pairs, "table")
-        .map(str::to_owned)
-        .or_else(|| d.tables.first().map(|t| t.name.clone()))
-        .unwrap_or_default();
-    let (chart_pairs, filters): (Vec<_>, Vec<_>) = pairs
-        .iter()
-        .filter(|(k, v)| !["lang", "table", "q"].contains(&k.as_str()) && !v.is_empty())
-        .cloned()
-        .partition(|(k, _)| k.starts_with("chart."));
+    let View { table: selected, chart: chart_pairs, filters } = view(&pairs, &d);
     let (preview_result, chart_result) = if d.tables.iter().any(|t| t.name == selected) {
         let raw = {
             let mut raw = form_urlencoded::Serializer::new(String::new());
@@ -722,15 +737,7 @@ async fn chart_svg(
     let pairs = pairs(raw.as_deref());
     let lang = lang_of(&pairs);
     let d = state.store.catalog().dataset(&id)?;
-    let table = param(&pairs, "table")
-        .map(str::to_owned)
-        .or_else(|| d.tables.first().map(|t| t.name.clone()))
-        .unwrap_or_default();
-    let (chart_pairs, filters): (Vec<_>, Vec<_>) = pairs
-        .iter()
-        .filter(|(k, v)| !["lang", "table"].contains(&k.as_str()) && !v.is_empty())
-        .cloned()
-        .partition(|(k, _)| k.starts_with("chart."));
+    let View { table, chart: chart_pairs, filters } = view(&pairs, &d);
     let raw = {
         let mut raw = form_urlencoded::Serializer::new(String::new());
         raw.extend_pairs(&filters);
