@@ -103,6 +103,22 @@ impl Keep {
         }
     }
 
+    /// Whether a row group may hold a kept value, from its column chunk's statistics.
+    fn group_may_match(&self, stats: Option<&parquet::file::statistics::Statistics>) -> bool {
+        use parquet::file::statistics::Statistics as S;
+        match (self, stats) {
+            (Keep::Text(values), Some(S::ByteArray(s))) => match (s.min_opt(), s.max_opt()) {
+                (Some(lo), Some(hi)) => values.iter().any(|v| lo.data() <= v.as_slice() && v.as_slice() <= hi.data()),
+                _ => true,
+            },
+            (Keep::Integer(values), Some(S::Int64(s))) => match (s.min_opt(), s.max_opt()) {
+                (Some(lo), Some(hi)) => values.iter().any(|v| lo <= v && v <= hi),
+                _ => true,
+            },
+            _ => true,
+        }
+    }
+
     /// Whether page `i` may hold a kept value. Pages without statistics may.
     fn page_may_match(&self, index: &ColumnIndexMetaData, i: usize) -> bool {
         match (self, index) {
@@ -153,16 +169,24 @@ pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str
     let file_meta = meta.metadata();
     let schema = file_meta.file_metadata().schema_descr();
     let leaf = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
+    let leaves: Vec<usize> = keeps.iter().map(|(f, _)| leaf(&f.column)).collect::<Option<_>>()?;
     let mut ranges: Option<Ranges> = None;
     let mut rg_start = 0u64;
     let mut rg_bounds = Vec::with_capacity(file_meta.num_row_groups());
     for (g, rg) in file_meta.row_groups().iter().enumerate() {
         let rg_rows = rg.num_rows() as u64;
         rg_bounds.push((rg_start, rg_start + rg_rows));
+        let start = rg_start;
+        rg_start += rg_rows;
+        // The row group's own statistics rule most groups out before any page is looked at.
+        if keeps.iter().zip(&leaves).any(|((_, keep), &c)| !keep.group_may_match(rg.column(c).statistics())) {
+            ranges.get_or_insert_with(Vec::new);
+            continue;
+        }
+        let rg_start = start;
         let page_index = file_meta.page_index_for_row_group(g);
         let mut in_group: Ranges = vec![(rg_start, rg_start + rg_rows)];
-        for (f, keep) in &keeps {
-            let c = leaf(&f.column)?;
+        for ((_, keep), &c) in keeps.iter().zip(&leaves) {
             let (Some(index), Some(offsets)) = (page_index.column_index(c), page_index.offset_index(c)) else {
                 continue;
             };
@@ -178,7 +202,6 @@ pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str
             in_group = intersect(&in_group, &kept);
         }
         ranges.get_or_insert_with(Vec::new).extend(in_group);
-        rg_start += rg_rows;
     }
     let ranges = ranges?;
     let selected: u64 = ranges.iter().map(|(a, b)| b - a).sum();
@@ -361,15 +384,16 @@ mod tests {
         Filter { column: column.into(), kind, op, value: value.into(), expr: lit(true) }
     }
 
-    /// A sorted 100k-row file with a page index: a key's rows are found in a page or two,
-    /// every one of them, and nothing is read when the index cannot narrow the read.
+    /// A sorted 300k-row file (three row groups) with a page index: a key's rows are found
+    /// from their pages, every one of them, also across a row group's edge, and nothing is
+    /// read when the index cannot narrow the read.
     #[test]
     fn a_key_is_read_from_its_pages_alone() {
         let dir = tempfile::tempdir().unwrap();
         let (plain, indexed) = (dir.path().join("plain.parquet"), dir.path().join("indexed.parquet"));
-        let n = 100_000;
+        let n = 300_000;
         let mut df = df!(
-            "station" => (0..n).map(|i| format!("ST{:02}", i / 5_000)).collect::<Vec<_>>(),
+            "station" => (0..n).map(|i| format!("ST{:02}", i / 15_000)).collect::<Vec<_>>(),
             "id" => (0..n as i64).collect::<Vec<_>>(),
             "value" => (0..n).map(|i| (i % 7 != 0).then_some(i as f64 / 2.0)).collect::<Vec<_>>(),
         )
@@ -385,17 +409,22 @@ mod tests {
         let columns = vec!["station".to_owned(), "id".to_owned(), "value".to_owned()];
         let got =
             candidates(&indexed, &[filter("station", ColumnType::String, Op::Eq, "ST03")], &columns, "row").unwrap();
-        assert_eq!(got.height(), 5_000, "the key's rows, matched exactly from its pages");
+        assert_eq!(got.height(), 15_000, "the key's rows, matched exactly from its pages");
         let ids: Vec<i64> = got.column("id").unwrap().i64().unwrap().into_no_null_iter().collect();
         let rows: Vec<IdxSize> = got.column("row").unwrap().idx().unwrap().into_no_null_iter().collect();
         assert!(ids.iter().zip(&rows).all(|(id, row)| *id == i64::from(*row)), "each row knows its place in the file");
-        assert!((15_000..20_000).all(|id| ids.binary_search(&id).is_ok()), "every row of the key");
+        assert!((45_000..60_000).all(|id| ids.binary_search(&id).is_ok()), "every row of the key");
+        // ST08 spans the edge between the first two row groups (at 131,072).
+        let edge =
+            candidates(&indexed, &[filter("station", ColumnType::String, Op::Eq, "ST08")], &columns, "row").unwrap();
+        let edge_ids: Vec<i64> = edge.column("id").unwrap().i64().unwrap().into_no_null_iter().collect();
+        assert_eq!(edge_ids, (120_000..135_000).collect::<Vec<_>>());
         assert_eq!(got.column("value").unwrap().null_count(), ids.iter().filter(|i| *i % 7 == 0).count());
 
         let two = candidates(&indexed, &[filter("station", ColumnType::String, Op::In, "ST01,ST18")], &columns, "row")
             .unwrap();
         let ids: Vec<i64> = two.column("id").unwrap().i64().unwrap().into_no_null_iter().collect();
-        assert!((5_000..10_000).chain(90_000..95_000).all(|id| ids.binary_search(&id).is_ok()));
+        assert_eq!(ids, (15_000..30_000).chain(270_000..285_000).collect::<Vec<_>>());
         let by_id = candidates(&indexed, &[filter("id", ColumnType::Integer, Op::Eq, "42")], &columns, "row").unwrap();
         assert_eq!(by_id.column("id").unwrap().i64().unwrap().get(0), Some(42));
         assert_eq!(by_id.height(), 1);
