@@ -1,6 +1,3 @@
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     match opendata_server::cli::main() {
         Ok(()) => std::process::ExitCode::SUCCESS,
