@@ -175,12 +175,7 @@ async fn queries_past_the_memory_limit_get_503() {
 /// `schemathesis run` against a served demo goes further.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_requests_find_no_server_errors_and_no_spec_violations() {
-    let s = crate::common::TestServer::start(|data| {
-        let store = opendata_datasets::Store::open(data).unwrap();
-        let index = opendata_server::publish::open_index(&store).unwrap();
-        opendata_server::demo::install(&store, &index).unwrap();
-    })
-    .await;
+    let s = crate::common::TestServer::demo().await;
     // Writes are generated too, as a site administrator.
     let store = opendata_datasets::Store::open(s.data.path()).unwrap();
     let admin = opendata_datasets::User {

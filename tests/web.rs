@@ -30,12 +30,7 @@ fn links(html: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_in_both_languages_with_no_outside_requests() {
-    let s = TestServer::start(|data| {
-        let store = opendata_datasets::Store::open(data).unwrap();
-        let index = opendata_server::publish::open_index(&store).unwrap();
-        opendata_server::demo::install(&store, &index).unwrap();
-    })
-    .await;
+    let s = TestServer::demo().await;
 
     let home = page(&s, "/").await;
     assert!(home.contains("<html lang=\"mn\">"));
@@ -98,12 +93,7 @@ async fn pages_in_both_languages_with_no_outside_requests() {
 /// their values checked against means computed here from the downloaded CSV.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dataset_page_draws_distributions_and_charts() {
-    let s = TestServer::start(|data| {
-        let store = opendata_datasets::Store::open(data).unwrap();
-        let index = opendata_server::publish::open_index(&store).unwrap();
-        opendata_server::demo::install(&store, &index).unwrap();
-    })
-    .await;
+    let s = TestServer::demo().await;
     let plain = page(&s, "/datasets/air-quality-ub?lang=en").await;
     // Every column but the boolean has a distribution: 5 stations (twice), 4 indicators,
     // one unit, and 20-bin histograms of the time and the value.
@@ -190,12 +180,7 @@ async fn dataset_page_draws_distributions_and_charts() {
 /// Debian's chromium; `.ci/run` installs both). Screenshots go to `target/browser/`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_finds_filters_downloads_and_switches_language_in_chromium() {
-    let s = TestServer::start(|data| {
-        let store = opendata_datasets::Store::open(data).unwrap();
-        let index = opendata_server::publish::open_index(&store).unwrap();
-        opendata_server::demo::install(&store, &index).unwrap();
-    })
-    .await;
+    let s = TestServer::demo().await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = root.parent().unwrap().join("target").join("browser");
     std::fs::create_dir_all(&out).unwrap();

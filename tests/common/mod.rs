@@ -107,6 +107,16 @@ impl TestServer {
         Self { base, client, data, shutdown: Some(tx) }
     }
 
+    /// The demo catalog, ingested for real: what `opendata serve --demo` serves.
+    pub async fn demo() -> Self {
+        Self::start(|data| {
+            let store = opendata_datasets::Store::open(data).unwrap();
+            let index = opendata_server::publish::open_index(&store).unwrap();
+            opendata_server::demo::install(&store, &index).unwrap();
+        })
+        .await
+    }
+
     /// The standard catalog: the messy population fixture, and a generated multi-page table.
     pub async fn standard() -> Self {
         Self::start(|data| {
