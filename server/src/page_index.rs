@@ -8,7 +8,7 @@
 //! rows engine runs the request's usual plan (exact filters, order, cursor, count) on it.
 //! Two Parquet readers, then, on purpose: arrow-rs for the page index, polars for the rest.
 //!
-//! polars 0.55 reads no page index: through it, the same query decodes whole row groups of
+//! polars 0.55 uses no page index: through it, the same query decodes whole row groups of
 //! 128k rows. Files without an index, or filters the index cannot narrow, take that path.
 
 use std::collections::HashMap;
@@ -27,8 +27,9 @@ use polars::prelude::*;
 
 use crate::query::{Filter, Op};
 
-/// Above this many candidate rows the engine's own scan is as good. Files with pages of a
-/// whole row group (polars' own) never qualify.
+/// Above this many candidate rows the engine's own scan is as good. Files written by polars
+/// alone, whose pages usually span a whole row group, seldom come under it; any file that
+/// does is read correctly either way.
 pub const MAX_ROWS: u64 = 64 * 1024;
 
 /// Footers with their page index, by file. A version's file never changes once published,
