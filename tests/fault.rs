@@ -132,14 +132,26 @@ fn a_killed_index_writer_leaves_a_readable_index() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        let q = |q: &str| search_index::SearchQuery { q: Some(q.into()), limit: 1, ..Default::default() };
+        // The kill lands `delay_ms` after the child's first commit is visible, so a slow
+        // start on a busy machine moves the kill point instead of failing the test.
+        let committed = |dir: &std::path::Path| {
+            search_index::SearchIndex::open(dir)
+                .ok()
+                .and_then(|i| i.search(&q("хүн ам")).ok())
+                .is_some_and(|r| r.total > 0)
+        };
+        let started = std::time::Instant::now();
+        while !committed(dir.path()) && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().unwrap();
         child.wait().unwrap();
 
         let index = search_index::SearchIndex::open(dir.path()).unwrap();
-        let q = |q: &str| search_index::SearchQuery { q: Some(q.into()), limit: 1, ..Default::default() };
         let found = index.search(&q("хүн ам")).unwrap().total;
-        assert!(found > 0, "after {delay_ms} ms no committed dataset is visible");
+        assert!(found > 0, "{delay_ms} ms after the first commit no committed dataset is visible");
         // Still writable: the killed writer's lock does not outlive it.
         index
             .upsert(&[search_index::IndexedDataset {
