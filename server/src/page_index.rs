@@ -171,22 +171,15 @@ pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str
     let schema = file_meta.file_metadata().schema_descr();
     let leaf = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
     let leaves: Vec<usize> = keeps.iter().map(|(f, _)| leaf(&f.column)).collect::<Option<_>>()?;
-    let mut ranges: Option<Ranges> = None;
-    let mut rg_start = 0u64;
-    let mut rg_bounds = Vec::with_capacity(file_meta.num_row_groups());
-    for (g, rg) in file_meta.row_groups().iter().enumerate() {
-        let rg_rows = rg.num_rows() as u64;
-        rg_bounds.push((rg_start, rg_start + rg_rows));
-        let start = rg_start;
-        rg_start += rg_rows;
+    let rg_bounds = row_group_bounds(&meta);
+    let mut ranges: Ranges = Vec::new();
+    for (g, (rg, &(start, end))) in file_meta.row_groups().iter().zip(&rg_bounds).enumerate() {
         // The row group's own statistics rule most groups out before any page is looked at.
         if keeps.iter().zip(&leaves).any(|((_, keep), &c)| !keep.group_may_match(rg.column(c).statistics())) {
-            ranges.get_or_insert_with(Vec::new);
             continue;
         }
-        let rg_start = start;
         let page_index = file_meta.page_index_for_row_group(g);
-        let mut in_group: Ranges = vec![(rg_start, rg_start + rg_rows)];
+        let mut in_group: Ranges = vec![(start, end)];
         for ((_, keep), &c) in keeps.iter().zip(&leaves) {
             let (Some(index), Some(offsets)) = (page_index.column_index(c), page_index.offset_index(c)) else {
                 continue;
@@ -195,19 +188,18 @@ pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str
             let kept: Ranges = (0..pages.len())
                 .filter(|&i| keep.page_may_match(index, i))
                 .map(|i| {
-                    let first = rg_start + pages[i].first_row_index as u64;
-                    let next = pages.get(i + 1).map_or(rg_start + rg_rows, |p| rg_start + p.first_row_index as u64);
-                    (first, next)
+                    let next = pages.get(i + 1).map_or(end, |p| start + p.first_row_index as u64);
+                    (start + pages[i].first_row_index as u64, next)
                 })
                 .collect();
             in_group = intersect(&in_group, &kept);
         }
-        ranges.get_or_insert_with(Vec::new).extend(in_group);
+        ranges.extend(in_group);
     }
-    let ranges = ranges?;
+    let total = rg_bounds.last().map_or(0, |b| b.1);
     let selected: u64 = ranges.iter().map(|(a, b)| b - a).sum();
     // Reading most of the file row by row would cost more than the engine's scan.
-    if selected > MAX_ROWS || selected * 2 > rg_start {
+    if total == 0 || selected > MAX_ROWS || selected * 2 > total {
         return None;
     }
     let keeps: Vec<(&str, Keep)> = keeps.into_iter().map(|(f, k)| (f.column.as_str(), k)).collect();
@@ -227,18 +219,22 @@ pub fn rows_at(path: &Path, rows: &[IdxSize], columns: &[String], row: &str) -> 
             _ => ranges.push((r, r + 1)),
         }
     }
+    let bounds = row_group_bounds(&meta);
+    read(path, &meta, &ranges, &bounds, columns, row, &[])
+}
+
+/// Each row group's `[start, end)` rows in the file.
+fn row_group_bounds(meta: &ArrowReaderMetadata) -> Vec<(u64, u64)> {
     let mut start = 0;
-    let bounds: Vec<(u64, u64)> = meta
-        .metadata()
+    meta.metadata()
         .row_groups()
         .iter()
         .map(|rg| {
-            let b = (start, start + rg.num_rows() as u64);
-            start = b.1;
-            b
+            let bounds = (start, start + rg.num_rows() as u64);
+            start = bounds.1;
+            bounds
         })
-        .collect();
-    read(path, &meta, &ranges, &bounds, columns, row, &[])
+        .collect()
 }
 
 /// Reads `ranges` of the file's rows, in file order, keeping those that every one of

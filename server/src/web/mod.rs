@@ -382,7 +382,7 @@ async fn dataset(
                                     th scope="row" { (c.label) br; code { (c.name) } }
                                     td { (c.kind.to_string()) }
                                     td {
-                                        @if let (Some(lo), Some(hi)) = (&c.stats.min, &c.stats.max) { (lo.to_string().trim_matches('"')) " – " (hi.to_string().trim_matches('"')) }
+                                        @if let (Some(lo), Some(hi)) = (&c.stats.min, &c.stats.max) { (plain(lo)) " – " (plain(hi)) }
                                         br;
                                         small { (c.stats.distinct_count) " " (t(lang, "distinct"))
                                             @if c.stats.null_count > 0 { " · " (c.stats.null_count) " " (t(lang, "empty")) } }
@@ -544,7 +544,7 @@ fn distribution(lang: Lang, c: &opendata_datasets::Column) -> Markup {
     if counts.is_empty() {
         return html! {};
     }
-    let mut bars: Vec<(String, u64)> = if c.stats.values.len() == counts.len() {
+    let bars: Vec<(String, u64)> = if c.stats.values.len() == counts.len() {
         let mut v: Vec<(String, u64)> = c.stats.values.iter().cloned().zip(counts.iter().copied()).collect();
         v.sort_by_key(|b| std::cmp::Reverse(b.1));
         v.truncate(20);
@@ -573,10 +573,10 @@ fn distribution(lang: Lang, c: &opendata_datasets::Column) -> Markup {
     html! {
         svg.spark viewBox="0 0 120 28" width="120" height="28" role="img" aria-label=(summary) {
             title { (summary) }
-            @for (i, (label, n)) in bars.iter_mut().enumerate() {
+            @for (i, (label, n)) in bars.iter().enumerate() {
                 @let h = (*n as f64 / top * 26.0).max(if *n > 0 { 1.0 } else { 0.0 });
                 rect x=(format!("{:.1}", i as f64 * width)) y=(format!("{:.1}", 28.0 - h)) width=(format!("{:.1}", (width - 1.0).max(0.5))) height=(format!("{h:.1}")) {
-                    title { @if !label.is_empty() { (std::mem::take(label)) ": " } (n) }
+                    title { @if !label.is_empty() { (label) ": " } (n) }
                 }
             }
         }
