@@ -70,6 +70,73 @@ async fn queries_join_group_and_pin_versions() {
     assert_eq!(res.text().await.unwrap(), "kod\n046\n065\n083\n");
 }
 
+/// The tables SQL reads are held in memory with their repetitive text as categoricals; every
+/// query answers as it did from the files, whichever columns it needs as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_tables_answer_as_the_files_do() {
+    let prepared = || {
+        let data = tempfile::tempdir().unwrap();
+        let mut codes = String::from("Код,Аймаг\n");
+        let mut pop = String::from("Код,Аймаг,Он,Хүн ам\n");
+        let aimags = [("046", "Өмнөговь"), ("065", "Архангай"), ("083", "Баян-Өлгий"), ("011", "Улаанбаатар")];
+        for (i, (code, name)) in aimags.iter().cycle().take(40).enumerate() {
+            codes.push_str(&format!("{code},{name}\n"));
+            let people = if i % 9 == 4 { String::new() } else { (1000 + i * 37).to_string() };
+            pop.push_str(&format!("{code},{name},{},{people}\n", 2000 + i / 4));
+        }
+        for (name, text, id) in [("codes.csv", codes, "aimags"), ("pop.csv", pop, "population")] {
+            let path = data.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            ingest(data.path(), &path, &dataset(id, "nso", id), "main").unwrap();
+        }
+        data
+    };
+    let files = TestServer::serve_with(prepared(), |c| c.limits.table_cache_mb = 0).await;
+    let held = TestServer::serve(prepared()).await;
+    let queries = [
+        "SELECT aimag, count(*) AS n, sum(khun_am) AS people, avg(khun_am) AS mean FROM population__main GROUP BY 1 ORDER BY aimag",
+        "SELECT kod, min(on_) AS first, max(on_) AS last FROM population__main WHERE aimag = 'Архангай' OR kod IN ('011') GROUP BY kod ORDER BY kod DESC",
+        "SELECT count(DISTINCT aimag) AS n, count(khun_am) AS known FROM population__main WHERE khun_am IS NOT NULL",
+        "SELECT aimag, on_, row_number() OVER (PARTITION BY aimag ORDER BY on_ DESC) AS r FROM population__main ORDER BY aimag, on_ LIMIT 12",
+        // Text uses: each answers from the text, not the codes.
+        "SELECT upper(aimag) AS a, length(aimag) AS l FROM population__main GROUP BY aimag ORDER BY aimag",
+        "SELECT CAST(kod AS INTEGER) AS k, sum(khun_am) AS people FROM population__main GROUP BY 1 ORDER BY 1",
+        "SELECT DISTINCT aimag FROM population__main WHERE aimag LIKE 'Б%' OR aimag > 'Ф' ORDER BY aimag",
+        "SELECT x, count(*) AS n FROM (SELECT CAST(kod AS INTEGER) + 1 AS x FROM population__main) GROUP BY x ORDER BY x",
+        "SELECT upper(a) AS a FROM (SELECT aimag AS a FROM population__main) GROUP BY 1 ORDER BY 1",
+        // Two held tables: their categoricals do not compare, and the files answer.
+        "SELECT c.aimag, sum(p.khun_am) AS people FROM population__main p JOIN aimags__main c ON c.kod = p.kod GROUP BY 1 ORDER BY 1",
+        "SELECT kod FROM aimags__main UNION SELECT kod FROM population__main ORDER BY 1",
+    ];
+    let mut from_files = Vec::new();
+    for q in queries {
+        let (status, body) = sql(&files, q).await;
+        assert_eq!(status, 200, "{q}: {body}");
+        from_files.push(body);
+        // Loads the tables in the background.
+        sql(&held, q).await;
+    }
+    assert!(files.state.tables.is_empty());
+    for _ in 0..200 {
+        if held.state.tables.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(held.state.tables.len(), 2, "both tables are held");
+    for (q, expected) in queries.iter().zip(&from_files) {
+        let (status, body) = sql(&held, q).await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(&body, expected, "{q}");
+    }
+    // Checked against the data itself, not only against the files' answers.
+    assert_eq!(from_files[0]["rows"][0], json!({"aimag": "Архангай", "n": 10, "people": 15549, "mean": 15549.0 / 9.0}));
+    assert_eq!(
+        from_files[5]["rows"],
+        json!([{"k": 11, "people": 15623}, {"k": 46, "people": 15512}, {"k": 65, "people": 15549}, {"k": 83, "people": 15586}])
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_say_why() {
     let s = server().await;

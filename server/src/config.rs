@@ -70,6 +70,8 @@ pub struct Limits {
     /// Resident memory of the server, in MB, above which running data queries are stopped
     /// (503 `query_memory`); 0 turns the guard off.
     pub max_memory_mb: u64,
+    /// MB of decoded tables held in memory for SQL (see [`crate::memtable`]); 0 holds none.
+    pub table_cache_mb: u64,
     /// The largest file a publisher may upload as a new version, in bytes.
     pub max_upload_bytes: u64,
     /// Uploaded versions ingested at once; later uploads wait as `queued` jobs.
@@ -102,6 +104,7 @@ impl Default for Limits {
             max_queued_queries: 256,
             requests_per_minute: 600,
             max_memory_mb: 4096,
+            table_cache_mb: 1024,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_running_ingests: 1,
         }

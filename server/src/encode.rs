@@ -32,8 +32,11 @@ fn json_value(v: AnyValue<'_>) -> Value {
         AnyValue::UInt64(i) => Value::from(i),
         AnyValue::Float64(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
         AnyValue::Float32(f) => Number::from_f64(f.into()).map_or(Value::Null, Value::Number),
-        AnyValue::String(s) => Value::String(s.to_owned()),
-        AnyValue::StringOwned(s) => Value::String(s.to_string()),
+        // SQL over a table held in memory answers with categoricals (see `crate::memtable`).
+        v @ (AnyValue::String(_)
+        | AnyValue::StringOwned(_)
+        | AnyValue::Categorical(..)
+        | AnyValue::CategoricalOwned(..)) => Value::String(v.get_str().unwrap_or_default().to_owned()),
         AnyValue::Date(days) => Value::String(
             chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163).map(|d| d.to_string()).unwrap_or_default(),
         ),

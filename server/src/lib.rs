@@ -14,6 +14,7 @@ pub mod error;
 pub mod fetch;
 pub mod gate;
 pub mod harvest;
+pub mod memtable;
 pub mod page_index;
 pub mod publish;
 pub mod query;

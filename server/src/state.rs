@@ -21,6 +21,8 @@ pub struct Inner {
     /// Uploaded versions ingest one at a time per permit: an ingest takes a core and
     /// hundreds of MB, and a burst of uploads must queue rather than exhaust the server.
     pub ingests: tokio::sync::Semaphore,
+    /// Tables SQL reads, decoded in memory.
+    pub tables: Arc<crate::memtable::TableCache>,
 }
 
 impl AppState {
@@ -37,7 +39,8 @@ impl AppState {
         let queries = QueryGate::new(config.limits.max_running_queries, config.limits.max_queued_queries);
         let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
         let ingests = tokio::sync::Semaphore::new(config.limits.max_running_ingests.max(1));
-        Ok(Self(Arc::new(Inner { store, index, config, queries, rate_limiter, ingests })))
+        let tables = crate::memtable::TableCache::new(config.limits.table_cache_mb);
+        Ok(Self(Arc::new(Inner { store, index, config, queries, rate_limiter, ingests, tables })))
     }
 }
 

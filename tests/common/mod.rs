@@ -16,6 +16,8 @@ pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub data: tempfile::TempDir,
+    /// The server's state, to look inside it (its caches) without going through HTTP.
+    pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -93,18 +95,19 @@ impl TestServer {
         let mut config = Config { data: data.path().to_owned(), ..Config::default() };
         configure(&mut config);
         let state = AppState::open(config).unwrap();
+        let served = state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            serve::run(listener, state, async {
+            serve::run(listener, served, async {
                 let _ = rx.await;
             })
             .await
             .unwrap();
         });
         let client = reqwest::Client::builder().no_gzip().build().unwrap();
-        Self { base, client, data, shutdown: Some(tx) }
+        Self { base, client, data, state, shutdown: Some(tx) }
     }
 
     /// The demo catalog, ingested for real: what `opendata serve --demo` serves.

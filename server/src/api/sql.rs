@@ -14,6 +14,7 @@ use super::model::RowsColumn;
 use super::rows::run_blocking;
 use crate::encode;
 use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
+use crate::memtable::Load;
 use crate::query::{RowsFormat, scan};
 use crate::state::AppState;
 
@@ -141,37 +142,67 @@ async fn run(state: AppState, q: Option<String>, format: Option<String>) -> ApiR
 
 /// Checks and runs one query: the result, and whether it stopped at `limits.max_rows`.
 pub(crate) async fn execute(state: &AppState, q: String) -> ApiResult<(DataFrame, bool)> {
-    let relations = crate::sql::check(&q)?;
+    let crate::sql::Checked { relations, uses } = crate::sql::check(&q)?;
     let catalog = state.store.catalog();
     let datasets = catalog.datasets()?;
     let mut tables = Vec::with_capacity(relations.len());
+    let mut columns = std::collections::HashSet::new();
     for r in &relations {
         let table =
             datasets.iter().flat_map(|d| &d.tables).find(|t| t.sql_name == r.sql_name).ok_or_else(|| {
                 ApiError::new(Code::UnknownTable, format!("no table `{}` in the catalog", r.sql_name))
             })?;
         let version = table.version(r.version)?;
-        tables.push((r.name.clone(), state.store.version_path(version)));
+        columns.extend(version.columns.iter().map(|c| c.name.as_str()));
+        let path = state.store.version_path(version);
+        let held = state.tables.get_or_load(&Load::new(path.clone(), version));
+        tables.push((r.name.clone(), path, held));
+    }
+    if !uses.allow_codes(&columns) {
+        tables.iter_mut().for_each(|(_, _, held)| *held = None);
     }
     let max_rows = state.config.limits.max_rows;
     let data_dir = state.store.root().display().to_string();
     run_blocking(state, move |watch| {
-        let mut ctx = SQLContext::new();
-        for (name, path) in &tables {
-            ctx.register(name, scan(path)?);
-        }
         // polars' messages are about the query, but never show where the files are.
         let refuse = |e: PolarsError| ApiError::new(Code::InvalidSql, e.to_string().replace(&data_dir, "…"));
-        let lf = ctx.execute(&q).map_err(refuse)?;
-        let df = match crate::query::collect(lf.limit(max_rows as IdxSize + 1), watch) {
-            Ok(df) => df,
-            Err(crate::query::Stopped::Engine(e)) => return Err(refuse(e)),
-            Err(stopped) => return Err(stopped.into()),
+        let run = |held: bool| -> ApiResult<DataFrame> {
+            let mut ctx = SQLContext::new();
+            for (name, path, frame) in &tables {
+                let lf = match frame {
+                    Some(frame) if held => as_text_where_needed(frame, &uses),
+                    _ => scan(path).map_err(refuse)?,
+                };
+                ctx.register(name, lf);
+            }
+            let lf = ctx.execute(&q).map_err(refuse)?;
+            match crate::query::collect(lf.limit(max_rows as IdxSize + 1), watch) {
+                Ok(df) => Ok(df),
+                Err(crate::query::Stopped::Engine(e)) => Err(refuse(e)),
+                Err(stopped) => Err(stopped.into()),
+            }
+        };
+        let any_held = tables.iter().any(|(_, _, frame)| frame.is_some());
+        let df = match run(any_held) {
+            // Categoricals of different tables do not compare or combine; the files' text does.
+            Err(e) if any_held && e.code == Code::InvalidSql => run(false)?,
+            result => result?,
         };
         let truncated = df.height() > max_rows;
         Ok((df.head(Some(max_rows)), truncated))
     })
     .await
+}
+
+/// A held table as `uses` may see it: its categoricals that the query needs as text, cast.
+fn as_text_where_needed(frame: &DataFrame, uses: &crate::sql::Uses) -> LazyFrame {
+    let casts: Vec<Expr> = frame
+        .columns()
+        .iter()
+        .filter(|c| c.dtype().is_categorical() && uses.needs_text(c.name()))
+        .map(|c| col(c.name().clone()).cast(DataType::String))
+        .collect();
+    frame.clone().lazy().with_columns(casts)
 }
 
 /// The portal's name for a result column's type.
