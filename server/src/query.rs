@@ -598,13 +598,16 @@ fn plan_page(
     }
     let matching = lf.clone();
     if !req.order.is_empty() {
-        let mut by: Vec<Expr> = req.order.iter().map(|(n, _)| col(n.as_str())).collect();
-        let mut desc: Vec<bool> = req.order.iter().map(|(_, d)| *d).collect();
-        // The file position breaks ties, so the order is total and pages never overlap.
-        by.push(col(ROW));
-        desc.push(false);
-        lf = lf
-            .sort_by_exprs(by, SortMultipleOptions::default().with_order_descending_multi(desc).with_nulls_last(true));
+        let by: Vec<Expr> = req.order.iter().map(|(n, _)| col(n.as_str())).collect();
+        let desc: Vec<bool> = req.order.iter().map(|(_, d)| *d).collect();
+        // Rows come in file order and the sort is stable, so the file position breaks ties:
+        // the order is total and pages never overlap. Sorting by the position as a last key
+        // would do the same, but would turn a one-column sort into a row-encoded one.
+        let options = SortMultipleOptions::default()
+            .with_order_descending_multi(desc)
+            .with_nulls_last(true)
+            .with_maintain_order(true);
+        lf = lf.sort_by_exprs(by, options);
     }
     let mut keep: Vec<Expr> = select.iter().map(|n| col(n.as_str())).collect();
     let extra: Vec<&str> =
