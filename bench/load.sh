@@ -8,14 +8,15 @@
 # DATA_DIR holds the 10M-row table as dataset `obs`, table `readings` (bench/ingest.sh with
 # --sort-by station_code,indicator,observed_at); SQLITE_DB has it as table `observations`
 # (bench/sqlite.sh). Both servers run one at a time on the same machine, each as its own
-# process; wrk runs beside them. Needs wrk (Debian) and datasette (PyPI).
+# process; wrk runs beside them. Needs wrk (Debian) and datasette (PyPI). BENCH_BIN names
+# another opendata binary than target/release/opendata.
 set -euo pipefail
 data=${1:?DATA_DIR}
 db=${2:?SQLITE_DB}
 secs=${3:-30}
 conns=${4:-64}
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${OPENDATA_BIN:-$here/../target/release/opendata}
+bin=${BENCH_BIN:-$here/../target/release/opendata}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 

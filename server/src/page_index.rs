@@ -36,6 +36,12 @@ pub const MAX_ROWS: u64 = 64 * 1024;
 /// so an entry never goes stale; the map is emptied when it grows past this many files.
 const CACHED_FILES: usize = 256;
 
+/// Whether [`candidates`] matches `filter` exactly, so that its rows need no second look and
+/// its column need not be returned.
+pub fn matches_exactly(filter: &Filter) -> bool {
+    Keep::of(filter).is_some()
+}
+
 /// A file's parsed footer and page index, or none when it has no page index.
 fn metadata(path: &Path) -> Option<ArrowReaderMetadata> {
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, Option<ArrowReaderMetadata>>>> = OnceLock::new();
@@ -79,8 +85,8 @@ impl Keep {
     }
 
     /// Which values of `array` are kept: exactly the rows the filter's `eq` or `in` keeps
-    /// (never a null).
-    fn mask(&self, array: &dyn arrow_array::Array) -> Vec<bool> {
+    /// (never a null). None for an array of a type the filter was not made for.
+    fn mask(&self, array: &dyn arrow_array::Array) -> Option<Vec<bool>> {
         use arrow_array::cast::AsArray;
         use arrow_array::types::{Int32Type, Int64Type};
         use arrow_schema::DataType as A;
@@ -92,16 +98,14 @@ impl Keep {
             (Keep::Integer(values), Some(v)) => values.contains(&v),
             _ => false,
         };
-        match array.data_type() {
+        Some(match array.data_type() {
             A::Utf8View => array.as_string_view().iter().map(text).collect(),
             A::Utf8 => array.as_string::<i32>().iter().map(text).collect(),
             A::LargeUtf8 => array.as_string::<i64>().iter().map(text).collect(),
             A::Int64 => array.as_primitive::<Int64Type>().iter().map(int).collect(),
             A::Int32 => array.as_primitive::<Int32Type>().iter().map(|v| int(v.map(i64::from))).collect(),
-            // Not a type the filter could have been read for: keep everything, and let the
-            // engine's exact filter decide.
-            _ => vec![true; array.len()],
-        }
+            _ => return None,
+        })
     }
 
     /// Whether a row group may hold a kept value, from its column chunk's statistics.
@@ -159,8 +163,10 @@ fn intersect(a: &Ranges, b: &Ranges) -> Ranges {
 
 /// The rows of `path` that `filters` may keep, with `columns` and the file position of
 /// each row as `row`, or none when the page index cannot narrow the read to at most
-/// [`MAX_ROWS`] rows. `eq` and `in` filters on text and integers are applied here; the
-/// frame may still hold rows that other filters reject, and the caller applies them all.
+/// [`MAX_ROWS`] rows. `eq` and `in` filters on text and integers are applied here (see
+/// [`matches_exactly`]); the frame may still hold rows that other filters reject, which the
+/// caller applies. The columns of the exact filters are read to match them but returned only
+/// when `columns` names them.
 pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str) -> Option<DataFrame> {
     let keeps: Vec<(&Filter, Keep)> = filters.iter().filter_map(|f| Keep::of(f).map(|k| (f, k))).collect();
     if keeps.is_empty() {
@@ -270,8 +276,8 @@ fn read(
         }
     }
     let schema = meta.metadata().file_metadata().schema_descr();
-    let leaves: Vec<usize> =
-        columns.iter().filter_map(|c| (0..schema.num_columns()).find(|&i| schema.column(i).name() == c)).collect();
+    let wanted = |name: &str| columns.iter().any(|c| c == name) || keeps.iter().any(|(k, _)| *k == name);
+    let leaves: Vec<usize> = (0..schema.num_columns()).filter(|&i| wanted(schema.column(i).name())).collect();
     let file = File::open(path).map_err(|e| PolarsError::IO { error: Arc::new(e), msg: None })?;
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
         .with_row_groups(groups)
@@ -293,10 +299,13 @@ fn read(
         let batch = batch.map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
         let positions = &all_rows[at..at + batch.num_rows()];
         at += batch.num_rows();
-        let mask = keeps
+        let masks = keeps
             .iter()
-            .filter_map(|(name, keep)| batch.column_by_name(name).map(|c| keep.mask(c.as_ref())))
-            .reduce(|a, b| a.iter().zip(&b).map(|(x, y)| *x && *y).collect());
+            .map(|(name, keep)| batch.column_by_name(name).and_then(|c| keep.mask(c.as_ref())))
+            .collect::<Option<Vec<_>>>()
+            // The engine's scan answers instead.
+            .ok_or_else(|| PolarsError::ComputeError("a filter column of an unexpected type".into()))?;
+        let mask = masks.into_iter().reduce(|a, b| a.iter().zip(&b).map(|(x, y)| *x && *y).collect());
         let batch = match &mask {
             Some(mask) => {
                 rows.extend(positions.iter().zip(mask).filter(|(_, m)| **m).map(|(r, _)| *r));
@@ -313,7 +322,7 @@ fn read(
         }
     }
     let mut out: Vec<Column> = Vec::with_capacity(parts.len() + 1);
-    for (name, arrays) in parts {
+    for (name, arrays) in parts.into_iter().filter(|(name, _)| columns.contains(name)) {
         out.push(series(&name, &arrays)?.into_column());
     }
     out.push(Column::new(row.into(), rows));

@@ -403,17 +403,25 @@ impl RowsRequest {
         if let Some(p) = self.predicate() {
             lf = lf.filter(p);
         }
-        if !self.order.is_empty() {
-            let by: Vec<Expr> = self.order.iter().map(|(n, _)| col(n.as_str())).collect();
-            let desc: Vec<bool> = self.order.iter().map(|(_, d)| *d).collect();
-            // Stable, so ties keep file order and pages never overlap.
-            let options = SortMultipleOptions::default()
-                .with_order_descending_multi(desc)
-                .with_nulls_last(true)
-                .with_maintain_order(true);
-            lf = lf.sort_by_exprs(by, options);
+        self.sorted(lf).select(self.select.iter().map(|n| col(n.as_str())).collect::<Vec<_>>())
+    }
+
+    /// `lf` in the requested order, if any: nulls last, and ties in the order `lf` has.
+    ///
+    /// Rows come in file order and the sort is stable, so the file position breaks ties: the
+    /// order is total and pages never overlap. Sorting by the position as a last key would
+    /// do the same, but would turn a one-column sort into a row-encoded one.
+    fn sorted(&self, lf: LazyFrame) -> LazyFrame {
+        if self.order.is_empty() {
+            return lf;
         }
-        lf.select(self.select.iter().map(|n| col(n.as_str())).collect::<Vec<_>>())
+        let by: Vec<Expr> = self.order.iter().map(|(n, _)| col(n.as_str())).collect();
+        let desc: Vec<bool> = self.order.iter().map(|(_, d)| *d).collect();
+        let options = SortMultipleOptions::default()
+            .with_order_descending_multi(desc)
+            .with_nulls_last(true)
+            .with_maintain_order(true);
+        lf.sort_by_exprs(by, options)
     }
 }
 
@@ -549,14 +557,17 @@ pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<
     // Through the page index, in two reads: the columns that decide which rows make the
     // page (filters and order) for the candidate rows, then every selected column for the
     // page's rows alone.
+    // Filters the page index matches exactly are not applied again, nor their columns copied.
+    let rest: Vec<&Filter> = req.filters.iter().filter(|f| !crate::page_index::matches_exactly(f)).collect();
     let mut keys: Vec<String> = Vec::new();
-    for name in req.filters.iter().map(|f| &f.column).chain(req.order.iter().map(|(n, _)| n)) {
+    for name in rest.iter().map(|f| &f.column).chain(req.order.iter().map(|(n, _)| n)) {
         if !keys.contains(name) {
             keys.push(name.clone());
         }
     }
     if let Some(candidates) = crate::page_index::candidates(path, &req.filters, &keys, ROW) {
-        let (df, after, matched) = plan_page(candidates.lazy(), true, req, &[], watch)?;
+        let predicate = rest.iter().map(|f| f.expr.clone()).reduce(|a, b| a.and(b));
+        let (df, after, matched) = plan_page(candidates.lazy(), predicate, true, req, &[], watch)?;
         let df = df.head(Some(req.limit));
         let at: Vec<IdxSize> = df.column(ROW)?.idx()?.into_no_null_iter().collect();
         let rows = crate::page_index::rows_at(path, &at, &req.select, ROW)?;
@@ -569,16 +580,17 @@ pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<
     }
     let args = ScanArgsParquet { row_index: Some(RowIndex { name: ROW.into(), offset: 0 }), ..Default::default() };
     let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, args)?;
-    let (df, after, matched) = plan_page(lf, false, req, &req.select, watch)?;
+    let (df, after, matched) = plan_page(lf, req.predicate(), false, req, &req.select, watch)?;
     let rows = df.head(Some(req.limit)).select(req.select.iter().map(String::as_str))?;
     Ok(PageRows { rows, after, matched })
 }
 
-/// Runs a page's plan over `lf` (the file, or rows already in memory): up to `limit + 1`
-/// rows with `select`, the order columns and the file position; where the page ends; and
-/// the matching rows when they came for free.
+/// Runs a page's plan over `lf` (the file, or rows already in memory) filtered by
+/// `predicate`: up to `limit + 1` rows with `select`, the order columns and the file
+/// position; where the page ends; and the matching rows when they came for free.
 fn plan_page(
     lf: LazyFrame,
+    predicate: Option<Expr>,
     in_memory: bool,
     req: &RowsRequest,
     select: &[String],
@@ -593,22 +605,11 @@ fn plan_page(
         (Some(after), false) => lf = lf.filter(req.keyset(after.row)),
         (None, _) => {}
     }
-    if let Some(p) = req.predicate() {
+    if let Some(p) = predicate {
         lf = lf.filter(p);
     }
     let matching = lf.clone();
-    if !req.order.is_empty() {
-        let by: Vec<Expr> = req.order.iter().map(|(n, _)| col(n.as_str())).collect();
-        let desc: Vec<bool> = req.order.iter().map(|(_, d)| *d).collect();
-        // Rows come in file order and the sort is stable, so the file position breaks ties:
-        // the order is total and pages never overlap. Sorting by the position as a last key
-        // would do the same, but would turn a one-column sort into a row-encoded one.
-        let options = SortMultipleOptions::default()
-            .with_order_descending_multi(desc)
-            .with_nulls_last(true)
-            .with_maintain_order(true);
-        lf = lf.sort_by_exprs(by, options);
-    }
+    let lf = req.sorted(lf);
     let mut keep: Vec<Expr> = select.iter().map(|n| col(n.as_str())).collect();
     let extra: Vec<&str> =
         req.order.iter().map(|(n, _)| n.as_str()).filter(|n| !select.iter().any(|s| s == n)).collect();
