@@ -5,7 +5,9 @@ DuckDB in-process on its own Parquet of the same CSV.
     bench/query.py BASE_URL DATASET TABLE PEER_PARQUET SERVER_PID [N]
 
 The table is the 10M-row observations table (bench/ingest.sh). SERVER_PID is the portal's
-process, whose resident memory is sampled during the export. Prints p50 and p99 of N
+process, whose resident memory is sampled during the export: VmRSS, and its two parts,
+RssAnon (the heap) and RssFile (pages of the Parquet file the engine maps, which the kernel
+can drop at will). Prints p50 and p99 of N
 sequential runs (N=10 by default) for the queries, and MB/s and RSS growth for the export.
 
 The portal decodes a table that SQL reads into memory in the background after its first
@@ -64,23 +66,27 @@ for name, (p50, p99) in results:
     print(f"{name:58s} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
 
 
-def rss_kb():
+def memory_kb():
+    """Resident memory: all of it, the heap (anonymous) and the mapped Parquet file."""
+    out = {}
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+        key = line.split(":")[0]
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            out[key] = int(line.split()[1])
+    return out
 
 
 # The export: a filter no row fails, so the portal streams the CSV through its query engine
 # rather than handing out a stored file.
-before = rss_kb()
-peak = [before]
+before = memory_kb()
+peak = dict(before)
 done = threading.Event()
 
 
 def sample():
     while not done.is_set():
-        peak[0] = max(peak[0], rss_kb())
+        for key, kb in memory_kb().items():
+            peak[key] = max(peak[key], kb)
         time.sleep(0.05)
 
 
@@ -100,7 +106,8 @@ done.set()
 t0 = time.perf_counter()
 con.execute(f"COPY (SELECT * FROM t) TO '/dev/null' (FORMAT csv)")
 duck = time.perf_counter() - t0
+growth = ", ".join(f"{k} {before[k] / 1024:.0f} -> {peak[k] / 1024:.0f} MB (+{(peak[k] - before[k]) / 1024:.0f})"
+                   for k in ("VmRSS", "RssAnon", "RssFile"))
 print(f"CSV export, all rows: opendata {size / 1e6:.0f} MB ({lines} lines) in {secs:.2f} s = "
-      f"{size / 1e6 / secs:.0f} MB/s; server RSS {before / 1024:.0f} MB -> peak {peak[0] / 1024:.0f} MB "
-      f"(+{(peak[0] - before) / 1024:.0f} MB)")
+      f"{size / 1e6 / secs:.0f} MB/s; server {growth}")
 print(f"CSV export, all rows: duckdb COPY TO csv in-process {duck:.2f} s = {size / 1e6 / duck:.0f} MB/s (same size assumed)")
