@@ -76,7 +76,11 @@ struct Held {
 impl TableCache {
     /// A cache holding up to `budget_mb` of decoded tables; 0 holds none.
     pub fn new(budget_mb: u64) -> Arc<Self> {
-        Arc::new(TableCache { budget: budget_mb * 1024 * 1024, state: Mutex::default() })
+        Self::with_budget(budget_mb * 1024 * 1024)
+    }
+
+    fn with_budget(bytes: u64) -> Arc<Self> {
+        Arc::new(TableCache { budget: bytes, state: Mutex::default() })
     }
 
     /// The table `load` names if it is held; otherwise none, and it starts loading in the
@@ -97,11 +101,13 @@ impl TableCache {
         let load = load.clone();
         std::thread::spawn(move || {
             let started = std::time::Instant::now();
+            // Off the list however the load ends, a panic in the engine included, so that a
+            // later query tries again.
+            let _loading = Loading(&cache, &load.path);
             let loaded = decode(&load.path, &load.codes);
             let mut state = cache.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.loading.remove(&load.path);
             match loaded {
-                Ok(frame) => cache.insert(&mut state, load.path, frame, started.elapsed()),
+                Ok(frame) => cache.insert(&mut state, load.path.clone(), frame, started.elapsed()),
                 Err(e) => tracing::warn!(path = %load.path.display(), error = %e, "table not held in memory"),
             }
         });
@@ -138,6 +144,15 @@ impl TableCache {
     }
 }
 
+/// A table being loaded, until dropped.
+struct Loading<'a>(&'a TableCache, &'a Path);
+
+impl Drop for Loading<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().unwrap_or_else(PoisonError::into_inner).loading.remove(self.1);
+    }
+}
+
 /// Reads the table at `path`, a column at a time so that the peak is one column's text, with
 /// the columns named in `codes` as categoricals of their own.
 fn decode(path: &Path, codes: &[String]) -> PolarsResult<DataFrame> {
@@ -160,4 +175,73 @@ fn decode(path: &Path, codes: &[String]) -> PolarsResult<DataFrame> {
         columns.extend(frame.into_columns().into_iter().map(|c| c.rechunk()));
     }
     DataFrame::new_infer_height(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROWS: usize = 20_000;
+
+    fn table(dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        let mut df = df!(
+            "id" => (0..ROWS as i64).collect::<Vec<_>>(),
+            "station" => (0..ROWS).map(|i| format!("ST{:02}", i % 7)).collect::<Vec<_>>(),
+            "note" => (0..ROWS).map(|i| format!("reading {i}")).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+        path
+    }
+
+    fn load(path: &Path) -> Load {
+        Load { path: path.to_owned(), least_bytes: 0, codes: vec!["station".into()] }
+    }
+
+    fn holds(cache: &TableCache, path: &Path) -> bool {
+        cache.state.lock().unwrap().tables.contains_key(path)
+    }
+
+    fn wait_for(cache: &TableCache, path: &Path) {
+        for _ in 0..500 {
+            if holds(cache, path) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("{} was never held", path.display());
+    }
+
+    #[test]
+    fn tables_load_in_the_background_and_the_least_recently_used_leave_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (table(dir.path(), "a.parquet"), table(dir.path(), "b.parquet"));
+        let size = decode(&a, &load(&a).codes).unwrap().estimated_size() as u64;
+        // Room for one table, not two.
+        let cache = TableCache::with_budget(size * 3 / 2);
+
+        assert!(cache.get_or_load(&load(&a)).is_none(), "the first query reads the file");
+        wait_for(&cache, &a);
+        let held = cache.get_or_load(&load(&a)).unwrap();
+        assert_eq!(held.height(), ROWS);
+        let station = held.column("station").unwrap();
+        assert!(station.dtype().is_categorical(), "repeated text is held as codes");
+        assert!(held.column("note").unwrap().dtype().is_string(), "text that does not repeat stays text");
+        let text = station.cast(&DataType::String).unwrap();
+        assert_eq!(text.str().unwrap().get(9), Some("ST02"));
+
+        assert!(cache.get_or_load(&load(&b)).is_none());
+        wait_for(&cache, &b);
+        assert!(!holds(&cache, &a), "the older table left to make room");
+        assert_eq!(cache.len(), 1);
+
+        // A table that cannot fit is never read, and a cache of no memory holds nothing.
+        let huge = Load { least_bytes: size * 2, ..load(&a) };
+        assert!(cache.get_or_load(&huge).is_none());
+        assert!(cache.state.lock().unwrap().loading.is_empty());
+        let none = TableCache::new(0);
+        assert!(none.get_or_load(&load(&a)).is_none());
+        assert!(none.state.lock().unwrap().loading.is_empty());
+    }
 }
