@@ -8,6 +8,13 @@ const KNOWN: &[(&str, &str)] = &[
     ("ODbL-1.0", "https://opendatacommons.org/licenses/odbl/1-0/"),
 ];
 
+/// Checks that `id` has the shape of an SPDX license id (`CC-BY-4.0`, `LicenseRef-nso`):
+/// 1 to 64 letters, digits, `.`, `-` and `+`. It becomes part of an IRI in linked data.
+pub fn validate(id: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.+".contains(&b));
+    if ok { Ok(()) } else { Err(format!("`{id}` is not a license id; use an SPDX id such as CC-BY-4.0")) }
+}
+
 /// The IRI of a license id: its canonical page, or its SPDX page.
 pub fn iri(id: &str) -> String {
     KNOWN
@@ -36,5 +43,9 @@ mod tests {
             assert_eq!(from_iri(&iri(id)).as_deref(), Some(id));
         }
         assert_eq!(from_iri("http://example.org/my-license"), None);
+        assert!(validate("CC-BY-4.0").is_ok() && validate("LicenseRef-nso+1.0").is_ok());
+        for bad in ["", "x> <y", "a b", "CC-BY-4.0\n", &"x".repeat(65)] {
+            assert!(validate(bad).is_err(), "{bad:?}");
+        }
     }
 }

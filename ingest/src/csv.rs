@@ -650,10 +650,11 @@ pub(crate) fn convert(name: &str, inferred: &Inferred) -> Expr {
 /// Writes rows of cells as UTF-8 CSV, one record per row: a conversion of a workbook or a
 /// JSON document, read back by [`profile`]. An empty row is written as one empty field, so
 /// record numbers stay the source's row numbers.
-pub(crate) fn write_rows<'a>(target: &Path, rows: impl IntoIterator<Item = &'a [String]>) -> Result<()> {
+pub(crate) fn write_rows<R: AsRef<[String]>>(target: &Path, rows: impl IntoIterator<Item = R>) -> Result<()> {
     let err = |e: ::csv::Error| Error::io(target)(std::io::Error::other(e));
     let mut writer = ::csv::WriterBuilder::new().flexible(true).from_path(target).map_err(err)?;
     for row in rows {
+        let row = row.as_ref();
         if row.is_empty() {
             writer.write_record([""]).map_err(err)?;
         } else {

@@ -38,6 +38,9 @@ pub enum Error {
     /// A later table of a multi-table source failed; the earlier ones were published.
     #[error("table `{table}`: {source}")]
     Partial { table: String, source: Box<Error> },
+    /// The file is larger than an ingest reads (`limits.*`); the message says which limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// `sort_by` names a column the table does not have.
     #[error("sort_by names `{column}`, which is not a column of this table (columns: {columns})")]
     UnknownSortColumn { column: String, columns: String },

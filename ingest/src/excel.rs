@@ -8,9 +8,9 @@
 use std::io::{Cursor, Read, Seek};
 use std::path::Path;
 
-use calamine::{Data, Dimensions, Range, Reader, Sheets, open_workbook_auto_from_rs};
+use calamine::{Cell, Data, Dimensions, Range, Reader, Sheets, open_workbook_auto_from_rs};
 
-use crate::{Error, Result};
+use crate::{Error, IngestLimits, Result};
 
 /// Sheet names that mean "not a table": contents pages, notes, read-me pages.
 const NOT_TABLES: &[&str] = &[
@@ -49,10 +49,13 @@ pub struct SheetOutcome {
 }
 
 /// Reads the workbook at `path` and writes each data sheet as CSV to the path `out` returns
-/// for it. `only` restricts the work to one sheet (by name).
+/// for it. `only` restricts the work to one sheet (by name). A sheet whose used area is
+/// larger than `limits.max_sheet_cells` is skipped with the reason (or, when it is the one
+/// asked for, fails the ingest), before its area is ever allocated.
 pub fn convert(
     path: &Path,
     only: Option<&str>,
+    limits: &IngestLimits,
     out: &mut dyn FnMut(&str) -> std::path::PathBuf,
 ) -> Result<Vec<SheetOutcome>> {
     // Workbooks are read whole anyway; the reader needs a cloneable source.
@@ -76,9 +79,14 @@ pub fn convert(
             outcomes.push(skip("a contents or notes page, not a table"));
             continue;
         }
-        let range = match workbook.worksheet_range(&name) {
+        let range = match bounded_range(&mut workbook, &name, limits.max_sheet_cells) {
             Ok(range) => range,
-            Err(e) => {
+            Err(SheetError::TooLarge(why)) if only.is_some() => return Err(Error::TooLarge(why)),
+            Err(SheetError::TooLarge(why)) => {
+                outcomes.push(skip(&why));
+                continue;
+            }
+            Err(SheetError::Unreadable(e)) => {
                 outcomes.push(skip(&format!("unreadable: {e}")));
                 continue;
             }
@@ -103,6 +111,78 @@ pub fn convert(
         outcomes.push(SheetOutcome { name, skipped: None, first_row, errors });
     }
     Ok(outcomes)
+}
+
+enum SheetError {
+    TooLarge(String),
+    Unreadable(String),
+}
+
+/// A sheet's cells as a dense range, refused when its used area passes `max_cells`.
+///
+/// XLSX and XLSB sheets are read cell by cell and their extent checked before the range is
+/// built: one cell at XFD1048576 would otherwise make a 17-billion-cell range of a file of
+/// a few hundred bytes. XLS and ODS are laid out by calamine as the workbook opens; their
+/// formats cap the area (XLS: 65,536 × 256; calamine caps ODS repeats), and it is checked
+/// here the same way.
+fn bounded_range<RS: Read + Seek>(
+    workbook: &mut Sheets<RS>,
+    name: &str,
+    max_cells: u64,
+) -> std::result::Result<Range<Data>, SheetError> {
+    let unreadable = |e: &dyn std::fmt::Display| SheetError::Unreadable(e.to_string());
+    let mut cells: Vec<Cell<Data>> = Vec::new();
+    let mut push = |cell: Cell<calamine::DataRef<'_>>| -> std::result::Result<(), SheetError> {
+        if cells.len() as u64 >= max_cells {
+            return Err(too_large(name, format!("more than {max_cells} cells"), max_cells));
+        }
+        let (pos, value) = (cell.get_position(), Data::from(cell.get_value().clone()));
+        if value != Data::Empty {
+            cells.push(Cell::new(pos, value));
+        }
+        Ok(())
+    };
+    match workbook {
+        Sheets::Xlsx(x) => {
+            let mut reader = x.worksheet_cells_reader(name).map_err(|e| unreadable(&e))?;
+            while let Some(cell) = reader.next_cell().map_err(|e| unreadable(&e))? {
+                push(cell)?;
+            }
+        }
+        Sheets::Xlsb(x) => {
+            let mut reader = x.worksheet_cells_reader(name).map_err(|e| unreadable(&e))?;
+            while let Some(cell) = reader.next_cell().map_err(|e| unreadable(&e))? {
+                push(cell)?;
+            }
+        }
+        other => {
+            let range = other.worksheet_range(name).map_err(|e| unreadable(&e))?;
+            let (h, w) = range.get_size();
+            return match (h as u64).checked_mul(w as u64) {
+                Some(area) if area <= max_cells => Ok(range),
+                _ => Err(too_large(name, format!("{h} rows × {w} columns"), max_cells)),
+            };
+        }
+    }
+    let (mut r0, mut r1, mut c0, mut c1) = (u32::MAX, 0, u32::MAX, 0);
+    for cell in &cells {
+        let (r, c) = cell.get_position();
+        (r0, r1, c0, c1) = (r0.min(r), r1.max(r), c0.min(c), c1.max(c));
+    }
+    if !cells.is_empty() {
+        let (h, w) = (u64::from(r1 - r0) + 1, u64::from(c1 - c0) + 1);
+        if h * w > max_cells {
+            return Err(too_large(name, format!("{h} rows × {w} columns"), max_cells));
+        }
+    }
+    Ok(Range::from_sparse(cells))
+}
+
+fn too_large(name: &str, size: String, max_cells: u64) -> SheetError {
+    SheetError::TooLarge(format!(
+        "sheet `{name}` spans {size}, more than the {max_cells} cells an ingest reads (limits.max_sheet_cells); \
+         delete stray cells far from the table, or split the sheet"
+    ))
 }
 
 fn merged_cells<RS: Read + Seek>(workbook: &mut Sheets<RS>, name: &str) -> Vec<Dimensions> {

@@ -126,8 +126,11 @@ pub struct Inferred {
     pub null_tokens: bool,
     /// Booleans are not all written in lowercase.
     pub bool_cased: bool,
-    /// Values that did not fit the type and become null (each is in the quality report).
+    /// Values that did not fit the type and become null: the first [`MAX_EXCEPTIONS`], which
+    /// the quality report lists.
     pub rejected: Vec<Exception>,
+    /// Every value that did not fit, listed or not.
+    pub rejected_count: u64,
     /// Why the column has this type, for the quality report.
     pub reason: String,
 }
@@ -146,13 +149,14 @@ impl Inferred {
             null_tokens: false,
             bool_cased: false,
             rejected: Vec::new(),
+            rejected_count: 0,
             reason,
         }
     }
 
     /// Nulls the conversion must produce: null tokens, missing fields and rejected values.
     pub fn expected_nulls(&self) -> u64 {
-        self.nulls + self.rejected.len() as u64
+        self.nulls + self.rejected_count
     }
 }
 
@@ -169,6 +173,9 @@ pub struct ColumnGuess {
     fraction: bool,
     percent: bool,
     exceptions: Vec<Exception>,
+    /// Every exception, listed or not: a column whose type was fixed lists only the first
+    /// [`MAX_EXCEPTIONS`], so that a 10M-row column of text forced to numbers costs no memory.
+    exception_count: u64,
     /// A manifest fixed the type: exceptions never turn the column to text.
     forced: Option<ColumnType>,
     /// The first value seen, kept to explain a text column.
@@ -189,6 +196,7 @@ impl Default for ColumnGuess {
             fraction: false,
             percent: false,
             exceptions: Vec::new(),
+            exception_count: 0,
             forced: None,
             first_text: None,
             widths: (usize::MAX, 0),
@@ -211,7 +219,7 @@ impl ColumnGuess {
     }
 
     /// Narrows the candidates with one raw value from source row `row`. Returns whether the
-    /// value was set aside as an exception (so the caller can note where the row is).
+    /// value was listed as an exception (so the caller can note where the row is).
     #[inline]
     pub fn observe(&mut self, raw: &str, row: u64) -> bool {
         if self.candidates == 0 {
@@ -252,13 +260,16 @@ impl ColumnGuess {
         if self.first_text.is_none() {
             self.first_text = Some(Exception { row, value: raw.to_owned() });
         }
-        if self.forced.is_some() || self.exceptions.len() < MAX_EXCEPTIONS {
+        self.exception_count += 1;
+        if self.exceptions.len() < MAX_EXCEPTIONS {
             self.exceptions.push(Exception { row, value: raw.to_owned() });
-        } else {
+            return true;
+        }
+        if self.forced.is_none() {
             self.candidates = 0;
             self.exceptions = Vec::new();
         }
-        true
+        false
     }
 
     /// Rewrites the row numbers of exceptions (recorded as provisional ids) for the report.
@@ -356,7 +367,7 @@ impl ColumnGuess {
             return text("no values".into());
         }
         let tolerated = self.forced.is_some()
-            || (self.non_null >= MIN_VALUES_FOR_REJECTS && self.exceptions.len() as u64 * TOLERANCE <= self.non_null);
+            || (self.non_null >= MIN_VALUES_FOR_REJECTS && self.exception_count * TOLERANCE <= self.non_null);
         let c = self.candidates;
         if c == 0 || (!self.exceptions.is_empty() && !tolerated) {
             let reason = match &self.first_text {
@@ -376,6 +387,7 @@ impl ColumnGuess {
             null_tokens: self.null_tokens,
             bool_cased: self.bool_cased,
             rejected: self.exceptions.clone(),
+            rejected_count: self.exception_count,
             reason: String::new(),
         };
         let mut how = String::new();
@@ -435,8 +447,8 @@ impl ColumnGuess {
         if self.forced.is_some() {
             how = format!("{}, as the manifest says ({how})", inferred.kind);
         }
-        if !inferred.rejected.is_empty() {
-            how.push_str(&format!("; {} value(s) that are not were rejected", inferred.rejected.len()));
+        if inferred.rejected_count > 0 {
+            how.push_str(&format!("; {} value(s) that are not were rejected", inferred.rejected_count));
         }
         inferred.reason = how;
         inferred

@@ -55,6 +55,24 @@ pub struct IngestJob {
     /// Sort keys (`-name` descending) for the published file; `None` keeps the table's
     /// stored keys, `Some(vec![])` clears them.
     pub sort_by: Option<Vec<String>>,
+    pub limits: IngestLimits,
+}
+
+/// What one ingest may read, so that no file, however it is made, takes more than its share
+/// of the machine: a workbook declares its extent, and a JSON document its keys, at no cost
+/// to the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IngestLimits {
+    /// Cells in the used area (rows × columns) of one sheet.
+    pub max_sheet_cells: u64,
+    /// Columns of one table.
+    pub max_columns: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        Self { max_sheet_cells: 20_000_000, max_columns: 4_096 }
+    }
 }
 
 /// What an ingest is doing, for progress displays.
@@ -236,13 +254,15 @@ fn split_parts(
         }
         Format::Zip | Format::Ole2 => {
             progress(Progress::Reading);
-            let mut staged: BTreeMap<String, StagedFile> = BTreeMap::new();
-            let sheets = excel::convert(&job.source, opts.sheet.as_deref(), &mut |name| {
+            // In the order the sheets were converted: two sheets may have the same name.
+            let mut staged: Vec<StagedFile> = Vec::new();
+            let sheets = excel::convert(&job.source, opts.sheet.as_deref(), &job.limits, &mut |_| {
                 let file = store.stage("csv");
                 let path = file.path().to_owned();
-                staged.insert(name.to_owned(), file);
+                staged.push(file);
                 path
             })?;
+            let mut staged = staged.into_iter();
             let data_sheets = sheets.iter().filter(|s| s.skipped.is_none()).count();
             let mut names = std::collections::HashSet::new();
             let mut parts = Vec::new();
@@ -258,7 +278,9 @@ fn split_parts(
                     table = format!("{}-{n}", slug(&sheet.name));
                     n += 1;
                 }
-                let file = staged.remove(&sheet.name).expect("every converted sheet was staged");
+                let Some(file) = staged.next() else {
+                    return Err(Error::Malformed { line: 0, message: "a converted sheet went missing".into() });
+                };
                 let mut warnings = Vec::new();
                 if sheet.errors > 0 {
                     warnings.push(format!(
@@ -278,7 +300,7 @@ fn split_parts(
         Format::Json => {
             progress(Progress::Reading);
             let file = store.stage("csv");
-            let found = json::convert(&job.source, opts.records.as_deref(), file.path())?;
+            let found = json::convert(&job.source, opts.records.as_deref(), job.limits.max_columns, file.path())?;
             let label =
                 Some(if found.geojson { "GeoJSON features".to_owned() } else { format!("records at {}", found.part) });
             let dialect = Dialect { delimiter: b',', quote: b'"', numbering: Numbering::Records(0) };
@@ -427,7 +449,18 @@ fn ingest_part(
         csv::verify_nulls(&kept_names, &kept_inferred, &nulls)?;
     }
     let mut rejected_rows = std::collections::BTreeSet::new();
+    // Rejections past a column's listed ones each count as a row of their own.
+    let mut unlisted = 0;
     for (name, inf) in kept_names.iter().zip(&kept_inferred) {
+        let more = inf.rejected_count.saturating_sub(inf.rejected.len() as u64);
+        if more > 0 {
+            unlisted += more;
+            quality.warnings.push(format!(
+                "column `{name}`: {} values were rejected; the first {} are listed",
+                inf.rejected_count,
+                inf.rejected.len()
+            ));
+        }
         for e in &inf.rejected {
             rejected_rows.insert(e.row);
             quality.rejected.push(RejectedValue {
@@ -441,14 +474,14 @@ fn ingest_part(
             });
         }
     }
-    quality.rows_rejected = rejected_rows.len() as u64;
+    quality.rows_rejected = rejected_rows.len() as u64 + unlisted;
     if job.options.strict && !quality.rejected.is_empty() {
         let first = &quality.rejected[0];
         return Err(Error::Rejected {
             row: first.row,
             column: first.column.clone(),
             value: first.value.clone(),
-            count: quality.rejected.len() as u64,
+            count: kept_inferred.iter().map(|i| i.rejected_count).sum(),
         });
     }
     let columns: Vec<Column> = kept

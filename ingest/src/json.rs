@@ -22,8 +22,8 @@ pub struct JsonTable {
 
 /// Reads the JSON document at `path` and writes its records as CSV (header first) to `out`.
 /// `records` names the member holding the records (`DataList`, `data.items`) when guessing
-/// is not wanted.
-pub fn convert(path: &Path, records: Option<&str>, out: &Path) -> Result<JsonTable> {
+/// is not wanted. Records with more than `max_columns` distinct fields between them fail.
+pub fn convert(path: &Path, records: Option<&str>, max_columns: usize, out: &Path) -> Result<JsonTable> {
     let bytes = std::fs::read(path).map_err(Error::io(path))?;
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes))
         .map_err(|e| Error::Malformed { line: 0, message: format!("JSON must be UTF-8: {e}") })?;
@@ -42,11 +42,11 @@ pub fn convert(path: &Path, records: Option<&str>, out: &Path) -> Result<JsonTab
             (Value::Array(values), true)
         }
     };
-    let mut table = Table::default();
+    let mut table = Table { max_columns, ..Table::default() };
     let (part, geojson) = if is_feature_collection(&doc) {
         let features = doc.get("features").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         for f in features {
-            table.push(&feature_row(f));
+            table.push(&feature_row(f))?;
         }
         ("$.features".to_owned(), true)
     } else {
@@ -63,12 +63,12 @@ pub fn convert(path: &Path, records: Option<&str>, out: &Path) -> Result<JsonTab
             // A table as arrays: the first is the header.
             for row in items {
                 let cells = row.as_array().map(Vec::as_slice).unwrap_or_default();
-                table.rows.push(cells.iter().map(scalar_text).collect());
+                table.push_cells(cells.iter().map(scalar_text).collect())?;
             }
         } else {
             for item in items {
                 for row in expand(item) {
-                    table.push(&row);
+                    table.push(&row)?;
                 }
             }
         }
@@ -82,34 +82,67 @@ pub fn convert(path: &Path, records: Option<&str>, out: &Path) -> Result<JsonTab
 }
 
 /// Records flattened to columns in first-seen order.
+///
+/// Each record keeps only the fields it has, as (column, value) pairs: records that each
+/// bring new keys would otherwise cost rows × columns, here and in memory.
 #[derive(Default)]
 struct Table {
     columns: Vec<String>,
     index: HashMap<String, usize>,
-    /// Data rows; for a table of arrays (no `columns`), the first row is the header.
-    rows: Vec<Vec<String>>,
+    max_columns: usize,
+    /// Data rows, sparse, each with the number of columns known when it came (its width);
+    /// for a table of arrays (no `columns`), the first row is the header.
+    rows: Vec<(usize, Vec<(usize, String)>)>,
 }
 
 impl Table {
-    fn push(&mut self, fields: &[(String, String)]) {
-        let mut row = vec![String::new(); self.columns.len()];
+    fn push(&mut self, fields: &[(String, String)]) -> Result<()> {
+        let mut row = Vec::with_capacity(fields.len());
         for (key, value) in fields {
-            let i = *self.index.entry(key.clone()).or_insert_with(|| {
-                self.columns.push(key.clone());
-                self.columns.len() - 1
-            });
-            if i >= row.len() {
-                row.resize(i + 1, String::new());
-            }
-            row[i].clone_from(value);
+            let i = match self.index.get(key) {
+                Some(&i) => i,
+                None => {
+                    if self.columns.len() >= self.max_columns {
+                        return Err(Error::TooLarge(format!(
+                            "the records have more than {} different fields (limits.max_columns)",
+                            self.max_columns
+                        )));
+                    }
+                    self.columns.push(key.clone());
+                    self.index.insert(key.clone(), self.columns.len() - 1);
+                    self.columns.len() - 1
+                }
+            };
+            row.push((i, value.clone()));
         }
-        self.rows.push(row);
+        self.rows.push((self.columns.len(), row));
+        Ok(())
+    }
+
+    /// A row of a table of arrays: its cells in order.
+    fn push_cells(&mut self, cells: Vec<String>) -> Result<()> {
+        if cells.len() > self.max_columns {
+            return Err(Error::TooLarge(format!(
+                "a row has more than {} cells (limits.max_columns)",
+                self.max_columns
+            )));
+        }
+        self.rows.push((cells.len(), cells.into_iter().enumerate().collect()));
+        Ok(())
     }
 
     fn write(&self, out: &Path) -> Result<()> {
         // A table of arrays carries its header as its first row.
-        let header = (!self.columns.is_empty()).then_some(self.columns.as_slice());
-        crate::csv::write_rows(out, header.into_iter().chain(self.rows.iter().map(Vec::as_slice)))
+        let header = (!self.columns.is_empty()).then(|| self.columns.clone());
+        // One dense row at a time: what is written is rows × columns, but what is held is not.
+        let dense = self.rows.iter().map(|(width, row)| {
+            let mut cells = vec![String::new(); *width];
+            for (i, value) in row {
+                cells[*i].clone_from(value);
+            }
+            cells
+        });
+        crate::csv::write_rows(out, header.into_iter().chain(dense))
     }
 }
 
@@ -257,7 +290,7 @@ mod tests {
         let src = dir.path().join("in.json");
         let out = dir.path().join("out.csv");
         std::fs::write(&src, doc).unwrap();
-        let t = convert(&src, records, &out).unwrap();
+        let t = convert(&src, records, 4_096, &out).unwrap();
         (t, std::fs::read_to_string(out).unwrap())
     }
 

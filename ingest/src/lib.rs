@@ -27,4 +27,4 @@ mod stats;
 pub use cluster::{PAGE_ROWS, with_page_index};
 pub use csv::{ROW_GROUP_ROWS, parquet_options};
 pub use error::{Error, Result};
-pub use job::{IngestJob, IngestOutcome, IngestReport, Progress, ReadOptions, Skipped, ingest};
+pub use job::{IngestJob, IngestLimits, IngestOutcome, IngestReport, Progress, ReadOptions, Skipped, ingest};

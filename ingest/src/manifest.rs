@@ -139,7 +139,12 @@ impl Manifest {
     /// Reads and validates a manifest file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
-        toml::from_str(&text).map_err(|e| Error::Manifest(e.to_string()))
+        let manifest: Manifest = toml::from_str(&text).map_err(|e| Error::Manifest(e.to_string()))?;
+        for d in &manifest.datasets {
+            opendata_datasets::license::validate(&d.license)
+                .map_err(|e| Error::Manifest(format!("dataset `{}`: {e}", d.id)))?;
+        }
+        Ok(manifest)
     }
 }
 
