@@ -14,6 +14,7 @@ mod downloads;
 mod errors;
 mod fault;
 mod formats;
+mod hostile;
 mod ingest;
 mod linked;
 mod publish;

@@ -1,63 +1,10 @@
 //! The write API: tokens, roles, creating, editing and withdrawing datasets, uploads as
 //! ingest jobs, and the audit log, over HTTP against the real server.
 
-use std::time::{Duration, Instant};
-
-use opendata_datasets::{Role, Store, User};
+use opendata_datasets::{Role, Store};
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, dataset, ingest, org};
-
-/// A user, their memberships, and a live token.
-fn publisher(store: &Store, id: &str, site_admin: bool, orgs: &[(&str, Role)]) -> String {
-    let catalog = store.catalog();
-    catalog
-        .create_user(&User {
-            id: id.into(),
-            name: id.into(),
-            site_admin,
-            created_at: chrono::Utc::now(),
-            memberships: vec![],
-        })
-        .unwrap();
-    for (o, role) in orgs {
-        catalog.set_membership(id, o, *role).unwrap();
-    }
-    opendata_server::auth::issue(catalog, id, "tests", None).unwrap().1
-}
-
-async fn send(
-    s: &TestServer,
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<reqwest::Body>,
-) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = s.client.request(method, s.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.body(b);
-    }
-    let res = req.send().await.unwrap();
-    let (status, headers) = (res.status().as_u16(), res.headers().clone());
-    let text = res.text().await.unwrap();
-    (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn wait_for_job(s: &TestServer, token: &str, location: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, _, job) = send(s, reqwest::Method::GET, location, Some(token), None).await;
-        assert_eq!(status, 200, "{job}");
-        if job["status"] == "succeeded" || job["status"] == "failed" {
-            return job;
-        }
-        assert!(Instant::now() < deadline, "the job did not finish: {job}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use crate::common::{TestServer, dataset, ingest, org, publisher, send, wait_for_job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishers_write_through_the_api() {

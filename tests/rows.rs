@@ -340,6 +340,7 @@ async fn sorted_table_answers_point_filters_exactly() {
             options: Default::default(),
             columns: Default::default(),
             sort_by: Some(vec!["station".into(), "kind".into(), "id".into()]),
+            limits: Default::default(),
         };
         opendata_server::publish::ingest_and_index(&store, &index, &job, &mut |_| {}).unwrap();
         std::fs::remove_file(path).unwrap();

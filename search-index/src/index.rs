@@ -606,6 +606,12 @@ fn facet_counts(fc: &FacetCounts, by_value: bool) -> Vec<FacetCount> {
     v
 }
 
+/// How many words, `"phrases"` and `-exclusions` a search for `q` has: its cost grows with
+/// their square (every clause is tried left out), so callers bound it.
+pub fn clause_count(q: &str) -> usize {
+    parse(q).len()
+}
+
 /// Splits what a reader typed into words, `"phrases"` and `-exclusions`. Never fails: an
 /// unbalanced quote runs to the end.
 fn parse(q: &str) -> Vec<Clause> {

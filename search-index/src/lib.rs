@@ -14,5 +14,6 @@ mod schema;
 pub use error::{Error, Result};
 pub use index::{
     FacetCount, Facets, Hit, Lang, SearchIndex, SearchQuery, SearchResults, Sort, SuggestedTitle, Suggestions,
+    clause_count,
 };
 pub use schema::IndexedDataset;

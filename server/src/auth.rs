@@ -59,11 +59,13 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| unauthorized("send an API token as `Authorization: Bearer <token>`"))?;
+        // The scheme is case-insensitive (RFC 9110, section 11.1).
         let secret = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|v| v.trim_start().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, secret)| secret.trim())
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
         let catalog = state.store.catalog();
         let token = catalog

@@ -247,7 +247,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn harvest_cmd(config: Config, args: HarvestArgs) -> anyhow::Result<()> {
     let store = Store::open(&config.data).with_context(|| format!("cannot open {}", config.data.display()))?;
     let index = crate::publish::open_index(&store)?;
-    let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch };
+    let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch, limits: config.limits.ingest() };
     let timeout = std::time::Duration::from_secs(config.fetch.timeout_secs);
     let (source, found) = match (&args.ckan, &args.dcat) {
         (Some(url), _) => (url, crate::harvest::ckan(url, timeout)?),
@@ -322,7 +322,7 @@ fn serve_cmd(config: Config) -> anyhow::Result<()> {
 fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
     let store = Store::open(&config.data).with_context(|| format!("cannot open {}", config.data.display()))?;
     let index = crate::publish::open_index(&store)?;
-    let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch };
+    let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch, limits: config.limits.ingest() };
     if let Some(manifest) = &args.manifest {
         return ingest_manifest(&ctx, manifest);
     }
@@ -384,6 +384,7 @@ struct JobContext<'a> {
     store: &'a Store,
     index: &'a SearchIndex,
     fetch: &'a crate::config::Fetch,
+    limits: opendata_ingest::IngestLimits,
 }
 
 fn ingest_manifest(ctx: &JobContext<'_>, path: &std::path::Path) -> anyhow::Result<()> {
@@ -452,6 +453,7 @@ fn run_job(ctx: &JobContext<'_>, source: Source, meta: DatasetMeta, spec: TableJ
         options,
         columns,
         sort_by,
+        limits: ctx.limits,
     };
     let bar = progress_bar();
     let mut progress = |p: Progress| report_progress(&bar, p);

@@ -21,6 +21,12 @@ pub struct Config {
     /// The URL clients reach the portal at, for absolute links (downloads, next pages).
     /// When unset, links use the request's `Host` header.
     pub public_url: Option<String>,
+    /// Host names (`data.gov.mn`, or `host:port`) requests may name in `Host`, besides
+    /// `public_url`'s. Empty with no `public_url`: loopback names only.
+    pub allowed_hosts: Vec<String>,
+    /// Proxies (addresses or networks such as `10.0.0.0/8`) whose `X-Forwarded-For` names the
+    /// client; empty: every peer is the client.
+    pub trusted_proxies: Vec<String>,
     /// Log filter in `tracing` syntax, e.g. `info` or `opendata_server=debug`.
     pub log: String,
     /// Limits on what one request may ask for.
@@ -76,6 +82,22 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     /// Uploaded versions ingested at once; later uploads wait as `queued` jobs.
     pub max_running_ingests: usize,
+    /// Bytes of one SQL query's text.
+    pub max_sql_bytes: usize,
+    /// Nesting of one SQL query: parentheses, subqueries, expressions, set operations.
+    pub max_sql_depth: usize,
+    /// Tokens of one SQL query.
+    pub max_sql_tokens: usize,
+    /// Filters in one rows request.
+    pub max_filters: usize,
+    /// Values of one `__in` filter.
+    pub max_in_values: usize,
+    /// Words, phrases and exclusions of one search.
+    pub max_search_words: usize,
+    /// Cells in the used area of one sheet of an ingested workbook.
+    pub max_sheet_cells: u64,
+    /// Columns of one ingested table.
+    pub max_columns: usize,
 }
 
 impl Default for Config {
@@ -85,6 +107,8 @@ impl Default for Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             demo: false,
             public_url: None,
+            allowed_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
             log: "info".into(),
             limits: Limits::default(),
             fetch: Fetch::default(),
@@ -107,6 +131,30 @@ impl Default for Limits {
             table_cache_mb: 1024,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_running_ingests: 1,
+            max_sql_bytes: 65_536,
+            max_sql_depth: 64,
+            max_sql_tokens: 10_000,
+            max_filters: 32,
+            max_in_values: 1_000,
+            max_search_words: 32,
+            max_sheet_cells: 20_000_000,
+            max_columns: 4_096,
+        }
+    }
+}
+
+impl Limits {
+    /// What one ingest may read.
+    pub fn ingest(&self) -> opendata_ingest::IngestLimits {
+        opendata_ingest::IngestLimits { max_sheet_cells: self.max_sheet_cells, max_columns: self.max_columns }
+    }
+
+    /// The bounds a SQL query is checked against before it parses.
+    pub fn sql_bounds(&self) -> crate::sql::Bounds {
+        crate::sql::Bounds {
+            max_bytes: self.max_sql_bytes,
+            max_depth: self.max_sql_depth,
+            max_tokens: self.max_sql_tokens,
         }
     }
 }

@@ -354,6 +354,7 @@ pub fn install(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
             options: ReadOptions::default(),
             columns: Default::default(),
             sort_by: Some(t.sort_by.iter().map(|&k| k.to_owned()).collect()),
+            limits: Default::default(),
         };
         publish::ingest_and_index(store, index, &job, &mut |_| {})?;
     }

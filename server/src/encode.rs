@@ -54,14 +54,41 @@ fn json_value(v: AnyValue<'_>) -> Value {
     }
 }
 
-/// A page as CSV with a header row.
+/// A page as CSV with a header row, formulas defused (see [`defuse_formulas`]).
 pub fn csv(df: &mut DataFrame, bom: bool) -> PolarsResult<Vec<u8>> {
     let mut out = Vec::new();
     if bom {
         out.extend_from_slice(b"\xEF\xBB\xBF");
     }
-    CsvWriter::new(&mut out).include_header(true).with_datetime_format(Some(DATETIME_FORMAT.into())).finish(df)?;
+    let mut defused = defuse_formulas(df.clone().lazy())?.collect()?;
+    CsvWriter::new(&mut out)
+        .include_header(true)
+        .with_datetime_format(Some(DATETIME_FORMAT.into()))
+        .finish(&mut defused)?;
     Ok(out)
+}
+
+/// Text that a spreadsheet would run as a formula (`=HYPERLINK(…)`, `@SUM(…)`, `+1+cmd|…`),
+/// with a `'` in front, as OWASP advises for CSV: the cell then shows as the text it is.
+/// Numbers written with a sign (`-5`, `+1.5e3`) stay as they are, and so does every
+/// non-text column. Applies to text columns of CSV only: JSON has no formulas, and the
+/// workbook writer stores text as text.
+pub fn defuse_formulas(lf: LazyFrame) -> PolarsResult<LazyFrame> {
+    let mut lf = lf;
+    let schema = lf.collect_schema()?;
+    let defused: Vec<Expr> = schema
+        .iter()
+        .filter(|(_, dtype)| **dtype == DataType::String)
+        .map(|(name, _)| {
+            let c = col(name.clone());
+            let starts = c.clone().str().contains(lit(r"^[=@\t\r]"), false);
+            let signed = c.clone().str().contains(lit(r"^[+-]"), false);
+            let number = c.clone().str().contains(lit(r"^[+-][0-9]*\.?[0-9]+([eE][+-]?[0-9]+)?$"), false);
+            let risky = starts.or(signed.and(number.not()));
+            when(risky).then(lit("'") + c.clone()).otherwise(c).alias(name.clone())
+        })
+        .collect();
+    Ok(if defused.is_empty() { lf } else { lf.with_columns(defused) })
 }
 
 /// A page as newline-delimited JSON.
@@ -181,6 +208,7 @@ pub fn stream_export(
         if bom && format == ExportFormat::Csv {
             writer.buf.extend_from_slice(b"\xEF\xBB\xBF");
         }
+        let lf = if format == ExportFormat::Csv { defuse_formulas(lf) } else { Ok(lf) };
         let file_format = match format {
             ExportFormat::Csv => FileWriteFormat::Csv(CsvWriterOptions {
                 serialize_options: Arc::new(SerializeOptions {
@@ -196,7 +224,7 @@ pub fn stream_export(
         let target = polars::io::utils::file::Writable::Dyn(Box::new(writer));
         let target = SinkTarget::Dyn(SpecialEq::new(Arc::new(Mutex::new(Some(target)))));
         let result = lf
-            .sink(SinkDestination::File { target }, file_format, UnifiedSinkArgs::default())
+            .and_then(|lf| lf.sink(SinkDestination::File { target }, file_format, UnifiedSinkArgs::default()))
             .and_then(|lf| lf.collect_with_engine(Engine::Streaming));
         if let Err(e) = result {
             tracing::warn!(error = %e, "export stopped");

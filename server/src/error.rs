@@ -55,6 +55,8 @@ codes! {
     InvalidSql => ("invalid_sql", BAD_REQUEST, "Invalid SQL"),
     SqlNotAllowed => ("sql_not_allowed", BAD_REQUEST, "SQL not allowed"),
     UnknownTable => ("unknown_table", BAD_REQUEST, "Unknown table"),
+    LimitExceeded => ("limit_exceeded", BAD_REQUEST, "Request exceeds a limit"),
+    UnknownHost => ("unknown_host", BAD_REQUEST, "Unknown host"),
     RangeNotSatisfiable => ("range_not_satisfiable", RANGE_NOT_SATISFIABLE, "Range not satisfiable"),
     QueryTimeout => ("query_timeout", SERVICE_UNAVAILABLE, "Query took too long"),
     QueryMemory => ("query_memory", SERVICE_UNAVAILABLE, "Query stopped at the memory limit"),

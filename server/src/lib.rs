@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod chart;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod encode;

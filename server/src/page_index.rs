@@ -75,13 +75,35 @@ impl Keep {
             Op::In => f.value.split(',').collect(),
             _ => return None,
         };
+        // Sorted and without repeats: membership and "any value in [lo, hi]" are then
+        // binary searches, whatever the length of an `in` list.
         match f.kind {
-            ColumnType::String => Some(Keep::Text(values.iter().map(|v| v.as_bytes().to_vec()).collect())),
+            ColumnType::String => {
+                let mut v: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+                v.sort_unstable();
+                v.dedup();
+                Some(Keep::Text(v))
+            }
             ColumnType::Integer => {
-                values.iter().map(|v| v.trim().parse().ok()).collect::<Option<_>>().map(Keep::Integer)
+                let mut v: Vec<i64> = values.iter().map(|v| v.trim().parse().ok()).collect::<Option<_>>()?;
+                v.sort_unstable();
+                v.dedup();
+                Some(Keep::Integer(v))
             }
             _ => None,
         }
+    }
+
+    /// Whether a kept text lies in `[lo, hi]`.
+    fn text_between(values: &[Vec<u8>], lo: &[u8], hi: &[u8]) -> bool {
+        let first = values.partition_point(|v| v.as_slice() < lo);
+        values.get(first).is_some_and(|v| v.as_slice() <= hi)
+    }
+
+    /// Whether a kept integer lies in `[lo, hi]`.
+    fn integer_between(values: &[i64], lo: i64, hi: i64) -> bool {
+        let first = values.partition_point(|v| *v < lo);
+        values.get(first).is_some_and(|v| *v <= hi)
     }
 
     /// Which values of `array` are kept: exactly the rows the filter's `eq` or `in` keeps
@@ -91,11 +113,11 @@ impl Keep {
         use arrow_array::types::{Int32Type, Int64Type};
         use arrow_schema::DataType as A;
         let text = |v: Option<&str>| match (self, v) {
-            (Keep::Text(values), Some(v)) => values.iter().any(|x| x.as_slice() == v.as_bytes()),
+            (Keep::Text(values), Some(v)) => values.binary_search_by(|x| x.as_slice().cmp(v.as_bytes())).is_ok(),
             _ => false,
         };
         let int = |v: Option<i64>| match (self, v) {
-            (Keep::Integer(values), Some(v)) => values.contains(&v),
+            (Keep::Integer(values), Some(v)) => values.binary_search(&v).is_ok(),
             _ => false,
         };
         Some(match array.data_type() {
@@ -113,11 +135,11 @@ impl Keep {
         use parquet::file::statistics::Statistics as S;
         match (self, stats) {
             (Keep::Text(values), Some(S::ByteArray(s))) => match (s.min_opt(), s.max_opt()) {
-                (Some(lo), Some(hi)) => values.iter().any(|v| lo.data() <= v.as_slice() && v.as_slice() <= hi.data()),
+                (Some(lo), Some(hi)) => Self::text_between(values, lo.data(), hi.data()),
                 _ => true,
             },
             (Keep::Integer(values), Some(S::Int64(s))) => match (s.min_opt(), s.max_opt()) {
-                (Some(lo), Some(hi)) => values.iter().any(|v| lo <= v && v <= hi),
+                (Some(lo), Some(hi)) => Self::integer_between(values, *lo, *hi),
                 _ => true,
             },
             _ => true,
@@ -130,15 +152,15 @@ impl Keep {
             (Keep::Text(values), ColumnIndexMetaData::BYTE_ARRAY(ix)) => match (ix.min_value(i), ix.max_value(i)) {
                 // Bounds may be truncated prefixes: a truncated max is rounded up by the
                 // writer, so `min <= v <= max` stays a safe test.
-                (Some(lo), Some(hi)) => values.iter().any(|v| lo <= v.as_slice() && v.as_slice() <= hi),
+                (Some(lo), Some(hi)) => Self::text_between(values, lo, hi),
                 _ => !ix.is_null_page(i),
             },
             (Keep::Integer(values), ColumnIndexMetaData::INT64(ix)) => match (ix.min_value(i), ix.max_value(i)) {
-                (Some(lo), Some(hi)) => values.iter().any(|v| lo <= v && v <= hi),
+                (Some(lo), Some(hi)) => Self::integer_between(values, *lo, *hi),
                 _ => !ix.is_null_page(i),
             },
             (Keep::Integer(values), ColumnIndexMetaData::INT32(ix)) => match (ix.min_value(i), ix.max_value(i)) {
-                (Some(lo), Some(hi)) => values.iter().any(|v| i64::from(*lo) <= *v && *v <= i64::from(*hi)),
+                (Some(lo), Some(hi)) => Self::integer_between(values, i64::from(*lo), i64::from(*hi)),
                 _ => !ix.is_null_page(i),
             },
             _ => true,

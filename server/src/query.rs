@@ -183,22 +183,25 @@ impl RawParams {
         Ok((cursor.as_ref().map(|c| c.version).or(version), cursor))
     }
 
-    /// Validates everything else against `columns`.
+    /// Validates everything else against `columns`, within `limits`.
     pub fn resolve(
         &self,
         columns: &[Column],
         cursor: Option<Cursor>,
-        max_limit: usize,
-        default_limit: usize,
+        limits: &crate::config::Limits,
     ) -> ApiResult<RowsRequest> {
+        let (max_limit, default_limit) = (limits.max_rows, limits.default_rows);
         let by_name: HashMap<&str, &Column> = columns.iter().map(|c| (c.name.as_str(), c)).collect();
         let known = |name: &str| -> ApiResult<&Column> {
             by_name.get(name).copied().ok_or_else(|| unknown_column(name, columns))
         };
-        let select = match self.get("select").filter(|s| !s.trim().is_empty()) {
+        let select: Vec<String> = match self.get("select").filter(|s| !s.trim().is_empty()) {
             Some(s) => s.split(',').map(|n| known(n.trim()).map(|c| c.name.clone())).collect::<ApiResult<_>>()?,
             None => columns.iter().map(|c| c.name.clone()).collect(),
         };
+        if let Some(twice) = select.iter().enumerate().find(|(i, n)| select[..*i].contains(n)).map(|(_, n)| n) {
+            return Err(ApiError::new(Code::InvalidParameter, format!("`select` names `{twice}` twice")));
+        }
         let order = match self.get("order").filter(|s| !s.trim().is_empty()) {
             Some(s) => s
                 .split(',')
@@ -240,6 +243,12 @@ impl RawParams {
             if key.is_empty() || RESERVED_PARAMS.contains(&key.as_str()) {
                 continue;
             }
+            if filters.len() == limits.max_filters {
+                return Err(ApiError::new(
+                    Code::LimitExceeded,
+                    format!("at most {} filters are allowed in one request (limits.max_filters)", limits.max_filters),
+                ));
+            }
             // Column names never contain `__`, so the split is unambiguous.
             let (name, op) = match key.rsplit_once("__") {
                 Some((name, op)) if !by_name.contains_key(key.as_str()) => {
@@ -260,7 +269,7 @@ impl RawParams {
                 kind: column.kind,
                 op,
                 value: value.clone(),
-                expr: filter_expr(column, op, value)?,
+                expr: filter_expr(column, op, value, limits.max_in_values)?,
             });
         }
         let after_key = match &after {
@@ -323,6 +332,69 @@ fn typed_literal(column: &Column, raw: &str) -> ApiResult<Expr> {
     })
 }
 
+/// The comma-separated values of an `in` filter as one typed series.
+fn typed_list(column: &Column, raw: &str) -> ApiResult<Series> {
+    let values: Vec<&str> = raw.split(',').collect();
+    let bad = |v: &str, expected: &str| {
+        ApiError::new(
+            Code::InvalidValue,
+            format!("`{v}` is not a valid {} for column `{}` (expected {expected})", column.kind, column.name),
+        )
+    };
+    let name = PlSmallStr::from_str(column.name.as_str());
+    Ok(match column.kind {
+        ColumnType::String => Series::new(name, values),
+        ColumnType::Integer => {
+            let v: Vec<i64> = values
+                .iter()
+                .map(|v| v.trim().parse().map_err(|_| bad(v, "a whole number")))
+                .collect::<ApiResult<_>>()?;
+            Series::new(name, v)
+        }
+        ColumnType::Float => {
+            let v: Vec<f64> = values
+                .iter()
+                .map(|v| v.trim().parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(|| bad(v, "a number")))
+                .collect::<ApiResult<_>>()?;
+            Series::new(name, v)
+        }
+        ColumnType::Boolean => {
+            let v: Vec<bool> = values
+                .iter()
+                .map(|v| match v.trim() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err(bad(v, "true or false")),
+                })
+                .collect::<ApiResult<_>>()?;
+            Series::new(name, v)
+        }
+        ColumnType::Date => {
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+            let v: Vec<i32> = values
+                .iter()
+                .map(|v| {
+                    NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+                        .map(|d| (d - epoch).num_days() as i32)
+                        .map_err(|_| bad(v, "YYYY-MM-DD"))
+                })
+                .collect::<ApiResult<_>>()?;
+            Series::new(name, v).cast(&DataType::Date).map_err(ApiError::internal)?
+        }
+        ColumnType::Datetime => {
+            let v: Vec<i64> = values
+                .iter()
+                .map(|v| {
+                    parse_datetime(v.trim())
+                        .map(|t| t.and_utc().timestamp_micros())
+                        .ok_or_else(|| bad(v, "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS"))
+                })
+                .collect::<ApiResult<_>>()?;
+            Series::new(name, v).cast(&DataType::Datetime(TimeUnit::Microseconds, None)).map_err(ApiError::internal)?
+        }
+    })
+}
+
 fn parse_datetime(v: &str) -> Option<NaiveDateTime> {
     ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
         .iter()
@@ -330,7 +402,7 @@ fn parse_datetime(v: &str) -> Option<NaiveDateTime> {
         .or_else(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
 }
 
-fn filter_expr(column: &Column, op: Op, raw: &str) -> ApiResult<Expr> {
+fn filter_expr(column: &Column, op: Op, raw: &str, max_in_values: usize) -> ApiResult<Expr> {
     let c = col(column.name.as_str());
     let text_only = || {
         if column.kind == ColumnType::String {
@@ -350,8 +422,19 @@ fn filter_expr(column: &Column, op: Op, raw: &str) -> ApiResult<Expr> {
         Op::Lt => c.lt(typed_literal(column, raw)?),
         Op::Lte => c.lt_eq(typed_literal(column, raw)?),
         Op::In => {
-            let values = raw.split(',').map(|v| typed_literal(column, v)).collect::<ApiResult<Vec<_>>>()?;
-            values.into_iter().map(|v| c.clone().eq(v)).reduce(|a, b| a.or(b)).unwrap_or(lit(false))
+            let count = raw.split(',').count();
+            if count > max_in_values {
+                return Err(ApiError::new(
+                    Code::LimitExceeded,
+                    format!(
+                        "`{}__in` has {count} values; at most {max_in_values} are allowed (limits.max_in_values)",
+                        column.name
+                    ),
+                ));
+            }
+            // One membership test over a typed list: its cost grows with the rows, not with
+            // rows times values, and its plan is one node however long the list.
+            c.is_in(lit(typed_list(column, raw)?).implode(false), false)
         }
         Op::Contains => {
             text_only()?;
@@ -620,7 +703,11 @@ fn plan_page(
         keep.push(len().cast(DataType::UInt64).alias(MATCHED));
     }
     let df = collect(lf.select(keep).slice(req.offset as i64, (req.limit + 1) as IdxSize), watch)?;
-    let after = if df.height() > req.limit { Some(after_row(&df, req.limit - 1, &req.order)?) } else { None };
+    // A page of no rows (`limit=0`, for the total alone) ends nowhere.
+    let after = match req.limit.checked_sub(1) {
+        Some(last) if df.height() > req.limit => Some(after_row(&df, last, &req.order)?),
+        _ => None,
+    };
     // A page past the last row has no row to read the count from, and none was counted.
     let mut matched = match df.column(MATCHED) {
         Ok(c) if df.height() > 0 => c.get(0)?.extract::<u64>(),

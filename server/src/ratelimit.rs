@@ -2,11 +2,11 @@
 //! at `requests_per_minute`, with `RateLimit-*` headers on every answer and a 429 when empty.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -70,11 +70,11 @@ impl RateLimiter {
     }
 }
 
-/// Middleware: limits by the peer's address and labels every answer. A request without a
-/// peer address (the router called in-process) is not limited.
+/// Middleware: limits by the client's address (see [`crate::client`]) and labels every
+/// answer. A request without a peer address (the router called in-process) is not limited.
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limiter = &state.rate_limiter;
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = crate::client::address(&request, &state.trusted_proxies);
     let Some(peer) = peer.filter(|_| limiter.enabled()) else {
         return next.run(request).await;
     };

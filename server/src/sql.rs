@@ -12,7 +12,9 @@ use sqlparser::ast::{
     SelectItem, SetExpr, Statement, TableFactor, Value, Visit, Visitor, WindowType,
 };
 use sqlparser::dialect::GenericDialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::{ApiError, ApiResult, Code};
 
@@ -35,10 +37,65 @@ pub struct Checked {
     pub uses: Uses,
 }
 
+/// How large a query may be before anything parses it.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Bytes of SQL text.
+    pub max_bytes: usize,
+    /// Nesting of parentheses and of expressions.
+    pub max_depth: usize,
+    /// Tokens: words, literals, operators and punctuation.
+    pub max_tokens: usize,
+}
+
 /// Parses `sql` and checks it may run.
-pub fn check(sql: &str) -> ApiResult<Checked> {
-    let statements = Parser::parse_sql(&GenericDialect {}, sql)
+///
+/// The bounds are checked first on the text and its tokens, which take a loop each, then on
+/// the tree, where the walk stops as soon as it is too deep. Nothing recursive ever sees an
+/// expression nested deeper than `max_depth`, so no query can overflow a stack, here or in
+/// polars. The tree of a long operator chain (`1+1+…`) is as deep as the chain is long, and
+/// dropping it recurses, so the token bound keeps that within a thread's stack too.
+pub fn check(sql: &str, bounds: &Bounds) -> ApiResult<Checked> {
+    if sql.len() > bounds.max_bytes {
+        return Err(too_large(format!(
+            "the query is {} bytes; at most {} are allowed (limits.max_sql_bytes)",
+            sql.len(),
+            bounds.max_bytes
+        )));
+    }
+    let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize()
         .map_err(|e| ApiError::new(Code::InvalidSql, format!("not valid SQL: {e}")))?;
+    // A chain of set operations is a tree as deep as it is long, like a chain of operators,
+    // but the walk below only measures expressions and queries: it is counted here.
+    let (mut count, mut depth, mut sets) = (0usize, 0usize, 0usize);
+    for token in &tokens {
+        match token {
+            Token::Whitespace(_) => continue,
+            Token::LParen | Token::LBracket | Token::LBrace => depth += 1,
+            Token::RParen | Token::RBracket | Token::RBrace => depth = depth.saturating_sub(1),
+            Token::Word(w) if matches!(w.keyword, Keyword::UNION | Keyword::EXCEPT | Keyword::INTERSECT) => sets += 1,
+            _ => {}
+        }
+        count += 1;
+        if depth > bounds.max_depth || sets > bounds.max_depth {
+            return Err(too_deep(bounds.max_depth));
+        }
+    }
+    if count > bounds.max_tokens {
+        return Err(too_large(format!(
+            "the query has {count} tokens; at most {} are allowed (limits.max_sql_tokens)",
+            bounds.max_tokens
+        )));
+    }
+    let statements =
+        Parser::new(&dialect).with_recursion_limit(bounds.max_depth).with_tokens(tokens).parse_statements().map_err(
+            |e| match e {
+                sqlparser::parser::ParserError::RecursionLimitExceeded => too_deep(bounds.max_depth),
+                e => ApiError::new(Code::InvalidSql, format!("not valid SQL: {e}")),
+            },
+        )?;
     let statement = match statements.as_slice() {
         [one] => one,
         [] => return Err(ApiError::new(Code::InvalidSql, "the query is empty")),
@@ -46,6 +103,10 @@ pub fn check(sql: &str) -> ApiResult<Checked> {
     };
     if !matches!(statement, Statement::Query(_)) {
         return Err(not_allowed("only a SELECT query runs here; the catalog is read-only"));
+    }
+    let mut depth = Depth { depth: 0, max: bounds.max_depth };
+    if let ControlFlow::Break(e) = statement.visit(&mut depth) {
+        return Err(e);
     }
     let mut check = Check::default();
     if let ControlFlow::Break(e) = statement.visit(&mut check) {
@@ -205,6 +266,51 @@ impl Visitor for UseCount {
     }
 }
 
+fn too_large(detail: String) -> ApiError {
+    ApiError::new(Code::LimitExceeded, detail)
+}
+
+fn too_deep(max: usize) -> ApiError {
+    too_large(format!("the query nests deeper than {max} levels (limits.max_sql_depth)"))
+}
+
+/// Stops the walk at the first expression nested deeper than `max`, before the walk itself
+/// goes deeper: a chain of operators is a tree as deep as it is long.
+struct Depth {
+    depth: usize,
+    max: usize,
+}
+
+impl Visitor for Depth {
+    type Break = ApiError;
+
+    fn pre_visit_expr(&mut self, _: &Expr) -> ControlFlow<ApiError> {
+        self.depth += 1;
+        if self.depth > self.max {
+            return ControlFlow::Break(too_deep(self.max));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, _: &Expr) -> ControlFlow<ApiError> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<ApiError> {
+        self.depth += 1;
+        if self.depth > self.max {
+            return ControlFlow::Break(too_deep(self.max));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &Query) -> ControlFlow<ApiError> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+}
+
 fn not_allowed(why: &str) -> ApiError {
     ApiError::new(Code::SqlNotAllowed, why.to_owned())
 }
@@ -277,8 +383,39 @@ impl Visitor for Check {
 mod tests {
     use super::*;
 
+    const BOUNDS: Bounds = Bounds { max_bytes: 65_536, max_depth: 64, max_tokens: 10_000 };
+
+    fn check(sql: &str) -> ApiResult<Checked> {
+        super::check(sql, &BOUNDS)
+    }
+
     fn refused(sql: &str) -> Code {
         check(sql).expect_err(sql).code
+    }
+
+    #[test]
+    fn deep_long_and_large_queries_are_refused_before_they_parse() {
+        let chain = format!("SELECT 1{}", "+1".repeat(1_500));
+        let err = check(&chain).unwrap_err();
+        assert_eq!(err.code, Code::LimitExceeded);
+        assert!(err.detail.contains("limits.max_sql_depth"), "{}", err.detail);
+        let nested = format!("SELECT {}1{}", "(".repeat(100), ")".repeat(100));
+        assert!(check(&nested).unwrap_err().detail.contains("max_sql_depth"));
+        let subqueries = format!("SELECT * FROM {}t{}", "(SELECT * FROM ".repeat(40), ")".repeat(40));
+        assert_eq!(check(&subqueries).unwrap_err().code, Code::LimitExceeded);
+        let wide = format!("SELECT 1 FROM t WHERE a IN ({})", vec!["1"; 6_000].join(","));
+        assert!(check(&wide).unwrap_err().detail.contains("limits.max_sql_tokens"));
+        let unions = vec!["SELECT 1"; 100].join(" UNION ALL ");
+        assert!(check(&unions).unwrap_err().detail.contains("max_sql_depth"));
+        // The longest chain the token bound lets through is refused, and dropped, within a
+        // test thread's stack.
+        let longest = format!("SELECT 1{}", "+1".repeat(BOUNDS.max_tokens / 2 - 2));
+        assert!(check(&longest).unwrap_err().detail.contains("max_sql_depth"));
+        let long = format!("SELECT '{}'", "x".repeat(70_000));
+        assert!(check(&long).unwrap_err().detail.contains("limits.max_sql_bytes"));
+        // Within the bounds, the same shapes pass.
+        assert!(check(&format!("SELECT 1{}", "+1".repeat(40))).is_ok());
+        assert!(check(&format!("SELECT 1 FROM t WHERE a IN ({})", vec!["1"; 2_000].join(","))).is_ok());
     }
 
     #[test]

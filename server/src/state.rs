@@ -23,6 +23,8 @@ pub struct Inner {
     pub ingests: tokio::sync::Semaphore,
     /// Tables SQL reads, decoded in memory.
     pub tables: Arc<crate::memtable::TableCache>,
+    /// `config.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<crate::client::Network>,
 }
 
 impl AppState {
@@ -40,7 +42,12 @@ impl AppState {
         let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
         let ingests = tokio::sync::Semaphore::new(config.limits.max_running_ingests.max(1));
         let tables = crate::memtable::TableCache::new(config.limits.table_cache_mb);
-        Ok(Self(Arc::new(Inner { store, index, config, queries, rate_limiter, ingests, tables })))
+        let trusted_proxies = config
+            .trusted_proxies
+            .iter()
+            .map(|n| n.parse().map_err(|e: String| anyhow::anyhow!("trusted_proxies: {e}")))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self(Arc::new(Inner { store, index, config, queries, rate_limiter, ingests, tables, trusted_proxies })))
     }
 }
 

@@ -1,8 +1,9 @@
 //! The test harness: a data folder in a temporary directory, the real server on port 0.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use opendata_datasets::{DatasetMeta, Organization, Store};
+use opendata_datasets::{DatasetMeta, Organization, Role, Store, User};
 use opendata_ingest::{IngestJob, IngestOutcome, ReadOptions};
 use opendata_server::{AppState, Config, publish, serve};
 use serde_json::Value;
@@ -73,6 +74,7 @@ pub fn ingest_with(
         options,
         columns,
         sort_by: None,
+        limits: Default::default(),
     };
     publish::ingest_and_index(&store, &index, &job, &mut |_| {}).map_err(|e| format!("{e:#}"))
 }
@@ -164,4 +166,55 @@ pub fn readings_csv(n: usize) -> String {
         s.push_str(&format!("{i},ST{:02},{value},2024-01-{:02} {:02}:00:00\n", i % 7, 1 + i % 28, i % 24));
     }
     s
+}
+
+/// A user, their memberships, and a live token.
+pub fn publisher(store: &Store, id: &str, site_admin: bool, orgs: &[(&str, Role)]) -> String {
+    let catalog = store.catalog();
+    catalog
+        .create_user(&User {
+            id: id.into(),
+            name: id.into(),
+            site_admin,
+            created_at: chrono::Utc::now(),
+            memberships: vec![],
+        })
+        .unwrap();
+    for (o, role) in orgs {
+        catalog.set_membership(id, o, *role).unwrap();
+    }
+    opendata_server::auth::issue(catalog, id, "tests", None).unwrap().1
+}
+
+pub async fn send(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<reqwest::Body>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = s.client.request(method, s.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let res = req.send().await.unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    let text = res.text().await.unwrap();
+    (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub async fn wait_for_job(s: &TestServer, token: &str, location: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _, job) = send(s, reqwest::Method::GET, location, Some(token), None).await;
+        assert_eq!(status, 200, "{job}");
+        if job["status"] == "succeeded" || job["status"] == "failed" {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "the job did not finish: {job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -120,9 +120,38 @@ pub async fn search_datasets(
         offset,
         limit: per_page as usize,
     };
-    let found = state.index.search(&query)?;
+    let found = run_search(&state, query).await?;
     let results = found.hits.into_iter().map(SearchResult::from).collect();
     Ok(Json(SearchResponse { total: found.total as u64, page, per_page, results, facets: found.facets.into() }))
+}
+
+/// Runs a catalog search within `limits.max_search_words`, on a blocking thread: a search
+/// takes milliseconds of CPU, which the async threads owe to other requests.
+pub(crate) async fn run_search(
+    state: &AppState,
+    query: search_index::SearchQuery,
+) -> ApiResult<search_index::SearchResults> {
+    bounded_words(state, query.q.as_deref().unwrap_or_default())?;
+    let index = state.clone();
+    tokio::task::spawn_blocking(move || index.index.search(&query))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
+}
+
+/// Refuses a search text of more words than `limits.max_search_words`, or one so long that
+/// counting its words would be the expensive part.
+pub(crate) fn bounded_words(state: &AppState, q: &str) -> ApiResult<()> {
+    let max = state.config.limits.max_search_words;
+    // No word of a real search is 100 bytes long.
+    let too_long = q.len() > max.saturating_mul(100);
+    if too_long || search_index::clause_count(q) > max {
+        return Err(ApiError::new(
+            Code::LimitExceeded,
+            format!("a search may have at most {max} words, phrases and exclusions (limits.max_search_words)"),
+        ));
+    }
+    Ok(())
 }
 
 /// Suggest parameters.
@@ -159,7 +188,10 @@ pub async fn suggest(
     if !(1..=20).contains(&limit) {
         return Err(ApiError::new(Code::InvalidParameter, "`limit` must be between 1 and 20"));
     }
-    let found = state.index.suggest(&p.q, limit)?;
+    bounded_words(&state, &p.q)?;
+    let index = state.clone();
+    let found =
+        tokio::task::spawn_blocking(move || index.index.suggest(&p.q, limit)).await.map_err(ApiError::internal)??;
     Ok(Json(SuggestResponse {
         titles: found
             .titles

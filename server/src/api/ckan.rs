@@ -223,7 +223,7 @@ async fn dispatch(state: &AppState, base: &str, name: &str, p: &Map<String, Valu
                 state.store.catalog().dataset(&id).map_err(|_| CkanError::not_found(format!("no dataset `{id}`")))?;
             package(state, base, &d)
         }
-        "package_search" => package_search(state, base, p),
+        "package_search" => package_search(state, base, p).await,
         "organization_list" => {
             let orgs = state.store.catalog().organizations()?;
             if flag(p, "all_fields")? {
@@ -458,7 +458,7 @@ fn filter_query(fq: &str, query: &mut search_index::SearchQuery) -> Result<(), C
     Ok(())
 }
 
-fn package_search(state: &AppState, base: &str, p: &Map<String, Value>) -> ActionResult {
+async fn package_search(state: &AppState, base: &str, p: &Map<String, Value>) -> ActionResult {
     let rows = number(p, "rows", 10, 1000)?;
     let start = number(p, "start", 0, usize::MAX)?;
     let sort_text = text(p, "sort").unwrap_or_else(|| "score desc, metadata_modified desc".into());
@@ -477,7 +477,7 @@ fn package_search(state: &AppState, base: &str, p: &Map<String, Value>) -> Actio
     if let Some(fq) = text(p, "fq") {
         filter_query(&fq, &mut query)?;
     }
-    let found = state.index.search(&query).map_err(ApiError::from)?;
+    let found = super::catalog::run_search(state, query).await?;
     let catalog = state.store.catalog();
     let mut results = Vec::new();
     if rows > 0 {

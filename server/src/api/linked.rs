@@ -69,10 +69,10 @@ impl Graph {
     fn turtle(&self) -> String {
         let mut out = String::new();
         for (s, props) in self.subjects() {
-            out.push_str(&format!("<{s}>\n"));
+            out.push_str(&format!("{}\n", turtle_iri(s)));
             for (i, (p, o)) in props.iter().enumerate() {
                 let end = if i + 1 == props.len() { " .\n\n" } else { " ;\n" };
-                out.push_str(&format!("    <{p}> {}{end}", turtle_object(o)));
+                out.push_str(&format!("    {} {}{end}", turtle_iri(p), turtle_object(o)));
             }
         }
         out
@@ -155,11 +155,27 @@ impl Graph {
 fn turtle_object(o: &Object) -> String {
     let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").replace('\r', "\\r");
     match o {
-        Object::Iri(i) => format!("<{i}>"),
+        Object::Iri(i) => turtle_iri(i),
         Object::Text { value, lang: Some(l) } => format!("\"{}\"@{l}", escape(value)),
         Object::Text { value, lang: None } => format!("\"{}\"", escape(value)),
         Object::Typed { value, datatype } => format!("\"{}\"^^<{datatype}>", escape(value)),
     }
+}
+
+/// An IRI in Turtle: the characters that could end it or start another term are written as
+/// `\uXXXX` escapes, so no value a publisher gives (a source URL, a license) can add triples.
+fn turtle_iri(iri: &str) -> String {
+    let mut out = String::with_capacity(iri.len() + 2);
+    out.push('<');
+    for c in iri.chars() {
+        if c <= ' ' || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '^' | '`' | '\\') {
+            out.push_str(&format!("\\u{:04X}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('>');
+    out
 }
 
 fn xml(s: &str) -> String {

@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sql", get(sql::sql_get).post(sql::sql_post))
         .merge(crate::web::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ratelimit::limit))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), known_host))
         .with_state(state.clone());
     // Health checks are never rate-limited.
     let api = Router::new().route("/healthz", get(meta::healthz)).with_state(state).merge(limited);
@@ -134,11 +135,49 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The scheme and host clients reached us by, for absolute URLs in responses.
+/// The scheme and host clients reached us by, for absolute URLs in responses. The `Host`
+/// header was checked by [`known_host`] before any handler runs.
 pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = &state.config.public_url {
         return url.trim_end_matches('/').to_owned();
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     format!("http://{host}")
+}
+
+/// Refuses a request whose `Host` the operator did not list: links built from it land in
+/// responses that caches keep, some for good (pinned versions), so a forged one must never
+/// get that far.
+async fn known_host(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    if host_allowed(&state.config, host) {
+        return next.run(request).await;
+    }
+    axum::response::IntoResponse::into_response(ApiError::new(
+        Code::UnknownHost,
+        "this portal does not answer for that host name; the operator lists its names in `allowed_hosts`",
+    ))
+}
+
+/// Whether `host` (as the `Host` header gives it, perhaps with a port) is one to answer for.
+pub fn host_allowed(config: &crate::Config, host: &str) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|n| format!("[{n}]")).unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default().to_owned(),
+    };
+    let public = config
+        .public_url
+        .as_deref()
+        .and_then(|u| u.split("://").nth(1))
+        .map(|rest| rest.split('/').next().unwrap_or_default().to_ascii_lowercase());
+    let listed: Vec<String> = config.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).chain(public).collect();
+    if listed.is_empty() {
+        return matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+    }
+    listed.iter().any(|allowed| *allowed == host || *allowed == name)
 }

@@ -40,8 +40,7 @@ fn resolve(state: &AppState, id: &str, table: &str, raw: Option<&str>) -> ApiRes
     let (version, cursor) = params.version()?;
     let pinned = version.is_some();
     let version = table.version(version)?.clone();
-    let limits = &state.config.limits;
-    let request = params.resolve(&version.columns, cursor, limits.max_rows, limits.default_rows)?;
+    let request = params.resolve(&version.columns, cursor, &state.config.limits)?;
     Ok(Resolved { table, version, request, pinned })
 }
 

@@ -142,7 +142,15 @@ async fn run(state: AppState, q: Option<String>, format: Option<String>) -> ApiR
 
 /// Checks and runs one query: the result, and whether it stopped at `limits.max_rows`.
 pub(crate) async fn execute(state: &AppState, q: String) -> ApiResult<(DataFrame, bool)> {
-    let crate::sql::Checked { relations, uses } = crate::sql::check(&q)?;
+    let bounds = state.config.limits.sql_bounds();
+    // Off the async threads: a query of the largest allowed size takes a while to tokenize.
+    let (q, checked) = tokio::task::spawn_blocking(move || {
+        let checked = crate::sql::check(&q, &bounds);
+        (q, checked)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let crate::sql::Checked { relations, uses } = checked?;
     let catalog = state.store.catalog();
     let datasets = catalog.datasets()?;
     let mut tables = Vec::with_capacity(relations.len());

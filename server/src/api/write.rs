@@ -117,6 +117,9 @@ pub async fn create_dataset(
     if new.title.trim().is_empty() {
         return Err(ApiError::new(Code::InvalidParameter, "`title` may not be empty"));
     }
+    if let Some(license) = &new.license {
+        valid_license(license)?;
+    }
     let catalog = state.store.catalog();
     known_organization(&state, &new.organization)?;
     match catalog.dataset(&new.id) {
@@ -155,6 +158,11 @@ fn known_organization(state: &AppState, id: &str) -> ApiResult<()> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn valid_license(id: &str) -> ApiResult<()> {
+    opendata_datasets::license::validate(id)
+        .map_err(|e| ApiError::new(Code::InvalidParameter, format!("`license`: {e}")))
 }
 
 /// A JSON body, or a 400 that says what is wrong with it.
@@ -206,6 +214,9 @@ pub async fn update_dataset(
     meta.description = patch.description.unwrap_or(meta.description);
     meta.description_en = patch.description_en.or(meta.description_en);
     meta.tags = patch.tags.unwrap_or(meta.tags);
+    if let Some(license) = &patch.license {
+        valid_license(license)?;
+    }
     meta.license = patch.license.unwrap_or(meta.license);
     meta.source = patch.source.or(meta.source);
     catalog.upsert_dataset(&meta)?;
@@ -332,6 +343,7 @@ pub async fn upload_version(
         options: ReadOptions::default(),
         columns: Default::default(),
         sort_by: None,
+        limits: state.config.limits.ingest(),
     };
     let (worker_state, worker_job) = (state.clone(), job.clone());
     tokio::spawn(async move {

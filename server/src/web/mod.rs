@@ -189,7 +189,7 @@ async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiRe
         offset: (page_no - 1) * per_page,
         limit: per_page,
     };
-    let found = state.index.search(&query)?;
+    let found = crate::api::catalog::run_search(&state, query).await?;
     let facet = |name: &str, key: &str, values: &[search_index::FacetCount]| {
         html! {
             @if !values.is_empty() {
