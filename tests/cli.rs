@@ -317,4 +317,12 @@ async fn users_and_tokens_from_the_command_line() {
     assert!(format!("{err:#}").contains("token `abc` not found"), "{err:#}");
     opendata(&["token", "create", "bat", "--label", "ci", "--expires-days", "30", "--data", &d]).unwrap();
     assert!(opendata(&["token", "create", "nobody", "--data", &d]).is_err());
+    opendata(&["token", "list", "--user", "bat", "--data", &d]).unwrap();
+    // A disabled user can do nothing, whatever their roles; enabling restores them.
+    opendata(&["user", "disable", "bat", "--data", &d]).unwrap();
+    let user = store.catalog().user("bat").unwrap();
+    assert!(user.disabled && !user.may_publish("nso"));
+    opendata(&["user", "enable", "bat", "--data", &d]).unwrap();
+    assert!(store.catalog().user("bat").unwrap().may_publish("nso"));
+    assert!(opendata(&["user", "disable", "nobody", "--data", &d]).is_err());
 }

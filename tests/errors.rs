@@ -184,6 +184,7 @@ async fn generated_requests_find_no_server_errors_and_no_spec_violations() {
         site_admin: true,
         created_at: chrono::Utc::now(),
         memberships: vec![],
+        disabled: false,
     };
     store.catalog().create_user(&admin).unwrap();
     let token = opendata_server::auth::issue(store.catalog(), "fuzz", "schemathesis", None).unwrap().1;

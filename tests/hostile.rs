@@ -362,3 +362,181 @@ async fn the_bearer_scheme_is_case_insensitive() {
 pub fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_names_belong_to_the_first_table_that_took_them() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("a.csv");
+    std::fs::write(&csv, "station,value\nUB01,10\nUB02,20\n").unwrap();
+    ingest(data.path(), &csv, &dataset("air-quality", "agaar", "Агаар"), "main").unwrap();
+    ingest(data.path(), &csv, &dataset("a", "agaar", "A"), "b__c").unwrap();
+    let store = Store::open(data.path()).unwrap();
+    store.catalog().upsert_organization(&crate::common::org("nso", "NSO")).unwrap();
+    let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
+    drop(store);
+    let s = TestServer::serve(data).await;
+    // Another organization's editor makes datasets whose SQL names would collide.
+    for id in ["air_quality", "a__b"] {
+        let new = json!({"id": id, "organization": "nso", "title": id}).to_string();
+        let (status, _, body) = send(&s, M::POST, "/api/v1/datasets", Some(&token), Some(new.into())).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let rogue = "station,value\nEVIL,666\n".as_bytes().to_vec();
+    for (id, table) in [("air_quality", "main"), ("a__b", "c")] {
+        let path = format!("/api/v1/datasets/{id}/tables/{table}/versions");
+        let (status, headers, _) = send(&s, M::POST, &path, Some(&token), Some(rogue.clone().into())).await;
+        assert_eq!(status, 202);
+        let job = wait_for_job(&s, &token, headers["location"].to_str().unwrap()).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+    }
+    for name in ["air_quality__main", "a__b__c"] {
+        let q = format!("/api/v1/sql?q={}", urlencode(&format!("SELECT sum(value) AS v FROM {name}")));
+        assert_eq!(s.json(&q, 200).await["rows"][0]["v"], 30, "{name} was taken over");
+    }
+    let rogue_table = s.json("/api/v1/datasets/air_quality", 200).await;
+    assert_eq!(rogue_table["tables"][0]["sql_name"], "air_quality__main_2");
+    let q = format!("/api/v1/sql?q={}", urlencode("SELECT value FROM air_quality__main_2"));
+    assert_eq!(s.json(&q, 200).await["rows"][0]["value"], 666);
+}
+
+/// A server whose single ingest slot is busy for a while with a large upload, so that the
+/// next upload waits as a queued job.
+async fn busy_server() -> (TestServer, String, String, Value) {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("d.csv");
+    std::fs::write(&csv, "aimag,people\nДорнод,80000\n").unwrap();
+    ingest(data.path(), &csv, &dataset("d", "nso", "D"), "main").unwrap();
+    let store = Store::open(data.path()).unwrap();
+    store.catalog().upsert_organization(&crate::common::org("agaar", "Агаар")).unwrap();
+    let editor = publisher(&store, "bat", false, &[("nso", Role::Editor), ("agaar", Role::Editor)]);
+    let admin = publisher(&store, "saraa", false, &[("nso", Role::Admin), ("agaar", Role::Admin)]);
+    drop(store);
+    let s = TestServer::serve_with(data, |c| c.limits.max_running_ingests = 1).await;
+    let mut big = String::from("id,value,label\n");
+    for i in 0..400_000 {
+        big.push_str(&format!("{i},{},label {}\n", i % 977, i % 13));
+    }
+    let (status, _, slow) =
+        send(&s, M::POST, "/api/v1/datasets/d/tables/big/versions", Some(&editor), Some(big.into())).await;
+    assert_eq!(status, 202, "{slow}");
+    (s, editor, admin, slow)
+}
+
+async fn queue(s: &TestServer, token: &str) -> String {
+    let body = "aimag,people\nХовд,90000\n";
+    let (status, headers, job) =
+        send(s, M::POST, "/api/v1/datasets/d/tables/main/versions", Some(token), Some(body.into())).await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["status"], "queued", "the slot should still be busy: {job}");
+    headers["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_uploads_check_again_before_they_run() {
+    // Withdrawn while queued: the job is cancelled, and the dataset stays withdrawn.
+    let (s, editor, admin, _) = busy_server().await;
+    let job = queue(&s, &editor).await;
+    let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/d", Some(&admin), None).await;
+    assert_eq!(status, 204);
+    let done = wait_for_job(&s, &editor, &job).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done["error"].as_str().unwrap().contains("withdrawn"), "{done}");
+    let (status, _, _) = send(&s, M::GET, "/api/v1/datasets/d", None, None).await;
+    assert_eq!(status, 404, "the queued upload re-created the withdrawn dataset");
+
+    // Moved to another organization while queued: the move stands.
+    let (s, editor, admin, _) = busy_server().await;
+    let job = queue(&s, &editor).await;
+    let (status, _, _) = send(
+        &s,
+        M::PATCH,
+        "/api/v1/datasets/d",
+        Some(&admin),
+        Some(json!({"organization": "agaar", "title": "Moved"}).to_string().into()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let done = wait_for_job(&s, &editor, &job).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let d = s.json("/api/v1/datasets/d", 200).await;
+    assert_eq!((d["organization"].as_str(), d["title"].as_str()), (Some("agaar"), Some("Moved")));
+
+    // The token revoked while queued: nothing is published.
+    let (s, editor, admin, _) = busy_server().await;
+    let job = queue(&s, &editor).await;
+    let id = s.state.store.catalog().tokens().unwrap().into_iter().find(|t| t.user == "bat").unwrap().id;
+    s.state.store.catalog().revoke_token(&id).unwrap();
+    let done = wait_for_job(&s, &admin, &job).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done["error"].as_str().unwrap().contains("revoked"), "{done}");
+    assert_eq!(s.json("/api/v1/datasets/d/tables/main/rows", 200).await["total"], 1);
+}
+
+/// A body that sends `first`, then waits `pause`, then sends `rest`.
+fn slow_body(first: &'static str, pause: Duration, rest: &'static str) -> reqwest::Body {
+    let stream = futures::stream::unfold(0, move |step| async move {
+        match step {
+            0 => Some((Ok::<_, std::io::Error>(bytes_of(first)), 1)),
+            1 => {
+                tokio::time::sleep(pause).await;
+                Some((Ok(bytes_of(rest)), 2))
+            }
+            _ => None,
+        }
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+fn bytes_of(s: &'static str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_authorized_after_their_body_and_within_deadlines() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("d.csv");
+    std::fs::write(&csv, "aimag,people\nДорнод,80000\n").unwrap();
+    ingest(data.path(), &csv, &dataset("d", "nso", "D"), "main").unwrap();
+    let store = Store::open(data.path()).unwrap();
+    let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
+    drop(store);
+    let s = TestServer::serve_with(data, |c| c.limits.upload_idle_secs = 1).await;
+    let url = s.url("/api/v1/datasets/d/tables/main/versions");
+
+    // Revoked while the body was on its way.
+    let id = s.state.store.catalog().tokens().unwrap()[0].id.clone();
+    let catalog_state = s.state.clone();
+    let revoke = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        catalog_state.store.catalog().revoke_token(&id).unwrap();
+    });
+    let body = slow_body("aimag,people\n", Duration::from_millis(600), "Ховд,90000\n");
+    let res = s.client.post(&url).bearer_auth(&token).body(body).send().await.unwrap();
+    revoke.await.unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(s.json("/api/v1/datasets/d/tables/main/rows", 200).await["total"], 1);
+
+    // A body that stalls is dropped.
+    let store = Store::open(s.data.path()).unwrap();
+    let token = publisher(&store, "dorj", false, &[("nso", Role::Editor)]);
+    let body = slow_body("aimag,people\n", Duration::from_secs(3), "Ховд,90000\n");
+    let res = s.client.post(&url).bearer_auth(&token).body(body).send().await;
+    match res {
+        Ok(res) => {
+            assert_eq!(res.status().as_u16(), 408);
+            assert_eq!(res.json::<Value>().await.unwrap()["code"], "upload_timeout");
+        }
+        // The server may close the connection before the client finishes sending.
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+    assert_eq!(s.json("/api/v1/datasets/d/tables/main/rows", 200).await["total"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_user_can_do_nothing() {
+    let (s, token) = publishing_server().await;
+    s.state.store.catalog().set_user_disabled("bat", true).unwrap();
+    let new = json!({"id": "x", "organization": "nso", "title": "X"}).to_string();
+    let (status, _, _) = send(&s, M::POST, "/api/v1/datasets", Some(&token), Some(new.into())).await;
+    assert_eq!(status, 401);
+}

@@ -341,6 +341,7 @@ async fn sorted_table_answers_point_filters_exactly() {
             columns: Default::default(),
             sort_by: Some(vec!["station".into(), "kind".into(), "id".into()]),
             limits: Default::default(),
+            create_dataset: true,
         };
         opendata_server::publish::ingest_and_index(&store, &index, &job, &mut |_| {}).unwrap();
         std::fs::remove_file(path).unwrap();

@@ -4,7 +4,12 @@ use crate::model::*;
 /// What a publish adds to the catalog: a new version of one table, with the dataset's metadata.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
+    /// The dataset's metadata, used only to create it: a version never changes an existing
+    /// dataset's metadata (an upload queued before an edit must not undo the edit).
     pub dataset: DatasetMeta,
+    /// Whether a dataset that does not exist may be created; when false, publishing into a
+    /// dataset that is gone (withdrawn while the ingest ran) fails instead.
+    pub create_dataset: bool,
     pub table: String,
     pub table_title: String,
     pub row_count: u64,
@@ -67,6 +72,11 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// The token whose secret hashes to `hash`, live or not.
     fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>>;
     fn revoke_token(&self, id: &str) -> Result<()>;
+    fn token(&self, id: &str) -> Result<ApiToken>;
+    /// Every token, live or not, oldest first.
+    fn tokens(&self) -> Result<Vec<ApiToken>>;
+    /// A disabled user keeps their history but can no longer act: their tokens stop working.
+    fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<()>;
 
     /// Appends to the audit log.
     fn record(&self, entry: &AuditEntry) -> Result<()>;
@@ -79,6 +89,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Marks every job still queued or running as failed with `reason`; for a server that
     /// starts after one that stopped mid-ingest. Returns how many there were.
     fn fail_unfinished_jobs(&self, reason: &str) -> Result<usize>;
+    /// Marks the dataset's queued jobs as failed with `reason` (it was withdrawn); returns
+    /// how many there were. A running job finds the dataset gone when it publishes.
+    fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize>;
 }
 
 /// Catalog-wide counts.

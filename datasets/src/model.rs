@@ -332,17 +332,21 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Organizations the user belongs to, and as what.
     pub memberships: Vec<(String, Role)>,
+    /// Disabled by an operator: the user may do nothing, whatever their roles.
+    pub disabled: bool,
 }
 
 impl User {
     /// Whether the user may publish for `organization`.
     pub fn may_publish(&self, organization: &str) -> bool {
-        self.site_admin || self.memberships.iter().any(|(org, _)| org == organization)
+        !self.disabled && (self.site_admin || self.memberships.iter().any(|(org, _)| org == organization))
     }
 
     /// Whether the user administers `organization`: withdrawing its datasets is theirs.
     pub fn administers(&self, organization: &str) -> bool {
-        self.site_admin || self.memberships.iter().any(|(org, role)| org == organization && *role == Role::Admin)
+        !self.disabled
+            && (self.site_admin
+                || self.memberships.iter().any(|(org, role)| org == organization && *role == Role::Admin))
     }
 }
 
@@ -393,6 +397,9 @@ pub struct Job {
     pub dataset: String,
     pub table: String,
     pub user: String,
+    /// The token that queued the job: it must still be live when the job runs.
+    #[serde(default)]
+    pub token: Option<String>,
     pub status: JobStatus,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,

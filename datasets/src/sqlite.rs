@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS tables (
     name TEXT NOT NULL,
     title TEXT NOT NULL,
     settings TEXT,
+    sql_name TEXT,
     PRIMARY KEY (dataset, name)
 );
 CREATE TABLE IF NOT EXISTS versions (
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS users (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     site_admin INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS memberships (
     user TEXT NOT NULL REFERENCES users(id),
@@ -114,12 +116,47 @@ fn migrate(conn: &Connection) -> Result<()> {
         ("versions", "changes", "TEXT"),
         ("versions", "report", "TEXT"),
         ("tables", "settings", "TEXT"),
+        ("tables", "sql_name", "TEXT"),
+        ("users", "disabled", "INTEGER NOT NULL DEFAULT 0"),
     ] {
         if !has(table, column)? {
             conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
         }
     }
+    // Tables from before SQL names were stored get theirs in the order they were made, so
+    // where two names collided the older table keeps the plain one.
+    let unnamed: Vec<(i64, String, String)> = conn
+        .prepare("SELECT rowid, dataset, name FROM tables WHERE sql_name IS NULL ORDER BY rowid")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (rowid, dataset, name) in unnamed {
+        let sql_name = free_sql_name(conn, &dataset, &name)?;
+        conn.execute("UPDATE tables SET sql_name = ?2 WHERE rowid = ?1", params![rowid, sql_name])?;
+    }
+    conn.execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS tables_sql_name ON tables(sql_name)")?;
     Ok(())
+}
+
+/// The SQL name a new table gets: `<dataset>__<table>` with `-` as `_`, unless another table
+/// holds it (`air-quality` and `air_quality` map to one name, and so do dataset `a` with
+/// table `b__c` and dataset `a__b` with table `c`): then the first of `…_2`, `…_3` that is
+/// free. A table never takes over a name another one's queries use; the unique index makes
+/// that a constraint, not a convention.
+fn free_sql_name(conn: &Connection, dataset: &str, table: &str) -> Result<String> {
+    let base = sql_name(dataset, table);
+    let taken = |name: &str| -> Result<bool> {
+        Ok(conn.query_row("SELECT count(*) FROM tables WHERE sql_name = ?1", [name], |r| r.get::<_, i64>(0))? > 0)
+    };
+    if !taken(&base)? {
+        return Ok(base);
+    }
+    for n in 2.. {
+        let candidate = format!("{base}_{n}");
+        if !taken(&candidate)? {
+            return Ok(candidate);
+        }
+    }
+    unreachable!("some suffix is free")
 }
 
 fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
@@ -130,12 +167,12 @@ fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
         .optional()?
         .ok_or_else(|| Error::DatasetNotFound(id.to_owned()))?;
     let meta: DatasetMeta = serde_json::from_str(&row.0)?;
-    let mut stmt = conn.prepare_cached("SELECT name, title FROM tables WHERE dataset = ?1 ORDER BY rowid")?;
+    let mut stmt = conn.prepare_cached("SELECT name, title, sql_name FROM tables WHERE dataset = ?1 ORDER BY rowid")?;
     let names = stmt
-        .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut tables = Vec::with_capacity(names.len());
-    for (name, title) in names {
+    for (name, title, sql_name) in names {
         let mut stmt = conn.prepare_cached(
             "SELECT version, created_at, row_count, byte_size, file, columns, source, content_hash, changes
              FROM versions WHERE dataset = ?1 AND tbl = ?2 ORDER BY version",
@@ -171,7 +208,7 @@ fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        tables.push(Table { dataset: id.to_owned(), sql_name: sql_name(id, &name), name, title, versions });
+        tables.push(Table { dataset: id.to_owned(), sql_name, name, title, versions });
     }
     Ok(Dataset { meta, created_at: parse_time(&row.1)?, updated_at: parse_time(&row.2)?, tables })
 }
@@ -263,12 +300,30 @@ impl Catalog for SqliteCatalog {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = Utc::now();
         let now_s = now.to_rfc3339();
-        upsert_dataset(&tx, &new.dataset, &now_s)?;
-        tx.execute(
-            "INSERT INTO tables (dataset, name, title) VALUES (?1, ?2, ?3)
-             ON CONFLICT(dataset, name) DO UPDATE SET title = ?3",
-            params![new.dataset.id, new.table, new.table_title],
+        let touched =
+            tx.execute("UPDATE datasets SET updated_at = ?2 WHERE id = ?1", params![new.dataset.id, now_s])?;
+        match (touched, new.create_dataset) {
+            (0, true) => upsert_dataset(&tx, &new.dataset, &now_s)?,
+            (0, false) => return Err(Error::DatasetNotFound(new.dataset.id.clone())),
+            _ => {}
+        }
+        let exists: bool = tx.query_row(
+            "SELECT count(*) FROM tables WHERE dataset = ?1 AND name = ?2",
+            params![new.dataset.id, new.table],
+            |r| r.get(0),
         )?;
+        if exists {
+            tx.execute(
+                "UPDATE tables SET title = ?3 WHERE dataset = ?1 AND name = ?2",
+                params![new.dataset.id, new.table, new.table_title],
+            )?;
+        } else {
+            let sql_name = free_sql_name(&tx, &new.dataset.id, &new.table)?;
+            tx.execute(
+                "INSERT INTO tables (dataset, name, title, sql_name) VALUES (?1, ?2, ?3, ?4)",
+                params![new.dataset.id, new.table, new.table_title, sql_name],
+            )?;
+        }
         let version: u32 = tx.query_row(
             "SELECT coalesce(max(version), 0) + 1 FROM versions WHERE dataset = ?1 AND tbl = ?2",
             params![new.dataset.id, new.table],
@@ -398,9 +453,9 @@ impl Catalog for SqliteCatalog {
 
     fn user(&self, id: &str) -> Result<User> {
         let conn = self.conn();
-        let (name, site_admin, created_at) = conn
-            .query_row("SELECT name, site_admin, created_at FROM users WHERE id = ?1", [id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?))
+        let (name, site_admin, created_at, disabled) = conn
+            .query_row("SELECT name, site_admin, created_at, disabled FROM users WHERE id = ?1", [id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
             })
             .optional()?
             .ok_or_else(|| Error::UserNotFound(id.to_owned()))?;
@@ -412,7 +467,7 @@ impl Catalog for SqliteCatalog {
             .into_iter()
             .map(|(org, role)| (org, if role == "admin" { Role::Admin } else { Role::Editor }))
             .collect();
-        Ok(User { id: id.to_owned(), name, site_admin, created_at: parse_time(&created_at)?, memberships })
+        Ok(User { id: id.to_owned(), name, site_admin, created_at: parse_time(&created_at)?, memberships, disabled })
     }
 
     fn set_membership(&self, user: &str, organization: &str, role: Role) -> Result<()> {
@@ -459,6 +514,29 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
+    fn token(&self, id: &str) -> Result<ApiToken> {
+        let record: String = self
+            .conn()
+            .query_row("SELECT record FROM tokens WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::TokenNotFound(id.to_owned()))?;
+        Ok(serde_json::from_str(&record)?)
+    }
+
+    fn tokens(&self) -> Result<Vec<ApiToken>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT record FROM tokens ORDER BY rowid")?;
+        let records = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        records.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
+    }
+
+    fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<()> {
+        if self.conn().execute("UPDATE users SET disabled = ?2 WHERE id = ?1", params![id, disabled])? == 0 {
+            return Err(Error::UserNotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+
     fn record(&self, entry: &AuditEntry) -> Result<()> {
         self.conn().execute("INSERT INTO audit (entry) VALUES (?1)", [serde_json::to_string(entry)?])?;
         Ok(())
@@ -501,6 +579,28 @@ impl Catalog for SqliteCatalog {
         Ok(failed)
     }
 
+    fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let jobs: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT job FROM jobs")?;
+            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        };
+        let mut cancelled = 0;
+        for raw in jobs {
+            let mut job: Job = serde_json::from_str(&raw)?;
+            if job.dataset == dataset && job.status == JobStatus::Queued {
+                job.status = JobStatus::Failed;
+                job.error = Some(reason.to_owned());
+                job.finished_at = Some(Utc::now());
+                tx.execute("UPDATE jobs SET job = ?2 WHERE id = ?1", params![job.id, serde_json::to_string(&job)?])?;
+                cancelled += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(cancelled)
+    }
+
     fn job(&self, id: &str) -> Result<Job> {
         let conn = self.conn();
         let job: String = conn
@@ -521,6 +621,7 @@ mod tests {
             dataset: "d".into(),
             table: "t".into(),
             user: "u".into(),
+            token: None,
             status,
             created_at: Utc::now(),
             finished_at: None,
@@ -547,6 +648,7 @@ mod tests {
             site_admin: false,
             created_at: Utc::now(),
             memberships: vec![],
+            disabled: false,
         };
         c.create_user(&user).unwrap();
         assert!(matches!(c.create_user(&user), Err(Error::UserExists(_))));

@@ -136,7 +136,16 @@ impl Store {
         validate_id(&new.dataset.id)?;
         validate_id(&new.table)?;
         let dir = self.root.join("tables").join(&new.dataset.id).join(&new.table);
+        let created = !dir.is_dir();
         std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        if created {
+            // A new directory is durable only once its parent's entry for it is: sync the
+            // folders of the dataset and of every table, so a crash cannot lose the directory
+            // of a version the catalog has committed.
+            for parent in dir.ancestors().skip(1).take(2) {
+                File::open(parent).and_then(|d| d.sync_all()).map_err(Error::io(parent))?;
+            }
+        }
         File::open(&staged.path).and_then(|f| f.sync_all()).map_err(Error::io(&staged.path))?;
         let file_name = staged.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let target = dir.join(&file_name);
@@ -179,6 +188,7 @@ mod tests {
 
     fn new_version(dataset: &str) -> NewVersion {
         NewVersion {
+            create_dataset: true,
             dataset: DatasetMeta {
                 id: dataset.into(),
                 organization: "nso".into(),

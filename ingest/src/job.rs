@@ -56,6 +56,9 @@ pub struct IngestJob {
     /// stored keys, `Some(vec![])` clears them.
     pub sort_by: Option<Vec<String>>,
     pub limits: IngestLimits,
+    /// Whether the dataset may be created by this ingest (see [`NewVersion::create_dataset`]);
+    /// its metadata is never changed by it.
+    pub create_dataset: bool,
 }
 
 /// What one ingest may read, so that no file, however it is made, takes more than its share
@@ -532,6 +535,7 @@ fn ingest_part(
         parquet,
         NewVersion {
             dataset: job.dataset.clone(),
+            create_dataset: job.create_dataset,
             table: part.table.clone(),
             table_title: match (&job.table_title, &part.label) {
                 (Some(t), None) => t.clone(),

@@ -46,9 +46,9 @@ fn hash(secret: &str) -> String {
     blake3::hash(secret.as_bytes()).to_hex().to_string()
 }
 
-/// The user a request's bearer token belongs to.
+/// The user a request's bearer token belongs to, and the token's id.
 #[derive(Debug, Clone)]
-pub struct Caller(pub User);
+pub struct Caller(pub User, pub String);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -72,8 +72,32 @@ impl FromRequestParts<AppState> for Caller {
             .token_by_hash(&hash(secret))?
             .filter(|t| t.is_live(Utc::now()))
             .ok_or_else(|| unauthorized("the token is unknown, expired or revoked"))?;
-        Ok(Caller(catalog.user(&token.user)?))
+        let user = catalog.user(&token.user)?;
+        if user.disabled {
+            return Err(unauthorized("the token's user is disabled"));
+        }
+        Ok(Caller(user, token.id))
     }
+}
+
+/// Whether the user behind token `token` may still publish for the organization that holds
+/// `dataset` now: the token live, the user enabled and a member, the dataset there. Work
+/// queued earlier (an upload's ingest) asks again before it starts and before it publishes,
+/// since any of these may have changed meanwhile.
+pub fn still_allowed(catalog: &dyn Catalog, token: &str, dataset: &str) -> Result<(), String> {
+    let token = catalog.token(token).map_err(|_| "the token that queued the upload is gone".to_owned())?;
+    if !token.is_live(Utc::now()) {
+        return Err("the token that queued the upload was revoked or has expired".into());
+    }
+    let user = catalog.user(&token.user).map_err(|e| e.to_string())?;
+    let organization = match catalog.dataset(dataset) {
+        Ok(d) => d.meta.organization,
+        Err(_) => return Err(format!("the dataset `{dataset}` was withdrawn")),
+    };
+    if !user.may_publish(&organization) {
+        return Err(format!("`{}` may no longer publish for the organization `{organization}`", user.id));
+    }
+    Ok(())
 }
 
 impl Caller {

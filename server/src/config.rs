@@ -82,6 +82,10 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     /// Uploaded versions ingested at once; later uploads wait as `queued` jobs.
     pub max_running_ingests: usize,
+    /// Seconds an upload's body may take in all.
+    pub upload_timeout_secs: u64,
+    /// Seconds an upload may send nothing before it is dropped.
+    pub upload_idle_secs: u64,
     /// Bytes of one SQL query's text.
     pub max_sql_bytes: usize,
     /// Nesting of one SQL query: parentheses, subqueries, expressions, set operations.
@@ -131,6 +135,8 @@ impl Default for Limits {
             table_cache_mb: 1024,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_running_ingests: 1,
+            upload_timeout_secs: 3_600,
+            upload_idle_secs: 30,
             max_sql_bytes: 65_536,
             max_sql_depth: 64,
             max_sql_tokens: 10_000,

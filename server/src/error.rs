@@ -45,6 +45,7 @@ codes! {
     Forbidden => ("forbidden", FORBIDDEN, "Not allowed"),
     DatasetExists => ("dataset_exists", CONFLICT, "Dataset already exists"),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "Upload too large"),
+    UploadTimeout => ("upload_timeout", REQUEST_TIMEOUT, "Upload too slow"),
     MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed"),
     UnknownColumn => ("unknown_column", BAD_REQUEST, "Unknown column"),
     UnknownOperator => ("unknown_operator", BAD_REQUEST, "Unknown filter operator"),

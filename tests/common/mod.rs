@@ -75,6 +75,7 @@ pub fn ingest_with(
         columns,
         sort_by: None,
         limits: Default::default(),
+        create_dataset: true,
     };
     publish::ingest_and_index(&store, &index, &job, &mut |_| {}).map_err(|e| format!("{e:#}"))
 }
@@ -178,6 +179,7 @@ pub fn publisher(store: &Store, id: &str, site_admin: bool, orgs: &[(&str, Role)
             site_admin,
             created_at: chrono::Utc::now(),
             memberships: vec![],
+            disabled: false,
         })
         .unwrap();
     for (o, role) in orgs {

@@ -156,11 +156,18 @@ pub(crate) async fn execute(state: &AppState, q: String) -> ApiResult<(DataFrame
     let mut tables = Vec::with_capacity(relations.len());
     let mut columns = std::collections::HashSet::new();
     for r in &relations {
-        let table =
-            datasets.iter().flat_map(|d| &d.tables).find(|t| t.sql_name == r.sql_name).ok_or_else(|| {
-                ApiError::new(Code::UnknownTable, format!("no table `{}` in the catalog", r.sql_name))
-            })?;
-        let version = table.version(r.version)?;
+        let named = |name: &str| datasets.iter().flat_map(|d| &d.tables).find(|t| t.sql_name == name);
+        // A table whose own name ends in `__v2` is that table, not version 2 of another.
+        let (table, version) = match named(&r.name) {
+            Some(table) => (table, None),
+            None => (
+                named(&r.sql_name).ok_or_else(|| {
+                    ApiError::new(Code::UnknownTable, format!("no table `{}` in the catalog", r.sql_name))
+                })?,
+                r.version,
+            ),
+        };
+        let version = table.version(version)?;
         columns.extend(version.columns.iter().map(|c| c.name.as_str()));
         let path = state.store.version_path(version);
         let held = state.tables.get_or_load(&Load::new(path.clone(), version));

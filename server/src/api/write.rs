@@ -249,6 +249,7 @@ pub async fn withdraw_dataset(
     let meta = catalog.dataset(&id)?.meta;
     caller.check_admin(&meta.organization)?;
     catalog.withdraw_dataset(&id)?;
+    catalog.cancel_queued_jobs(&id, "the dataset was withdrawn before the upload ran")?;
     state.index.remove(&id)?;
     audit(&state, &caller, "dataset.withdraw", &id, meta.title)?;
     Ok(StatusCode::NO_CONTENT)
@@ -302,22 +303,9 @@ pub async fn upload_version(
     opendata_datasets::ident::validate_id(&table)
         .map_err(|e| ApiError::new(Code::InvalidParameter, format!("table name: {e}")))?;
     let staged = state.store.stage("upload");
-    let limit = state.config.limits.max_upload_bytes;
-    let mut file = tokio::fs::File::create(staged.path()).await.map_err(ApiError::internal)?;
-    let mut stream = body.into_data_stream();
-    let mut size = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(Code::InvalidParameter, format!("the upload broke off: {e}")))?;
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(ApiError::new(
-                Code::PayloadTooLarge,
-                format!("uploads are at most {limit} bytes (limits.max_upload_bytes)"),
-            ));
-        }
-        file.write_all(&chunk).await.map_err(ApiError::internal)?;
-    }
-    file.flush().await.map_err(ApiError::internal)?;
+    let size = receive(&state, body, staged.path()).await?;
+    // The body may have taken minutes: the token and the membership are checked again.
+    crate::auth::still_allowed(catalog, &caller.1, &id).map_err(|why| ApiError::new(Code::Forbidden, why))?;
     if size == 0 {
         return Err(ApiError::new(Code::InvalidParameter, "the body is empty: send the file"));
     }
@@ -326,6 +314,7 @@ pub async fn upload_version(
         dataset: id.clone(),
         table: table.clone(),
         user: caller.0.id.clone(),
+        token: Some(caller.1.clone()),
         status: JobStatus::Queued,
         created_at: Utc::now(),
         finished_at: None,
@@ -344,21 +333,67 @@ pub async fn upload_version(
         columns: Default::default(),
         sort_by: None,
         limits: state.config.limits.ingest(),
+        create_dataset: false,
     };
     let (worker_state, worker_job) = (state.clone(), job.clone());
     tokio::spawn(async move {
         // Queued until a permit frees; the semaphore is never closed, so this cannot fail.
         let Ok(_permit) = worker_state.ingests.acquire().await else { return };
         let store_state = worker_state.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            run_job(&store_state.store, &store_state.index, worker_job, &ingest, staged)
-        })
-        .await;
+        let id = worker_job.id.clone();
+        let ran =
+            tokio::task::spawn_blocking(move || run_job(&store_state.store, &store_state.index, &id, &ingest, staged))
+                .await;
+        // A panic in the ingest must not leave the job running for good.
+        if let Err(e) = ran {
+            tracing::error!(job = worker_job.id, error = %e, "an ingest panicked");
+            let mut job = worker_job;
+            job.status = JobStatus::Failed;
+            job.error = Some("the ingest stopped unexpectedly; nothing was published".into());
+            job.finished_at = Some(Utc::now());
+            let _ = worker_state.store.catalog().put_job(&job);
+        }
     });
     let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.id)).map_err(ApiError::internal)?;
     let mut res = (StatusCode::ACCEPTED, Json(view(&state, job)?)).into_response();
     res.headers_mut().insert(header::LOCATION, location);
     Ok(res)
+}
+
+/// Streams an upload's body to `path`, within `limits.max_upload_bytes` and the upload
+/// deadlines: a client that stops sending, or sends too slowly to finish in time, loses the
+/// upload instead of holding a connection and a staged file.
+async fn receive(state: &AppState, body: Body, path: &std::path::Path) -> ApiResult<u64> {
+    let limits = &state.config.limits;
+    let (limit, idle) = (limits.max_upload_bytes, std::time::Duration::from_secs(limits.upload_idle_secs));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(limits.upload_timeout_secs);
+    let mut file = tokio::fs::File::create(path).await.map_err(ApiError::internal)?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0u64;
+    let too_slow = || {
+        ApiError::new(
+            Code::UploadTimeout,
+            format!(
+                "the upload stalled for {}s or ran past {}s (limits.upload_idle_secs, limits.upload_timeout_secs)",
+                limits.upload_idle_secs, limits.upload_timeout_secs
+            ),
+        )
+    };
+    loop {
+        let next = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + idle), stream.next());
+        let Some(chunk) = next.await.map_err(|_| too_slow())? else { break };
+        let chunk = chunk.map_err(|e| ApiError::new(Code::InvalidParameter, format!("the upload broke off: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError::new(
+                Code::PayloadTooLarge,
+                format!("uploads are at most {limit} bytes (limits.max_upload_bytes)"),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    Ok(size)
 }
 
 fn job_id() -> ApiResult<String> {
@@ -368,24 +403,43 @@ fn job_id() -> ApiResult<String> {
 }
 
 /// Ingests an upload and records how it went. The staged file goes when this returns.
+///
+/// The job may have waited: before it starts, it checks that it was not cancelled (its
+/// dataset withdrawn) and that its token may still publish there. The version is published
+/// only into a dataset that still exists then, and never changes its metadata.
 fn run_job(
     store: &Store,
     index: &search_index::SearchIndex,
-    mut job: Job,
+    job_id: &str,
     ingest: &IngestJob,
     _upload: opendata_datasets::StagedFile,
 ) {
     let catalog = store.catalog();
-    job.status = JobStatus::Running;
-    let _ = catalog.put_job(&job);
-    match crate::publish::ingest_and_index(store, index, ingest, &mut |_| {}) {
+    let Ok(mut job) = catalog.job(job_id) else { return };
+    if job.status != JobStatus::Queued {
+        return;
+    }
+    let allowed = match &job.token {
+        Some(token) => crate::auth::still_allowed(catalog, token, &job.dataset),
+        None => Err("the upload has no token to check".to_owned()),
+    };
+    let mut ingest = ingest.clone();
+    let outcome = allowed.and_then(|()| {
+        job.status = JobStatus::Running;
+        let _ = catalog.put_job(&job);
+        // The dataset as it is now: an edit made while the job waited stands.
+        ingest.dataset = catalog.dataset(&job.dataset).map_err(|e| e.to_string())?.meta;
+        crate::publish::ingest_and_index(store, index, &ingest, &mut |_| {})
+            .map_err(|e| format!("{e:#}").replace(&store.root().display().to_string(), "…"))
+    });
+    match outcome {
         Ok(outcome) => {
             job.status = JobStatus::Succeeded;
             job.version = outcome.tables.first().map(|t| t.version.version);
         }
-        Err(e) => {
+        Err(why) => {
             job.status = JobStatus::Failed;
-            job.error = Some(format!("{e:#}").replace(&store.root().display().to_string(), "…"));
+            job.error = Some(why);
         }
     }
     job.finished_at = Some(Utc::now());

@@ -14,6 +14,10 @@ use serde::Serialize;
 
 use crate::{AppState, config::Config, demo, fetch, publish, serve};
 
+mod accounts;
+
+pub use accounts::{TokenCommand, UserCommand};
+
 /// Open data portal: publish agency files as versioned, searchable, queryable tables.
 #[derive(Debug, Parser)]
 #[command(name = "opendata", version)]
@@ -35,57 +39,12 @@ pub enum Command {
     Reindex(DataArg),
     /// Import another portal's catalog (CKAN or DCAT-AP), with the data of tabular resources.
     Harvest(HarvestArgs),
-    /// Manage publishers: `user create`.
+    /// Manage publishers: `user create`, `user disable`, `user enable`.
     #[command(subcommand)]
     User(UserCommand),
-    /// Manage API tokens: `token create`, `token revoke`.
+    /// Manage API tokens: `token create`, `token list`, `token revoke`.
     #[command(subcommand)]
     Token(TokenCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create a publisher, optionally a member of an organization, or a site admin.
-    Create {
-        /// User id (a slug, such as `bat-erdene`).
-        id: String,
-        /// Display name [default: the id].
-        #[arg(long)]
-        name: Option<String>,
-        /// May act on every organization and read the audit log.
-        #[arg(long)]
-        site_admin: bool,
-        /// Organization to join.
-        #[arg(long, requires = "role")]
-        org: Option<String>,
-        /// Role in --org: admin or editor.
-        #[arg(long, requires = "org")]
-        role: Option<opendata_datasets::Role>,
-        #[command(flatten)]
-        data: DataArg,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Create an API token for a user and print it (it is shown only this once).
-    Create {
-        user: String,
-        /// What the token is for.
-        #[arg(long, default_value = "")]
-        label: String,
-        /// Days until it expires [default: never].
-        #[arg(long)]
-        expires_days: Option<i64>,
-        #[command(flatten)]
-        data: DataArg,
-    },
-    /// Revoke a token by its id (the part after `od_`, before the next `_`).
-    Revoke {
-        id: String,
-        #[command(flatten)]
-        data: DataArg,
-    },
 }
 
 #[derive(Debug, Args)]
@@ -202,40 +161,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("indexed {n} datasets");
             Ok(())
         }
-        Command::User(UserCommand::Create { id, name, site_admin, org, role, data }) => {
-            let config = load(cli.config.as_ref(), &data)?;
-            let store = Store::open(&config.data)?;
-            let catalog = store.catalog();
-            if let Some(org) = &org {
-                catalog.organization(org).with_context(|| format!("cannot add `{id}` to `{org}`"))?;
-            }
-            catalog.create_user(&opendata_datasets::User {
-                name: name.unwrap_or_else(|| id.clone()),
-                id: id.clone(),
-                site_admin,
-                created_at: chrono::Utc::now(),
-                memberships: vec![],
-            })?;
-            if let (Some(org), Some(role)) = (org, role) {
-                catalog.set_membership(&id, &org, role)?;
-            }
-            println!("created user {id}");
-            Ok(())
-        }
-        Command::Token(TokenCommand::Create { user, label, expires_days, data }) => {
-            let config = load(cli.config.as_ref(), &data)?;
-            let store = Store::open(&config.data)?;
-            let (token, secret) = crate::auth::issue(store.catalog(), &user, &label, expires_days)?;
-            eprintln!("token {} for {user}; it is shown only now:", token.id);
-            println!("{secret}");
-            Ok(())
-        }
-        Command::Token(TokenCommand::Revoke { id, data }) => {
-            let config = load(cli.config.as_ref(), &data)?;
-            Store::open(&config.data)?.catalog().revoke_token(&id)?;
-            println!("revoked token {id}");
-            Ok(())
-        }
+        Command::User(command) => accounts::user(cli.config.as_ref(), command),
+        Command::Token(command) => accounts::token(cli.config.as_ref(), command),
         Command::Harvest(args) => {
             let config = load(cli.config.as_ref(), &args.data)?;
             init_logging("warn");
@@ -444,6 +371,11 @@ fn run_job(ctx: &JobContext<'_>, source: Source, meta: DatasetMeta, spec: TableJ
             }
         }
     };
+    // The command line speaks for the operator: its metadata is the dataset's, and a version
+    // never changes metadata by itself. A new dataset is made by its first version.
+    if catalog.dataset(&meta.id).is_ok() {
+        catalog.upsert_dataset(&meta)?;
+    }
     let job = IngestJob {
         source: path.clone(),
         source_name: source_name.clone(),
@@ -454,6 +386,7 @@ fn run_job(ctx: &JobContext<'_>, source: Source, meta: DatasetMeta, spec: TableJ
         columns,
         sort_by,
         limits: ctx.limits,
+        create_dataset: true,
     };
     let bar = progress_bar();
     let mut progress = |p: Progress| report_progress(&bar, p);
