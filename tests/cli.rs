@@ -164,10 +164,11 @@ async fn url_sources_use_conditional_requests_and_limits() {
 
     let data_dir = tempfile::tempdir().unwrap();
     let data = data_dir.path().to_str().unwrap().to_owned();
+    let loopback = loopback_config(data_dir.path());
     for _ in 0..2 {
-        let (d, u) = (data.clone(), url.clone());
+        let (d, u, c) = (data.clone(), url.clone(), loopback.clone());
         tokio::task::spawn_blocking(move || {
-            opendata(&["ingest", &u, "--dataset", "prices", "--org", "nso", "--data", &d])
+            opendata(&["ingest", &u, "--dataset", "prices", "--org", "nso", "--config", &c, "--data", &d])
         })
         .await
         .unwrap()
@@ -177,7 +178,7 @@ async fn url_sources_use_conditional_requests_and_limits() {
 
     // Over the configured size limit: refused, nothing published.
     let config = data_dir.path().join("small.toml");
-    std::fs::write(&config, "[fetch]\nmax_bytes = 10\n").unwrap();
+    std::fs::write(&config, "[fetch]\nmax_bytes = 10\nallow_networks = [\"127.0.0.1\"]\n").unwrap();
     let (d, u, c) = (data.clone(), url.clone(), config.to_str().unwrap().to_owned());
     let err = tokio::task::spawn_blocking(move || {
         opendata(&["--config", &c, "ingest", &u, "--dataset", "other", "--org", "nso", "--data", &d])
@@ -247,8 +248,17 @@ async fn sort_keys_order_the_file_and_stay_with_the_table() {
     assert_eq!(ids, (1..=600).collect::<Vec<u64>>());
 }
 
+/// A configuration file that lets downloads reach loopback, where the test servers are.
+fn loopback_config(dir: &std::path::Path) -> String {
+    let path = dir.join("loopback.toml");
+    std::fs::write(&path, "[fetch]\nallow_networks = [\"127.0.0.1\"]\n").unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
 /// `opendata harvest` imports the portal's own catalog through its CKAN and DCAT-AP
-/// endpoints into a second data folder, over loopback: metadata, and every table's rows.
+/// endpoints into a second data folder, over loopback: metadata, and every table's rows,
+/// under the source's namespace, beside a local dataset and organization of the same names
+/// that it leaves alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn harvest_from_ckan_and_dcat() {
     let source = TestServer::standard().await;
@@ -256,35 +266,103 @@ async fn harvest_from_ckan_and_dcat() {
     for (flag, url) in [("--ckan", source.url("")), ("--dcat", source.url("/catalog.jsonld"))] {
         let target = tempfile::tempdir().unwrap();
         let data = target.path().to_str().unwrap().to_owned();
-        let (d, u) = (data.clone(), url.clone());
-        tokio::task::spawn_blocking(move || opendata(&["harvest", flag, &u, "--data", &d])).await.unwrap().unwrap();
-        // Again: nothing changed at the source, so nothing new is published.
-        let (d, u) = (data.clone(), url.clone());
-        tokio::task::spawn_blocking(move || opendata(&["harvest", flag, &u, "--data", &d])).await.unwrap().unwrap();
+        let local = target.path().join("local.csv");
+        std::fs::write(&local, "station,value\nLOCAL,1\n").unwrap();
+        crate::common::ingest(
+            target.path(),
+            &local,
+            &crate::common::dataset("air-quality", "agaar", "Local"),
+            "readings",
+        )
+        .unwrap();
+        let config = loopback_config(target.path());
+        for _ in 0..2 {
+            // The second time nothing changed at the source, so nothing new is published.
+            let (d, u, c) = (data.clone(), url.clone(), config.clone());
+            tokio::task::spawn_blocking(move || {
+                opendata(&["harvest", flag, &u, "--namespace", "src", "--config", &c, "--data", &d])
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        }
 
         let copy = TestServer::serve(target).await;
-        let got = copy.json("/api/v1/datasets/air-quality", 200).await;
+        let got = copy.json("/api/v1/datasets/src--air-quality", 200).await;
         assert_eq!(got["title"], expected["title"], "{flag}");
-        assert_eq!(got["organization"], "agaar", "{flag}");
+        assert_eq!(got["organization"], "src--agaar", "{flag}");
         assert_eq!(got["license"], expected["license"], "{flag}");
         let table = &got["tables"][0];
         assert_eq!(table["row_count"], expected["tables"][0]["row_count"], "{flag}");
         assert_eq!(table["version"], 1, "{flag}: the second harvest found nothing new");
-        let population = copy.json("/api/v1/datasets/population", 200).await;
+        let population = copy.json("/api/v1/datasets/src--population", 200).await;
         assert_eq!(
             population["tables"][0]["row_count"],
             source.json("/api/v1/datasets/population", 200).await["tables"][0]["row_count"]
         );
+        // The local dataset and organization of the same names are untouched.
+        let mine = copy.json("/api/v1/datasets/air-quality", 200).await;
+        assert_eq!((mine["title"].as_str(), mine["tables"][0]["row_count"].as_u64()), (Some("Local"), Some(1)));
+        assert_eq!(copy.json("/api/v1/organizations/agaar", 200).await["title"], "agaar");
         let ids = |v: Value| -> Vec<String> {
             v["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
         };
         let found = ids(copy.json("/api/v1/datasets?q=агаар", 200).await);
-        assert_eq!(found.first().map(String::as_str), Some("air-quality"), "{flag}: harvested datasets are searchable");
+        assert!(found.contains(&"src--air-quality".to_owned()), "{flag}: harvested datasets are searchable: {found:?}");
     }
     let d = tempfile::tempdir().unwrap();
-    let err =
-        opendata(&["harvest", "--ckan", "http://127.0.0.1:9/", "--data", d.path().to_str().unwrap()]).unwrap_err();
+    let config = loopback_config(d.path());
+    let data = d.path().to_str().unwrap();
+    let err = opendata(&["harvest", "--ckan", "http://127.0.0.1:9/", "--config", &config, "--data", data]).unwrap_err();
     assert!(format!("{err:#}").contains("cannot fetch"), "{err:#}");
+    // Local ids cannot take a harvested namespace.
+    let err = opendata(&["ingest", &config, "--dataset", "src--x", "--org", "o", "--data", data]).unwrap_err();
+    assert!(format!("{err:#}").contains("--"), "{err:#}");
+}
+
+/// Downloads reach public addresses only: loopback, a redirect to the cloud metadata
+/// address, and private networks are refused unless `fetch.allow_networks` lists them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_are_fenced_to_public_addresses() {
+    let source = TestServer::standard().await;
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().to_str().unwrap().to_owned();
+    let url = source.url("");
+    let (u, dd) = (url.clone(), data.clone());
+    let err = tokio::task::spawn_blocking(move || opendata(&["harvest", "--ckan", &u, "--data", &dd]))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("public addresses only"), "{err:#}");
+    let (u, dd) = (source.url("/api/v1/datasets/air-quality/tables/readings/data.csv"), data.clone());
+    let err = tokio::task::spawn_blocking(move || {
+        opendata(&["ingest", &u, "--dataset", "copy", "--org", "o", "--data", &dd])
+    })
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("public addresses only"), "{err:#}");
+
+    // An allowed host that redirects to a fenced one: the redirect is checked too.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect = format!("http://{}/data.csv", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let answer = "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    let config = loopback_config(d.path());
+    let err = tokio::task::spawn_blocking(move || {
+        opendata(&["ingest", &redirect, "--dataset", "copy", "--org", "o", "--config", &config, "--data", &data])
+    })
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("169.254.169.254 is a loopback, private or link-local address"), "{err:#}");
 }
 
 /// `opendata user create` and `opendata token revoke`: a member with a role, and clear errors.

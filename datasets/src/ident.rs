@@ -20,6 +20,29 @@ pub fn validate_id(value: &str) -> Result<()> {
     Ok(())
 }
 
+/// What separates a harvested source's namespace from the id it has there.
+pub const NAMESPACE_SEPARATOR: &str = "--";
+
+/// Checks an id made here (not harvested): a slug without `--`, which only harvested
+/// organizations and datasets have, so a harvest can never reach a local one.
+pub fn validate_local_id(value: &str) -> Result<()> {
+    validate_id(value)?;
+    if value.contains(NAMESPACE_SEPARATOR) {
+        return Err(Error::InvalidId {
+            value: value.to_owned(),
+            reason: "may not contain `--`, which marks harvested organizations and datasets",
+        });
+    }
+    Ok(())
+}
+
+/// The id that `id` of a harvested source gets here: `<namespace>--<id>`, within 100 chars.
+pub fn namespaced(namespace: &str, id: &str) -> String {
+    let mut out = format!("{namespace}{NAMESPACE_SEPARATOR}{}", slug(id));
+    out.truncate(100);
+    out.trim_end_matches('-').to_owned()
+}
+
 /// Words that cannot be a bare column name: SQL keywords (so names work unquoted in SQL)
 /// and the rows API's own query parameters (so `?<column>=` filters are never ambiguous).
 const RESERVED: &[&str] = &[

@@ -143,6 +143,10 @@ impl Manifest {
         for d in &manifest.datasets {
             opendata_datasets::license::validate(&d.license)
                 .map_err(|e| Error::Manifest(format!("dataset `{}`: {e}", d.id)))?;
+            opendata_datasets::ident::validate_local_id(&d.id).map_err(|e| Error::Manifest(e.to_string()))?;
+        }
+        for o in &manifest.organizations {
+            opendata_datasets::ident::validate_local_id(&o.id).map_err(|e| Error::Manifest(e.to_string()))?;
         }
         Ok(manifest)
     }
@@ -177,9 +181,30 @@ impl DatasetSpec {
 }
 
 impl TableSpec {
-    /// The table's source, with relative paths resolved against the manifest's folder.
-    pub fn source(&self, manifest_dir: &Path) -> Source {
-        Source::parse(&self.source, manifest_dir)
+    /// The table's source, with relative paths resolved against the manifest's folder. A
+    /// path must stay inside that folder, after links are followed: a manifest names its
+    /// own files, never `/etc/passwd` or `../../secrets`.
+    pub fn source(&self, manifest_dir: &Path) -> Result<Source> {
+        let source = Source::parse(&self.source, manifest_dir);
+        if let Source::Path(path) = &source {
+            let outside = || {
+                Error::Manifest(format!(
+                    "`{}` is outside the manifest's folder; sources are files beside it",
+                    self.source
+                ))
+            };
+            let dir = manifest_dir.canonicalize().map_err(Error::io(manifest_dir))?;
+            // A missing file fails later with its own message; what exists must be inside.
+            let resolved = match path.canonicalize() {
+                Ok(p) => p,
+                Err(_) if Path::new(&self.source).is_relative() && !self.source.contains("..") => return Ok(source),
+                Err(_) => return Err(outside()),
+            };
+            if !resolved.starts_with(&dir) {
+                return Err(outside());
+            }
+        }
+        Ok(source)
     }
 
     pub fn read_options(&self) -> Result<ReadOptions> {
@@ -223,7 +248,16 @@ mod tests {
         let m: Manifest = toml::from_str(&doc).unwrap();
         assert_eq!(m.organizations[0].id, "nso");
         let t = &m.datasets[0].tables[0];
-        assert_eq!(t.source(Path::new("/in")), Source::Path("/in/population.csv".into()));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("population.csv"), "a\n1\n").unwrap();
+        assert_eq!(t.source(dir.path()).unwrap(), Source::Path(dir.path().join("population.csv")));
+        let mut escaping = t.clone();
+        for outside in ["/etc/passwd", "../../etc/passwd", "sub/../../x.csv"] {
+            escaping.source = outside.into();
+            assert!(escaping.source(dir.path()).is_err(), "{outside}");
+        }
+        escaping.source = "https://example.mn/x.csv".into();
+        assert!(matches!(escaping.source(dir.path()), Ok(Source::Url(_))));
         assert_eq!(t.read_options().unwrap().delimiter, Some(b';'));
         assert_eq!(t.read_options().unwrap().header_row, Some(3));
         assert_eq!(t.columns["khun_amyn_too"].kind, Some(opendata_datasets::ColumnType::Integer));

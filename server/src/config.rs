@@ -45,11 +45,13 @@ pub struct Fetch {
     pub timeout_secs: u64,
     /// Redirects followed before giving up.
     pub max_redirects: u32,
+    /// Networks downloads may reach although they are not public (`10.0.0.0/8`, `127.0.0.1`).
+    pub allow_networks: Vec<String>,
 }
 
 impl Default for Fetch {
     fn default() -> Self {
-        Self { max_bytes: 2 << 30, timeout_secs: 300, max_redirects: 5 }
+        Self { max_bytes: 2 << 30, timeout_secs: 300, max_redirects: 5, allow_networks: Vec::new() }
     }
 }
 

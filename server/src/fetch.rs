@@ -1,12 +1,19 @@
-//! Downloading URL sources for `ingest`: size, time and redirect limits, and conditional
-//! requests so an unchanged source costs one round trip.
+//! Downloading URL sources for `ingest` and `harvest`: size, time and redirect limits,
+//! conditional requests so an unchanged source costs one round trip, and a fence around the
+//! addresses a download may reach.
 
 use std::io::Read;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use opendata_datasets::{FetchState, StagedFile, Store};
+use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
+use crate::client::Network;
 use crate::config::Fetch;
 
 /// The result of a fetch.
@@ -21,13 +28,7 @@ pub enum Fetched {
 /// Fetches `url` into the staging area, sending the validators of the last download of the
 /// same URL. A download cut short or over the limit never reaches ingest.
 pub fn fetch(store: &Store, url: &str, previous: Option<&FetchState>, limits: &Fetch) -> anyhow::Result<Fetched> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(limits.timeout_secs)))
-        .max_redirects(limits.max_redirects)
-        .http_status_as_error(false)
-        .user_agent(concat!("opendata/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+    let agent = agent(limits)?;
     let mut request = agent.get(url);
     if let Some(prev) = previous.filter(|p| p.url == url) {
         if let Some(etag) = &prev.etag {
@@ -60,4 +61,124 @@ pub fn fetch(store: &Store, url: &str, previous: Option<&FetchState>, limits: &F
         bail!("{url} is over the {} byte limit (fetch.max_bytes)", limits.max_bytes);
     }
     Ok(Fetched::File { file, state })
+}
+
+/// The HTTP client every download uses: the limits of `[fetch]`, and the address fence.
+pub fn agent(limits: &Fetch) -> anyhow::Result<ureq::Agent> {
+    let allowed = limits
+        .allow_networks
+        .iter()
+        .map(|n| n.parse().map_err(|e: String| anyhow::anyhow!("fetch.allow_networks: {e}")))
+        .collect::<anyhow::Result<Vec<Network>>>()?;
+    let config = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(limits.timeout_secs)))
+        .max_redirects(limits.max_redirects)
+        .http_status_as_error(false)
+        // A proxy would be reached instead of the host, and the fence would check the proxy.
+        .proxy(None)
+        .user_agent(concat!("opendata/", env!("CARGO_PKG_VERSION")))
+        .build();
+    Ok(ureq::Agent::with_parts(config, DefaultConnector::default(), Fenced { allowed }))
+}
+
+/// Resolves host names as usual, then keeps only public addresses (and those in
+/// `fetch.allow_networks`). Every connection resolves through it, every redirect's included,
+/// and the connection goes to the address it kept: a name that resolves to a public address
+/// for the check and a private one for the connection (DNS rebinding) gets nowhere.
+#[derive(Debug)]
+struct Fenced {
+    allowed: Vec<Network>,
+}
+
+impl Resolver for Fenced {
+    fn resolve(&self, uri: &Uri, config: &Config, timeout: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let found = DefaultResolver::default().resolve(uri, config, timeout)?;
+        let mut kept = self.empty();
+        for addr in found.iter().filter(|a| is_public(a.ip()) || self.allowed.iter().any(|n| n.contains(a.ip()))) {
+            kept.push(*addr);
+        }
+        if kept.is_empty() {
+            let host = uri.host().unwrap_or_default();
+            return Err(ureq::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{host} is a loopback, private or link-local address; downloads reach public addresses only \
+                     (fetch.allow_networks lists exceptions)"
+                ),
+            )));
+        }
+        Ok(kept)
+    }
+}
+
+/// Whether `ip` is on the public internet: not loopback, private, link-local, shared (CGNAT),
+/// multicast, documentation, benchmarking or reserved, also when written as an IPv4 address
+/// inside an IPv6 one.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            !(v4.is_unspecified()
+                || v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(IpAddr::V4(std::net::Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]))));
+            }
+            !(v6.is_unspecified()
+                || v6.is_loopback()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] == 0x2001 && s[1] == 0x0db8))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_pass_the_fence() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2001:db8::1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "202.131.0.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
 }

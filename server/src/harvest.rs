@@ -2,8 +2,11 @@
 //! catalog in JSON-LD. Metadata always; the data too where a resource is tabular, through
 //! the ordinary ingest (with conditional requests, so a second harvest downloads only what
 //! changed).
-
-use std::time::Duration;
+//!
+//! The remote portal is not trusted. Its organizations and datasets get ids under the
+//! source's namespace (`<namespace>--<id>`), which local ids cannot have, so a harvest never
+//! touches what this portal's publishers made; licenses it names are kept only when they
+//! are license ids; and every request goes through [`crate::fetch::agent`]'s address fence.
 
 use anyhow::{Context, bail};
 use opendata_datasets::{DatasetMeta, Organization, ident};
@@ -21,13 +24,9 @@ pub struct Harvested {
 /// Formats the ingest reads.
 const TABULAR: &[&str] = &["csv", "tsv", "xlsx", "xls", "ods", "json", "ndjson", "geojson", "parquet"];
 
-fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .user_agent(concat!("opendata-harvest/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+/// A license id from the remote portal, or `notspecified` for anything that is not one.
+fn license(remote: Option<String>) -> String {
+    remote.filter(|l| opendata_datasets::license::validate(l).is_ok()).unwrap_or_else(|| "notspecified".into())
 }
 
 fn get_json(agent: &ureq::Agent, url: &str) -> anyhow::Result<Value> {
@@ -45,12 +44,12 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
-/// The catalog of a CKAN portal at `base`: `package_list`, then `package_show` for each.
-pub fn ckan(base: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
-    let agent = agent(timeout);
+/// The catalog of a CKAN portal at `base`: `package_list`, then `package_show` for each,
+/// with ids under `namespace`.
+pub fn ckan(base: &str, agent: &ureq::Agent, namespace: &str) -> anyhow::Result<Vec<Harvested>> {
     let base = base.trim_end_matches('/');
     let action = |name: &str, query: &str| -> anyhow::Result<Value> {
-        let v = get_json(&agent, &format!("{base}/api/3/action/{name}?{query}"))?;
+        let v = get_json(agent, &format!("{base}/api/3/action/{name}?{query}"))?;
         if v["success"] != Value::Bool(true) {
             bail!("{name} failed at {base}");
         }
@@ -62,8 +61,10 @@ pub fn ckan(base: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
         let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("id", id).finish();
         let p = action("package_show", &query)?;
         let org = &p["organization"];
-        let org_id =
-            ident::slug(&Some(text(&org["name"])).filter(|s| !s.is_empty()).unwrap_or_else(|| text(&p["owner_org"])));
+        let org_id = ident::namespaced(
+            namespace,
+            &Some(text(&org["name"])).filter(|s| !s.is_empty()).unwrap_or_else(|| text(&p["owner_org"])),
+        );
         let organization = Organization {
             id: org_id.clone(),
             title: Some(text(&org["title"])).filter(|t| !t.is_empty()).unwrap_or_else(|| org_id.clone()),
@@ -72,7 +73,7 @@ pub fn ckan(base: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
             url: None,
         };
         let meta = DatasetMeta {
-            id: ident::slug(&text(&p["name"])),
+            id: ident::namespaced(namespace, &text(&p["name"])),
             organization: org_id,
             title: text(&p["title"]),
             title_en: p["title_translated"]["en"].as_str().map(str::to_owned),
@@ -85,7 +86,7 @@ pub fn ckan(base: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
                 .map(|t| text(&t["name"]))
                 .filter(|t| !t.is_empty())
                 .collect(),
-            license: Some(text(&p["license_id"])).filter(|l| !l.is_empty()).unwrap_or_else(|| "notspecified".into()),
+            license: license(Some(text(&p["license_id"]))),
             source: p["url"].as_str().filter(|u| !u.is_empty()).map(str::to_owned),
         };
         let mut tables = Vec::new();
@@ -117,10 +118,9 @@ const FOAF: &str = "http://xmlns.com/foaf/0.1/";
 const HYDRA_NEXT: &str = "http://www.w3.org/ns/hydra/core#next";
 
 /// A DCAT-AP catalog in expanded JSON-LD (as this portal and many harvesters publish it),
-/// following Hydra `next` pages. Compacted JSON-LD, which needs its `@context` fetched and
-/// applied, is not read.
-pub fn dcat(url: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
-    let agent = agent(timeout);
+/// following Hydra `next` pages, with ids under `namespace`. Compacted JSON-LD, which needs
+/// its `@context` fetched and applied, is not read.
+pub fn dcat(url: &str, agent: &ureq::Agent, namespace: &str) -> anyhow::Result<Vec<Harvested>> {
     let mut out = Vec::new();
     let mut next = Some(url.to_owned());
     let mut pages = 0;
@@ -129,7 +129,7 @@ pub fn dcat(url: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
         if pages > 10_000 {
             bail!("{url}: more than 10,000 pages; stopping");
         }
-        let doc = get_json(&agent, &page)?;
+        let doc = get_json(agent, &page)?;
         let nodes: Vec<&Value> = match &doc {
             Value::Array(a) => a.iter().collect(),
             v => v["@graph"].as_array().map(|a| a.iter().collect()).unwrap_or_default(),
@@ -152,7 +152,7 @@ pub fn dcat(url: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
                 .unwrap_or_else(|| iri.rsplit('/').next().unwrap_or_default().to_owned());
             let publisher = values(n, &format!("{DCT}publisher")).first().map(|p| text(&p["@id"])).unwrap_or_default();
             let agent_node = node(&publisher);
-            let org_id = ident::slug(publisher.rsplit('/').next().unwrap_or("unknown"));
+            let org_id = ident::namespaced(namespace, publisher.rsplit('/').next().unwrap_or("unknown"));
             let name = |lang| agent_node.and_then(|a| literal(a, &format!("{FOAF}name"), lang));
             let organization = Organization {
                 id: org_id.clone(),
@@ -187,7 +187,7 @@ pub fn dcat(url: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
             out.push(Harvested {
                 organization,
                 meta: DatasetMeta {
-                    id: ident::slug(&id),
+                    id: ident::namespaced(namespace, &id),
                     organization: org_id,
                     title: title.unwrap_or_else(|| id.clone()),
                     title_en: literal(n, &format!("{DCT}title"), Some("en")),
@@ -199,7 +199,7 @@ pub fn dcat(url: &str, timeout: Duration) -> anyhow::Result<Vec<Harvested>> {
                         .iter()
                         .filter_map(|k| k["@value"].as_str().map(str::to_owned))
                         .collect(),
-                    license: license.unwrap_or_else(|| "notspecified".into()),
+                    license: self::license(license),
                     source: Some(iri),
                 },
                 tables,

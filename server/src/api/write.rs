@@ -112,7 +112,7 @@ pub async fn create_dataset(
 ) -> ApiResult<Response> {
     let new: NewDataset = json_body(&body)?;
     caller.check(&new.organization)?;
-    opendata_datasets::ident::validate_id(&new.id)
+    opendata_datasets::ident::validate_local_id(&new.id)
         .map_err(|e| ApiError::new(Code::InvalidParameter, format!("`id`: {e}")))?;
     if new.title.trim().is_empty() {
         return Err(ApiError::new(Code::InvalidParameter, "`title` may not be empty"));

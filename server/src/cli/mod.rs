@@ -55,6 +55,10 @@ pub struct HarvestArgs {
     /// A DCAT-AP catalog in expanded JSON-LD (Hydra `next` pages are followed).
     #[arg(long, env = "OPENDATA_DCAT")]
     pub dcat: Option<String>,
+    /// The namespace of this source's organizations and datasets here (`<namespace>--<id>`);
+    /// the source's host name by default (`data.gov.mn` → `data-gov-mn`).
+    #[arg(long, env = "OPENDATA_NAMESPACE")]
+    pub namespace: Option<String>,
     /// Import metadata only; do not download data.
     #[arg(long, env = "OPENDATA_METADATA_ONLY")]
     pub metadata_only: bool,
@@ -175,11 +179,19 @@ fn harvest_cmd(config: Config, args: HarvestArgs) -> anyhow::Result<()> {
     let store = Store::open(&config.data).with_context(|| format!("cannot open {}", config.data.display()))?;
     let index = crate::publish::open_index(&store)?;
     let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch, limits: config.limits.ingest() };
-    let timeout = std::time::Duration::from_secs(config.fetch.timeout_secs);
-    let (source, found) = match (&args.ckan, &args.dcat) {
-        (Some(url), _) => (url, crate::harvest::ckan(url, timeout)?),
-        (None, Some(url)) => (url, crate::harvest::dcat(url, timeout)?),
-        (None, None) => bail!("give --ckan URL or --dcat URL"),
+    let agent = fetch::agent(&config.fetch)?;
+    let source = args.ckan.as_ref().or(args.dcat.as_ref()).context("give --ckan URL or --dcat URL")?;
+    let namespace = match &args.namespace {
+        Some(ns) => ns.clone(),
+        // The source's host name: `data.gov.mn` → `data-gov-mn`.
+        None => opendata_datasets::ident::slug(
+            source.split("://").nth(1).unwrap_or(source).split(['/', ':']).next().unwrap_or_default(),
+        ),
+    };
+    opendata_datasets::ident::validate_local_id(&namespace).context("--namespace")?;
+    let found = match &args.ckan {
+        Some(url) => crate::harvest::ckan(url, &agent, &namespace)?,
+        None => crate::harvest::dcat(source, &agent, &namespace)?,
     };
     let (mut tables, mut failed) = (0, 0);
     for h in &found {
@@ -272,6 +284,8 @@ fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
             let Some(org) = args.org else {
                 bail!("`{dataset}` is a new dataset: say which organization publishes it with --org")
             };
+            opendata_datasets::ident::validate_local_id(&dataset)?;
+            opendata_datasets::ident::validate_local_id(&org)?;
             DatasetMeta {
                 id: dataset.clone(),
                 organization: org,
@@ -329,7 +343,7 @@ fn ingest_manifest(ctx: &JobContext<'_>, path: &std::path::Path) -> anyhow::Resu
                 columns: table.columns.clone(),
                 sort_by: table.sort_by.clone(),
             };
-            run_job(ctx, table.source(dir), dataset.meta(), spec)
+            run_job(ctx, table.source(dir)?, dataset.meta(), spec)
                 .with_context(|| format!("{}/{} ({})", dataset.id, table.name, table.source))?;
         }
     }
