@@ -10,8 +10,8 @@ use maud::{Markup, html};
 use opendata_datasets::{Column, ColumnType};
 use polars::prelude::*;
 
+use crate::engine::rows::unknown_column;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::query::unknown_column;
 
 /// Most points along `x`: beyond this a date axis is bucketed, and other columns are not
 /// offered as `x`.

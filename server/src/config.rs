@@ -158,8 +158,8 @@ impl Limits {
     }
 
     /// The bounds a SQL query is checked against before it parses.
-    pub fn sql_bounds(&self) -> crate::sql::Bounds {
-        crate::sql::Bounds {
+    pub fn sql_bounds(&self) -> crate::engine::sql::Bounds {
+        crate::engine::sql::Bounds {
             max_bytes: self.max_sql_bytes,
             max_depth: self.max_sql_depth,
             max_tokens: self.max_sql_tokens,

@@ -199,7 +199,7 @@ pub fn stream_export(
     lf: LazyFrame,
     format: ExportFormat,
     bom: bool,
-    admission: crate::gate::Admission,
+    admission: crate::engine::gate::Admission,
 ) -> mpsc::Receiver<Result<Bytes, std::io::Error>> {
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
@@ -237,7 +237,10 @@ pub fn stream_export(
 
 /// Streams `df` as a workbook; the rows are already in memory (a sheet holds at most
 /// [`crate::xlsx::MAX_ROWS`]), the sheet goes through a temporary file.
-pub fn stream_xlsx(df: DataFrame, admission: crate::gate::Admission) -> mpsc::Receiver<Result<Bytes, std::io::Error>> {
+pub fn stream_xlsx(
+    df: DataFrame,
+    admission: crate::engine::gate::Admission,
+) -> mpsc::Receiver<Result<Bytes, std::io::Error>> {
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
         let _admission = admission;

@@ -4,7 +4,7 @@ use opendata_datasets::Store;
 use search_index::SearchIndex;
 
 use crate::config::Config;
-use crate::gate::QueryGate;
+use crate::engine::gate::QueryGate;
 use crate::ratelimit::RateLimiter;
 
 /// What every handler shares: the store (catalog + files), the search index and settings.
@@ -22,7 +22,7 @@ pub struct Inner {
     /// hundreds of MB, and a burst of uploads must queue rather than exhaust the server.
     pub ingests: tokio::sync::Semaphore,
     /// Tables SQL reads, decoded in memory.
-    pub tables: Arc<crate::memtable::TableCache>,
+    pub tables: Arc<crate::engine::memtable::TableCache>,
     /// `config.trusted_proxies`, parsed.
     pub trusted_proxies: Vec<crate::client::Network>,
 }
@@ -41,7 +41,7 @@ impl AppState {
         let queries = QueryGate::new(config.limits.max_running_queries, config.limits.max_queued_queries);
         let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
         let ingests = tokio::sync::Semaphore::new(config.limits.max_running_ingests.max(1));
-        let tables = crate::memtable::TableCache::new(config.limits.table_cache_mb);
+        let tables = crate::engine::memtable::TableCache::new(config.limits.table_cache_mb);
         let trusted_proxies = config
             .trusted_proxies
             .iter()

@@ -16,8 +16,8 @@ use super::base_url;
 use super::model::{RowsColumn, RowsResponse};
 use crate::chart::{Chart, ChartSpec};
 use crate::encode::{self, ExportFormat};
+use crate::engine::rows::{self as query, Cursor, RawParams, RowsFormat, RowsRequest, Watch};
 use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
-use crate::query::{self, Cursor, RawParams, RowsFormat, RowsRequest, Watch};
 use crate::state::AppState;
 
 /// A table version and the validated request against it.

@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 use super::model::RowsColumn;
 use super::rows::run_blocking;
 use crate::encode;
+use crate::engine::memtable::Load;
+use crate::engine::rows::{RowsFormat, scan};
 use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
-use crate::memtable::Load;
-use crate::query::{RowsFormat, scan};
 use crate::state::AppState;
 
 /// The result of a query.
@@ -145,12 +145,12 @@ pub(crate) async fn execute(state: &AppState, q: String) -> ApiResult<(DataFrame
     let bounds = state.config.limits.sql_bounds();
     // Off the async threads: a query of the largest allowed size takes a while to tokenize.
     let (q, checked) = tokio::task::spawn_blocking(move || {
-        let checked = crate::sql::check(&q, &bounds);
+        let checked = crate::engine::sql::check(&q, &bounds);
         (q, checked)
     })
     .await
     .map_err(ApiError::internal)?;
-    let crate::sql::Checked { relations, uses } = checked?;
+    let crate::engine::sql::Checked { relations, uses } = checked?;
     let catalog = state.store.catalog();
     let datasets = catalog.datasets()?;
     let mut tables = Vec::with_capacity(relations.len());
@@ -191,9 +191,9 @@ pub(crate) async fn execute(state: &AppState, q: String) -> ApiResult<(DataFrame
                 ctx.register(name, lf);
             }
             let lf = ctx.execute(&q).map_err(refuse)?;
-            match crate::query::collect(lf.limit(max_rows as IdxSize + 1), watch) {
+            match crate::engine::rows::collect(lf.limit(max_rows as IdxSize + 1), watch) {
                 Ok(df) => Ok(df),
-                Err(crate::query::Stopped::Engine(e)) => Err(refuse(e)),
+                Err(crate::engine::rows::Stopped::Engine(e)) => Err(refuse(e)),
                 Err(stopped) => Err(stopped.into()),
             }
         };
@@ -210,7 +210,7 @@ pub(crate) async fn execute(state: &AppState, q: String) -> ApiResult<(DataFrame
 }
 
 /// A held table as `uses` may see it: its categoricals that the query needs as text, cast.
-fn as_text_where_needed(frame: &DataFrame, uses: &crate::sql::Uses) -> LazyFrame {
+fn as_text_where_needed(frame: &DataFrame, uses: &crate::engine::sql::Uses) -> LazyFrame {
     let casts: Vec<Expr> = frame
         .columns()
         .iter()

@@ -641,19 +641,19 @@ pub fn page(path: &std::path::Path, req: &RowsRequest, watch: &Watch) -> Result<
     // page (filters and order) for the candidate rows, then every selected column for the
     // page's rows alone.
     // Filters the page index matches exactly are not applied again, nor their columns copied.
-    let rest: Vec<&Filter> = req.filters.iter().filter(|f| !crate::page_index::matches_exactly(f)).collect();
+    let rest: Vec<&Filter> = req.filters.iter().filter(|f| !crate::engine::page_index::matches_exactly(f)).collect();
     let mut keys: Vec<String> = Vec::new();
     for name in rest.iter().map(|f| &f.column).chain(req.order.iter().map(|(n, _)| n)) {
         if !keys.contains(name) {
             keys.push(name.clone());
         }
     }
-    if let Some(candidates) = crate::page_index::candidates(path, &req.filters, &keys, ROW) {
+    if let Some(candidates) = crate::engine::page_index::candidates(path, &req.filters, &keys, ROW) {
         let predicate = rest.iter().map(|f| f.expr.clone()).reduce(|a, b| a.and(b));
         let (df, after, matched) = plan_page(candidates.lazy(), predicate, true, req, &[], watch)?;
         let df = df.head(Some(req.limit));
         let at: Vec<IdxSize> = df.column(ROW)?.idx()?.into_no_null_iter().collect();
-        let rows = crate::page_index::rows_at(path, &at, &req.select, ROW)?;
+        let rows = crate::engine::page_index::rows_at(path, &at, &req.select, ROW)?;
         // Back from file order to the page's order.
         let read: Vec<IdxSize> = rows.column(ROW)?.idx()?.into_no_null_iter().collect();
         let order: Vec<IdxSize> = at.iter().filter_map(|r| read.binary_search(r).ok().map(|i| i as IdxSize)).collect();

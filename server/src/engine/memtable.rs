@@ -13,7 +13,7 @@
 //! (`limits.table_cache_mb`). A version's file never changes, so an entry never goes stale.
 //!
 //! Codes are not text to every SQL function: polars refuses `upper` or `LIKE` on them and
-//! would cast them to integers as codes. [`crate::sql::Uses`] says which columns a query
+//! would cast them to integers as codes. [`crate::engine::sql::Uses`] says which columns a query
 //! only groups, orders, projects or compares for equality; the others are handed to it as
 //! text.
 
@@ -156,7 +156,7 @@ impl Drop for Loading<'_> {
 /// Reads the table at `path`, a column at a time so that the peak is one column's text, with
 /// the columns named in `codes` as categoricals of their own.
 fn decode(path: &Path, codes: &[String]) -> PolarsResult<DataFrame> {
-    let scan = || crate::query::scan(path);
+    let scan = || crate::engine::rows::scan(path);
     let schema = scan()?.collect_schema()?;
     let mut columns = Vec::with_capacity(schema.len());
     for (name, dtype) in schema.iter() {
