@@ -32,7 +32,7 @@ async fn openapi_document_covers_every_route() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    for p in opendata_server::engine::rows::RESERVED_PARAMS.iter().filter(|p| **p != "bom") {
+    for p in opendata_server::engine::params::RESERVED_PARAMS.iter().filter(|p| **p != "bom") {
         assert!(params.contains(p), "rows parameter `{p}` is undocumented");
     }
 }

@@ -5,6 +5,16 @@
 
 mod common;
 
+/// A query worker of the test servers (see [`common::workers`]): the test binary started
+/// again to run only this, with the worker's socket on its standard input.
+#[test]
+#[ignore = "started by the test servers as their query worker"]
+fn engine_worker() {
+    if std::env::var_os(opendata_server::engine::worker::ENV).is_some() {
+        opendata_server::engine::worker::main().unwrap();
+    }
+}
+
 mod catalog;
 mod ckan;
 mod cli;

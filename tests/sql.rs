@@ -115,17 +115,17 @@ async fn held_tables_answer_as_the_files_do() {
         let answer = sql(&files, q).await;
         assert_eq!(answer.0, if q.contains("kod = on_") { 400 } else { 200 }, "{q}: {}", answer.1);
         from_files.push(answer);
-        // Loads the tables in the background.
+        // The worker holds the tables once it has answered.
         sql(&held, q).await;
     }
-    assert!(files.state.tables.is_empty());
-    for _ in 0..200 {
-        if held.state.tables.len() == 2 {
+    assert!(files.state.engine.held().is_empty());
+    for _ in 0..500 {
+        if held.state.engine.held().len() == 2 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(held.state.tables.len(), 2, "both tables are held");
+    assert_eq!(held.state.engine.held().len(), 2, "both tables are held");
     for (q, expected) in queries.iter().zip(&from_files) {
         assert_eq!(&sql(&held, q).await, expected, "{q}");
     }

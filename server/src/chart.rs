@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use opendata_datasets::{Column, ColumnType};
 use polars::prelude::*;
 
-use crate::engine::rows::unknown_column;
+use crate::engine::params::unknown_column;
 use crate::error::{ApiError, ApiResult, Code};
 
 /// Most points along `x`: beyond this a date axis is bucketed, and other columns are not
@@ -223,7 +223,7 @@ fn grain(x: &Column) -> Option<Grain> {
 }
 
 /// The series of a chart, ready to draw.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Chart {
     pub x: Vec<String>,
     /// Where each `x` lies on a number, date or time axis, so gaps show as gaps; none

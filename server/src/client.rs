@@ -2,10 +2,13 @@
 //! cloud balancer) the address that proxy reports in `X-Forwarded-For`. Rate limits and the
 //! per-client cap on exports count by it.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, Request};
 
 /// An address or a network (`10.0.0.0/8`, `fd00::/8`) whose forwarding headers are believed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,13 +55,16 @@ impl Network {
 /// it were written by the client and prove nothing. None for a request with no peer (the
 /// router called in-process).
 pub fn address<B>(request: &Request<B>, trusted: &[Network]) -> Option<IpAddr> {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    address_of(request.extensions(), request.headers(), trusted)
+}
+
+fn address_of(extensions: &Extensions, headers: &HeaderMap, trusted: &[Network]) -> Option<IpAddr> {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = request
-        .headers()
+    let forwarded: Vec<IpAddr> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -66,6 +72,63 @@ pub fn address<B>(request: &Request<B>, trusted: &[Network]) -> Option<IpAddr> {
         .filter_map(|a| a.trim().parse().ok())
         .collect();
     Some(forwarded.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer))
+}
+
+/// The client's address as a handler argument: none when the router runs in-process.
+#[derive(Debug, Clone, Copy)]
+pub struct Client(pub Option<IpAddr>);
+
+impl FromRequestParts<crate::AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &crate::AppState) -> Result<Self, Self::Rejection> {
+        Ok(Client(address_of(&parts.extensions, &parts.headers, &state.trusted_proxies)))
+    }
+}
+
+/// At most `max` of something (downloads) at once per client address.
+#[derive(Debug)]
+pub struct PerClient {
+    max: usize,
+    running: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One client's share, given back when dropped.
+#[derive(Debug)]
+pub struct Share {
+    running: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    client: IpAddr,
+}
+
+impl PerClient {
+    pub fn new(max: usize) -> Self {
+        Self { max, running: Arc::default() }
+    }
+
+    /// A share for `client`, or none when it holds `max` already. A request with no address
+    /// (in-process) is not counted.
+    pub fn take(&self, client: Option<IpAddr>) -> Option<Option<Share>> {
+        let Some(client) = client else { return Some(None) };
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = running.entry(client).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Some(Share { running: self.running.clone(), client }))
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = running.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                running.remove(&self.client);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -100,5 +163,19 @@ mod tests {
         assert!("10.0.0.0/33".parse::<Network>().is_err() && "x".parse::<Network>().is_err());
         let all: Network = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains("8.8.8.8".parse().unwrap()) && !all.contains("::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn shares_are_counted_per_client_and_given_back() {
+        let per = PerClient::new(2);
+        let (a, b) = (Some("10.0.0.1".parse().unwrap()), Some("10.0.0.2".parse().unwrap()));
+        let first = per.take(a).unwrap();
+        let second = per.take(a).unwrap();
+        assert!(per.take(a).is_none(), "a third at once is refused");
+        assert!(per.take(b).is_some(), "another client has its own");
+        drop(first);
+        assert!(per.take(a).is_some());
+        drop(second);
+        assert!(per.take(None).is_some(), "in-process requests are not counted");
     }
 }

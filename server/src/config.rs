@@ -67,19 +67,31 @@ pub struct Limits {
     pub default_per_page: usize,
     /// The largest `per_page` accepted.
     pub max_per_page: usize,
-    /// Seconds a data query may run before it is abandoned with a 503.
+    /// Seconds a data query may run before its worker is killed and it is answered 503.
     pub query_timeout_secs: u64,
-    /// Data queries (rows, exports) that run at once.
+    /// Query workers: data queries that scan (rows, SQL, charts, exports) running at once.
     pub max_running_queries: usize,
+    /// Point reads through a page index running at once, in the server's process.
+    pub max_running_point_reads: usize,
     /// Data queries that may wait for a turn; beyond that a request gets a 503 at once.
     pub max_queued_queries: usize,
+    /// Seconds a data query may wait for its turn before it is answered 503.
+    pub queue_timeout_secs: u64,
     /// API requests a minute from one IP address (bursts up to as many); 0 turns it off.
     pub requests_per_minute: u32,
-    /// Resident memory of the server, in MB, above which running data queries are stopped
-    /// (503 `query_memory`); 0 turns the guard off.
-    pub max_memory_mb: u64,
-    /// MB of decoded tables held in memory for SQL (see [`crate::memtable`]); 0 holds none.
+    /// MB of heap one query may use in its worker before the worker is killed.
+    pub max_query_memory_mb: u64,
+    /// MB of an answer held whole (a page, a SQL result); exports stream and are not bound.
+    pub max_response_mb: u64,
+    /// MB of decoded tables each query worker holds for SQL (see [`crate::engine::memtable`]);
+    /// 0 holds none.
     pub table_cache_mb: u64,
+    /// Seconds an export's client may stop reading before the export is stopped.
+    pub export_stall_secs: u64,
+    /// Seconds an export may take in all.
+    pub export_timeout_secs: u64,
+    /// Exports one client may run at once.
+    pub max_exports_per_client: usize,
     /// The largest file a publisher may upload as a new version, in bytes.
     pub max_upload_bytes: u64,
     /// Uploaded versions ingested at once; later uploads wait as `queued` jobs.
@@ -130,11 +142,17 @@ impl Default for Limits {
             default_per_page: 20,
             max_per_page: 100,
             query_timeout_secs: 30,
-            max_running_queries: 8,
+            max_running_queries: 4,
+            max_running_point_reads: 16,
             max_queued_queries: 256,
+            queue_timeout_secs: 10,
             requests_per_minute: 600,
-            max_memory_mb: 4096,
+            max_query_memory_mb: 2048,
+            max_response_mb: 64,
             table_cache_mb: 1024,
+            export_stall_secs: 30,
+            export_timeout_secs: 3_600,
+            max_exports_per_client: 2,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_running_ingests: 1,
             upload_timeout_secs: 3_600,
@@ -177,7 +195,8 @@ impl Config {
             None => figment = figment.merge(Toml::file("opendata.toml")),
         }
         figment
-            .merge(Env::prefixed("OPENDATA_").ignore(&["config"]).split("__"))
+            // A query worker's marker is not a setting.
+            .merge(Env::prefixed("OPENDATA_").ignore(&["config", "engine_worker"]).split("__"))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)

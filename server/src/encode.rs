@@ -1,13 +1,10 @@
-//! Output encodings: a page of rows as JSON, CSV or NDJSON, and whole-table exports streamed
-//! from polars' streaming engine through a bounded channel into the HTTP body.
+//! Output encodings: a page of rows as JSON, CSV or NDJSON, and whole-table exports written
+//! by polars' streaming engine into a writer (a query worker's frames to the server).
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use polars::prelude::*;
 use serde_json::{Map, Number, Value};
-use tokio::sync::mpsc;
 
 /// How dates and datetimes are written in CSV: ISO 8601, as in JSON.
 const DATETIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
@@ -32,7 +29,7 @@ fn json_value(v: AnyValue<'_>) -> Value {
         AnyValue::UInt64(i) => Value::from(i),
         AnyValue::Float64(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
         AnyValue::Float32(f) => Number::from_f64(f.into()).map_or(Value::Null, Value::Number),
-        // SQL over a table held in memory answers with categoricals (see `crate::memtable`).
+        // SQL over a table held in memory answers with categoricals (see `crate::engine::memtable`).
         v @ (AnyValue::String(_)
         | AnyValue::StringOwned(_)
         | AnyValue::Categorical(..)
@@ -103,7 +100,7 @@ pub fn ndjson(df: &DataFrame) -> Vec<u8> {
 }
 
 /// Whole-table export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExportFormat {
     Parquet,
     Csv,
@@ -142,116 +139,29 @@ impl ExportFormat {
     }
 }
 
-/// A `Write` that hands 256 KiB chunks to an async receiver, blocking when the client reads
-/// slower than polars writes: memory stays bounded by the channel's depth. When the client
-/// goes away the receiver is dropped, writes fail and polars stops the query.
-struct ChannelWriter {
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buf: Vec<u8>,
-}
-
-const CHUNK: usize = 256 * 1024;
-
-impl ChannelWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        // polars may call this from a worker of its own async runtime, where tokio forbids
-        // `blocking_send`; the channel itself works under any executor, so block on it
-        // directly. Blocking here is the point: it is the backpressure.
-        futures::executor::block_on(self.tx.send(Ok(chunk)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client disconnected"))
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
-
-impl polars::io::utils::file::WritableTrait for ChannelWriter {
-    fn close(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-    fn sync_all(&self) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Streams the result of `lf` in `format`, running polars on a blocking thread.
-/// Returns the receiving end for the HTTP body.
-/// `admission` is held until the export ends, so a long download counts as a running query.
-pub fn stream_export(
+/// Runs `lf` in the streaming engine into `writer` in `format` (not XLSX, which
+/// [`crate::xlsx`] writes), with CSV formulas defused.
+pub fn sink(
     lf: LazyFrame,
     format: ExportFormat,
-    bom: bool,
-    admission: crate::engine::gate::Admission,
-) -> mpsc::Receiver<Result<Bytes, std::io::Error>> {
-    let (tx, rx) = mpsc::channel(8);
-    tokio::task::spawn_blocking(move || {
-        let _admission = admission;
-        let mut writer = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
-        if bom && format == ExportFormat::Csv {
-            writer.buf.extend_from_slice(b"\xEF\xBB\xBF");
-        }
-        let lf = if format == ExportFormat::Csv { defuse_formulas(lf) } else { Ok(lf) };
-        let file_format = match format {
-            ExportFormat::Csv => FileWriteFormat::Csv(CsvWriterOptions {
-                serialize_options: Arc::new(SerializeOptions {
-                    datetime_format: Some(DATETIME_FORMAT.into()),
-                    ..Default::default()
-                }),
+    writer: Box<dyn polars::io::utils::file::WritableTrait + Send>,
+) -> PolarsResult<()> {
+    let lf = if format == ExportFormat::Csv { defuse_formulas(lf)? } else { lf };
+    let file_format = match format {
+        ExportFormat::Csv => FileWriteFormat::Csv(CsvWriterOptions {
+            serialize_options: Arc::new(SerializeOptions {
+                datetime_format: Some(DATETIME_FORMAT.into()),
                 ..Default::default()
             }),
-            ExportFormat::Ndjson => FileWriteFormat::NDJson(NDJsonWriterOptions::default()),
-            ExportFormat::Parquet => FileWriteFormat::Parquet(Arc::new(opendata_ingest::parquet_options())),
-            ExportFormat::Xlsx => unreachable!("workbooks are written by `stream_xlsx`"),
-        };
-        let target = polars::io::utils::file::Writable::Dyn(Box::new(writer));
-        let target = SinkTarget::Dyn(SpecialEq::new(Arc::new(Mutex::new(Some(target)))));
-        let result = lf
-            .and_then(|lf| lf.sink(SinkDestination::File { target }, file_format, UnifiedSinkArgs::default()))
-            .and_then(|lf| lf.collect_with_engine(Engine::Streaming));
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "export stopped");
-            // Aborts the body, so the client sees a failed transfer rather than a short file.
-            let _ = futures::executor::block_on(tx.send(Err(std::io::Error::other("export failed"))));
-        }
-    });
-    rx
-}
-
-/// Streams `df` as a workbook; the rows are already in memory (a sheet holds at most
-/// [`crate::xlsx::MAX_ROWS`]), the sheet goes through a temporary file.
-pub fn stream_xlsx(
-    df: DataFrame,
-    admission: crate::engine::gate::Admission,
-) -> mpsc::Receiver<Result<Bytes, std::io::Error>> {
-    let (tx, rx) = mpsc::channel(8);
-    tokio::task::spawn_blocking(move || {
-        let _admission = admission;
-        let mut writer = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
-        let result = crate::xlsx::write(&df, &mut writer)
-            .map_err(std::io::Error::other)
-            .and_then(|()| std::io::Write::flush(&mut writer));
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "xlsx export stopped");
-            let _ = futures::executor::block_on(tx.send(Err(std::io::Error::other("export failed"))));
-        }
-    });
-    rx
+            ..Default::default()
+        }),
+        ExportFormat::Ndjson => FileWriteFormat::NDJson(NDJsonWriterOptions::default()),
+        ExportFormat::Parquet => FileWriteFormat::Parquet(Arc::new(opendata_ingest::parquet_options())),
+        ExportFormat::Xlsx => polars_bail!(InvalidOperation: "workbooks are written by crate::xlsx"),
+    };
+    let target = polars::io::utils::file::Writable::Dyn(writer);
+    let target = SinkTarget::Dyn(SpecialEq::new(Arc::new(Mutex::new(Some(target)))));
+    lf.sink(SinkDestination::File { target }, file_format, UnifiedSinkArgs::default())?
+        .collect_with_engine(Engine::Streaming)?;
+    Ok(())
 }

@@ -58,6 +58,8 @@ codes! {
     UnknownTable => ("unknown_table", BAD_REQUEST, "Unknown table"),
     LimitExceeded => ("limit_exceeded", BAD_REQUEST, "Request exceeds a limit"),
     UnknownHost => ("unknown_host", BAD_REQUEST, "Unknown host"),
+    ResultTooLarge => ("result_too_large", BAD_REQUEST, "Result too large"),
+    TooManyExports => ("too_many_exports", TOO_MANY_REQUESTS, "Too many downloads"),
     RangeNotSatisfiable => ("range_not_satisfiable", RANGE_NOT_SATISFIABLE, "Range not satisfiable"),
     QueryTimeout => ("query_timeout", SERVICE_UNAVAILABLE, "Query took too long"),
     QueryMemory => ("query_memory", SERVICE_UNAVAILABLE, "Query stopped at the memory limit"),
@@ -172,7 +174,7 @@ impl IntoResponse for ApiError {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             // The queue drains in well under a second at the default limits.
-            Code::Overloaded => {
+            Code::Overloaded | Code::TooManyExports => {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

@@ -4,7 +4,8 @@ use opendata_datasets::Store;
 use search_index::SearchIndex;
 
 use crate::config::Config;
-use crate::engine::gate::QueryGate;
+use crate::engine::Engine;
+use crate::engine::pool::WorkerCommand;
 use crate::ratelimit::RateLimiter;
 
 /// What every handler shares: the store (catalog + files), the search index and settings.
@@ -16,20 +17,26 @@ pub struct Inner {
     pub store: Store,
     pub index: SearchIndex,
     pub config: Config,
-    pub queries: QueryGate,
+    pub engine: Engine,
     pub rate_limiter: RateLimiter,
     /// Uploaded versions ingest one at a time per permit: an ingest takes a core and
     /// hundreds of MB, and a burst of uploads must queue rather than exhaust the server.
     pub ingests: tokio::sync::Semaphore,
-    /// Tables SQL reads, decoded in memory.
-    pub tables: Arc<crate::engine::memtable::TableCache>,
+    /// Downloads running per client address.
+    pub exports: crate::client::PerClient,
     /// `config.trusted_proxies`, parsed.
     pub trusted_proxies: Vec<crate::client::Network>,
 }
 
 impl AppState {
-    /// Opens the data folder and the search index named by `config`.
+    /// Opens the data folder and the search index named by `config`, with query workers
+    /// that run this binary.
     pub fn open(config: Config) -> anyhow::Result<Self> {
+        Self::open_with(config, WorkerCommand::current()?)
+    }
+
+    /// [`AppState::open`] with query workers started by `workers`.
+    pub fn open_with(config: Config, workers: WorkerCommand) -> anyhow::Result<Self> {
         let store = Store::open(&config.data)?;
         let index = crate::publish::open_index(&store)?;
         // Jobs run inside the server: one that was ingesting when it stopped never finished.
@@ -38,16 +45,16 @@ impl AppState {
         if interrupted > 0 {
             tracing::warn!(jobs = interrupted, "marked jobs interrupted by the last stop as failed");
         }
-        let queries = QueryGate::new(config.limits.max_running_queries, config.limits.max_queued_queries);
+        let engine = Engine::new(&config.limits, workers);
         let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
         let ingests = tokio::sync::Semaphore::new(config.limits.max_running_ingests.max(1));
-        let tables = crate::engine::memtable::TableCache::new(config.limits.table_cache_mb);
+        let exports = crate::client::PerClient::new(config.limits.max_exports_per_client);
         let trusted_proxies = config
             .trusted_proxies
             .iter()
             .map(|n| n.parse().map_err(|e: String| anyhow::anyhow!("trusted_proxies: {e}")))
             .collect::<anyhow::Result<_>>()?;
-        Ok(Self(Arc::new(Inner { store, index, config, queries, rate_limiter, ingests, tables, trusted_proxies })))
+        Ok(Self(Arc::new(Inner { store, index, config, engine, rate_limiter, ingests, exports, trusted_proxies })))
     }
 }
 

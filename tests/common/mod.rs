@@ -80,6 +80,14 @@ pub fn ingest_with(
     publish::ingest_and_index(&store, &index, &job, &mut |_| {}).map_err(|e| format!("{e:#}"))
 }
 
+/// Query workers for test servers: this test binary, running only [`crate::engine_worker`].
+pub fn workers() -> opendata_server::engine::pool::WorkerCommand {
+    opendata_server::engine::pool::WorkerCommand {
+        program: std::env::current_exe().unwrap(),
+        args: ["--exact", "engine_worker", "--ignored", "--nocapture", "--test-threads=1"].map(String::from).to_vec(),
+    }
+}
+
 impl TestServer {
     /// Starts a server over a fresh data folder prepared by `setup`.
     pub async fn start(setup: impl FnOnce(&Path)) -> Self {
@@ -97,7 +105,7 @@ impl TestServer {
     pub async fn serve_with(data: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config { data: data.path().to_owned(), ..Config::default() };
         configure(&mut config);
-        let state = AppState::open(config).unwrap();
+        let state = AppState::open_with(config, workers()).unwrap();
         let served = state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

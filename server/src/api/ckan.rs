@@ -17,6 +17,8 @@ use opendata_datasets::{Dataset, Organization, Table};
 use serde_json::{Map, Value, json};
 
 use super::base_url;
+use crate::engine::PageBody;
+use crate::engine::task::{PageEncoding, SqlEncoding};
 use crate::error::ApiError;
 #[cfg(test)]
 use crate::error::Code;
@@ -262,15 +264,11 @@ async fn dispatch(state: &AppState, base: &str, name: &str, p: &Map<String, Valu
         "datastore_search" => datastore_search(state, p).await,
         "datastore_search_sql" => {
             let sql = required(p, "sql")?;
-            let (df, truncated) = super::sql::execute(state, sql.clone()).await?;
-            let fields: Vec<Value> = df
-                .columns()
-                .iter()
-                .map(|c| json!({"id": c.name().as_str(), "type": ckan_type(super::sql::portal_type(c.dtype()))}))
-                .collect();
-            Ok(
-                json!({"sql": sql, "fields": fields, "records": crate::encode::json_rows(&df), "records_truncated": truncated}),
-            )
+            let (head, body) = super::sql::execute(state, sql.clone(), SqlEncoding::Records).await?;
+            let fields: Vec<Value> =
+                head.columns.iter().map(|c| json!({"id": c.name, "type": ckan_type(&c.kind)})).collect();
+            let records: Value = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+            Ok(json!({"sql": sql, "fields": fields, "records": records, "records_truncated": head.truncated}))
         }
         "help_show" => Ok(json!(format!(
             "{} is served as in CKAN 2.10; see {base}/api/docs for the portal's own API",
@@ -529,20 +527,25 @@ async fn datastore_search(state: &AppState, p: &Map<String, Value>) -> ActionRes
     let limit = number(p, "limit", 100, state.config.limits.max_rows)?;
     let offset = number(p, "offset", 0, usize::MAX)?;
     let raw = rows_query(p, limit, offset)?;
-    let super::rows::Page { version, request, rows: df, total, .. } =
-        super::rows::page_of(state, &d.meta.id, &t.name, &raw).await?;
+    let format = text(p, "records_format").unwrap_or_else(|| "objects".into());
+    let encoding = match format.as_str() {
+        "objects" | "lists" => PageEncoding::Values,
+        "csv" => PageEncoding::Csv { bom: false },
+        other => {
+            return Err(CkanError::validation(format!("records_format: `{other}` is not one of objects, lists, csv")));
+        }
+    };
+    let super::rows::Page { version, request, body, total, .. } =
+        super::rows::page_of(state, &d.meta.id, &t.name, &raw, encoding).await?;
     let fields: Vec<Value> = request
         .select
         .iter()
         .filter_map(|name| version.columns.iter().find(|c| &c.name == name))
         .map(|c| json!({"id": c.name, "type": ckan_type(&c.kind.to_string()), "info": {"label": c.label, "notes": c.description}}))
         .collect();
-    let format = text(p, "records_format").unwrap_or_else(|| "objects".into());
-    let records = match format.as_str() {
-        "objects" => json!(crate::encode::json_rows(&df)),
-        "lists" => json!(
-            crate::encode::json_rows(&df)
-                .into_iter()
+    let records = match body {
+        PageBody::Values(rows) if format == "lists" => json!(
+            rows.into_iter()
                 .map(|row| request
                     .select
                     .iter()
@@ -550,15 +553,11 @@ async fn datastore_search(state: &AppState, p: &Map<String, Value>) -> ActionRes
                     .collect::<Vec<_>>())
                 .collect::<Vec<_>>()
         ),
-        "csv" => {
-            let mut df = df;
-            let csv = crate::encode::csv(&mut df, false).map_err(ApiError::internal)?;
-            // CKAN's csv records have no header row: the fields say what the columns are.
+        PageBody::Values(rows) => json!(rows),
+        // CKAN's csv records have no header row: the fields say what the columns are.
+        PageBody::Bytes(csv) => {
             let text = String::from_utf8_lossy(&csv).into_owned();
             json!(text.split_once('\n').map(|(_, body)| body.to_owned()).unwrap_or_default())
-        }
-        other => {
-            return Err(CkanError::validation(format!("records_format: `{other}` is not one of objects, lists, csv")));
         }
     };
     let link = |offset: usize| {

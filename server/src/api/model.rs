@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use opendata_datasets as ds;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -428,7 +428,7 @@ pub struct OrganizationDetail {
 }
 
 /// Name and type of a returned column.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RowsColumn {
     pub name: String,
     #[serde(rename = "type")]

@@ -1,7 +1,5 @@
 //! Data routes: a page of rows, and whole-table downloads.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -15,8 +13,11 @@ use tokio_util::io::ReaderStream;
 use super::base_url;
 use super::model::{RowsColumn, RowsResponse};
 use crate::chart::{Chart, ChartSpec};
-use crate::encode::{self, ExportFormat};
-use crate::engine::rows::{self as query, Cursor, RawParams, RowsFormat, RowsRequest, Watch};
+use crate::client::Client;
+use crate::encode::ExportFormat;
+use crate::engine::PageBody;
+use crate::engine::params::{Cursor, RawParams, RowsFormat, RowsRequest};
+use crate::engine::task::{ChartTask, ExportTask, PageEncoding, TableFile};
 use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
 use crate::state::AppState;
 
@@ -79,41 +80,29 @@ fn not_modified(etag: &str, pinned: bool) -> Response {
     res
 }
 
-/// Runs blocking polars work off the async runtime once the gate admits it, with the
-/// configured time limit. The admission is held until the work ends, even past the limit,
-/// so the gate counts what really runs.
-pub(crate) async fn run_blocking<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&Watch) -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    let limit = Duration::from_secs(state.config.limits.query_timeout_secs);
-    let admission = state.queries.enter().await?;
-    let watch = Watch::new(state.config.limits.max_memory_mb);
-    // Dropped when this future ends, however it ends: a client that disconnects drops it
-    // mid-query, and so does the timeout below. Either way the query is told to stop.
-    let _stop_on_drop = StopOnDrop(watch.clone());
-    let work = move || {
-        let result = f(&watch);
-        drop(admission);
-        result
-    };
-    let deadline = tokio::time::sleep(limit);
-    let task = tokio::task::spawn_blocking(work);
-    // The deadline is polled first: a query noticed late (a busy runtime) is still late.
-    tokio::select! {
-        biased;
-        () = deadline => Err(ApiError::new(Code::QueryTimeout, format!("the query ran longer than {}s", limit.as_secs()))),
-        joined = task => joined.unwrap_or_else(|join| Err(ApiError::internal(join))),
+/// The table version a request reads, as a worker task names it.
+fn file_of(state: &AppState, version: &TableVersion) -> TableFile {
+    TableFile {
+        path: state.store.version_path(version),
+        version: version.version,
+        columns: version.columns.clone(),
+        row_count: version.row_count,
     }
 }
 
 /// One page of rows for a query string in the rows API's syntax. Other surfaces over the
 /// same data (CKAN's `datastore_search`, the web preview) translate into this syntax.
-pub(crate) async fn page_of(state: &AppState, id: &str, table: &str, raw: &str) -> ApiResult<Page> {
+pub(crate) async fn page_of(
+    state: &AppState,
+    id: &str,
+    table: &str,
+    raw: &str,
+    encoding: PageEncoding,
+) -> ApiResult<Page> {
     let Resolved { version, request, .. } = resolve(state, id, table, Some(raw))?;
-    let (rows, after, total) = run_page(state, &version, &request).await?;
-    let next = after.map(|after| Cursor { version: version.version, after }.encode());
-    Ok(Page { version, request, rows, total, next })
+    let page = state.engine.page(file_of(state, &version), raw, &request, encoding).await?;
+    let next = page.after.map(|after| Cursor { version: version.version, after }.encode());
+    Ok(Page { version, request, body: page.body, total: page.total, next })
 }
 
 /// A chart of a table version's rows under filters in the rows API's syntax (`raw`), as
@@ -125,16 +114,15 @@ pub(crate) async fn chart_of(
     raw: &str,
     spec_pairs: &[(String, String)],
 ) -> ApiResult<Option<(ChartSpec, Chart)>> {
-    let Resolved { version, request, .. } = resolve(state, id, table, Some(raw))?;
+    let Resolved { version, .. } = resolve(state, id, table, Some(raw))?;
     let Some(spec) = ChartSpec::parse(spec_pairs, &version.columns)? else { return Ok(None) };
-    let path = state.store.version_path(&version);
-    let predicate = request.predicate();
-    let plan = spec.clone();
-    let chart = run_blocking(state, move |watch| {
-        let df = query::collect(plan.plan(query::scan(&path)?, predicate), watch)?;
-        Ok(Chart::from_frame(&df, &plan)?)
-    })
-    .await?;
+    let task = ChartTask {
+        table: file_of(state, &version),
+        raw: raw.to_owned(),
+        limits: state.config.limits.clone(),
+        spec: spec_pairs.to_vec(),
+    };
+    let chart = state.engine.chart(task).await?;
     Ok(Some((spec, chart)))
 }
 
@@ -142,41 +130,10 @@ pub(crate) async fn chart_of(
 pub(crate) struct Page {
     pub version: TableVersion,
     pub request: RowsRequest,
-    pub rows: polars::prelude::DataFrame,
+    pub body: PageBody,
     pub total: Option<u64>,
     /// The cursor of the next page, if there is one.
     pub next: Option<String>,
-}
-
-/// Runs one page of `request`: its rows, where the page ends, and the total (from the
-/// catalog without filters, counted with them, absent when `total=false`).
-async fn run_page(
-    state: &AppState,
-    version: &TableVersion,
-    request: &RowsRequest,
-) -> ApiResult<(polars::prelude::DataFrame, Option<query::After>, Option<u64>)> {
-    let path = state.store.version_path(version);
-    let known_total = version.row_count;
-    let req = request.clone();
-    run_blocking(state, move |watch| {
-        let page = query::page(&path, &req, watch)?;
-        let total = match (req.total, req.filters.is_empty(), page.matched) {
-            (false, _, _) => None,
-            (true, true, _) => Some(known_total),
-            (true, false, Some(matched)) => Some(matched),
-            (true, false, None) => Some(query::count(query::scan(&path)?, &req, watch)?),
-        };
-        Ok((page.rows, page.after, total))
-    })
-    .await
-}
-
-struct StopOnDrop(Watch);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
 }
 
 /// Query rows of a table.
@@ -240,10 +197,16 @@ async fn rows_as(
     if client_has(&headers, &etag) {
         return Ok(not_modified(&etag, pinned));
     }
-    let (mut df, after, total) = run_page(&state, &version, &request).await?;
-    let next = after.map(|after| Cursor { version: version.version, after }.encode());
-    let mut response = match format {
-        RowsFormat::Json => {
+    let encoding = match format {
+        RowsFormat::Json => PageEncoding::Values,
+        RowsFormat::Csv => PageEncoding::Csv { bom: request.bom },
+        RowsFormat::Ndjson => PageEncoding::Ndjson,
+    };
+    let page =
+        state.engine.page(file_of(&state, &version), raw.as_deref().unwrap_or_default(), &request, encoding).await?;
+    let (total, next) = (page.total, page.after.map(|after| Cursor { version: version.version, after }.encode()));
+    let mut response = match (format, page.body) {
+        (RowsFormat::Json, PageBody::Values(rows)) => {
             let columns = version
                 .columns
                 .iter()
@@ -252,13 +215,15 @@ async fn rows_as(
             // Columns in the order they were selected.
             let mut columns: Vec<RowsColumn> = columns.collect();
             columns.sort_by_key(|c| request.select.iter().position(|s| *s == c.name));
-            Json(RowsResponse { columns, rows: encode::json_rows(&df), total, next: next.clone() }).into_response()
+            Json(RowsResponse { columns, rows, total, next: next.clone() }).into_response()
         }
-        RowsFormat::Csv => {
-            let body = encode::csv(&mut df, request.bom).map_err(ApiError::internal)?;
+        (RowsFormat::Csv, PageBody::Bytes(body)) => {
             ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
         }
-        RowsFormat::Ndjson => ([(header::CONTENT_TYPE, "application/x-ndjson")], encode::ndjson(&df)).into_response(),
+        (RowsFormat::Ndjson, PageBody::Bytes(body)) => {
+            ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
+        }
+        _ => return Err(ApiError::internal("a page came back in another encoding")),
     };
     // Text formats carry paging in headers, as their bodies have no room for it.
     let h = response.headers_mut();
@@ -329,6 +294,7 @@ pub async fn table_file(
     State(state): State<AppState>,
     Path((id, table, file)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
+    Client(client): Client,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let rows_format = match file.as_str() {
@@ -364,21 +330,28 @@ pub async fn table_file(
     if client_has(&headers, &etag) {
         return Ok(not_modified(&etag, pinned));
     }
-    let lf = query::scan(&path)?;
-    let plan = request.plan(lf);
-    let mut truncated = false;
-    let rx = if format == ExportFormat::Xlsx {
-        // One row past the limit tells whether the sheet is cut short.
-        let limit = crate::xlsx::MAX_ROWS;
-        let df = run_blocking(&state, move |watch| Ok(query::collect(plan.slice(0, limit as u32 + 1), watch)?)).await?;
-        truncated = df.height() > limit;
-        let admission = state.queries.enter().await?;
-        encode::stream_xlsx(df.slice(0, limit), admission)
-    } else {
-        let admission = state.queries.enter().await?;
-        encode::stream_export(plan, format, request.bom, admission)
+    let Some(share) = state.exports.take(client) else {
+        return Err(ApiError::new(
+            Code::TooManyExports,
+            format!(
+                "this address already runs {} downloads (limits.max_exports_per_client); wait for one to finish",
+                state.config.limits.max_exports_per_client
+            ),
+        ));
     };
-    let body = Body::from_stream(tokio_stream_from(rx));
+    let task = ExportTask {
+        table: file_of(&state, &version),
+        raw: raw.clone().unwrap_or_default(),
+        limits: state.config.limits.clone(),
+        format,
+    };
+    let (head, rx) = state.engine.export(task).await?;
+    let truncated = head.truncated;
+    // The client's share of downloads is held as long as its body is.
+    let body = Body::from_stream(tokio_stream_from(rx).map(move |chunk| {
+        let _held = &share;
+        chunk
+    }));
     let mut res = Response::new(body);
     let h = res.headers_mut();
     if truncated {

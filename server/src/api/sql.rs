@@ -1,20 +1,16 @@
 //! `/api/v1/sql`: one read-only query over the catalog's tables.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use polars::prelude::*;
-use polars::sql::SQLContext;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::model::RowsColumn;
-use super::rows::run_blocking;
-use crate::encode;
 use crate::engine::memtable::Load;
-use crate::engine::rows::{RowsFormat, scan};
+use crate::engine::params::RowsFormat;
+use crate::engine::task::{SqlEncoding, SqlHead, SqlTable, SqlTask};
 use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
 use crate::state::AppState;
 
@@ -118,30 +114,22 @@ async fn run(state: AppState, q: Option<String>, format: Option<String>) -> ApiR
         .filter(|q| !q.trim().is_empty())
         .ok_or_else(|| ApiError::new(Code::InvalidParameter, "give the query as `q`"))?;
     let format = format.as_deref().map(RowsFormat::parse).transpose()?.unwrap_or(RowsFormat::Json);
-    let (mut df, truncated) = execute(&state, q).await?;
-    let mut response = match format {
-        RowsFormat::Json => {
-            let columns = df
-                .columns()
-                .iter()
-                .map(|c| RowsColumn { name: c.name().to_string(), kind: portal_type(c.dtype()).into() })
-                .collect();
-            Json(SqlResponse { columns, rows: encode::json_rows(&df), truncated }).into_response()
-        }
-        RowsFormat::Csv => {
-            let body = encode::csv(&mut df, false).map_err(ApiError::internal)?;
-            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
-        }
-        RowsFormat::Ndjson => ([(header::CONTENT_TYPE, "application/x-ndjson")], encode::ndjson(&df)).into_response(),
+    let (head, body) = execute(&state, q, SqlEncoding::Body(format)).await?;
+    let kind = match format {
+        RowsFormat::Json => "application/json",
+        RowsFormat::Csv => "text/csv; charset=utf-8",
+        RowsFormat::Ndjson => "application/x-ndjson",
     };
-    if truncated {
+    let mut response = ([(header::CONTENT_TYPE, kind)], body).into_response();
+    if head.truncated {
         response.headers_mut().insert("x-truncated", HeaderValue::from_static("true"));
     }
     Ok(response)
 }
 
-/// Checks and runs one query: the result, and whether it stopped at `limits.max_rows`.
-pub(crate) async fn execute(state: &AppState, q: String) -> ApiResult<(DataFrame, bool)> {
+/// Checks one query, names its tables' files, and runs it in a query worker: the result's
+/// columns and whether it stopped at `limits.max_rows`, and the result in `encoding`.
+pub(crate) async fn execute(state: &AppState, q: String, encoding: SqlEncoding) -> ApiResult<(SqlHead, Vec<u8>)> {
     let bounds = state.config.limits.sql_bounds();
     // Off the async threads: a query of the largest allowed size takes a while to tokenize.
     let (q, checked) = tokio::task::spawn_blocking(move || {
@@ -150,11 +138,9 @@ pub(crate) async fn execute(state: &AppState, q: String) -> ApiResult<(DataFrame
     })
     .await
     .map_err(ApiError::internal)?;
-    let crate::engine::sql::Checked { relations, uses } = checked?;
-    let catalog = state.store.catalog();
-    let datasets = catalog.datasets()?;
+    let crate::engine::sql::Checked { relations, .. } = checked?;
+    let datasets = state.store.catalog().datasets()?;
     let mut tables = Vec::with_capacity(relations.len());
-    let mut columns = std::collections::HashSet::new();
     for r in &relations {
         let named = |name: &str| datasets.iter().flat_map(|d| &d.tables).find(|t| t.sql_name == name);
         // A table whose own name ends in `__v2` is that table, not version 2 of another.
@@ -168,66 +154,18 @@ pub(crate) async fn execute(state: &AppState, q: String) -> ApiResult<(DataFrame
             ),
         };
         let version = table.version(version)?;
-        columns.extend(version.columns.iter().map(|c| c.name.as_str()));
-        let path = state.store.version_path(version);
-        let held = state.tables.get_or_load(&Load::new(path.clone(), version));
-        tables.push((r.name.clone(), path, held));
+        tables.push(SqlTable {
+            name: r.name.clone(),
+            load: Load::new(state.store.version_path(version), version),
+            columns: version.columns.iter().map(|c| c.name.clone()).collect(),
+        });
     }
-    if !uses.allow_codes(&columns) {
-        tables.iter_mut().for_each(|(_, _, held)| *held = None);
-    }
-    let max_rows = state.config.limits.max_rows;
-    let data_dir = state.store.root().display().to_string();
-    run_blocking(state, move |watch| {
-        // polars' messages are about the query, but never show where the files are.
-        let refuse = |e: PolarsError| ApiError::new(Code::InvalidSql, e.to_string().replace(&data_dir, "…"));
-        let run = |held: bool| -> ApiResult<DataFrame> {
-            let mut ctx = SQLContext::new();
-            for (name, path, frame) in &tables {
-                let lf = match frame {
-                    Some(frame) if held => as_text_where_needed(frame, &uses),
-                    _ => scan(path).map_err(refuse)?,
-                };
-                ctx.register(name, lf);
-            }
-            let lf = ctx.execute(&q).map_err(refuse)?;
-            match crate::engine::rows::collect(lf.limit(max_rows as IdxSize + 1), watch) {
-                Ok(df) => Ok(df),
-                Err(crate::engine::rows::Stopped::Engine(e)) => Err(refuse(e)),
-                Err(stopped) => Err(stopped.into()),
-            }
-        };
-        let any_held = tables.iter().any(|(_, _, frame)| frame.is_some());
-        let df = match run(any_held) {
-            // Categoricals of different tables do not compare or combine; the files' text does.
-            Err(e) if any_held && e.code == Code::InvalidSql => run(false)?,
-            result => result?,
-        };
-        let truncated = df.height() > max_rows;
-        Ok((df.head(Some(max_rows)), truncated))
-    })
-    .await
-}
-
-/// A held table as `uses` may see it: its categoricals that the query needs as text, cast.
-fn as_text_where_needed(frame: &DataFrame, uses: &crate::engine::sql::Uses) -> LazyFrame {
-    let casts: Vec<Expr> = frame
-        .columns()
-        .iter()
-        .filter(|c| c.dtype().is_categorical() && uses.needs_text(c.name()))
-        .map(|c| col(c.name().clone()).cast(DataType::String))
-        .collect();
-    frame.clone().lazy().with_columns(casts)
-}
-
-/// The portal's name for a result column's type.
-pub(crate) fn portal_type(dtype: &DataType) -> &'static str {
-    match dtype {
-        d if d.is_integer() => "integer",
-        d if d.is_float() => "float",
-        DataType::Boolean => "boolean",
-        DataType::Date => "date",
-        DataType::Datetime(..) => "datetime",
-        _ => "string",
-    }
+    let task = SqlTask {
+        q,
+        tables,
+        limits: state.config.limits.clone(),
+        encoding,
+        data_dir: state.store.root().display().to_string(),
+    };
+    state.engine.sql(task).await
 }

@@ -585,7 +585,7 @@ pub async fn edit_columns(
     for (name, edit) in &edits {
         let column = match columns.iter().position(|c| &c.name == name) {
             Some(i) => &mut columns[i],
-            None => return Err(crate::engine::rows::unknown_column(name, &latest.columns)),
+            None => return Err(crate::engine::params::unknown_column(name, &latest.columns)),
         };
         let stored = settings.columns.entry(name.clone()).or_default();
         if let Some(label) = &edit.label {

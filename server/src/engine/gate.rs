@@ -1,9 +1,10 @@
-//! Admission control for data queries: a few run at once, some more wait their turn, and the
-//! rest are turned away at once with a 503 and `Retry-After`, so a burst of clients slows
-//! the server down instead of exhausting its memory.
+//! Admission control for data queries: a few run at once, some more wait their turn for a
+//! bounded time, and the rest are turned away at once with a 503 and `Retry-After`, so a
+//! burst of clients slows the server down instead of exhausting its memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -15,17 +16,24 @@ pub struct QueryGate {
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
+    /// How long a query may wait for its turn.
+    patience: Duration,
 }
 
 /// Held while a query runs; dropping it lets the next one in.
 pub type Admission = OwnedSemaphorePermit;
 
 impl QueryGate {
-    pub fn new(running: usize, waiting: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(running.max(1))), waiting: Arc::default(), max_waiting: waiting }
+    pub fn new(running: usize, waiting: usize, patience: Duration) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(running.max(1))),
+            waiting: Arc::default(),
+            max_waiting: waiting,
+            patience,
+        }
     }
 
-    /// Waits for a turn, or refuses when the queue is full.
+    /// Waits for a turn, or refuses when the queue is full or the wait too long.
     pub async fn enter(&self) -> ApiResult<Admission> {
         if let Ok(permit) = self.permits.clone().try_acquire_owned() {
             return Ok(permit);
@@ -36,7 +44,13 @@ impl QueryGate {
         }
         // Leaves the queue even when the client goes away while waiting.
         let _waiting = Waiting(self.waiting.clone());
-        self.permits.clone().acquire_owned().await.map_err(ApiError::internal)
+        match tokio::time::timeout(self.patience, self.permits.clone().acquire_owned()).await {
+            Ok(permit) => permit.map_err(ApiError::internal),
+            Err(_) => Err(ApiError::new(
+                Code::Overloaded,
+                format!("no turn came within {}s (limits.queue_timeout_secs); retry shortly", self.patience.as_secs()),
+            )),
+        }
     }
 }
 
@@ -54,7 +68,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_is_refused_and_frees_up() {
-        let gate = Arc::new(QueryGate::new(1, 1));
+        let gate = Arc::new(QueryGate::new(1, 1, Duration::from_secs(60)));
         let running = gate.enter().await.unwrap();
         let g = gate.clone();
         let queued = tokio::spawn(async move { g.enter().await.map(drop) });
@@ -67,5 +81,13 @@ mod tests {
         drop(running);
         queued.await.unwrap().unwrap();
         assert!(gate.enter().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_wait_past_its_patience_is_refused() {
+        let gate = QueryGate::new(1, 10, Duration::from_millis(50));
+        let _running = gate.enter().await.unwrap();
+        assert_eq!(gate.enter().await.unwrap_err().code, Code::Overloaded);
+        assert_eq!(gate.waiting.load(Ordering::SeqCst), 0, "the refused query left the queue");
     }
 }

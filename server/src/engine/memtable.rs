@@ -8,16 +8,18 @@
 //! time, so storing categoricals in the file would gain nothing and would hand every reader
 //! of the downloads a dictionary type.
 //!
-//! A table is loaded the first time SQL reads it, in the background; queries meanwhile read
-//! the file. Tables are dropped least recently used first to stay within the memory budget
-//! (`limits.table_cache_mb`). A version's file never changes, so an entry never goes stale.
+//! Each query worker has a cache of its own (see [`super::pool`]). A table is loaded after
+//! the first query that reads it has been answered, before the worker takes its next task;
+//! that query read the file. Tables are dropped least recently used first to stay within
+//! the memory budget (`limits.table_cache_mb`). A version's file never changes, so an entry
+//! never goes stale.
 //!
 //! Codes are not text to every SQL function: polars refuses `upper` or `LIKE` on them and
 //! would cast them to integers as codes. [`crate::engine::sql::Uses`] says which columns a query
 //! only groups, orders, projects or compares for equality; the others are handed to it as
 //! text.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -29,7 +31,7 @@ use polars::prelude::*;
 const REPEATS: u64 = 4;
 
 /// What to load for a version, decided from its catalog entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Load {
     path: PathBuf,
     /// A lower bound of the decoded size, to leave out tables that cannot fit before
@@ -40,6 +42,10 @@ pub struct Load {
 }
 
 impl Load {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn new(path: PathBuf, version: &TableVersion) -> Self {
         let rows = version.row_count;
         let codes = version
@@ -61,7 +67,6 @@ pub struct TableCache {
 #[derive(Debug, Default)]
 struct State {
     tables: HashMap<PathBuf, Held>,
-    loading: HashSet<PathBuf>,
     used: u64,
     clock: u64,
 }
@@ -83,35 +88,34 @@ impl TableCache {
         Arc::new(TableCache { budget: bytes, state: Mutex::default() })
     }
 
-    /// The table `load` names if it is held; otherwise none, and it starts loading in the
-    /// background if it can fit.
-    pub fn get_or_load(self: &Arc<Self>, load: &Load) -> Option<DataFrame> {
+    /// The table at `path`, if it is held.
+    pub fn get(&self, path: &Path) -> Option<DataFrame> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.clock += 1;
         let now = state.clock;
-        if let Some(held) = state.tables.get_mut(&load.path) {
-            held.last_use = now;
-            return Some(held.frame.clone());
+        let held = state.tables.get_mut(path)?;
+        held.last_use = now;
+        Some(held.frame.clone())
+    }
+
+    /// Loads the table `load` names, unless it is held or cannot fit.
+    pub fn load(&self, load: &Load) {
+        if self.budget == 0 || load.least_bytes > self.budget || self.get(&load.path).is_some() {
+            return;
         }
-        if self.budget == 0 || load.least_bytes > self.budget || !state.loading.insert(load.path.clone()) {
-            return None;
-        }
-        drop(state);
-        let cache = Arc::clone(self);
-        let load = load.clone();
-        std::thread::spawn(move || {
-            let started = std::time::Instant::now();
-            // Off the list however the load ends, a panic in the engine included, so that a
-            // later query tries again.
-            let _loading = Loading(&cache, &load.path);
-            let loaded = decode(&load.path, &load.codes);
-            let mut state = cache.state.lock().unwrap_or_else(PoisonError::into_inner);
-            match loaded {
-                Ok(frame) => cache.insert(&mut state, load.path.clone(), frame, started.elapsed()),
-                Err(e) => tracing::warn!(path = %load.path.display(), error = %e, "table not held in memory"),
+        let started = std::time::Instant::now();
+        match decode(&load.path, &load.codes) {
+            Ok(frame) => {
+                let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                self.insert(&mut state, load.path.clone(), frame, started.elapsed());
             }
-        });
-        None
+            Err(e) => tracing::warn!(path = %load.path.display(), error = %e, "table not held in memory"),
+        }
+    }
+
+    /// The files of the tables held.
+    pub fn held(&self) -> Vec<PathBuf> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).tables.keys().cloned().collect()
     }
 
     /// How many tables are held.
@@ -141,15 +145,6 @@ impl TableCache {
         state.used += bytes;
         tracing::info!(path = %path.display(), mb = bytes / (1024 * 1024), ?took, "table held in memory");
         state.tables.insert(path, Held { frame, bytes, last_use });
-    }
-}
-
-/// A table being loaded, until dropped.
-struct Loading<'a>(&'a TableCache, &'a Path);
-
-impl Drop for Loading<'_> {
-    fn drop(&mut self) {
-        self.0.state.lock().unwrap_or_else(PoisonError::into_inner).loading.remove(self.1);
     }
 }
 
@@ -203,27 +198,17 @@ mod tests {
         cache.state.lock().unwrap().tables.contains_key(path)
     }
 
-    fn wait_for(cache: &TableCache, path: &Path) {
-        for _ in 0..500 {
-            if holds(cache, path) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        panic!("{} was never held", path.display());
-    }
-
     #[test]
-    fn tables_load_in_the_background_and_the_least_recently_used_leave_first() {
+    fn tables_load_on_request_and_the_least_recently_used_leave_first() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (table(dir.path(), "a.parquet"), table(dir.path(), "b.parquet"));
         let size = decode(&a, &load(&a).codes).unwrap().estimated_size() as u64;
         // Room for one table, not two.
         let cache = TableCache::with_budget(size * 3 / 2);
 
-        assert!(cache.get_or_load(&load(&a)).is_none(), "the first query reads the file");
-        wait_for(&cache, &a);
-        let held = cache.get_or_load(&load(&a)).unwrap();
+        assert!(cache.get(&a).is_none(), "the first query reads the file");
+        cache.load(&load(&a));
+        let held = cache.get(&a).unwrap();
         assert_eq!(held.height(), ROWS);
         let station = held.column("station").unwrap();
         assert!(station.dtype().is_categorical(), "repeated text is held as codes");
@@ -231,17 +216,17 @@ mod tests {
         let text = station.cast(&DataType::String).unwrap();
         assert_eq!(text.str().unwrap().get(9), Some("ST02"));
 
-        assert!(cache.get_or_load(&load(&b)).is_none());
-        wait_for(&cache, &b);
+        cache.load(&load(&b));
+        assert!(holds(&cache, &b));
         assert!(!holds(&cache, &a), "the older table left to make room");
-        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.held(), vec![b.clone()]);
 
         // A table that cannot fit is never read, and a cache of no memory holds nothing.
         let huge = Load { least_bytes: size * 2, ..load(&a) };
-        assert!(cache.get_or_load(&huge).is_none());
-        assert!(cache.state.lock().unwrap().loading.is_empty());
+        cache.load(&huge);
+        assert!(!holds(&cache, &a));
         let none = TableCache::new(0);
-        assert!(none.get_or_load(&load(&a)).is_none());
-        assert!(none.state.lock().unwrap().loading.is_empty());
+        none.load(&load(&a));
+        assert!(none.is_empty());
     }
 }

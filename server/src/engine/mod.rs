@@ -1,14 +1,234 @@
 //! The query engine: everything that turns a request into polars work over a version's
-//! Parquet file.
+//! Parquet file, and where that work runs.
 //!
-//! - [`rows`]: the rows API's parameters, validated against a table's columns, and the plan
-//!   of a page, a count or an export;
+//! - [`params`]: the rows API's parameters, validated against a table's columns within the
+//!   request limits; [`rows`]: the plan of a page, a count or an export;
 //! - [`page_index`]: point reads through a sorted file's page index;
 //! - [`sql`]: the read-only SQL checker, and [`memtable`]: tables held decoded for SQL;
+//! - [`pool`], [`worker`], [`task`], [`wire`]: the query workers;
 //! - [`gate`]: admission, so that a burst of queries waits instead of exhausting the server.
+//!
+//! [`Engine`] is what the HTTP handlers call. Point reads through a page index are bounded
+//! by construction (a few pages of a sorted file) and run in the server's process; every
+//! other query (a scan, SQL, a chart, an export) runs in a worker process, which the server
+//! kills when the query passes its time or memory limit or loses its client.
 
 pub mod gate;
 pub mod memtable;
 pub mod page_index;
+pub mod params;
+pub mod pool;
 pub mod rows;
 pub mod sql;
+pub mod task;
+pub mod wire;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use self::gate::QueryGate;
+use self::params::{After, RowsRequest};
+use self::pool::{Pool, Running, WorkerCommand};
+use self::task::{
+    ChartTask, ExportHead, ExportTask, PageEncoding, PageHead, PageTask, SqlHead, SqlTask, TableFile, Task, TaskError,
+};
+use self::wire::Tag;
+use crate::chart::Chart;
+use crate::config::Limits;
+use crate::error::{ApiError, ApiResult};
+
+/// The query engine of one server.
+#[derive(Debug)]
+pub struct Engine {
+    pool: Pool,
+    /// Point reads in the server's process: bounded each, but not in number.
+    points: QueryGate,
+    limits: Limits,
+}
+
+/// A page of rows.
+#[derive(Debug)]
+pub struct PageOut {
+    pub total: Option<u64>,
+    pub after: Option<After>,
+    pub body: PageBody,
+}
+
+/// A page's rows, as the caller asked for them.
+#[derive(Debug)]
+pub enum PageBody {
+    Values(Vec<Map<String, Value>>),
+    Bytes(Vec<u8>),
+}
+
+/// An export's head, and its body as it comes.
+pub type Export = (ExportHead, mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl Engine {
+    pub fn new(limits: &Limits, command: WorkerCommand) -> Self {
+        let points = QueryGate::new(
+            limits.max_running_point_reads,
+            limits.max_queued_queries,
+            Duration::from_secs(limits.queue_timeout_secs),
+        );
+        Engine { pool: Pool::new(limits, command), points, limits: limits.clone() }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// One page of `req` over `table`: through the page index in this process when it can
+    /// narrow the read, otherwise in a worker.
+    pub async fn page(
+        &self,
+        table: TableFile,
+        raw: &str,
+        req: &RowsRequest,
+        encoding: PageEncoding,
+    ) -> ApiResult<PageOut> {
+        let admission = self.points.enter().await?;
+        let (path, point_req) = (table.path.clone(), req.clone());
+        let point = tokio::task::spawn_blocking(move || {
+            let _admission = admission;
+            rows::point_page(&path, &point_req)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        if let Some(page) = point {
+            let page = page?;
+            let total = match (req.total, req.filters.is_empty()) {
+                (false, _) => None,
+                (true, true) => Some(table.row_count),
+                (true, false) => page.matched,
+            };
+            let mut df = page.rows;
+            let body = match encoding {
+                PageEncoding::Values => PageBody::Values(crate::encode::json_rows(&df)),
+                PageEncoding::Ndjson => PageBody::Bytes(crate::encode::ndjson(&df)),
+                PageEncoding::Csv { bom } => PageBody::Bytes(crate::encode::csv(&mut df, bom)?),
+            };
+            return Ok(PageOut { total, after: page.after, body });
+        }
+        let task = Task::Page(PageTask { table, raw: raw.to_owned(), limits: self.limits.clone(), encoding });
+        let (head, body) = self.bounded(task).await?;
+        let head: PageHead = wire::json(&head).map_err(ApiError::internal)?;
+        let body = match encoding {
+            PageEncoding::Values => PageBody::Values(serde_json::from_slice(&body).map_err(ApiError::internal)?),
+            _ => PageBody::Bytes(body),
+        };
+        Ok(PageOut { total: head.total, after: head.after, body })
+    }
+
+    /// A SQL query's head (columns, truncation) and body.
+    pub async fn sql(&self, task: SqlTask) -> ApiResult<(SqlHead, Vec<u8>)> {
+        let (head, body) = self.bounded(Task::Sql(task)).await?;
+        Ok((wire::json(&head).map_err(ApiError::internal)?, body))
+    }
+
+    pub async fn chart(&self, task: ChartTask) -> ApiResult<Chart> {
+        let (head, _) = self.bounded(Task::Chart(task)).await?;
+        wire::json(&head).map_err(ApiError::internal)
+    }
+
+    /// Starts an export: its head once the worker has it (within the query time limit),
+    /// then its body as the client reads it. A client that stops reading for
+    /// `limits.export_stall_secs`, or a download past `limits.export_timeout_secs`, loses
+    /// it, and the worker is killed.
+    pub async fn export(&self, task: ExportTask) -> ApiResult<Export> {
+        let mut run = self.pool.checkout(&[]).await?;
+        run.send(&Task::Export(task)).await?;
+        let limits = &self.limits;
+        let first = Instant::now() + Duration::from_secs(limits.query_timeout_secs);
+        let (tag, payload) = run.next(first).await.map_err(|s| s.into_error(limits))?;
+        let head: ExportHead = match tag {
+            Tag::Head => wire::json(&payload).map_err(ApiError::internal)?,
+            Tag::Error => {
+                let error: TaskError = wire::json(&payload).map_err(ApiError::internal)?;
+                run.release();
+                return Err(error.into());
+            }
+            other => return Err(ApiError::internal(format!("a worker began an export with {other:?}"))),
+        };
+        let (tx, rx) = mpsc::channel(2);
+        let end = Instant::now() + Duration::from_secs(limits.export_timeout_secs);
+        tokio::spawn(stream(run, tx, end, Duration::from_secs(limits.export_stall_secs)));
+        Ok((head, rx))
+    }
+
+    /// Runs a task whose answer is small enough to hold (within `limits.max_response_mb`,
+    /// which the worker checks): its head and body.
+    async fn bounded(&self, task: Task) -> ApiResult<(Vec<u8>, Vec<u8>)> {
+        let mut run = self.pool.checkout(&task.files()).await?;
+        run.send(&task).await?;
+        let deadline = Instant::now() + Duration::from_secs(self.limits.query_timeout_secs);
+        let (mut head, mut body) = (Vec::new(), Vec::new());
+        loop {
+            let (tag, payload) = run.next(deadline).await.map_err(|s| s.into_error(&self.limits))?;
+            match tag {
+                Tag::Head => head = payload,
+                Tag::Body => body.extend_from_slice(&payload),
+                Tag::Done => {
+                    run.release();
+                    return Ok((head, body));
+                }
+                Tag::Error => {
+                    run.release();
+                    let error: TaskError = wire::json(&payload).map_err(ApiError::internal)?;
+                    return Err(error.into());
+                }
+                other => return Err(ApiError::internal(format!("unexpected {other:?} from a worker"))),
+            }
+        }
+    }
+
+    /// The tables held by idle workers.
+    pub fn held(&self) -> Vec<PathBuf> {
+        self.pool.held()
+    }
+}
+
+/// Hands an export's chunks to the HTTP body as the client takes them. Returning early
+/// drops `run`, which kills the worker.
+async fn stream(mut run: Running, tx: mpsc::Sender<Result<Bytes, std::io::Error>>, end: Instant, stall: Duration) {
+    loop {
+        let frame = match run.next(end).await {
+            Ok(frame) => frame,
+            Err(stop) => {
+                tracing::warn!(?stop, "export stopped");
+                // The client sees a broken transfer, not a short file.
+                let _ = tx.try_send(Err(std::io::Error::other("export stopped")));
+                return;
+            }
+        };
+        match frame {
+            (Tag::Body, chunk) => match tokio::time::timeout(stall, tx.send(Ok(Bytes::from(chunk)))).await {
+                Ok(Ok(())) => {}
+                // Gone, or not reading: the worker is killed as `run` drops.
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    tracing::info!("an export's client stopped reading; stopping it");
+                    return;
+                }
+            },
+            (Tag::Done, _) => {
+                run.release();
+                return;
+            }
+            (Tag::Error, payload) => {
+                let detail = wire::json::<TaskError>(&payload).map(|e| e.detail).unwrap_or_default();
+                tracing::warn!(%detail, "export failed");
+                let _ = tx.try_send(Err(std::io::Error::other("export failed")));
+                run.release();
+                return;
+            }
+            _ => return,
+        }
+    }
+}

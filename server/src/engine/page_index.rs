@@ -25,7 +25,7 @@ use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use polars::prelude::*;
 
-use crate::engine::rows::{Filter, Op};
+use crate::engine::params::{Filter, Op};
 
 /// Above this many candidate rows the engine's own scan is as good. Files written by polars
 /// alone, whose pages usually span a whole row group, seldom come under it; any file that

@@ -120,7 +120,7 @@ pub fn check(sql: &str, bounds: &Bounds) -> ApiResult<Checked> {
 }
 
 /// How a query uses column names: whether a text column may reach it as a categorical (see
-/// [`crate::memtable`]). polars gives a categorical the same answer as its text when it is
+/// [`crate::engine::memtable`]). polars gives a categorical the same answer as its text when it is
 /// projected, grouped, ordered, partitioned by, counted, tested for null, or compared for
 /// (in)equality with text or another column; other uses, from `upper` and `LIKE` to a cast
 /// to an integer, need the text.

@@ -329,7 +329,9 @@ async fn dataset(
             raw.append_pair("limit", "20");
             raw.finish()
         };
-        let page = crate::api::rows::page_of(&state, &m.id, &selected, &raw).await.map_err(|e| e.detail);
+        let page = crate::api::rows::page_of(&state, &m.id, &selected, &raw, crate::engine::task::PageEncoding::Values)
+            .await
+            .map_err(|e| e.detail);
         let chart =
             crate::api::rows::chart_of(&state, &m.id, &selected, &raw, &chart_pairs).await.map_err(|e| e.detail);
         (Some(page), chart.transpose())
@@ -511,10 +513,12 @@ fn preview(
                 Some(Ok(page)) => {
                     p.total { @if let Some(n) = page.total { (n) " " (t(lang, "rows")) } }
                     div.scroll { table.rows {
-                        thead { tr { @for c in page.rows.columns() { th scope="col" { (c.name().as_str()) } } } }
+                        thead { tr { @for c in &page.request.select { th scope="col" { (c) } } } }
                         tbody {
-                            @for row in crate::encode::json_rows(&page.rows) {
-                                tr { @for (_, value) in &row { td { (match value { serde_json::Value::String(s) => s.clone(), serde_json::Value::Null => String::new(), other => other.to_string() }) } } }
+                            @if let crate::engine::PageBody::Values(rows) = &page.body {
+                                @for row in rows {
+                                    tr { @for c in &page.request.select { td { (match row.get(c) { Some(serde_json::Value::String(s)) => s.clone(), Some(serde_json::Value::Null) | None => String::new(), Some(other) => other.to_string() }) } } }
+                                }
                             }
                         }
                     } }
