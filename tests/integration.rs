@@ -26,6 +26,7 @@ mod fault;
 mod formats;
 mod hostile;
 mod ingest;
+mod limits;
 mod linked;
 mod publish;
 mod rows;

@@ -345,10 +345,10 @@ pub async fn table_file(
         limits: state.config.limits.clone(),
         format,
     };
-    let (head, rx) = state.engine.export(task).await?;
+    let (head, chunks) = state.engine.export(task).await?;
     let truncated = head.truncated;
     // The client's share of downloads is held as long as its body is.
-    let body = Body::from_stream(tokio_stream_from(rx).map(move |chunk| {
+    let body = Body::from_stream(chunks.map(move |chunk| {
         let _held = &share;
         chunk
     }));
@@ -363,12 +363,6 @@ pub async fn table_file(
     h.insert(header::CONTENT_DISPOSITION, disposition);
     set_cache_headers(h, &etag, pinned);
     Ok(res)
-}
-
-fn tokio_stream_from(
-    mut rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
-) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// Serves a stored file with a strong ETag, `If-None-Match` and a single `Range`.

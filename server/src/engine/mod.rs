@@ -25,6 +25,8 @@ pub mod wire;
 pub mod worker;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -68,7 +70,40 @@ pub enum PageBody {
 }
 
 /// An export's head, and its body as it comes.
-pub type Export = (ExportHead, mpsc::Receiver<Result<Bytes, std::io::Error>>);
+pub type Export = (ExportHead, ExportBody);
+
+/// An export's body: its chunks as the worker writes them, then its end, or an error if it
+/// was stopped before the end, so that a cut download never passes for a whole file.
+#[derive(Debug)]
+pub struct ExportBody {
+    chunks: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    complete: Arc<AtomicBool>,
+    ended: bool,
+}
+
+impl futures::Stream for ExportBody {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        if self.ended {
+            return std::task::Poll::Ready(None);
+        }
+        match self.chunks.poll_recv(cx) {
+            std::task::Poll::Ready(None) => {
+                self.ended = true;
+                if self.complete.load(Ordering::Acquire) {
+                    std::task::Poll::Ready(None)
+                } else {
+                    std::task::Poll::Ready(Some(Err(std::io::Error::other("the export was stopped"))))
+                }
+            }
+            other => other,
+        }
+    }
+}
 
 impl Engine {
     pub fn new(limits: &Limits, command: WorkerCommand) -> Self {
@@ -156,10 +191,12 @@ impl Engine {
             }
             other => return Err(ApiError::internal(format!("a worker began an export with {other:?}"))),
         };
-        let (tx, rx) = mpsc::channel(2);
+        let (tx, chunks) = mpsc::channel(2);
+        let complete = Arc::new(AtomicBool::new(false));
         let end = Instant::now() + Duration::from_secs(limits.export_timeout_secs);
-        tokio::spawn(stream(run, tx, end, Duration::from_secs(limits.export_stall_secs)));
-        Ok((head, rx))
+        let stall = Duration::from_secs(limits.export_stall_secs);
+        tokio::spawn(stream(run, tx, complete.clone(), end, stall));
+        Ok((head, ExportBody { chunks, complete, ended: false }))
     }
 
     /// Runs a task whose answer is small enough to hold (within `limits.max_response_mb`,
@@ -196,14 +233,18 @@ impl Engine {
 
 /// Hands an export's chunks to the HTTP body as the client takes them. Returning early
 /// drops `run`, which kills the worker.
-async fn stream(mut run: Running, tx: mpsc::Sender<Result<Bytes, std::io::Error>>, end: Instant, stall: Duration) {
+async fn stream(
+    mut run: Running,
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    complete: Arc<AtomicBool>,
+    end: Instant,
+    stall: Duration,
+) {
     loop {
         let frame = match run.next(end).await {
             Ok(frame) => frame,
             Err(stop) => {
                 tracing::warn!(?stop, "export stopped");
-                // The client sees a broken transfer, not a short file.
-                let _ = tx.try_send(Err(std::io::Error::other("export stopped")));
                 return;
             }
         };
@@ -218,13 +259,13 @@ async fn stream(mut run: Running, tx: mpsc::Sender<Result<Bytes, std::io::Error>
                 }
             },
             (Tag::Done, _) => {
+                complete.store(true, Ordering::Release);
                 run.release();
                 return;
             }
             (Tag::Error, payload) => {
                 let detail = wire::json::<TaskError>(&payload).map(|e| e.detail).unwrap_or_default();
                 tracing::warn!(%detail, "export failed");
-                let _ = tx.try_send(Err(std::io::Error::other("export failed")));
                 run.release();
                 return;
             }

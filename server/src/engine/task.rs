@@ -212,10 +212,12 @@ fn too_large(limits: &Limits) -> ApiError {
 /// Encodes a bounded answer in memory first, so that a head is sent only for an answer
 /// that will be whole.
 fn bounded(limits: &Limits, encode: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> ApiResult<Vec<u8>> {
-    let mut body = Limited { buf: Vec::new(), limit: limits.max_response_mb.saturating_mul(1024 * 1024) };
+    let limit = limits.max_response_mb.saturating_mul(1024 * 1024);
+    let mut body = Limited { buf: Vec::new(), limit, overflowed: false };
     match encode(&mut body) {
         Ok(()) => Ok(body.buf),
-        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => Err(too_large(limits)),
+        // Encoders wrap the writer's error in their own: the flag says what happened.
+        Err(_) if body.overflowed => Err(too_large(limits)),
         Err(e) => Err(ApiError::internal(e)),
     }
 }
@@ -223,11 +225,13 @@ fn bounded(limits: &Limits, encode: impl FnOnce(&mut dyn Write) -> std::io::Resu
 struct Limited {
     buf: Vec<u8>,
     limit: u64,
+    overflowed: bool,
 }
 
 impl Write for Limited {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         if (self.buf.len() + data.len()) as u64 > self.limit {
+            self.overflowed = true;
             return Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, wire::TOO_LARGE));
         }
         self.buf.extend_from_slice(data);
