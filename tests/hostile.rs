@@ -540,3 +540,36 @@ async fn a_disabled_user_can_do_nothing() {
     let (status, _, _) = send(&s, M::POST, "/api/v1/datasets", Some(&token), Some(new.into())).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_past_its_limits_fails_its_job_and_nothing_else() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("d.csv");
+    std::fs::write(&csv, "aimag,people\nДорнод,80000\nХовд,90000\n").unwrap();
+    ingest(data.path(), &csv, &dataset("d", "nso", "D"), "main").unwrap();
+    let store = Store::open(data.path()).unwrap();
+    let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
+    drop(store);
+    let s = TestServer::serve_with(data, |c| {
+        c.limits.ingest_memory_mb = 64;
+        c.limits.ingest_timeout_secs = 20;
+    })
+    .await;
+    // 30 MB of JSON records: well over 64 MB once parsed.
+    let mut json = String::from("[");
+    for i in 0..300_000 {
+        json.push_str(&format!(
+            "{}{{\"id\": {i}, \"name\": \"record number {i}\", \"v\": {}}}",
+            if i > 0 { "," } else { "" },
+            i % 100
+        ));
+    }
+    json.push(']');
+    let job = upload(&s, &token, "main", json.into_bytes()).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let error = job["error"].as_str().unwrap();
+    eprintln!("ingest stopped: {error}");
+    assert!(error.contains("limits.ingest_memory_mb") || error.contains("stopped unexpectedly"), "{error}");
+    assert_eq!(s.json("/api/v1/datasets/d/tables/main/rows", 200).await["total"], 2);
+    assert_healthy(&s).await;
+}

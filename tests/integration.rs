@@ -5,13 +5,13 @@
 
 mod common;
 
-/// A query worker of the test servers (see [`common::workers`]): the test binary started
-/// again to run only this, with the worker's socket on its standard input.
+/// A query worker or an ingest of the test servers (see [`common::workers`]): the test
+/// binary started again to run only this, with its socket on its standard input.
 #[test]
-#[ignore = "started by the test servers as their query worker"]
-fn engine_worker() {
-    if std::env::var_os(opendata_server::engine::worker::ENV).is_some() {
-        opendata_server::engine::worker::main().unwrap();
+#[ignore = "started by the test servers as their query workers and ingests"]
+fn worker() {
+    if std::env::var_os(opendata_server::child::ENV).is_some() {
+        opendata_server::child::main().unwrap();
     }
 }
 

@@ -21,7 +21,7 @@ fn workers() -> Vec<u32> {
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         // A killed child that is not yet reaped is a zombie, using nothing.
         let zombie = status.lines().any(|l| l.starts_with("State:") && l.contains('Z'));
-        if parent == Some(me.as_str()) && !zombie && String::from_utf8_lossy(&cmdline).contains("engine_worker") {
+        if parent == Some(me.as_str()) && !zombie && String::from_utf8_lossy(&cmdline).contains("worker") {
             out.push(pid);
         }
     }

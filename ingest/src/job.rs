@@ -17,7 +17,7 @@ use crate::sniff::{self, Format};
 use crate::{Error, Result, cluster, columnar, csv, diff, excel, json, stats};
 
 /// Overrides for what is otherwise detected.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReadOptions {
     /// A WHATWG encoding label such as `windows-1251`.
     pub encoding: Option<String>,
@@ -39,7 +39,7 @@ pub struct ReadOptions {
 
 /// One file to ingest as the next version of one table (or, for a workbook, of one table
 /// per sheet).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IngestJob {
     pub source: PathBuf,
     /// The name the publisher gave the file (kept in the version's provenance).

@@ -96,6 +96,10 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     /// Uploaded versions ingested at once; later uploads wait as `queued` jobs.
     pub max_running_ingests: usize,
+    /// MB of heap one ingest (an upload, in its own process) may use.
+    pub ingest_memory_mb: u64,
+    /// Seconds one ingest may take.
+    pub ingest_timeout_secs: u64,
     /// Seconds an upload's body may take in all.
     pub upload_timeout_secs: u64,
     /// Seconds an upload may send nothing before it is dropped.
@@ -155,6 +159,8 @@ impl Default for Limits {
             max_exports_per_client: 2,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_running_ingests: 1,
+            ingest_memory_mb: 4_096,
+            ingest_timeout_secs: 3_600,
             upload_timeout_secs: 3_600,
             upload_idle_secs: 30,
             max_sql_bytes: 65_536,
@@ -195,8 +201,8 @@ impl Config {
             None => figment = figment.merge(Toml::file("opendata.toml")),
         }
         figment
-            // A query worker's marker is not a setting.
-            .merge(Env::prefixed("OPENDATA_").ignore(&["config", "engine_worker"]).split("__"))
+            // A child process's role is not a setting.
+            .merge(Env::prefixed("OPENDATA_").ignore(&["config", "worker"]).split("__"))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod chart;
+pub mod child;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod fetch;
 pub mod harvest;
+pub mod ingest_child;
 pub mod publish;
 pub mod ratelimit;
 pub mod serve;

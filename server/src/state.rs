@@ -3,9 +3,9 @@ use std::sync::Arc;
 use opendata_datasets::Store;
 use search_index::SearchIndex;
 
+use crate::child::WorkerCommand;
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::engine::pool::WorkerCommand;
 use crate::ratelimit::RateLimiter;
 
 /// What every handler shares: the store (catalog + files), the search index and settings.
@@ -26,6 +26,8 @@ pub struct Inner {
     pub exports: crate::client::PerClient,
     /// `config.trusted_proxies`, parsed.
     pub trusted_proxies: Vec<crate::client::Network>,
+    /// How query workers and ingests are started.
+    pub workers: WorkerCommand,
 }
 
 impl AppState {
@@ -45,7 +47,7 @@ impl AppState {
         if interrupted > 0 {
             tracing::warn!(jobs = interrupted, "marked jobs interrupted by the last stop as failed");
         }
-        let engine = Engine::new(&config.limits, workers);
+        let engine = Engine::new(&config.limits, workers.clone());
         let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
         let ingests = tokio::sync::Semaphore::new(config.limits.max_running_ingests.max(1));
         let exports = crate::client::PerClient::new(config.limits.max_exports_per_client);
@@ -54,7 +56,17 @@ impl AppState {
             .iter()
             .map(|n| n.parse().map_err(|e: String| anyhow::anyhow!("trusted_proxies: {e}")))
             .collect::<anyhow::Result<_>>()?;
-        Ok(Self(Arc::new(Inner { store, index, config, engine, rate_limiter, ingests, exports, trusted_proxies })))
+        Ok(Self(Arc::new(Inner {
+            store,
+            index,
+            config,
+            engine,
+            rate_limiter,
+            ingests,
+            exports,
+            trusted_proxies,
+            workers,
+        })))
     }
 }
 

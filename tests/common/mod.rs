@@ -80,11 +80,12 @@ pub fn ingest_with(
     publish::ingest_and_index(&store, &index, &job, &mut |_| {}).map_err(|e| format!("{e:#}"))
 }
 
-/// Query workers for test servers: this test binary, running only [`crate::engine_worker`].
-pub fn workers() -> opendata_server::engine::pool::WorkerCommand {
-    opendata_server::engine::pool::WorkerCommand {
+/// Query workers and ingests of test servers: this test binary, running only
+/// [`crate::worker`].
+pub fn workers() -> opendata_server::child::WorkerCommand {
+    opendata_server::child::WorkerCommand {
         program: std::env::current_exe().unwrap(),
-        args: ["--exact", "engine_worker", "--ignored", "--nocapture", "--test-threads=1"].map(String::from).to_vec(),
+        args: ["--exact", "worker", "--ignored", "--nocapture", "--test-threads=1"].map(String::from).to_vec(),
     }
 }
 

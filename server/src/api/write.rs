@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures::StreamExt;
-use opendata_datasets::{AuditEntry, DatasetMeta, Job, JobStatus, Store};
+use opendata_datasets::{AuditEntry, DatasetMeta, Job, JobStatus};
 use opendata_ingest::{IngestJob, ReadOptions};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
@@ -335,24 +335,11 @@ pub async fn upload_version(
         limits: state.config.limits.ingest(),
         create_dataset: false,
     };
-    let (worker_state, worker_job) = (state.clone(), job.clone());
+    let (worker_state, job_id) = (state.clone(), job.id.clone());
     tokio::spawn(async move {
         // Queued until a permit frees; the semaphore is never closed, so this cannot fail.
         let Ok(_permit) = worker_state.ingests.acquire().await else { return };
-        let store_state = worker_state.clone();
-        let id = worker_job.id.clone();
-        let ran =
-            tokio::task::spawn_blocking(move || run_job(&store_state.store, &store_state.index, &id, &ingest, staged))
-                .await;
-        // A panic in the ingest must not leave the job running for good.
-        if let Err(e) = ran {
-            tracing::error!(job = worker_job.id, error = %e, "an ingest panicked");
-            let mut job = worker_job;
-            job.status = JobStatus::Failed;
-            job.error = Some("the ingest stopped unexpectedly; nothing was published".into());
-            job.finished_at = Some(Utc::now());
-            let _ = worker_state.store.catalog().put_job(&job);
-        }
+        run_job(&worker_state, &job_id, ingest, staged).await;
     });
     let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.id)).map_err(ApiError::internal)?;
     let mut res = (StatusCode::ACCEPTED, Json(view(&state, job)?)).into_response();
@@ -402,19 +389,14 @@ fn job_id() -> ApiResult<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Ingests an upload and records how it went. The staged file goes when this returns.
+/// Ingests an upload, in a process of its own (see [`crate::ingest_child`]), and records
+/// how it went. The staged file goes when this returns.
 ///
 /// The job may have waited: before it starts, it checks that it was not cancelled (its
 /// dataset withdrawn) and that its token may still publish there. The version is published
 /// only into a dataset that still exists then, and never changes its metadata.
-fn run_job(
-    store: &Store,
-    index: &search_index::SearchIndex,
-    job_id: &str,
-    ingest: &IngestJob,
-    _upload: opendata_datasets::StagedFile,
-) {
-    let catalog = store.catalog();
+async fn run_job(state: &AppState, job_id: &str, mut ingest: IngestJob, _upload: opendata_datasets::StagedFile) {
+    let catalog = state.store.catalog();
     let Ok(mut job) = catalog.job(job_id) else { return };
     if job.status != JobStatus::Queued {
         return;
@@ -423,19 +405,23 @@ fn run_job(
         Some(token) => crate::auth::still_allowed(catalog, token, &job.dataset),
         None => Err("the upload has no token to check".to_owned()),
     };
-    let mut ingest = ingest.clone();
-    let outcome = allowed.and_then(|()| {
-        job.status = JobStatus::Running;
-        let _ = catalog.put_job(&job);
-        // The dataset as it is now: an edit made while the job waited stands.
-        ingest.dataset = catalog.dataset(&job.dataset).map_err(|e| e.to_string())?.meta;
-        crate::publish::ingest_and_index(store, index, &ingest, &mut |_| {})
-            .map_err(|e| format!("{e:#}").replace(&store.root().display().to_string(), "…"))
-    });
+    let outcome = match allowed.and_then(|()| catalog.dataset(&job.dataset).map_err(|e| e.to_string())) {
+        Err(why) => Err(why),
+        Ok(dataset) => {
+            job.status = JobStatus::Running;
+            let _ = catalog.put_job(&job);
+            // The dataset as it is now: an edit made while the job waited stands.
+            ingest.dataset = dataset.meta;
+            let data = state.store.root().to_owned();
+            crate::ingest_child::ingest(&state.workers, data, ingest, &state.config.limits)
+                .await
+                .map_err(|e| e.replace(&state.store.root().display().to_string(), "…"))
+        }
+    };
     match outcome {
-        Ok(outcome) => {
+        Ok(versions) => {
             job.status = JobStatus::Succeeded;
-            job.version = outcome.tables.first().map(|t| t.version.version);
+            job.version = versions.first().copied();
         }
         Err(why) => {
             job.status = JobStatus::Failed;

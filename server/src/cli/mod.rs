@@ -45,9 +45,9 @@ pub enum Command {
     /// Manage API tokens: `token create`, `token list`, `token revoke`.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// A query worker, started by `serve` with a socket on its standard input.
-    #[command(name = "engine-worker", hide = true)]
-    EngineWorker,
+    /// A query worker or an ingest, started by `serve` with a socket on its standard input.
+    #[command(hide = true)]
+    Worker,
 }
 
 #[derive(Debug, Args)]
@@ -168,7 +168,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("indexed {n} datasets");
             Ok(())
         }
-        Command::EngineWorker => crate::engine::worker::main(),
+        Command::Worker => crate::child::main(),
         Command::User(command) => accounts::user(cli.config.as_ref(), command),
         Command::Token(command) => accounts::token(cli.config.as_ref(), command),
         Command::Harvest(args) => {

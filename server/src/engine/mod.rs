@@ -36,12 +36,13 @@ use tokio::time::Instant;
 
 use self::gate::QueryGate;
 use self::params::{After, RowsRequest};
-use self::pool::{Pool, Running, WorkerCommand};
+use self::pool::{Pool, Running};
 use self::task::{
     ChartTask, ExportHead, ExportTask, PageEncoding, PageHead, PageTask, SqlHead, SqlTask, TableFile, Task, TaskError,
 };
 use self::wire::Tag;
 use crate::chart::Chart;
+use crate::child::WorkerCommand;
 use crate::config::Limits;
 use crate::error::{ApiError, ApiResult};
 

@@ -12,9 +12,7 @@
 //! Workers are started on demand, up to `limits.max_running_queries`, and kept. A query
 //! that reads tables goes to an idle worker that holds most of them (see [`super::memtable`]).
 
-use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -27,24 +25,10 @@ use tokio::time::Instant;
 use super::gate::{Admission, QueryGate};
 use super::task::Task;
 use super::wire::{self, Tag};
-use super::worker::{ENV, Idle};
+use super::worker::Idle;
+use crate::child::{Role, WorkerCommand, heap_bytes};
 use crate::config::Limits;
 use crate::error::{ApiError, ApiResult, Code};
-
-/// How to start a worker: the `opendata` binary with its worker subcommand, or in tests the
-/// test binary running its worker test.
-#[derive(Debug, Clone)]
-pub struct WorkerCommand {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-}
-
-impl WorkerCommand {
-    /// This very binary, as `opendata engine-worker`.
-    pub fn current() -> std::io::Result<Self> {
-        Ok(Self { program: std::env::current_exe()?, args: vec![super::worker::SUBCOMMAND.into()] })
-    }
-}
 
 /// A frame from a worker.
 type Frame = (Tag, Vec<u8>);
@@ -290,18 +274,9 @@ impl Worker {
 
 /// Starts a worker, gives it its budgets, and waits until it is ready.
 async fn spawn(inner: &Inner) -> std::io::Result<Worker> {
-    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
-    let child = tokio::process::Command::new(&inner.command.program)
-        .args(&inner.command.args)
-        .env(ENV, "1")
-        .stdin(Stdio::from(OwnedFd::from(theirs)))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
+    let (child, socket) = inner.command.spawn(Role::Engine)?;
     let pid = child.id().unwrap_or(0);
-    ours.set_nonblocking(true)?;
-    let (read, writer) = tokio::net::UnixStream::from_std(ours)?.into_split();
+    let (read, writer) = socket.into_split();
     // Frames are read as they come and handed over two at a time: a reader that does not
     // take them stops the worker's writes, which is what holds a slow download's worker.
     let (tx, frames) = mpsc::channel(2);
@@ -333,12 +308,4 @@ async fn forward(mut read: OwnedReadHalf, tx: mpsc::Sender<std::io::Result<Frame
             return;
         }
     }
-}
-
-/// A process's private memory in use (`RssAnon`): its heap, not the file pages it maps.
-fn heap_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }
