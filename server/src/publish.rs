@@ -42,6 +42,35 @@ pub fn reindex(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
 
 /// Opens the data folder's search index. An index written by an older version of the
 /// portal (another schema or analyzer) is rebuilt from the catalog, which is the truth.
+/// Brings the index in line with the catalog: the catalog commits first and the index after,
+/// so a process stopped between the two (or an index restored from an older backup) can
+/// leave a dataset missing, stale, or still listed after it was withdrawn. Returns how many
+/// entries were fixed.
+pub fn repair_index(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
+    let catalog = store.catalog();
+    let indexed: std::collections::HashMap<String, i64> = index.entries()?.into_iter().collect();
+    let datasets = catalog.datasets()?;
+    let mut fixed = 0;
+    let orgs = catalog.organizations()?;
+    let mut stale = Vec::new();
+    for d in &datasets {
+        if indexed.get(&d.meta.id) != Some(&d.updated_at.timestamp_micros())
+            && let Some(org) = orgs.iter().find(|o| o.id == d.meta.organization)
+        {
+            stale.push(IndexedDataset::new(d, org));
+        }
+    }
+    if !stale.is_empty() {
+        fixed += stale.len();
+        index.upsert(&stale)?;
+    }
+    for id in indexed.keys().filter(|id| !datasets.iter().any(|d| &d.meta.id == *id)) {
+        index.remove(id)?;
+        fixed += 1;
+    }
+    Ok(fixed)
+}
+
 pub fn open_index(store: &Store) -> anyhow::Result<SearchIndex> {
     let (index, reset) = SearchIndex::open_or_reset(&store.index_dir())?;
     if reset {

@@ -41,6 +41,10 @@ impl AppState {
     pub fn open_with(config: Config, workers: WorkerCommand) -> anyhow::Result<Self> {
         let store = Store::open(&config.data)?;
         let index = crate::publish::open_index(&store)?;
+        let repaired = crate::publish::repair_index(&store, &index)?;
+        if repaired > 0 {
+            tracing::warn!(datasets = repaired, "brought the search index in line with the catalog");
+        }
         // Jobs run inside the server: one that was ingesting when it stopped never finished.
         // Its version was never published (publishing is atomic); the publisher uploads again.
         let interrupted = store.catalog().fail_unfinished_jobs("the server stopped during the ingest; upload again")?;

@@ -102,6 +102,12 @@ impl TestServer {
         Self::serve_with(data, |_| {}).await
     }
 
+    /// Starts a server over a data folder the caller keeps (its own temporary folder is an
+    /// empty one, left unused).
+    pub async fn serve_at(data: &Path) -> Self {
+        Self::serve_with(tempfile::tempdir().unwrap(), |c| c.data = data.to_owned()).await
+    }
+
     /// Starts a server over an existing data folder, with settings changed by `configure`.
     pub async fn serve_with(data: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config { data: data.path().to_owned(), ..Config::default() };
