@@ -24,6 +24,7 @@ mod downloads;
 mod errors;
 mod fault;
 mod formats;
+mod fuzz;
 mod hostile;
 mod ingest;
 mod limits;
