@@ -15,6 +15,7 @@ fn worker() {
     }
 }
 
+mod attack;
 mod catalog;
 mod ckan;
 mod cli;

@@ -136,11 +136,15 @@ pub async fn action(
     };
     match result {
         Ok(result) => Json(json!({"help": help, "success": true, "result": result})).into_response(),
-        Err(e) => (
-            e.status,
-            Json(json!({"help": help, "success": false, "error": {"__type": e.kind, "message": format!("{}: {}", e.kind, e.message)}})),
-        )
-            .into_response(),
+        Err(e) => {
+            let error = json!({"__type": e.kind, "message": format!("{}: {}", e.kind, e.message)});
+            let mut res = (e.status, Json(json!({"help": help, "success": false, "error": error}))).into_response();
+            // A busy or stopped query says when to come back, as the API's 503s do.
+            if e.status == StatusCode::SERVICE_UNAVAILABLE {
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            }
+            res
+        }
     }
 }
 
