@@ -404,3 +404,43 @@ async fn users_and_tokens_from_the_command_line() {
     assert!(store.catalog().user("bat").unwrap().may_publish("nso"));
     assert!(opendata(&["user", "disable", "nobody", "--data", &d]).is_err());
 }
+
+/// `opendata backup` while the portal serves and publishes, then `opendata restore` into a
+/// new folder: the restored portal answers as the original did at the backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_while_serving_then_restore() {
+    let s = TestServer::standard().await;
+    let before = s.json("/api/v1/datasets/air-quality", 200).await;
+    let rows = s.json("/api/v1/datasets/air-quality/tables/readings/rows?station=ST03&order=-id&limit=5", 200).await;
+    let backup = tempfile::tempdir().unwrap();
+    let to = backup.path().join("snapshot");
+    let data = s.data.path().to_str().unwrap().to_owned();
+    let (d, t) = (data.clone(), to.to_str().unwrap().to_owned());
+    // Reads go on during the backup.
+    let reading = s.json("/api/v1/datasets?q=агаар", 200);
+    let (done, _) = tokio::join!(tokio::task::spawn_blocking(move || opendata(&["backup", &t, "--data", &d])), reading);
+    done.unwrap().unwrap();
+    // A backup never goes into a folder that holds something.
+    let (d, t) = (data.clone(), to.to_str().unwrap().to_owned());
+    assert!(opendata(&["backup", &t, "--data", &d]).is_err());
+
+    let restored = tempfile::tempdir().unwrap();
+    let (r, f) = (restored.path().join("data"), to.to_str().unwrap().to_owned());
+    let target = r.to_str().unwrap().to_owned();
+    tokio::task::spawn_blocking(move || opendata(&["restore", &f, "--data", &target])).await.unwrap().unwrap();
+    let copy = TestServer::serve_at(&r).await;
+    let after = copy.json("/api/v1/datasets/air-quality", 200).await;
+    // Download links name the server they came from; the rest is the same.
+    let tables = |mut d: Value| {
+        d["tables"].as_array_mut().unwrap().iter_mut().for_each(|t| t["downloads"] = Value::Null);
+        d["tables"].clone()
+    };
+    assert_eq!(tables(after.clone()), tables(before.clone()));
+    assert_eq!(after["title"], before["title"]);
+    assert_eq!(
+        copy.json("/api/v1/datasets/air-quality/tables/readings/rows?station=ST03&order=-id&limit=5", 200).await,
+        rows
+    );
+    let found = copy.json("/api/v1/datasets?q=агаар", 200).await;
+    assert_eq!(found["results"][0]["id"], "air-quality", "the restored portal's index is built");
+}

@@ -83,6 +83,10 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// The latest `limit` entries, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>>;
 
+    /// Writes a consistent copy of the whole catalog to `to` (a new file), while others
+    /// go on reading and writing it.
+    fn backup(&self, to: &std::path::Path) -> Result<()>;
+
     /// Creates or updates an ingest job.
     fn put_job(&self, job: &Job) -> Result<()>;
     fn job(&self, id: &str) -> Result<Job>;

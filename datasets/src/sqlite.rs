@@ -549,6 +549,14 @@ impl Catalog for SqliteCatalog {
         rows.iter().map(|e| Ok(serde_json::from_str(e)?)).collect()
     }
 
+    fn backup(&self, to: &Path) -> Result<()> {
+        // One transaction: a snapshot, whatever commits meanwhile.
+        let target =
+            to.to_str().ok_or_else(|| Error::Corrupt(serde::de::Error::custom("a backup path must be UTF-8")))?;
+        self.conn().execute("VACUUM INTO ?1", [target])?;
+        Ok(())
+    }
+
     fn put_job(&self, job: &Job) -> Result<()> {
         self.conn().execute(
             "INSERT INTO jobs (id, job) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET job = excluded.job",

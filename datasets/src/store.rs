@@ -54,7 +54,7 @@ impl Store {
         for dir in [root.clone(), root.join("tables"), root.join("staging")] {
             std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         }
-        let catalog = SqliteCatalog::open(&root.join("catalog.sqlite"))?;
+        let catalog = SqliteCatalog::open(&root.join(CATALOG))?;
         let store = Self { root, catalog: Arc::new(catalog) };
         store.sweep()?;
         Ok(store)
@@ -94,6 +94,51 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Writes a consistent snapshot of the data folder to `to`, which must be empty or
+    /// absent, while the portal goes on serving and publishing: the catalog as of one
+    /// moment, and every version file it names (immutable, so copying them afterwards is
+    /// exact). The search index is not copied; [`Store::restore`]'s caller rebuilds it.
+    /// Returns the number of version files.
+    pub fn backup(&self, to: &Path) -> Result<usize> {
+        empty_dir(to)?;
+        let catalog = to.join(CATALOG);
+        self.catalog.backup(&catalog)?;
+        let copy = SqliteCatalog::open(&catalog)?;
+        let mut files = 0;
+        for d in copy.datasets()? {
+            for v in d.tables.iter().flat_map(|t| &t.versions) {
+                let (from, into) = (self.root.join(&v.file), to.join(&v.file));
+                if let Some(dir) = into.parent() {
+                    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+                }
+                // A hard link costs nothing and cannot go stale: a version file never changes.
+                std::fs::hard_link(&from, &into)
+                    .or_else(|_| std::fs::copy(&from, &into).map(|_| ()))
+                    .map_err(Error::io(&into))?;
+                files += 1;
+            }
+        }
+        Ok(files)
+    }
+
+    /// Opens a data folder restored from a backup at `from` into `to` (empty or absent).
+    pub fn restore(from: &Path, to: &Path) -> Result<Self> {
+        empty_dir(to)?;
+        let copy = SqliteCatalog::open(&from.join(CATALOG))?;
+        for d in copy.datasets()? {
+            for v in d.tables.iter().flat_map(|t| &t.versions) {
+                let (source, into) = (from.join(&v.file), to.join(&v.file));
+                if let Some(dir) = into.parent() {
+                    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+                }
+                std::fs::copy(&source, &into).map_err(Error::io(&source))?;
+            }
+        }
+        drop(copy);
+        std::fs::copy(from.join(CATALOG), to.join(CATALOG)).map_err(Error::io(from.join(CATALOG)))?;
+        Self::open(to)
     }
 
     pub fn root(&self) -> &Path {
@@ -163,6 +208,18 @@ impl Store {
             }
         }
     }
+}
+
+/// The catalog's file in a data folder.
+const CATALOG: &str = "catalog.sqlite";
+
+/// Creates `dir`, or checks that it is empty: a backup never mixes with other files.
+fn empty_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    if std::fs::read_dir(dir).map_err(Error::io(dir))?.next().is_some() {
+        return Err(Error::io(dir)(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "the folder is not empty")));
+    }
+    Ok(())
 }
 
 /// Whether a process runs. Where that cannot be known, it is assumed to: nothing is swept.

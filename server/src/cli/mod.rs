@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::{AppState, config::Config, demo, fetch, publish, serve};
 
 mod accounts;
+mod backup;
 
 pub use accounts::{TokenCommand, UserCommand};
 
@@ -45,6 +46,11 @@ pub enum Command {
     /// Manage API tokens: `token create`, `token list`, `token revoke`.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write a consistent copy of the data folder (catalog and version files) while the
+    /// portal serves.
+    Backup(backup::BackupArgs),
+    /// Make a data folder (empty or new) from a backup, and build its search index.
+    Restore(backup::RestoreArgs),
     /// A query worker or an ingest, started by `serve` with a socket on its standard input.
     #[command(hide = true)]
     Worker,
@@ -169,6 +175,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Worker => crate::child::main(),
+        Command::Backup(args) => backup::backup(cli.config.as_ref(), args),
+        Command::Restore(args) => backup::restore(cli.config.as_ref(), args),
         Command::User(command) => accounts::user(cli.config.as_ref(), command),
         Command::Token(command) => accounts::token(cli.config.as_ref(), command),
         Command::Harvest(args) => {
