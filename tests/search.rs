@@ -47,8 +47,15 @@ pub fn judged_index(data: &Path) -> (Store, SearchIndex) {
     let store = Store::open(data).unwrap();
     let index = opendata_server::publish::open_index(&store).unwrap();
     opendata_server::demo::install(&store, &index).unwrap();
+    index.upsert(&judged_entries()).unwrap();
+    (store, index)
+}
+
+/// The judged test catalog's entries: they live in the index alone, so a server that starts
+/// over them (and brings its index in line with its catalog) gets them after it started.
+fn judged_entries() -> Vec<IndexedDataset> {
     let catalog: Catalog = read("catalog.toml");
-    let docs: Vec<IndexedDataset> = catalog
+    catalog
         .dataset
         .into_iter()
         .map(|e| IndexedDataset {
@@ -67,9 +74,7 @@ pub fn judged_index(data: &Path) -> (Store, SearchIndex) {
             years: Some((e.years[0], e.years[1])),
             updated_at: 0,
         })
-        .collect();
-    index.upsert(&docs).unwrap();
-    (store, index)
+        .collect()
 }
 
 #[test]
@@ -109,6 +114,7 @@ async fn search_explains_filters_and_suggests() {
         judged_index(data);
     })
     .await;
+    s.state.index.upsert(&judged_entries()).unwrap();
     let search = async |q: &str| s.json(&format!("/api/v1/datasets?{q}"), 200).await;
     let ids = |v: &serde_json::Value| -> Vec<String> {
         v["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()

@@ -288,6 +288,7 @@ fn next_query(raw: Option<&str>, cursor: &str) -> String {
         (status = 404, description = "No such dataset, table, version or file", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "The range lies outside the file", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
+        (status = 503, description = "Too many queries are running, or the download could not start in time (`Retry-After` says when to retry)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn table_file(

@@ -44,7 +44,7 @@ pub struct SqlResponse {
     responses(
         (status = 200, description = "The result", body = SqlResponse,
          content((SqlResponse = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
-        (status = 400, description = "Invalid or refused query", body = Problem, content_type = "application/problem+json",
+        (status = 400, description = "Invalid or refused query, or past a limit (`limit_exceeded`, `result_too_large`)", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:opendata:problem:sql_not_allowed", "title": "SQL not allowed", "status": 400,
              "detail": "`read_csv(…)`: table functions cannot be used; name a table", "code": "sql_not_allowed"})),
         (status = 503, description = "The query took too long, or too many are running", body = Problem, content_type = "application/problem+json"),
@@ -65,8 +65,9 @@ pub async fn sql_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     request_body(content = String, description = "The query, as text, a form or JSON", example = "SELECT count(*) FROM population_by_aimag__population"),
     responses(
         (status = 200, description = "The result", body = SqlResponse),
-        (status = 400, description = "Invalid or refused query", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid or refused query, or past a limit", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
+        (status = 503, description = "The query took too long or needed too much memory, or too many are running", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn sql_post(

@@ -286,6 +286,7 @@ pub struct UploadParams {
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body paused longer than limits.upload_idle_secs or took longer than limits.upload_timeout_secs", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than limits.max_upload_bytes", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
