@@ -5,13 +5,13 @@ DuckDB in-process on its own Parquet of the same CSV.
     bench/query.py BASE_URL DATASET TABLE PEER_PARQUET SERVER_PID [N]
 
 The table is the 10M-row observations table (bench/ingest.sh). SERVER_PID is the portal's
-process, whose resident memory is sampled during the export: VmRSS, and its two parts,
-RssAnon (the heap) and RssFile (pages of the Parquet file the engine maps, which the kernel
-can drop at will). Prints p50 and p99 of N
+process, whose resident memory and its query workers' is sampled during the export: VmRSS,
+and its two parts, RssAnon (the heap) and RssFile (pages of the Parquet file the engine
+maps, which the kernel can drop at will). Prints p50 and p99 of N
 sequential runs (N=10 by default) for the queries, and MB/s and RSS growth for the export.
 
-The portal decodes a table that SQL reads into memory in the background after its first
-query (server/src/memtable.rs): the first GROUP BY is timed on its own, from the file, and
+A query worker decodes a table that SQL reads into memory after answering its first query
+(server/src/engine/memtable.rs): the first GROUP BY is timed on its own, from the file, and
 the runs after it start once the table had time to load.
 """
 import statistics
@@ -66,13 +66,33 @@ for name, (p50, p99) in results:
     print(f"{name:58s} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
 
 
+def children(parent):
+    """The processes whose parent is `parent`: the server's query workers."""
+    import os
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                for line in open(f"/proc/{entry}/status"):
+                    if line.startswith("PPid:") and line.split()[1] == str(parent):
+                        out.append(entry)
+            except OSError:
+                pass
+    return out
+
+
 def memory_kb():
-    """Resident memory: all of it, the heap (anonymous) and the mapped Parquet file."""
-    out = {}
-    for line in open(f"/proc/{pid}/status"):
-        key = line.split(":")[0]
-        if key in ("VmRSS", "RssAnon", "RssFile"):
-            out[key] = int(line.split()[1])
+    """Resident memory of the server and its query workers: all of it, the heap (anonymous)
+    and the mapped Parquet file."""
+    out = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0}
+    for p in [pid] + children(pid):
+        try:
+            for line in open(f"/proc/{p}/status"):
+                key = line.split(":")[0]
+                if key in out:
+                    out[key] += int(line.split()[1])
+        except OSError:
+            pass
     return out
 
 
