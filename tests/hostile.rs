@@ -58,6 +58,13 @@ async fn deep_sql_is_refused_before_it_parses() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["success"], false, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("max_sql_depth"), "{body}");
+    // A join that would multiply tables is sized from the catalog and refused before it runs.
+    let cross = "SELECT count(*) FROM air_quality__readings a, air_quality__readings b, air_quality__readings c";
+    let (status, code, detail) = code_of(&s, &format!("/api/v1/sql?q={}", urlencode(cross))).await;
+    assert_eq!((status, code.as_str()), (400, "limit_exceeded"), "{detail}");
+    assert!(detail.contains("limits.max_join_rows") && detail.contains("15625000000"), "{detail}");
+    let keyed = "SELECT count(*) AS n FROM air_quality__readings a JOIN air_quality__readings b ON a.id = b.id";
+    assert_eq!(s.json(&format!("/api/v1/sql?q={}", urlencode(keyed)), 200).await["rows"][0]["n"], 2_500);
     assert_healthy(&s).await;
     // Ordinary queries still run.
     let ok = s.json("/api/v1/sql?q=SELECT%20count(*)%20AS%20n%20FROM%20air_quality__readings", 200).await;

@@ -110,6 +110,8 @@ pub struct Limits {
     pub max_sql_depth: usize,
     /// Tokens of one SQL query.
     pub max_sql_tokens: usize,
+    /// Rows a SQL query's joins may make, as estimated before it runs.
+    pub max_join_rows: u64,
     /// Filters in one rows request.
     pub max_filters: usize,
     /// Values of one `__in` filter.
@@ -166,6 +168,7 @@ impl Default for Limits {
             max_sql_bytes: 65_536,
             max_sql_depth: 64,
             max_sql_tokens: 10_000,
+            max_join_rows: 1_000_000_000,
             max_filters: 32,
             max_in_values: 1_000,
             max_search_words: 32,

@@ -139,9 +139,10 @@ pub(crate) async fn execute(state: &AppState, q: String, encoding: SqlEncoding) 
     })
     .await
     .map_err(ApiError::internal)?;
-    let crate::engine::sql::Checked { relations, .. } = checked?;
+    let crate::engine::sql::Checked { relations, joins, .. } = checked?;
     let datasets = state.store.catalog().datasets()?;
     let mut tables = Vec::with_capacity(relations.len());
+    let mut versions = Vec::with_capacity(relations.len());
     for r in &relations {
         let named = |name: &str| datasets.iter().flat_map(|d| &d.tables).find(|t| t.sql_name == name);
         // A table whose own name ends in `__v2` is that table, not version 2 of another.
@@ -155,11 +156,28 @@ pub(crate) async fn execute(state: &AppState, q: String, encoding: SqlEncoding) 
             ),
         };
         let version = table.version(version)?;
+        versions.push((r.name.clone(), version.clone()));
         tables.push(SqlTable {
             name: r.name.clone(),
             load: Load::new(state.store.version_path(version), version),
             columns: version.columns.iter().map(|c| c.name.clone()).collect(),
         });
+    }
+    let max = state.config.limits.max_join_rows;
+    let version_of = |name: &str| versions.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let made = crate::engine::joins::estimate(
+        &joins,
+        |t| version_of(t).map(|v| v.row_count),
+        |t, c| version_of(t)?.columns.iter().find(|col| col.name == c).map(|col| col.stats.distinct_count),
+    );
+    if let Some(made) = made.filter(|&n| n > max) {
+        return Err(ApiError::new(
+            Code::LimitExceeded,
+            format!(
+                "the query's joins would make about {made} rows; at most {max} are allowed (limits.max_join_rows): \
+                 join on a key, or filter first"
+            ),
+        ));
     }
     let task = SqlTask {
         q,

@@ -4,7 +4,8 @@
 //! - [`params`]: the rows API's parameters, validated against a table's columns within the
 //!   request limits; [`rows`]: the plan of a page, a count or an export;
 //! - [`page_index`]: point reads through a sorted file's page index;
-//! - [`sql`]: the read-only SQL checker, and [`memtable`]: tables held decoded for SQL;
+//! - [`sql`]: the read-only SQL checker, [`joins`]: the size of its joins before they run,
+//!   and [`memtable`]: tables held decoded for SQL;
 //! - [`pool`], [`worker`], [`task`], [`wire`]: the query workers;
 //! - [`gate`]: admission, so that a burst of queries waits instead of exhausting the server.
 //!
@@ -14,6 +15,7 @@
 //! kills when the query passes its time or memory limit or loses its client.
 
 pub mod gate;
+pub mod joins;
 pub mod memtable;
 pub mod page_index;
 pub mod params;

@@ -35,6 +35,8 @@ pub struct Checked {
     /// The tables it reads, each once.
     pub relations: Vec<Relation>,
     pub uses: Uses,
+    /// Its FROM clauses, to size its joins (see [`super::joins`]).
+    pub joins: Vec<Vec<super::joins::Step>>,
 }
 
 /// How large a query may be before anything parses it.
@@ -116,7 +118,7 @@ pub fn check(sql: &str, bounds: &Bounds) -> ApiResult<Checked> {
     let relations = check.relations.into_iter().filter(|r| seen.insert(r.name.clone())).collect();
     let mut count = UseCount::default();
     let _ = statement.visit(&mut count);
-    Ok(Checked { relations, uses: count.finish() })
+    Ok(Checked { relations, uses: count.finish(), joins: super::joins::shapes(statement) })
 }
 
 /// How a query uses column names: whether a text column may reach it as a categorical (see
