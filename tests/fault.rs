@@ -23,6 +23,18 @@ fn fault_child_ingest() {
     ingest(Path::new(&data), Path::new(&source), &dataset("big", "org", "Big"), "main").unwrap();
 }
 
+/// This test binary started again to run only the test `name`, with `env`: a process the
+/// caller kills.
+fn spawn_child(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--ignored", "--test-threads=1"])
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn staging_entries(data: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(data.join("staging")).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default()
 }
@@ -46,14 +58,10 @@ async fn interrupted_ingests_leave_the_previous_version_served() {
     let mut interrupted = 0;
     let mut completed = false;
     for delay_ms in [0u64, 150, 400, 900, 1_500] {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "fault::fault_child_ingest", "--ignored", "--test-threads=1"])
-            .env(CHILD_DATA, &data)
-            .env(CHILD_SOURCE, &big)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_child(
+            "fault::fault_child_ingest",
+            &[(CHILD_DATA, data.as_os_str()), (CHILD_SOURCE, big.as_os_str())],
+        );
         // Wait until the child is writing, then let it run a little further.
         let started = Instant::now();
         while staging_entries(&data).is_empty() && started.elapsed() < Duration::from_secs(20) {
@@ -125,13 +133,7 @@ fn fault_child_index_writer() {
 fn a_killed_index_writer_leaves_a_readable_index() {
     let dir = tempfile::tempdir().unwrap();
     for delay_ms in [200u64, 700, 1_300] {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "fault::fault_child_index_writer", "--ignored", "--test-threads=1"])
-            .env(INDEX_CHILD_DIR, dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_child("fault::fault_child_index_writer", &[(INDEX_CHILD_DIR, dir.path().as_os_str())]);
         let q = |q: &str| search_index::SearchQuery { q: Some(q.into()), limit: 1, ..Default::default() };
         // The kill lands `delay_ms` after the child's first commit is visible, so a slow
         // start on a busy machine moves the kill point instead of failing the test.
@@ -282,14 +284,10 @@ async fn crash_trials_leave_catalog_files_and_index_agreeing() {
         match trial % 3 {
             // A command-line ingest, killed.
             0 => {
-                let mut child = Command::new(std::env::current_exe().unwrap())
-                    .args(["--exact", "fault::fault_child_ingest", "--ignored", "--test-threads=1"])
-                    .env(CHILD_DATA, &data)
-                    .env(CHILD_SOURCE, &big)
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap();
+                let mut child = spawn_child(
+                    "fault::fault_child_ingest",
+                    &[(CHILD_DATA, data.as_os_str()), (CHILD_SOURCE, big.as_os_str())],
+                );
                 std::thread::sleep(wait);
                 if child.try_wait().unwrap().is_some() {
                     served = 600_000;
@@ -327,13 +325,7 @@ async fn crash_trials_leave_catalog_files_and_index_agreeing() {
             }
             // A reindex, killed.
             _ => {
-                let mut child = Command::new(std::env::current_exe().unwrap())
-                    .args(["--exact", "fault::fault_child_reindex", "--ignored", "--test-threads=1"])
-                    .env(REINDEX_CHILD_DATA, &data)
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap();
+                let mut child = spawn_child("fault::fault_child_reindex", &[(REINDEX_CHILD_DATA, data.as_os_str())]);
                 std::thread::sleep(wait + Duration::from_millis(200));
                 if child.try_wait().unwrap().is_none() {
                     interrupted[2] += 1;

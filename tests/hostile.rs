@@ -245,8 +245,13 @@ pub fn xlsx(sheets: &[(&str, &[(&str, &str)])]) -> Vec<u8> {
     zip.finish().unwrap().into_inner()
 }
 
-/// A server with one dataset `d` of organization `nso`, and an editor's token.
+/// A server with one dataset `d` of organization `nso` (two rows), and an editor's token.
 async fn publishing_server() -> (TestServer, String) {
+    publishing_server_with(|_| {}).await
+}
+
+/// [`publishing_server`] with settings changed by `configure`.
+async fn publishing_server_with(configure: impl FnOnce(&mut opendata_server::Config)) -> (TestServer, String) {
     let data = tempfile::tempdir().unwrap();
     let csv = data.path().join("d.csv");
     std::fs::write(&csv, "aimag,people\nДорнод,80000\nХовд,90000\n").unwrap();
@@ -254,7 +259,7 @@ async fn publishing_server() -> (TestServer, String) {
     let store = Store::open(data.path()).unwrap();
     let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
     drop(store);
-    (TestServer::serve(data).await, token)
+    (TestServer::serve_with(data, configure).await, token)
 }
 
 /// Uploads `body` as the next version of `d/{table}` and waits for the job to end.
@@ -500,14 +505,7 @@ fn bytes_of(s: &'static str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_are_authorized_after_their_body_and_within_deadlines() {
-    let data = tempfile::tempdir().unwrap();
-    let csv = data.path().join("d.csv");
-    std::fs::write(&csv, "aimag,people\nДорнод,80000\n").unwrap();
-    ingest(data.path(), &csv, &dataset("d", "nso", "D"), "main").unwrap();
-    let store = Store::open(data.path()).unwrap();
-    let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
-    drop(store);
-    let s = TestServer::serve_with(data, |c| c.limits.upload_idle_secs = 1).await;
+    let (s, token) = publishing_server_with(|c| c.limits.upload_idle_secs = 1).await;
     let url = s.url("/api/v1/datasets/d/tables/main/versions");
 
     // Revoked while the body was on its way.
@@ -521,7 +519,7 @@ async fn uploads_are_authorized_after_their_body_and_within_deadlines() {
     let res = s.client.post(&url).bearer_auth(&token).body(body).send().await.unwrap();
     revoke.await.unwrap();
     assert_eq!(res.status().as_u16(), 403);
-    assert_eq!(s.json("/api/v1/datasets/d/tables/main/rows", 200).await["total"], 1);
+    assert_eq!(s.json("/api/v1/datasets/d/tables/main/rows", 200).await["total"], 2);
 
     // A body that stalls is dropped.
     let store = Store::open(s.data.path()).unwrap();
@@ -536,7 +534,7 @@ async fn uploads_are_authorized_after_their_body_and_within_deadlines() {
         // The server may close the connection before the client finishes sending.
         Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
     }
-    assert_eq!(s.json("/api/v1/datasets/d/tables/main/rows", 200).await["total"], 1);
+    assert_eq!(s.json("/api/v1/datasets/d/tables/main/rows", 200).await["total"], 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -550,14 +548,7 @@ async fn a_disabled_user_can_do_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ingest_past_its_limits_fails_its_job_and_nothing_else() {
-    let data = tempfile::tempdir().unwrap();
-    let csv = data.path().join("d.csv");
-    std::fs::write(&csv, "aimag,people\nДорнод,80000\nХовд,90000\n").unwrap();
-    ingest(data.path(), &csv, &dataset("d", "nso", "D"), "main").unwrap();
-    let store = Store::open(data.path()).unwrap();
-    let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
-    drop(store);
-    let s = TestServer::serve_with(data, |c| {
+    let (s, token) = publishing_server_with(|c| {
         c.limits.ingest_memory_mb = 64;
         c.limits.ingest_timeout_secs = 20;
     })

@@ -99,6 +99,30 @@ impl SqliteCatalog {
         Ok(Self { conn: Mutex::new(conn) })
     }
 
+    /// Marks the jobs `which` picks as failed with `reason`, in one transaction; returns how
+    /// many there were.
+    fn fail_jobs(&self, which: impl Fn(&Job) -> bool, reason: &str) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let jobs: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT job FROM jobs")?;
+            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        };
+        let mut failed = 0;
+        for raw in jobs {
+            let mut job: Job = serde_json::from_str(&raw)?;
+            if which(&job) {
+                job.status = JobStatus::Failed;
+                job.error = Some(reason.to_owned());
+                job.finished_at = Some(Utc::now());
+                tx.execute("UPDATE jobs SET job = ?2 WHERE id = ?1", params![job.id, serde_json::to_string(&job)?])?;
+                failed += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(failed)
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written: transactions roll back.
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -566,47 +590,11 @@ impl Catalog for SqliteCatalog {
     }
 
     fn fail_unfinished_jobs(&self, reason: &str) -> Result<usize> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let jobs: Vec<String> = {
-            let mut stmt = tx.prepare("SELECT job FROM jobs")?;
-            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
-        };
-        let mut failed = 0;
-        for raw in jobs {
-            let mut job: Job = serde_json::from_str(&raw)?;
-            if matches!(job.status, JobStatus::Queued | JobStatus::Running) {
-                job.status = JobStatus::Failed;
-                job.error = Some(reason.to_owned());
-                job.finished_at = Some(Utc::now());
-                tx.execute("UPDATE jobs SET job = ?2 WHERE id = ?1", params![job.id, serde_json::to_string(&job)?])?;
-                failed += 1;
-            }
-        }
-        tx.commit()?;
-        Ok(failed)
+        self.fail_jobs(|job| matches!(job.status, JobStatus::Queued | JobStatus::Running), reason)
     }
 
     fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let jobs: Vec<String> = {
-            let mut stmt = tx.prepare("SELECT job FROM jobs")?;
-            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
-        };
-        let mut cancelled = 0;
-        for raw in jobs {
-            let mut job: Job = serde_json::from_str(&raw)?;
-            if job.dataset == dataset && job.status == JobStatus::Queued {
-                job.status = JobStatus::Failed;
-                job.error = Some(reason.to_owned());
-                job.finished_at = Some(Utc::now());
-                tx.execute("UPDATE jobs SET job = ?2 WHERE id = ?1", params![job.id, serde_json::to_string(&job)?])?;
-                cancelled += 1;
-            }
-        }
-        tx.commit()?;
-        Ok(cancelled)
+        self.fail_jobs(|job| job.dataset == dataset && job.status == JobStatus::Queued, reason)
     }
 
     fn job(&self, id: &str) -> Result<Job> {
