@@ -89,15 +89,21 @@ pub fn page(path: &Path, req: &RowsRequest) -> PolarsResult<PageRows> {
     }
 }
 
-/// A page through the page index, when it narrows the read to a few pages: bounded by
-/// construction (at most [`page_index::MAX_ROWS`] candidate rows), so it runs in the
-/// server's process. None when the page index cannot narrow the read.
+/// A page bounded by construction, which runs in the server's process: a slice of the file
+/// when there are no filters and no order, or a read through the page index when it narrows
+/// the read to a few pages (at most [`page_index::MAX_ROWS`] candidate rows). None when
+/// neither applies.
 ///
 /// It reads in two steps: the columns that decide which rows make the page (filters and
 /// order) for the candidate rows, then every selected column for the page's rows alone.
 /// Filters the page index matches exactly are not applied again, nor their columns copied.
 /// The count of matches comes from the candidates, cursor or not, so no page needs a scan.
 pub fn point_page(path: &Path, req: &RowsRequest) -> Option<PolarsResult<PageRows>> {
+    // Without filters or order, a page is a slice of the file: the reader decodes the row
+    // groups that hold it (at most 128k rows each), whatever the offset.
+    if req.filters.is_empty() && req.order.is_empty() {
+        return Some(scan_page(path, req));
+    }
     let rest: Vec<&Filter> = req.filters.iter().filter(|f| !crate::engine::page_index::matches_exactly(f)).collect();
     let mut keys: Vec<String> = Vec::new();
     for name in rest.iter().map(|f| &f.column).chain(req.order.iter().map(|(n, _)| n)) {
