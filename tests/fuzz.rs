@@ -27,7 +27,7 @@ where
     loop {
         let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
         if let Err(e) = runner.run(&strategy, &test) {
-            panic!("fuzz target {name} failed after {total} cases: {e}");
+            panic!("fuzz target {name} failed after {total} cases: {e:?}");
         }
         total += u64::from(cases);
         if until.is_none_or(|u| Instant::now() >= u) {
