@@ -53,7 +53,8 @@ fn attack_server() {
         let state = opendata_server::AppState::open_with(config, crate::common::workers()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         std::fs::write(data.join("addr"), listener.local_addr().unwrap().to_string()).unwrap();
-        opendata_server::serve::run(listener, state, std::future::pending()).await.unwrap();
+        let grace = Duration::from_secs(2);
+        opendata_server::serve::run(listener, state, opendata_server::serve::shutdown_signal(grace)).await.unwrap();
     });
 }
 
@@ -325,4 +326,65 @@ async fn overload_of_ten_times_capacity() {
     assert!(p99 < Duration::from_secs(1), "/healthz p99 {p99:?} under overload");
     assert!(peak <= memory_bound_mb(), "peak heap {peak} MB over the bound of {} MB", memory_bound_mb());
     assert!(served.child.id() > 0);
+}
+
+/// SIGTERM during a long query: the server ends within its grace period, and its workers
+/// with it, instead of waiting for work that nobody will read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_the_server_and_its_workers() {
+    let mut served = serve();
+    let pid = served.child.id();
+    let slow = format!(
+        "{}/api/v1/sql?q={}",
+        served.base,
+        // About 60 million pairs (672 hours): within limits.max_join_rows, and seconds of work.
+        urlencode(
+            "SELECT count(*) FROM air__readings a JOIN air__readings b ON a.observed_at = b.observed_at WHERE a.value < b.value"
+        )
+    );
+    let client = reqwest::Client::new();
+    let running = tokio::spawn(async move { client.get(slow).send().await });
+    // The query is running in a worker.
+    let started = Instant::now();
+    while heap_mb(pid) == 0 || children_of(pid).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no worker started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let workers = children_of(pid);
+    let signalled = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(10), "the server outlived SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let ended = signalled.elapsed();
+    assert!(status.success(), "{status}");
+    let gone = Instant::now();
+    while workers.iter().any(|w| Path::new("/proc").join(w.to_string()).exists()) {
+        assert!(gone.elapsed() < Duration::from_secs(2), "workers outlived their server: {workers:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "sigterm: the server ended {ended:?} after the signal, its {} workers {:?} after it",
+        workers.len(),
+        gone.elapsed()
+    );
+    let _ = running.await;
+}
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let child: u32 = e.file_name().to_string_lossy().parse().ok()?;
+            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+            (status.lines().find_map(|l| l.strip_prefix("PPid:"))?.trim() == pid.to_string()).then_some(child)
+        })
+        .collect()
 }

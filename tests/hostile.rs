@@ -576,3 +576,24 @@ async fn an_ingest_past_its_limits_fails_its_job_and_nothing_else() {
     assert_eq!(s.json("/api/v1/datasets/d/tables/main/rows", 200).await["total"], 2);
     assert_healthy(&s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_has_its_own_rate_limit() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("p.csv");
+    std::fs::write(&csv, "id,v\n1,2\n").unwrap();
+    ingest(data.path(), &csv, &dataset("p", "nso", "P"), "main").unwrap();
+    let s = TestServer::serve_with(data, |c| {
+        c.limits.requests_per_minute = 2;
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let get = |client: &'static str| {
+        s.client.get(s.url("/api/v1/datasets/p")).header("x-forwarded-for", format!("203.0.113.7, {client}")).send()
+    };
+    for _ in 0..2 {
+        assert_eq!(get("198.51.100.1").await.unwrap().status().as_u16(), 200);
+    }
+    assert_eq!(get("198.51.100.1").await.unwrap().status().as_u16(), 429, "the third from one client");
+    assert_eq!(get("198.51.100.2").await.unwrap().status().as_u16(), 200, "another client behind the same proxy");
+}

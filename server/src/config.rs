@@ -92,6 +92,8 @@ pub struct Limits {
     pub export_timeout_secs: u64,
     /// Exports one client may run at once.
     pub max_exports_per_client: usize,
+    /// Seconds open requests get to finish after SIGTERM before the server exits.
+    pub shutdown_grace_secs: u64,
     /// The largest file a publisher may upload as a new version, in bytes.
     pub max_upload_bytes: u64,
     /// Uploaded versions ingested at once; later uploads wait as `queued` jobs.
@@ -159,6 +161,7 @@ impl Default for Limits {
             export_stall_secs: 30,
             export_timeout_secs: 3_600,
             max_exports_per_client: 2,
+            shutdown_grace_secs: 30,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_running_ingests: 1,
             ingest_memory_mb: 4_096,

@@ -36,8 +36,9 @@ pub async fn run(
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM, and then ends the process `grace` later whatever is still
+/// open. Query workers end with it: each watches for its server to be gone.
+pub async fn shutdown_signal(grace: Duration) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -53,10 +54,10 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down; finishing open requests");
-    // Give slow downloads a bounded time to finish.
-    tokio::spawn(async {
-        tokio::time::sleep(Duration::from_secs(30)).await;
+    tracing::info!(?grace, "shutting down; finishing open requests");
+    // Open requests (a long download, a query that waits) get a bounded time to finish.
+    tokio::spawn(async move {
+        tokio::time::sleep(grace).await;
         std::process::exit(0);
     });
 }

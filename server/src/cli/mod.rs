@@ -265,7 +265,8 @@ fn serve_cmd(config: Config) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data = %config.data.display(), "serving");
         eprintln!("opendata is serving http://{addr}/  (API docs: http://{addr}/api/docs)");
-        serve::run(listener, state, serve::shutdown_signal()).await?;
+        let grace = std::time::Duration::from_secs(config.limits.shutdown_grace_secs);
+        serve::run(listener, state, serve::shutdown_signal(grace)).await?;
         Ok(())
     })
 }
