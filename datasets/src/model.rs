@@ -258,6 +258,11 @@ pub struct ColumnStats {
     /// rows holding each value, in the order of `values`. Empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counts: Vec<u64>,
+    /// Whether some text value starts as a spreadsheet formula would (`=`, `+`, `-`, `@`, a
+    /// tab or a carriage return): CSV downloads defuse such columns, and only those. Absent
+    /// for versions published before it was recorded, which are defused whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula_like: Option<bool>,
 }
 
 impl ColumnStats {

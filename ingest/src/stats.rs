@@ -48,6 +48,7 @@ pub fn compute(path: &Path, kinds: &[ColumnType]) -> Result<(u64, Vec<ColumnStat
     for (s, p) in stats.iter_mut().zip(&profile) {
         // The engine counts null as a value; the catalog does not.
         s.distinct_count = p.distinct.saturating_sub(u64::from(s.null_count > 0));
+        s.formula_like = p.formula_like;
     }
     for (i, (s, p)) in stats.iter_mut().zip(&profile).enumerate() {
         if kinds[i] == ColumnType::String && (1..=ColumnStats::MAX_VALUES).contains(&s.distinct_count) {
@@ -67,14 +68,19 @@ struct Profile {
     /// The smallest and largest value as a number (dates as days, datetimes as
     /// microseconds), for columns that get a histogram.
     range: Option<(f64, f64)>,
+    /// For a text column, whether a value starts as a spreadsheet formula would.
+    formula_like: Option<bool>,
 }
 
 fn binned(kind: ColumnType) -> bool {
     matches!(kind, ColumnType::Integer | ColumnType::Float | ColumnType::Date | ColumnType::Datetime)
 }
 
-/// Every column's distinct count, and the numeric range of those that get a histogram, in
-/// one streaming pass.
+/// The first characters that make a spreadsheet read a cell as a formula.
+const FORMULA_START: &str = "^[=@\t\r+-]";
+
+/// Every column's distinct count, the numeric range of those that get a histogram, and
+/// whether a text column has values that start as formulas, in one streaming pass.
 fn profile(path: &Path, rows: u64, kinds: &[ColumnType]) -> Result<Vec<Profile>> {
     let lf = scan(path)?;
     let names: Vec<String> = lf.clone().collect_schema()?.iter_names().map(|n| n.to_string()).collect();
@@ -86,6 +92,9 @@ fn profile(path: &Path, rows: u64, kinds: &[ColumnType]) -> Result<Vec<Profile>>
                 .cast(DataType::UInt64)
                 .alias(format!("d{i}")),
         );
+        if kinds[i] == ColumnType::String {
+            exprs.push(c.clone().str().contains(lit(FORMULA_START), false).any(true).alias(format!("f{i}")));
+        }
         if binned(kinds[i]) {
             // NaN and infinities have no place on an axis.
             let x = c.to_physical().cast(DataType::Float64);
@@ -104,6 +113,7 @@ fn profile(path: &Path, rows: u64, kinds: &[ColumnType]) -> Result<Vec<Profile>>
             name,
             distinct: get(&format!("d{i}")).unwrap_or(0.0) as u64,
             range: get(&format!("lo{i}")).zip(get(&format!("hi{i}"))),
+            formula_like: df.column(&format!("f{i}")).ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract_bool()),
         })
         .collect())
 }

@@ -57,7 +57,7 @@ pub fn csv(df: &mut DataFrame, bom: bool) -> PolarsResult<Vec<u8>> {
     if bom {
         out.extend_from_slice(b"\xEF\xBB\xBF");
     }
-    let mut defused = defuse_formulas(df.clone().lazy())?.collect()?;
+    let mut defused = defuse_formulas(df.clone().lazy(), &[])?.collect()?;
     CsvWriter::new(&mut out)
         .include_header(true)
         .with_datetime_format(Some(DATETIME_FORMAT.into()))
@@ -69,13 +69,15 @@ pub fn csv(df: &mut DataFrame, bom: bool) -> PolarsResult<Vec<u8>> {
 /// with a `'` in front, as OWASP advises for CSV: the cell then shows as the text it is.
 /// Numbers written with a sign (`-5`, `+1.5e3`) stay as they are, and so does every
 /// non-text column. Applies to text columns of CSV only: JSON has no formulas, and the
-/// workbook writer stores text as text.
-pub fn defuse_formulas(lf: LazyFrame) -> PolarsResult<LazyFrame> {
+/// workbook writer stores text as text. Columns named in `clean` are known, from the ingest,
+/// to hold no value that starts so, and are left alone: defusing costs a whole export some
+/// seconds per column.
+pub fn defuse_formulas(lf: LazyFrame, clean: &[String]) -> PolarsResult<LazyFrame> {
     let mut lf = lf;
     let schema = lf.collect_schema()?;
     let defused: Vec<Expr> = schema
         .iter()
-        .filter(|(_, dtype)| **dtype == DataType::String)
+        .filter(|(name, dtype)| **dtype == DataType::String && !clean.iter().any(|c| c == name.as_str()))
         .map(|(name, _)| {
             let c = col(name.clone());
             let starts = c.clone().str().contains(lit(r"^[=@\t\r]"), false);
@@ -140,13 +142,14 @@ impl ExportFormat {
 }
 
 /// Runs `lf` in the streaming engine into `writer` in `format` (not XLSX, which
-/// [`crate::xlsx`] writes), with CSV formulas defused.
+/// [`crate::xlsx`] writes), with CSV formulas defused but in the `clean` columns.
 pub fn sink(
     lf: LazyFrame,
     format: ExportFormat,
     writer: Box<dyn polars::io::utils::file::WritableTrait + Send>,
+    clean: &[String],
 ) -> PolarsResult<()> {
-    let lf = if format == ExportFormat::Csv { defuse_formulas(lf)? } else { lf };
+    let lf = if format == ExportFormat::Csv { defuse_formulas(lf, clean)? } else { lf };
     let file_format = match format {
         ExportFormat::Csv => FileWriteFormat::Csv(CsvWriterOptions {
             serialize_options: Arc::new(SerializeOptions {

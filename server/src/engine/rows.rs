@@ -189,7 +189,9 @@ fn plan_page(
         _ => None,
     };
     // Rows in memory are few: counting them costs less than a scan.
-    if let Some(all) = all {
+    if matched.is_none()
+        && let Some(all) = all
+    {
         matched = all.select([len()]).collect()?.columns()[0].get(0)?.extract::<u64>();
     }
     Ok((df, after, matched))

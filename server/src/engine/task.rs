@@ -366,7 +366,9 @@ fn export(t: ExportTask, out: &mut UnixStream) -> ApiResult<()> {
     if req.bom && t.format == ExportFormat::Csv {
         writer.buf.extend_from_slice(b"\xEF\xBB\xBF");
     }
-    encode::sink(plan, t.format, Box::new(writer))?;
+    let clean: Vec<String> =
+        t.table.columns.iter().filter(|c| c.stats.formula_like == Some(false)).map(|c| c.name.clone()).collect();
+    encode::sink(plan, t.format, Box::new(writer), &clean)?;
     Ok(())
 }
 
