@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OVERLOAD_SECONDS="${1:-60}" cargo test -p opendata-tests --test integration attack:: -- --nocapture --test-threads=1 2>&1 \
-  | grep -E "^(overload|attack):|test result|panicked"
+  | grep -E "(overload|attack|sigterm):|test result|panicked"

@@ -9,29 +9,16 @@ use serde_json::Value;
 use crate::common::{TestServer, dataset, ingest};
 use crate::hostile::{assert_healthy, urlencode};
 
-/// The query workers of this test process that are running, by pid: children whose command
-/// line names the worker test.
-fn workers() -> Vec<u32> {
-    let me = std::process::id().to_string();
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-        let parent = status.lines().find_map(|l| l.strip_prefix("PPid:")).map(str::trim);
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        // A killed child that is not yet reaped is a zombie, using nothing.
-        let zombie = status.lines().any(|l| l.starts_with("State:") && l.contains('Z'));
-        if parent == Some(me.as_str()) && !zombie && String::from_utf8_lossy(&cmdline).contains("worker") {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-/// The workers that are doing something: running, not idle in the pool.
+/// The server's workers that are doing something: running, not idle in the pool. A killed
+/// worker not yet reaped (a zombie) does nothing.
 fn busy(s: &TestServer) -> Vec<u32> {
-    let idle = s.state.engine.pool().idle_pids();
-    workers().into_iter().filter(|p| !idle.contains(p)).collect()
+    let pool = s.state.engine.pool();
+    let idle = pool.idle_pids();
+    let running = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .is_ok_and(|status| !status.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+    };
+    pool.pids().into_iter().filter(|p| !idle.contains(p) && running(p)).collect()
 }
 
 /// Waits up to `within` for no worker to be busy.

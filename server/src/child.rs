@@ -98,6 +98,15 @@ pub fn exit_with_parent() {
     });
 }
 
+/// Lowers this process's CPU priority: a child's work (a scan, an ingest) yields the cores to
+/// the server's own threads, so `/healthz`, point reads and the answers already computed go
+/// out promptly however busy the children are.
+pub fn yield_to_server() {
+    if let Err(e) = rustix::process::nice(10) {
+        tracing::warn!(%e, "could not lower the priority");
+    }
+}
+
 /// Logging to standard error, at `warn` unless `RUST_LOG` says otherwise.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")

@@ -151,7 +151,7 @@ impl Default for Limits {
             max_per_page: 100,
             query_timeout_secs: 30,
             max_running_queries: 4,
-            max_running_point_reads: 16,
+            max_running_point_reads: 8,
             max_queued_queries: 256,
             queue_timeout_secs: 10,
             requests_per_minute: 600,

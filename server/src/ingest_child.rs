@@ -97,6 +97,7 @@ pub async fn ingest(
 pub fn main() -> anyhow::Result<()> {
     crate::child::init_logging();
     crate::child::exit_with_parent();
+    crate::child::yield_to_server();
     let mut socket = crate::child::socket()?;
     let Some((Tag::Task, payload)) = wire::read(&mut socket)? else { anyhow::bail!("no ingest was sent") };
     let request: Request = wire::json(&payload)?;

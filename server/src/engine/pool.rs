@@ -55,6 +55,8 @@ struct Inner {
     cap_bytes: u64,
     gate: QueryGate,
     idle: Mutex<Vec<Worker>>,
+    /// Every worker started and not yet reaped, by process id.
+    live: Mutex<Vec<u32>>,
     /// Workers killed so far, for tests and logs.
     killed: AtomicU64,
 }
@@ -95,6 +97,7 @@ impl Pool {
                 cap_bytes: mb(limits.table_cache_mb + limits.max_query_memory_mb) + mb(256),
                 gate,
                 idle: Mutex::default(),
+                live: Mutex::default(),
                 killed: AtomicU64::new(0),
             }),
         }
@@ -106,8 +109,14 @@ impl Pool {
         let permit = self.inner.gate.enter().await?;
         let idle = {
             let mut idle = self.inner.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            // A worker that died while idle is reaped when dropped here.
-            idle.retain_mut(|w| matches!(w.child.try_wait(), Ok(None)));
+            // A worker that died while idle is reaped here.
+            idle.retain_mut(|w| {
+                let alive = matches!(w.child.try_wait(), Ok(None));
+                if !alive {
+                    self.inner.forget(w.pid);
+                }
+                alive
+            });
             let best = (0..idle.len()).max_by_key(|&i| files.iter().filter(|f| idle[i].held.contains(f)).count());
             best.map(|i| idle.swap_remove(i))
         };
@@ -138,6 +147,17 @@ impl Pool {
     /// Process ids of the idle workers.
     pub fn idle_pids(&self) -> Vec<u32> {
         self.inner.idle.lock().unwrap_or_else(PoisonError::into_inner).iter().map(|w| w.pid).collect()
+    }
+
+    /// Process ids of every worker started and not yet reaped, idle or busy.
+    pub fn pids(&self) -> Vec<u32> {
+        self.inner.live.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl Inner {
+    fn forget(&self, pid: u32) {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner).retain(|p| *p != pid);
     }
 }
 
@@ -232,14 +252,19 @@ impl Drop for Running {
         self.pool.killed.fetch_add(1, Ordering::Relaxed);
         let _ = worker.child.start_kill();
         // The slot is free once the process is gone, not before.
+        let pool = self.pool.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
                     let _ = worker.child.wait().await;
+                    pool.forget(worker.pid);
                     drop(permit);
                 });
             }
-            Err(_) => drop(permit),
+            Err(_) => {
+                pool.forget(worker.pid);
+                drop(permit);
+            }
         }
     }
 }
@@ -276,6 +301,7 @@ impl Worker {
 async fn spawn(inner: &Inner) -> std::io::Result<Worker> {
     let (child, socket) = inner.command.spawn(Role::Engine)?;
     let pid = child.id().unwrap_or(0);
+    inner.live.lock().unwrap_or_else(PoisonError::into_inner).push(pid);
     let (read, writer) = socket.into_split();
     // Frames are read as they come and handed over two at a time: a reader that does not
     // take them stops the worker's writes, which is what holds a slow download's worker.

@@ -33,6 +33,7 @@ pub fn main() -> anyhow::Result<()> {
     let mut input = socket.try_clone()?;
     let mut out = socket;
     crate::child::exit_with_parent();
+    crate::child::yield_to_server();
     let mut cache = TableCache::new(0);
     while let Some((tag, payload)) = wire::read(&mut input)? {
         if tag != Tag::Task {
