@@ -80,6 +80,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Appends to the audit log.
     fn record(&self, entry: &AuditEntry) -> Result<()>;
+    /// Makes `change` and appends `entry` to the audit log in one transaction: the log never
+    /// misses a change that was made, nor lists one that was not.
+    fn audited(&self, change: &Change<'_>, entry: &AuditEntry) -> Result<()>;
     /// The latest `limit` entries, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>>;
 
@@ -96,6 +99,19 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Marks the dataset's queued jobs as failed with `reason` (it was withdrawn); returns
     /// how many there were. A running job finds the dataset gone when it publishes.
     fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize>;
+}
+
+/// A publisher's change to the catalog, made with its audit entry (see [`Catalog::audited`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    /// [`Catalog::upsert_dataset`].
+    Dataset(&'a DatasetMeta),
+    /// [`Catalog::withdraw_dataset`].
+    Withdraw(&'a str),
+    /// [`Catalog::put_job`]: an upload queued for ingest.
+    Job(&'a Job),
+    /// [`Catalog::set_columns`] and [`Catalog::set_table_settings`] of one table.
+    Columns { dataset: &'a str, table: &'a str, version: u32, columns: &'a [Column], settings: &'a TableSettings },
 }
 
 /// Catalog-wide counts.

@@ -16,7 +16,7 @@ pub mod model;
 mod sqlite;
 mod store;
 
-pub use catalog::{Catalog, NewVersion, Totals};
+pub use catalog::{Catalog, Change, NewVersion, Totals};
 pub use error::{Error, Result};
 pub use model::*;
 pub use sqlite::SqliteCatalog;

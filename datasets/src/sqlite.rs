@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::catalog::{Catalog, NewVersion, Totals};
+use crate::catalog::{Catalog, Change, NewVersion, Totals};
 use crate::ident::{sql_name, validate_id};
 use crate::model::*;
 use crate::{Error, Result};
@@ -266,6 +266,50 @@ fn upsert_dataset(conn: &Connection, meta: &DatasetMeta, now: &str) -> Result<()
     Ok(())
 }
 
+fn set_columns(conn: &Connection, dataset: &str, table: &str, version: u32, columns: &[Column]) -> Result<()> {
+    let changed = conn.execute(
+        "UPDATE versions SET columns = ?4 WHERE dataset = ?1 AND tbl = ?2 AND version = ?3",
+        params![dataset, table, version, serde_json::to_string(columns)?],
+    )?;
+    if changed == 0 {
+        return Err(Error::VersionNotFound { table: table.to_owned(), version });
+    }
+    Ok(())
+}
+
+fn set_table_settings(conn: &Connection, dataset: &str, table: &str, settings: &TableSettings) -> Result<()> {
+    let changed = conn.execute(
+        "UPDATE tables SET settings = ?3 WHERE dataset = ?1 AND name = ?2",
+        params![dataset, table, serde_json::to_string(settings)?],
+    )?;
+    if changed == 0 {
+        return Err(Error::TableNotFound { dataset: dataset.to_owned(), table: table.to_owned() });
+    }
+    Ok(())
+}
+
+fn withdraw_dataset(conn: &Connection, id: &str) -> Result<()> {
+    conn.execute("DELETE FROM versions WHERE dataset = ?1", [id])?;
+    conn.execute("DELETE FROM tables WHERE dataset = ?1", [id])?;
+    if conn.execute("DELETE FROM datasets WHERE id = ?1", [id])? == 0 {
+        return Err(Error::DatasetNotFound(id.to_owned()));
+    }
+    Ok(())
+}
+
+fn put_job(conn: &Connection, job: &Job) -> Result<()> {
+    conn.execute(
+        "INSERT INTO jobs (id, job) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET job = excluded.job",
+        params![job.id, serde_json::to_string(job)?],
+    )?;
+    Ok(())
+}
+
+fn record(conn: &Connection, entry: &AuditEntry) -> Result<()> {
+    conn.execute("INSERT INTO audit (entry) VALUES (?1)", [serde_json::to_string(entry)?])?;
+    Ok(())
+}
+
 impl Catalog for SqliteCatalog {
     fn upsert_organization(&self, org: &Organization) -> Result<()> {
         validate_id(&org.id)?;
@@ -414,27 +458,11 @@ impl Catalog for SqliteCatalog {
     }
 
     fn set_columns(&self, dataset: &str, table: &str, version: u32, columns: &[Column]) -> Result<()> {
-        let conn = self.conn();
-        let changed = conn.execute(
-            "UPDATE versions SET columns = ?4 WHERE dataset = ?1 AND tbl = ?2 AND version = ?3",
-            params![dataset, table, version, serde_json::to_string(columns)?],
-        )?;
-        if changed == 0 {
-            return Err(Error::VersionNotFound { table: table.to_owned(), version });
-        }
-        Ok(())
+        set_columns(&self.conn(), dataset, table, version, columns)
     }
 
     fn set_table_settings(&self, dataset: &str, table: &str, settings: &TableSettings) -> Result<()> {
-        let conn = self.conn();
-        let changed = conn.execute(
-            "UPDATE tables SET settings = ?3 WHERE dataset = ?1 AND name = ?2",
-            params![dataset, table, serde_json::to_string(settings)?],
-        )?;
-        if changed == 0 {
-            return Err(Error::TableNotFound { dataset: dataset.to_owned(), table: table.to_owned() });
-        }
-        Ok(())
+        set_table_settings(&self.conn(), dataset, table, settings)
     }
 
     fn totals(&self) -> Result<Totals> {
@@ -453,11 +481,7 @@ impl Catalog for SqliteCatalog {
     fn withdraw_dataset(&self, id: &str) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM versions WHERE dataset = ?1", [id])?;
-        tx.execute("DELETE FROM tables WHERE dataset = ?1", [id])?;
-        if tx.execute("DELETE FROM datasets WHERE id = ?1", [id])? == 0 {
-            return Err(Error::DatasetNotFound(id.to_owned()));
-        }
+        withdraw_dataset(&tx, id)?;
         tx.commit()?;
         Ok(())
     }
@@ -562,7 +586,23 @@ impl Catalog for SqliteCatalog {
     }
 
     fn record(&self, entry: &AuditEntry) -> Result<()> {
-        self.conn().execute("INSERT INTO audit (entry) VALUES (?1)", [serde_json::to_string(entry)?])?;
+        record(&self.conn(), entry)
+    }
+
+    fn audited(&self, change: &Change<'_>, entry: &AuditEntry) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        match *change {
+            Change::Dataset(meta) => upsert_dataset(&tx, meta, &Utc::now().to_rfc3339())?,
+            Change::Withdraw(id) => withdraw_dataset(&tx, id)?,
+            Change::Job(job) => put_job(&tx, job)?,
+            Change::Columns { dataset, table, version, columns, settings } => {
+                set_columns(&tx, dataset, table, version, columns)?;
+                set_table_settings(&tx, dataset, table, settings)?;
+            }
+        }
+        record(&tx, entry)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -582,11 +622,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn put_job(&self, job: &Job) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO jobs (id, job) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET job = excluded.job",
-            params![job.id, serde_json::to_string(job)?],
-        )?;
-        Ok(())
+        put_job(&self.conn(), job)
     }
 
     fn fail_unfinished_jobs(&self, reason: &str) -> Result<usize> {
@@ -675,5 +711,29 @@ mod tests {
         assert_eq!(c.job("a").unwrap().error.as_deref(), Some("stopped"));
         assert_eq!(c.job("b").unwrap().status, JobStatus::Succeeded);
         assert!(matches!(c.job("zz"), Err(Error::JobNotFound(_))));
+
+        // A change and its audit entry commit together, or neither does.
+        let entry = |action: &str| AuditEntry {
+            at: Utc::now(),
+            user: "bat".into(),
+            action: action.into(),
+            target: "d".into(),
+            detail: String::new(),
+        };
+        let meta = DatasetMeta {
+            id: "d".into(),
+            organization: "nso".into(),
+            title: "D".into(),
+            license: "CC-BY-4.0".into(),
+            ..Default::default()
+        };
+        c.audited(&Change::Dataset(&meta), &entry("dataset.create")).unwrap();
+        assert!(c.dataset("d").is_ok());
+        assert!(c.audited(&Change::Withdraw("nope"), &entry("dataset.withdraw")).is_err());
+        let bad = DatasetMeta { organization: "no-such-org".into(), ..meta.clone() };
+        assert!(c.audited(&Change::Dataset(&bad), &entry("dataset.update")).is_err());
+        let actions: Vec<String> = c.audit_log(10).unwrap().into_iter().map(|e| e.action).collect();
+        assert_eq!(actions, ["dataset.create"], "a failed change left no audit entry");
+        assert_eq!(c.dataset("d").unwrap().meta.organization, "nso");
     }
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures::StreamExt;
-use opendata_datasets::{AuditEntry, DatasetMeta, Job, JobStatus};
+use opendata_datasets::{AuditEntry, Change, DatasetMeta, Job, JobStatus};
 use opendata_ingest::{IngestJob, ReadOptions};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
@@ -78,10 +78,20 @@ pub struct JobView {
     pub report: Option<serde_json::Value>,
 }
 
-fn audit(state: &AppState, caller: &Caller, action: &str, target: &str, detail: String) -> ApiResult<()> {
-    let entry =
-        AuditEntry { at: Utc::now(), user: caller.0.id.clone(), action: action.into(), target: target.into(), detail };
-    Ok(state.store.catalog().record(&entry)?)
+fn entry(caller: &Caller, action: &str, target: &str, detail: String) -> AuditEntry {
+    AuditEntry { at: Utc::now(), user: caller.0.id.clone(), action: action.into(), target: target.into(), detail }
+}
+
+/// Makes `change` with its audit entry, in one transaction.
+fn audited(
+    state: &AppState,
+    caller: &Caller,
+    change: Change<'_>,
+    action: &str,
+    target: &str,
+    detail: String,
+) -> ApiResult<()> {
+    Ok(state.store.catalog().audited(&change, &entry(caller, action, target, detail))?)
 }
 
 fn reindex(state: &AppState, id: &str) -> ApiResult<()> {
@@ -138,9 +148,8 @@ pub async fn create_dataset(
         license: new.license.unwrap_or_else(|| "CC-BY-4.0".into()),
         source: new.source,
     };
-    catalog.upsert_dataset(&meta)?;
+    audited(&state, &caller, Change::Dataset(&meta), "dataset.create", &meta.id, meta.title.clone())?;
     reindex(&state, &meta.id)?;
-    audit(&state, &caller, "dataset.create", &meta.id, meta.title.clone())?;
     let d = catalog.dataset(&meta.id)?;
     let mut res = (StatusCode::CREATED, Json(DatasetDetail::new(&d, &base_url(&state, &headers)))).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/datasets/{}", meta.id)) {
@@ -219,9 +228,9 @@ pub async fn update_dataset(
     }
     meta.license = patch.license.unwrap_or(meta.license);
     meta.source = patch.source.or(meta.source);
-    catalog.upsert_dataset(&meta)?;
+    let detail = String::from_utf8_lossy(&body).chars().take(500).collect();
+    audited(&state, &caller, Change::Dataset(&meta), "dataset.update", &id, detail)?;
     reindex(&state, &id)?;
-    audit(&state, &caller, "dataset.update", &id, String::from_utf8_lossy(&body).chars().take(500).collect())?;
     Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
 }
 
@@ -248,10 +257,9 @@ pub async fn withdraw_dataset(
     let catalog = state.store.catalog();
     let meta = catalog.dataset(&id)?.meta;
     caller.check_admin(&meta.organization)?;
-    catalog.withdraw_dataset(&id)?;
+    audited(&state, &caller, Change::Withdraw(&id), "dataset.withdraw", &id, meta.title)?;
     catalog.cancel_queued_jobs(&id, "the dataset was withdrawn before the upload ran")?;
     state.index.remove(&id)?;
-    audit(&state, &caller, "dataset.withdraw", &id, meta.title)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -322,8 +330,8 @@ pub async fn upload_version(
         version: None,
         error: None,
     };
-    catalog.put_job(&job)?;
-    audit(&state, &caller, "version.upload", &format!("{id}/{table}"), format!("{size} bytes, job {}", job.id))?;
+    let detail = format!("{size} bytes, job {}", job.id);
+    audited(&state, &caller, Change::Job(&job), "version.upload", &format!("{id}/{table}"), detail)?;
     let ingest = IngestJob {
         source: staged.path().to_owned(),
         source_name: p.file_name.unwrap_or_else(|| "upload".into()),
@@ -587,15 +595,15 @@ pub async fn edit_columns(
             stored.kind = edit.kind;
         }
     }
-    catalog.set_columns(&id, &table, latest.version, &columns)?;
-    catalog.set_table_settings(&id, &table, &settings)?;
+    let change = Change::Columns {
+        dataset: &id,
+        table: &table,
+        version: latest.version,
+        columns: &columns,
+        settings: &settings,
+    };
+    let detail = String::from_utf8_lossy(&body).chars().take(500).collect();
+    audited(&state, &caller, change, "table.columns", &format!("{id}/{table}"), detail)?;
     reindex(&state, &id)?;
-    audit(
-        &state,
-        &caller,
-        "table.columns",
-        &format!("{id}/{table}"),
-        String::from_utf8_lossy(&body).chars().take(500).collect(),
-    )?;
     Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
 }
