@@ -35,25 +35,41 @@ fn spawn_child(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> std::process::Ch
         .unwrap()
 }
 
+/// A data folder where dataset `big` has a 3-row version, and a CSV of `rows` rows to
+/// publish over it.
+struct Published {
+    data_dir: tempfile::TempDir,
+    data: PathBuf,
+    /// Holds `big`: bind it, or the file goes with it.
+    _sources: tempfile::TempDir,
+    big: PathBuf,
+    text: String,
+}
+
+fn published(rows: u32) -> Published {
+    let sources = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let data = data_dir.path().to_owned();
+    let small = sources.path().join("small.csv");
+    std::fs::write(&small, "id,value\n1,10\n2,20\n3,30\n").unwrap();
+    ingest(&data, &small, &dataset("big", "org", "Big"), "main").unwrap();
+    let big = sources.path().join("big.csv");
+    let mut text = String::from("id,value\n");
+    for i in 0..rows {
+        text.push_str(&format!("{i},{}\n", i % 977));
+    }
+    std::fs::write(&big, &text).unwrap();
+    Published { data_dir, data, _sources: sources, big, text }
+}
+
 fn staging_entries(data: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(data.join("staging")).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_ingests_leave_the_previous_version_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = tempfile::tempdir().unwrap();
-    let data = data_dir.path().to_owned();
-    let small = dir.path().join("small.csv");
-    std::fs::write(&small, "id,value\n1,10\n2,20\n3,30\n").unwrap();
-    ingest(&data, &small, &dataset("big", "org", "Big"), "main").unwrap();
     // Big enough that an ingest takes a while in a debug build.
-    let big = dir.path().join("big.csv");
-    let mut text = String::from("id,value\n");
-    for i in 0..1_500_000u32 {
-        text.push_str(&format!("{i},{}\n", i % 977));
-    }
-    std::fs::write(&big, text).unwrap();
+    let Published { data_dir, data, big, _sources, .. } = published(1_500_000);
 
     let mut interrupted = 0;
     let mut completed = false;
@@ -261,18 +277,7 @@ fn is_young(path: &Path) -> bool {
 /// the previous version is the one served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_trials_leave_catalog_files_and_index_agreeing() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = tempfile::tempdir().unwrap();
-    let data = data_dir.path().to_owned();
-    let small = dir.path().join("small.csv");
-    std::fs::write(&small, "id,value\n1,10\n2,20\n3,30\n").unwrap();
-    ingest(&data, &small, &dataset("big", "org", "Big"), "main").unwrap();
-    let big = dir.path().join("big.csv");
-    let mut text = String::from("id,value\n");
-    for i in 0..600_000u32 {
-        text.push_str(&format!("{i},{}\n", i % 977));
-    }
-    std::fs::write(&big, &text).unwrap();
+    let Published { data_dir: _data_dir, data, big, text, _sources } = published(600_000);
     let store = Store::open(&data).unwrap();
     let token = crate::common::publisher(&store, "bat", false, &[("org", opendata_datasets::Role::Editor)]);
     drop(store);
