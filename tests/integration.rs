@@ -16,6 +16,7 @@ fn worker() {
 }
 
 mod attack;
+mod backends;
 mod catalog;
 mod ckan;
 mod cli;

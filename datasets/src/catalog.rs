@@ -99,6 +99,26 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Marks the dataset's queued jobs as failed with `reason` (it was withdrawn); returns
     /// how many there were. A running job finds the dataset gone when it publishes.
     fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize>;
+
+    /// The change feed: what changed after `seq`, written in the same transaction as each
+    /// change, so a node that follows it (its search index, its caches) misses nothing that
+    /// committed and sees nothing that did not. `Changes::seq` is where to go on from.
+    fn changes_since(&self, seq: u64) -> Result<Changes>;
+    /// Returns once a change after `seq` may have committed, or after `timeout`: a cue to
+    /// call [`Catalog::changes_since`], never a promise (a lost notification costs at most
+    /// `timeout`).
+    fn wait_for_change(&self, seq: u64, timeout: std::time::Duration) -> Result<()>;
+}
+
+/// What [`Catalog::changes_since`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The last change read, or the `seq` asked about when there was none.
+    pub seq: u64,
+    /// Datasets created, edited, published to or withdrawn, each once.
+    pub datasets: Vec<String>,
+    /// Organizations created or edited, each once.
+    pub organizations: Vec<String>,
 }
 
 /// A publisher's change to the catalog, made with its audit entry (see [`Catalog::audited`]).
@@ -112,6 +132,22 @@ pub enum Change<'a> {
     Job(&'a Job),
     /// [`Catalog::set_columns`] and [`Catalog::set_table_settings`] of one table.
     Columns { dataset: &'a str, table: &'a str, version: u32, columns: &'a [Column], settings: &'a TableSettings },
+}
+
+impl Changes {
+    /// Folds feed rows `(seq, dataset, organization)`, in order, read after `seq`.
+    pub(crate) fn gather(seq: u64, rows: impl IntoIterator<Item = (u64, Option<String>, Option<String>)>) -> Self {
+        let mut out = Changes { seq, ..Default::default() };
+        for (seq, dataset, organization) in rows {
+            out.seq = out.seq.max(seq);
+            for (id, into) in [(dataset, &mut out.datasets), (organization, &mut out.organizations)] {
+                if let Some(id) = id.filter(|id| !into.contains(id)) {
+                    into.push(id);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Catalog-wide counts.

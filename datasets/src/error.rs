@@ -34,6 +34,15 @@ pub enum Error {
     /// The catalog database failed.
     #[error("catalog error: {0}")]
     Catalog(#[from] rusqlite::Error),
+    /// The PostgreSQL catalog failed.
+    #[error("catalog error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The catalog cannot be reached (no connection, or its runtime stopped).
+    #[error("catalog unavailable: {0}")]
+    Unavailable(String),
+    /// The backend cannot do this; the message says what to use instead.
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
     /// A filesystem operation failed.
     #[error("I/O error on {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },

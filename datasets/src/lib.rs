@@ -13,11 +13,13 @@ mod error;
 pub mod ident;
 pub mod license;
 pub mod model;
+mod postgres;
 mod sqlite;
 mod store;
 
-pub use catalog::{Catalog, Change, NewVersion, Totals};
+pub use catalog::{Catalog, Change, Changes, NewVersion, Totals};
 pub use error::{Error, Result};
 pub use model::*;
+pub use postgres::PostgresCatalog;
 pub use sqlite::SqliteCatalog;
 pub use store::{StagedFile, Store};

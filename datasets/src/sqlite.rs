@@ -6,12 +6,14 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::catalog::{Catalog, Change, NewVersion, Totals};
+use crate::catalog::{Catalog, Change, Changes, NewVersion, Totals};
 use crate::ident::{sql_name, validate_id};
 use crate::model::*;
 use crate::{Error, Result};
 
-const SCHEMA: &str = "
+/// The schema as it was when migrations were first numbered; [`v1_base`] also brings up to
+/// it catalogs written before then.
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS organizations (
     id TEXT PRIMARY KEY,
     title TEXT NOT NULL,
@@ -94,7 +96,6 @@ impl SqliteCatalog {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.execute_batch(SCHEMA)?;
         migrate(&conn)?;
         Ok(Self { conn: Mutex::new(conn) })
     }
@@ -123,14 +124,62 @@ impl SqliteCatalog {
         Ok(failed)
     }
 
+    /// Runs `f` in one write transaction, taken up front (IMMEDIATE) so it never fails
+    /// half-way on a lock; an error rolls it back.
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written: transactions roll back.
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// Brings a catalog written by an older release up to [`SCHEMA`]: columns are only ever added.
+/// Each step brings a catalog from schema version `i` to `i + 1`; `PRAGMA user_version`
+/// holds how many have run. Steps only ever add.
+const MIGRATIONS: &[fn(&Connection) -> Result<()>] = &[v1_base, v2_changes];
+
 fn migrate(conn: &Connection) -> Result<()> {
+    let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(done) {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        // Another process may have run it between the read above and this lock.
+        let now: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let ran = if now > i {
+            Ok(())
+        } else {
+            step(conn).and_then(|()| Ok(conn.pragma_update(None, "user_version", i + 1)?))
+        };
+        match ran {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                conn.execute_batch("ROLLBACK")?;
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn v2_changes(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS changes (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             dataset TEXT,
+             organization TEXT
+         )",
+    )?;
+    Ok(())
+}
+
+/// The first schema, and the columns catalogs from before numbered migrations lack.
+fn v1_base(conn: &Connection) -> Result<()> {
+    conn.execute_batch(SCHEMA_V1)?;
     let has = |table: &str, column: &str| -> Result<bool> {
         let mut stmt = conn.prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?;
         Ok(stmt.exists([column])?)
@@ -263,7 +312,7 @@ fn upsert_dataset(conn: &Connection, meta: &DatasetMeta, now: &str) -> Result<()
          ON CONFLICT(id) DO UPDATE SET organization = ?2, meta = ?3, updated_at = ?4",
         params![meta.id, meta.organization, serde_json::to_string(meta)?, now],
     )?;
-    Ok(())
+    changed(conn, Some(&meta.id), None)
 }
 
 fn set_columns(conn: &Connection, dataset: &str, table: &str, version: u32, columns: &[Column]) -> Result<()> {
@@ -274,7 +323,7 @@ fn set_columns(conn: &Connection, dataset: &str, table: &str, version: u32, colu
     if changed == 0 {
         return Err(Error::VersionNotFound { table: table.to_owned(), version });
     }
-    Ok(())
+    self::changed(conn, Some(dataset), None)
 }
 
 fn set_table_settings(conn: &Connection, dataset: &str, table: &str, settings: &TableSettings) -> Result<()> {
@@ -285,7 +334,7 @@ fn set_table_settings(conn: &Connection, dataset: &str, table: &str, settings: &
     if changed == 0 {
         return Err(Error::TableNotFound { dataset: dataset.to_owned(), table: table.to_owned() });
     }
-    Ok(())
+    self::changed(conn, Some(dataset), None)
 }
 
 fn withdraw_dataset(conn: &Connection, id: &str) -> Result<()> {
@@ -294,6 +343,12 @@ fn withdraw_dataset(conn: &Connection, id: &str) -> Result<()> {
     if conn.execute("DELETE FROM datasets WHERE id = ?1", [id])? == 0 {
         return Err(Error::DatasetNotFound(id.to_owned()));
     }
+    changed(conn, Some(id), None)
+}
+
+/// Appends to the change feed; called inside the transaction of the change itself.
+fn changed(conn: &Connection, dataset: Option<&str>, organization: Option<&str>) -> Result<()> {
+    conn.execute("INSERT INTO changes (dataset, organization) VALUES (?1, ?2)", params![dataset, organization])?;
     Ok(())
 }
 
@@ -313,12 +368,14 @@ fn record(conn: &Connection, entry: &AuditEntry) -> Result<()> {
 impl Catalog for SqliteCatalog {
     fn upsert_organization(&self, org: &Organization) -> Result<()> {
         validate_id(&org.id)?;
-        self.conn().execute(
-            "INSERT INTO organizations (id, title, title_en, description, url) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(id) DO UPDATE SET title = ?2, title_en = ?3, description = ?4, url = ?5",
-            params![org.id, org.title, org.title_en, org.description, org.url],
-        )?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO organizations (id, title, title_en, description, url) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET title = ?2, title_en = ?3, description = ?4, url = ?5",
+                params![org.id, org.title, org.title_en, org.description, org.url],
+            )?;
+            changed(tx, None, Some(&org.id))
+        })
     }
 
     fn organization(&self, id: &str) -> Result<Organization> {
@@ -336,7 +393,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn upsert_dataset(&self, meta: &DatasetMeta) -> Result<()> {
-        upsert_dataset(&self.conn(), meta, &Utc::now().to_rfc3339())
+        self.write(|tx| upsert_dataset(tx, meta, &Utc::now().to_rfc3339()))
     }
 
     fn dataset(&self, id: &str) -> Result<Dataset> {
@@ -416,6 +473,7 @@ impl Catalog for SqliteCatalog {
                 serde_json::to_string(&new.report)?,
             ],
         )?;
+        changed(&tx, Some(&new.dataset.id), None)?;
         tx.commit()?;
         Ok(TableVersion {
             version,
@@ -458,11 +516,11 @@ impl Catalog for SqliteCatalog {
     }
 
     fn set_columns(&self, dataset: &str, table: &str, version: u32, columns: &[Column]) -> Result<()> {
-        set_columns(&self.conn(), dataset, table, version, columns)
+        self.write(|tx| set_columns(tx, dataset, table, version, columns))
     }
 
     fn set_table_settings(&self, dataset: &str, table: &str, settings: &TableSettings) -> Result<()> {
-        set_table_settings(&self.conn(), dataset, table, settings)
+        self.write(|tx| set_table_settings(tx, dataset, table, settings))
     }
 
     fn totals(&self) -> Result<Totals> {
@@ -479,11 +537,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn withdraw_dataset(&self, id: &str) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        withdraw_dataset(&tx, id)?;
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| withdraw_dataset(tx, id))
     }
 
     fn create_user(&self, user: &User) -> Result<()> {
@@ -590,20 +644,18 @@ impl Catalog for SqliteCatalog {
     }
 
     fn audited(&self, change: &Change<'_>, entry: &AuditEntry) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        match *change {
-            Change::Dataset(meta) => upsert_dataset(&tx, meta, &Utc::now().to_rfc3339())?,
-            Change::Withdraw(id) => withdraw_dataset(&tx, id)?,
-            Change::Job(job) => put_job(&tx, job)?,
-            Change::Columns { dataset, table, version, columns, settings } => {
-                set_columns(&tx, dataset, table, version, columns)?;
-                set_table_settings(&tx, dataset, table, settings)?;
+        self.write(|tx| {
+            match *change {
+                Change::Dataset(meta) => upsert_dataset(tx, meta, &Utc::now().to_rfc3339())?,
+                Change::Withdraw(id) => withdraw_dataset(tx, id)?,
+                Change::Job(job) => put_job(tx, job)?,
+                Change::Columns { dataset, table, version, columns, settings } => {
+                    set_columns(tx, dataset, table, version, columns)?;
+                    set_table_settings(tx, dataset, table, settings)?;
+                }
             }
-        }
-        record(&tx, entry)?;
-        tx.commit()?;
-        Ok(())
+            record(tx, entry)
+        })
     }
 
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
@@ -631,6 +683,32 @@ impl Catalog for SqliteCatalog {
 
     fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize> {
         self.fail_jobs(|job| job.dataset == dataset && job.status == JobStatus::Queued, reason)
+    }
+
+    fn changes_since(&self, seq: u64) -> Result<Changes> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT seq, dataset, organization FROM changes WHERE seq > ?1 ORDER BY seq")?;
+        let rows = stmt
+            .query_map([seq as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Changes::gather(seq, rows.into_iter().map(|(s, d, o)| (s as u64, d, o))))
+    }
+
+    fn wait_for_change(&self, seq: u64, timeout: std::time::Duration) -> Result<()> {
+        // SQLite has no notifications, and other processes (a command-line ingest) write the
+        // same file: look at the last sequence number a few times a second.
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let last: i64 = self.conn().query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?;
+            let now = std::time::Instant::now();
+            if last as u64 > seq || now >= deadline {
+                return Ok(());
+            }
+            std::thread::sleep((deadline - now).min(std::time::Duration::from_millis(100)));
+        }
     }
 
     fn job(&self, id: &str) -> Result<Job> {

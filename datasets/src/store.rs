@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::catalog::{Catalog, NewVersion};
 use crate::ident::validate_id;
 use crate::model::TableVersion;
-use crate::{Error, Result, SqliteCatalog};
+use crate::{Error, PostgresCatalog, Result, SqliteCatalog};
 
 /// The data folder and its catalog.
 #[derive(Debug, Clone)]
@@ -48,14 +48,30 @@ impl Drop for StagedFile {
 }
 
 impl Store {
-    /// Opens the data folder, creating it and an empty catalog if needed.
+    /// Opens the data folder with its own SQLite catalog, creating both if needed.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        Self::connect(root, None)
+    }
+
+    /// Opens the data folder with the catalog at `catalog`: `None` or `sqlite://PATH` for a
+    /// SQLite file (by default the data folder's own), `postgres://…` for a PostgreSQL
+    /// database that several nodes share.
+    pub fn connect(root: impl Into<PathBuf>, catalog: Option<&str>) -> Result<Self> {
         let root = root.into();
         for dir in [root.clone(), root.join("tables"), root.join("staging")] {
             std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         }
-        let catalog = SqliteCatalog::open(&root.join(CATALOG))?;
-        let store = Self { root, catalog: Arc::new(catalog) };
+        let catalog: Arc<dyn Catalog> = match catalog {
+            None => Arc::new(SqliteCatalog::open(&root.join(CATALOG))?),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Arc::new(PostgresCatalog::connect(url)?)
+            }
+            Some(url) => match url.strip_prefix("sqlite://") {
+                Some(path) => Arc::new(SqliteCatalog::open(Path::new(path))?),
+                None => return Err(Error::Unsupported("a catalog URL is sqlite://PATH or postgres://…")),
+            },
+        };
+        let store = Self { root, catalog };
         store.sweep()?;
         Ok(store)
     }

@@ -1,5 +1,7 @@
 //! The test harness: a data folder in a temporary directory, the real server on port 0.
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

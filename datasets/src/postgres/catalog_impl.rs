@@ -1,0 +1,430 @@
+//! [`Catalog`] for [`PostgresCatalog`]: each method moves its arguments into a future that
+//! runs on the catalog's runtime (see `bridge`).
+
+use chrono::Utc;
+
+use super::*;
+
+impl Catalog for PostgresCatalog {
+    fn upsert_organization(&self, org: &Organization) -> Result<()> {
+        validate_id(&org.id)?;
+        let org = org.clone();
+        self.with(move |mut c| async move {
+            let tx = feed_transaction(&mut c).await?;
+            tx.execute(
+                "INSERT INTO organizations (id, title, title_en, description, url) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (id) DO UPDATE SET title = $2, title_en = $3, description = $4, url = $5",
+                &[&org.id, &org.title, &org.title_en, &org.description, &org.url],
+            )
+            .await?;
+            changed(&tx, None, Some(&org.id)).await?;
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn organization(&self, id: &str) -> Result<Organization> {
+        let id = id.to_owned();
+        self.with(move |c| async move {
+            let row = c.query_opt(&format!("{ORG_COLUMNS} WHERE id = $1"), &[&id]).await?;
+            row.map(|r| organization_from_row(&r)).ok_or(Error::OrganizationNotFound(id))
+        })
+    }
+
+    fn organizations(&self) -> Result<Vec<Organization>> {
+        self.with(move |c| async move {
+            Ok(c.query(&format!("{ORG_COLUMNS} ORDER BY id"), &[]).await?.iter().map(organization_from_row).collect())
+        })
+    }
+
+    fn upsert_dataset(&self, meta: &DatasetMeta) -> Result<()> {
+        let meta = meta.clone();
+        self.with(move |mut c| async move {
+            let tx = feed_transaction(&mut c).await?;
+            upsert_dataset(&tx, &meta, Utc::now()).await?;
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn dataset(&self, id: &str) -> Result<Dataset> {
+        let id = id.to_owned();
+        self.with(move |c| async move { load_dataset(&**c, &id).await })
+    }
+
+    fn datasets(&self) -> Result<Vec<Dataset>> {
+        self.with(move |c| async move { load_datasets(&c, "SELECT id FROM datasets ORDER BY id", &[]).await })
+    }
+
+    fn datasets_of(&self, organization: &str) -> Result<Vec<Dataset>> {
+        let org = organization.to_owned();
+        self.with(move |c| async move {
+            load_datasets(&c, "SELECT id FROM datasets WHERE organization = $1 ORDER BY id", &[&org]).await
+        })
+    }
+
+    fn add_version(&self, new: &NewVersion) -> Result<TableVersion> {
+        validate_id(&new.table)?;
+        let new = new.clone();
+        self.with(move |mut c| async move {
+            // The feed lock also makes `max + 1` safe against another node's publish.
+            let tx = feed_transaction(&mut c).await?;
+            let now = Utc::now();
+            let id = &new.dataset.id;
+            let touched = tx.execute("UPDATE datasets SET updated_at = $2 WHERE id = $1", &[id, &now]).await?;
+            match (touched, new.create_dataset) {
+                (0, true) => upsert_dataset(&tx, &new.dataset, now).await?,
+                (0, false) => return Err(Error::DatasetNotFound(id.clone())),
+                _ => {}
+            }
+            let exists =
+                tx.query_opt("SELECT 1 FROM tables WHERE dataset = $1 AND name = $2", &[id, &new.table]).await?;
+            if exists.is_some() {
+                tx.execute(
+                    "UPDATE tables SET title = $3 WHERE dataset = $1 AND name = $2",
+                    &[id, &new.table, &new.table_title],
+                )
+                .await?;
+            } else {
+                let sql_name = free_sql_name(&tx, id, &new.table).await?;
+                tx.execute(
+                    "INSERT INTO tables (dataset, name, title, sql_name) VALUES ($1, $2, $3, $4)",
+                    &[id, &new.table, &new.table_title, &sql_name],
+                )
+                .await?;
+            }
+            let version: i32 = tx
+                .query_one(
+                    "SELECT coalesce(max(version), 0) + 1 FROM versions WHERE dataset = $1 AND tbl = $2",
+                    &[id, &new.table],
+                )
+                .await?
+                .get(0);
+            tx.execute(
+                "INSERT INTO versions (dataset, tbl, version, created_at, row_count, byte_size, file, columns,
+                                       source, content_hash, changes, report)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                &[
+                    id,
+                    &new.table,
+                    &version,
+                    &now,
+                    &(new.row_count as i64),
+                    &(new.byte_size as i64),
+                    &new.file,
+                    &serde_json::to_string(&new.columns)?,
+                    &serde_json::to_string(&new.source)?,
+                    &new.content_hash,
+                    &new.changes.as_ref().map(serde_json::to_string).transpose()?,
+                    &serde_json::to_string(&new.report)?,
+                ],
+            )
+            .await?;
+            changed(&tx, Some(id), None).await?;
+            tx.commit().await?;
+            Ok(TableVersion {
+                version: version as u32,
+                created_at: now,
+                row_count: new.row_count,
+                byte_size: new.byte_size,
+                file: new.file,
+                columns: new.columns,
+                source: new.source,
+                content_hash: new.content_hash,
+                changes: new.changes,
+            })
+        })
+    }
+
+    fn report(&self, dataset: &str, table: &str, version: u32) -> Result<QualityReport> {
+        let (dataset, table) = (dataset.to_owned(), table.to_owned());
+        self.with(move |c| async move {
+            let row = c
+                .query_opt(
+                    "SELECT report FROM versions WHERE dataset = $1 AND tbl = $2 AND version = $3",
+                    &[&dataset, &table, &(version as i32)],
+                )
+                .await?
+                .ok_or(Error::VersionNotFound { table, version })?;
+            Ok(row.get::<_, Option<&str>>(0).map(serde_json::from_str).transpose()?.unwrap_or_default())
+        })
+    }
+
+    fn table_settings(&self, dataset: &str, table: &str) -> Result<TableSettings> {
+        let (dataset, table) = (dataset.to_owned(), table.to_owned());
+        self.with(move |c| async move {
+            let row = c
+                .query_opt("SELECT settings FROM tables WHERE dataset = $1 AND name = $2", &[&dataset, &table])
+                .await?;
+            let raw = row.and_then(|r| r.get::<_, Option<String>>(0));
+            Ok(raw.map(|s| serde_json::from_str(&s)).transpose()?.unwrap_or_default())
+        })
+    }
+
+    fn set_table_settings(&self, dataset: &str, table: &str, settings: &TableSettings) -> Result<()> {
+        let (dataset, table, settings) = (dataset.to_owned(), table.to_owned(), settings.clone());
+        self.with(move |mut c| async move {
+            let tx = feed_transaction(&mut c).await?;
+            set_table_settings(&tx, &dataset, &table, &settings).await?;
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn set_columns(&self, dataset: &str, table: &str, version: u32, columns: &[Column]) -> Result<()> {
+        let (dataset, table, columns) = (dataset.to_owned(), table.to_owned(), columns.to_vec());
+        self.with(move |mut c| async move {
+            let tx = feed_transaction(&mut c).await?;
+            set_columns(&tx, &dataset, &table, version, &columns).await?;
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn totals(&self) -> Result<Totals> {
+        self.with(move |c| async move {
+            let row = c
+                .query_one(
+                    "SELECT (SELECT count(*) FROM datasets), (SELECT count(*) FROM organizations),
+                            (SELECT coalesce(sum(row_count), 0)::BIGINT FROM versions v WHERE version =
+                              (SELECT max(version) FROM versions w WHERE w.dataset = v.dataset AND w.tbl = v.tbl))",
+                    &[],
+                )
+                .await?;
+            Ok(Totals {
+                datasets: row.get::<_, i64>(0) as u64,
+                organizations: row.get::<_, i64>(1) as u64,
+                rows: row.get::<_, i64>(2) as u64,
+            })
+        })
+    }
+
+    fn withdraw_dataset(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.with(move |mut c| async move {
+            let tx = feed_transaction(&mut c).await?;
+            withdraw_dataset(&tx, &id).await?;
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn create_user(&self, user: &User) -> Result<()> {
+        validate_id(&user.id)?;
+        let user = user.clone();
+        self.with(move |c| async move {
+            let added = c
+                .execute(
+                    "INSERT INTO users (id, name, site_admin, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO NOTHING",
+                    &[&user.id, &user.name, &user.site_admin, &user.created_at],
+                )
+                .await?;
+            if added == 0 {
+                return Err(Error::UserExists(user.id));
+            }
+            Ok(())
+        })
+    }
+
+    fn user(&self, id: &str) -> Result<User> {
+        let id = id.to_owned();
+        self.with(move |c| async move {
+            let row = c
+                .query_opt("SELECT name, site_admin, created_at, disabled FROM users WHERE id = $1", &[&id])
+                .await?
+                .ok_or_else(|| Error::UserNotFound(id.clone()))?;
+            let memberships = c
+                .query("SELECT organization, role FROM memberships WHERE user_id = $1 ORDER BY organization", &[&id])
+                .await?
+                .iter()
+                .map(|r| (r.get(0), if r.get::<_, &str>(1) == "admin" { Role::Admin } else { Role::Editor }))
+                .collect();
+            Ok(User {
+                id,
+                name: row.get(0),
+                site_admin: row.get(1),
+                created_at: row.get(2),
+                memberships,
+                disabled: row.get(3),
+            })
+        })
+    }
+
+    fn set_membership(&self, user: &str, organization: &str, role: Role) -> Result<()> {
+        let (user, org) = (user.to_owned(), organization.to_owned());
+        let role = match role {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+        };
+        self.with(move |c| async move {
+            c.execute(
+                "INSERT INTO memberships (user_id, organization, role) VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id, organization) DO UPDATE SET role = excluded.role",
+                &[&user, &org, &role],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn add_token(&self, token: &ApiToken, hash: &str) -> Result<()> {
+        let (token, hash) = (token.clone(), hash.to_owned());
+        self.with(move |c| async move {
+            c.execute(
+                "INSERT INTO tokens (id, user_id, hash, record) VALUES ($1, $2, $3, $4)",
+                &[&token.id, &token.user, &hash, &serde_json::to_string(&token)?],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
+        let hash = hash.to_owned();
+        self.with(move |c| async move {
+            let row = c.query_opt("SELECT record FROM tokens WHERE hash = $1", &[&hash]).await?;
+            Ok(row.map(|r| serde_json::from_str(r.get(0))).transpose()?)
+        })
+    }
+
+    fn revoke_token(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.with(move |mut c| async move {
+            let tx = c.transaction().await?;
+            let row = tx
+                .query_opt("SELECT record FROM tokens WHERE id = $1 FOR UPDATE", &[&id])
+                .await?
+                .ok_or_else(|| Error::TokenNotFound(id.clone()))?;
+            let mut token: ApiToken = serde_json::from_str(row.get(0))?;
+            token.revoked_at.get_or_insert_with(Utc::now);
+            tx.execute("UPDATE tokens SET record = $2 WHERE id = $1", &[&id, &serde_json::to_string(&token)?]).await?;
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn token(&self, id: &str) -> Result<ApiToken> {
+        let id = id.to_owned();
+        self.with(move |c| async move {
+            let row = c.query_opt("SELECT record FROM tokens WHERE id = $1", &[&id]).await?;
+            Ok(serde_json::from_str(row.ok_or(Error::TokenNotFound(id))?.get(0))?)
+        })
+    }
+
+    fn tokens(&self) -> Result<Vec<ApiToken>> {
+        self.with(move |c| async move {
+            let rows = c.query("SELECT record FROM tokens ORDER BY ord", &[]).await?;
+            rows.iter().map(|r| Ok(serde_json::from_str(r.get(0))?)).collect()
+        })
+    }
+
+    fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<()> {
+        let id = id.to_owned();
+        self.with(move |c| async move {
+            if c.execute("UPDATE users SET disabled = $2 WHERE id = $1", &[&id, &disabled]).await? == 0 {
+                return Err(Error::UserNotFound(id));
+            }
+            Ok(())
+        })
+    }
+
+    fn record(&self, entry: &AuditEntry) -> Result<()> {
+        let entry = entry.clone();
+        self.with(move |c| async move { record(&**c, &entry).await })
+    }
+
+    fn audited(&self, change: &Change<'_>, entry: &AuditEntry) -> Result<()> {
+        let (change, entry) = (OwnedChange::from(change), entry.clone());
+        self.with(move |mut c| async move {
+            let tx = feed_transaction(&mut c).await?;
+            match &change {
+                OwnedChange::Dataset(meta) => upsert_dataset(&tx, meta, Utc::now()).await?,
+                OwnedChange::Withdraw(id) => withdraw_dataset(&tx, id).await?,
+                OwnedChange::Job(job) => put_job(&*tx, job).await?,
+                OwnedChange::Columns { dataset, table, version, columns, settings } => {
+                    set_columns(&tx, dataset, table, *version, columns).await?;
+                    set_table_settings(&tx, dataset, table, settings).await?;
+                }
+            }
+            record(&*tx, &entry).await?;
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.with(move |c| async move {
+            let rows = c.query("SELECT entry FROM audit ORDER BY seq DESC LIMIT $1", &[&(limit as i64)]).await?;
+            rows.iter().map(|r| Ok(serde_json::from_str(r.get(0))?)).collect()
+        })
+    }
+
+    fn backup(&self, _to: &std::path::Path) -> Result<()> {
+        Err(Error::Unsupported("a PostgreSQL catalog is backed up with pg_dump (see deploy/README.md)"))
+    }
+
+    fn put_job(&self, job: &Job) -> Result<()> {
+        let job = job.clone();
+        self.with(move |c| async move { put_job(&**c, &job).await })
+    }
+
+    fn job(&self, id: &str) -> Result<Job> {
+        let id = id.to_owned();
+        self.with(move |c| async move {
+            let row = c.query_opt("SELECT job FROM jobs WHERE id = $1", &[&id]).await?;
+            Ok(serde_json::from_str(row.ok_or(Error::JobNotFound(id))?.get(0))?)
+        })
+    }
+
+    fn fail_unfinished_jobs(&self, reason: &str) -> Result<usize> {
+        self.fail_jobs(|job| matches!(job.status, JobStatus::Queued | JobStatus::Running), reason)
+    }
+
+    fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize> {
+        let dataset = dataset.to_owned();
+        self.fail_jobs(move |job| job.dataset == dataset && job.status == JobStatus::Queued, reason)
+    }
+
+    fn changes_since(&self, seq: u64) -> Result<Changes> {
+        self.with(move |c| async move {
+            let rows = c
+                .query("SELECT seq, dataset, organization FROM changes WHERE seq > $1 ORDER BY seq", &[&(seq as i64)])
+                .await?;
+            Ok(Changes::gather(seq, rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get(1), r.get(2)))))
+        })
+    }
+
+    fn wait_for_change(&self, seq: u64, timeout: std::time::Duration) -> Result<()> {
+        // Subscribed before looking, so a notification in between still wakes the wait.
+        let mut rung = self.bell.subscribe();
+        let last: u64 = self.with(|c| async move {
+            Ok(c.query_one("SELECT coalesce(max(seq), 0) FROM changes", &[]).await?.get::<_, i64>(0) as u64)
+        })?;
+        if last > seq {
+            return Ok(());
+        }
+        self.bridge.run(async move {
+            let _ = tokio::time::timeout(timeout, rung.changed()).await;
+            Ok(())
+        })
+    }
+}
+
+/// A [`Change`] that owns its parts, to cross onto the catalog's runtime.
+enum OwnedChange {
+    Dataset(DatasetMeta),
+    Withdraw(String),
+    Job(Job),
+    Columns { dataset: String, table: String, version: u32, columns: Vec<Column>, settings: TableSettings },
+}
+
+impl From<&Change<'_>> for OwnedChange {
+    fn from(change: &Change<'_>) -> Self {
+        match *change {
+            Change::Dataset(meta) => Self::Dataset(meta.clone()),
+            Change::Withdraw(id) => Self::Withdraw(id.to_owned()),
+            Change::Job(job) => Self::Job(job.clone()),
+            Change::Columns { dataset, table, version, columns, settings } => Self::Columns {
+                dataset: dataset.to_owned(),
+                table: table.to_owned(),
+                version,
+                columns: columns.to_vec(),
+                settings: settings.clone(),
+            },
+        }
+    }
+}

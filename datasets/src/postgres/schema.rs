@@ -1,0 +1,108 @@
+//! Numbered migrations of the PostgreSQL catalog. Each runs once, in order, in one
+//! transaction with the others that are due, under an advisory lock so that nodes starting
+//! together do not race; `schema_migrations` records which ran.
+
+use tokio_postgres::Client;
+
+use crate::Result;
+
+/// Step `i` brings the schema from version `i` to `i + 1`. Steps are only ever appended.
+const MIGRATIONS: &[&str] = &[
+    // 1: the catalog as the SQLite one has it, with the change feed.
+    "CREATE TABLE organizations (
+         id TEXT PRIMARY KEY,
+         title TEXT NOT NULL,
+         title_en TEXT,
+         description TEXT NOT NULL DEFAULT '',
+         url TEXT
+     );
+     CREATE TABLE datasets (
+         id TEXT PRIMARY KEY,
+         organization TEXT NOT NULL REFERENCES organizations(id),
+         meta TEXT NOT NULL,
+         created_at TIMESTAMPTZ NOT NULL,
+         updated_at TIMESTAMPTZ NOT NULL
+     );
+     CREATE TABLE tables (
+         ord BIGSERIAL,
+         dataset TEXT NOT NULL REFERENCES datasets(id),
+         name TEXT NOT NULL,
+         title TEXT NOT NULL,
+         settings TEXT,
+         sql_name TEXT NOT NULL UNIQUE,
+         PRIMARY KEY (dataset, name)
+     );
+     CREATE TABLE versions (
+         dataset TEXT NOT NULL,
+         tbl TEXT NOT NULL,
+         version INTEGER NOT NULL,
+         created_at TIMESTAMPTZ NOT NULL,
+         row_count BIGINT NOT NULL,
+         byte_size BIGINT NOT NULL,
+         file TEXT NOT NULL,
+         columns TEXT NOT NULL,
+         source TEXT NOT NULL,
+         content_hash TEXT NOT NULL DEFAULT '',
+         changes TEXT,
+         report TEXT,
+         PRIMARY KEY (dataset, tbl, version),
+         FOREIGN KEY (dataset, tbl) REFERENCES tables(dataset, name)
+     );
+     CREATE TABLE users (
+         id TEXT PRIMARY KEY,
+         name TEXT NOT NULL,
+         site_admin BOOLEAN NOT NULL DEFAULT false,
+         created_at TIMESTAMPTZ NOT NULL,
+         disabled BOOLEAN NOT NULL DEFAULT false
+     );
+     CREATE TABLE memberships (
+         user_id TEXT NOT NULL REFERENCES users(id),
+         organization TEXT NOT NULL REFERENCES organizations(id),
+         role TEXT NOT NULL,
+         PRIMARY KEY (user_id, organization)
+     );
+     CREATE TABLE tokens (
+         ord BIGSERIAL,
+         id TEXT PRIMARY KEY,
+         user_id TEXT NOT NULL REFERENCES users(id),
+         hash TEXT NOT NULL UNIQUE,
+         record TEXT NOT NULL
+     );
+     CREATE TABLE audit (
+         seq BIGSERIAL PRIMARY KEY,
+         entry TEXT NOT NULL
+     );
+     CREATE TABLE jobs (
+         id TEXT PRIMARY KEY,
+         job TEXT NOT NULL
+     );
+     CREATE TABLE changes (
+         seq BIGSERIAL PRIMARY KEY,
+         at TIMESTAMPTZ NOT NULL DEFAULT now(),
+         dataset TEXT,
+         organization TEXT
+     );",
+];
+
+/// Arbitrary, fixed: the advisory lock migrations run under.
+const MIGRATION_LOCK: i64 = 0x6f70_656e_6461_7461;
+
+/// Runs the migrations that are due; returns the schema version.
+pub(super) async fn migrate(client: &mut Client) -> Result<usize> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let done: i32 = tx.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[]).await?.get(0);
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        tx.batch_execute(step).await?;
+        tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&(i as i32 + 1)]).await?;
+    }
+    tx.commit().await?;
+    Ok(MIGRATIONS.len())
+}

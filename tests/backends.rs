@@ -1,0 +1,282 @@
+//! One suite, every catalog backend: SQLite (the default) and PostgreSQL (for several
+//! nodes). A behaviour one backend has and the other lacks fails here.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use opendata_datasets::*;
+
+use crate::common::postgres::Postgres;
+
+fn sqlite() -> (tempfile::TempDir, Arc<dyn Catalog>) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap();
+    (dir, Arc::new(catalog))
+}
+
+fn postgres() -> Arc<dyn Catalog> {
+    Arc::new(PostgresCatalog::connect(&Postgres::shared().database()).unwrap())
+}
+
+fn org(id: &str) -> Organization {
+    Organization { id: id.into(), title: "ҮСХ".into(), title_en: None, description: String::new(), url: None }
+}
+
+fn meta(id: &str, org: &str) -> DatasetMeta {
+    DatasetMeta {
+        id: id.into(),
+        organization: org.into(),
+        title: id.into(),
+        license: "CC-BY-4.0".into(),
+        ..Default::default()
+    }
+}
+
+fn version(dataset: &str, table: &str, rows: u64) -> NewVersion {
+    NewVersion {
+        dataset: meta(dataset, "nso"),
+        create_dataset: true,
+        table: table.into(),
+        table_title: table.into(),
+        row_count: rows,
+        byte_size: 10,
+        file: format!("tables/{dataset}/{table}/{rows}.parquet"),
+        columns: vec![],
+        source: SourceInfo::default(),
+        content_hash: String::new(),
+        changes: None,
+        report: QualityReport::default(),
+    }
+}
+
+fn entry(action: &str) -> AuditEntry {
+    AuditEntry { at: Utc::now(), user: "bat".into(), action: action.into(), target: "d".into(), detail: String::new() }
+}
+
+fn job(id: &str, dataset: &str, status: JobStatus) -> Job {
+    Job {
+        id: id.into(),
+        dataset: dataset.into(),
+        table: "t".into(),
+        user: "bat".into(),
+        token: None,
+        status,
+        created_at: Utc::now(),
+        finished_at: None,
+        version: None,
+        error: None,
+    }
+}
+
+/// Datasets, tables, versions and SQL names.
+fn publishing(c: &dyn Catalog) {
+    assert!(matches!(c.add_version(&version("pop", "main", 1)), Err(Error::OrganizationNotFound(_))));
+    c.upsert_organization(&org("nso")).unwrap();
+    assert_eq!(c.organizations().unwrap().len(), 1);
+    assert!(matches!(c.organization("zz"), Err(Error::OrganizationNotFound(_))));
+    for rows in 1..=3 {
+        assert_eq!(c.add_version(&version("pop", "main", rows)).unwrap().version, rows as u32);
+    }
+    c.add_version(&version("pop", "extra", 7)).unwrap();
+    let d = c.dataset("pop").unwrap();
+    let names: Vec<_> = d.tables.iter().map(|t| (t.name.as_str(), t.sql_name.as_str(), t.versions.len())).collect();
+    assert_eq!(names, [("main", "pop__main", 3), ("extra", "pop__extra", 1)], "tables in the order made");
+    assert_eq!(d.tables[0].latest().row_count, 3);
+    assert_eq!(c.totals().unwrap(), Totals { datasets: 1, organizations: 1, rows: 10 });
+
+    // Names that map to one SQL name: the first keeps it.
+    c.add_version(&version("air-quality", "main", 1)).unwrap();
+    c.add_version(&version("air_quality", "main", 1)).unwrap();
+    assert_eq!(c.dataset("air-quality").unwrap().tables[0].sql_name, "air_quality__main");
+    assert_eq!(c.dataset("air_quality").unwrap().tables[0].sql_name, "air_quality__main_2");
+
+    // A version never creates a dataset it may not, nor rewrites one that exists.
+    let mut gone = version("gone", "main", 1);
+    gone.create_dataset = false;
+    assert!(matches!(c.add_version(&gone), Err(Error::DatasetNotFound(_))));
+    let mut other = version("pop", "main", 4);
+    other.dataset.title = "rewritten".into();
+    c.add_version(&other).unwrap();
+    assert_eq!(c.dataset("pop").unwrap().meta.title, "pop");
+
+    let settings = TableSettings::default();
+    c.set_table_settings("pop", "main", &settings).unwrap();
+    assert_eq!(c.table_settings("pop", "main").unwrap(), settings);
+    assert!(matches!(c.set_table_settings("pop", "nope", &settings), Err(Error::TableNotFound { .. })));
+    assert!(matches!(c.set_columns("pop", "main", 99, &[]), Err(Error::VersionNotFound { .. })));
+    assert_eq!(c.report("pop", "main", 1).unwrap(), QualityReport::default());
+    assert!(matches!(c.report("pop", "main", 99), Err(Error::VersionNotFound { .. })));
+    assert_eq!(c.datasets_of("nso").unwrap().len(), 3);
+
+    c.withdraw_dataset("pop").unwrap();
+    assert!(matches!(c.dataset("pop"), Err(Error::DatasetNotFound(_))));
+    assert!(matches!(c.withdraw_dataset("pop"), Err(Error::DatasetNotFound(_))));
+    assert_eq!(c.datasets().unwrap().len(), 2);
+}
+
+/// Users, roles, tokens, the audit log and jobs.
+fn accounts(c: &dyn Catalog) {
+    c.upsert_organization(&org("nso")).unwrap();
+    let user = User {
+        id: "bat".into(),
+        name: "Бат".into(),
+        site_admin: false,
+        created_at: Utc::now(),
+        memberships: vec![],
+        disabled: false,
+    };
+    c.create_user(&user).unwrap();
+    assert!(matches!(c.create_user(&user), Err(Error::UserExists(_))));
+    c.set_membership("bat", "nso", Role::Editor).unwrap();
+    c.set_membership("bat", "nso", Role::Admin).unwrap();
+    assert_eq!(c.user("bat").unwrap().memberships, [("nso".to_owned(), Role::Admin)]);
+    c.set_user_disabled("bat", true).unwrap();
+    assert!(c.user("bat").unwrap().disabled);
+    assert!(matches!(c.set_user_disabled("nobody", true), Err(Error::UserNotFound(_))));
+
+    for id in ["t1", "t2"] {
+        let token = ApiToken {
+            id: id.into(),
+            user: "bat".into(),
+            label: String::new(),
+            created_at: Utc::now(),
+            expires_at: None,
+            revoked_at: None,
+        };
+        c.add_token(&token, &format!("hash-{id}")).unwrap();
+    }
+    assert!(c.token_by_hash("hash-t1").unwrap().unwrap().is_live(Utc::now()));
+    assert!(c.token_by_hash("other").unwrap().is_none());
+    c.revoke_token("t1").unwrap();
+    assert!(!c.token("t1").unwrap().is_live(Utc::now()));
+    assert!(matches!(c.revoke_token("t9"), Err(Error::TokenNotFound(_))));
+    let ids: Vec<_> = c.tokens().unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(ids, ["t1", "t2"], "oldest first");
+
+    // A change and its audit entry commit together, or neither does.
+    c.audited(&Change::Dataset(&meta("d", "nso")), &entry("dataset.create")).unwrap();
+    assert!(c.audited(&Change::Withdraw("nope"), &entry("dataset.withdraw")).is_err());
+    assert!(c.audited(&Change::Dataset(&meta("d", "no-such-org")), &entry("dataset.update")).is_err());
+    c.audited(&Change::Job(&job("j0", "d", JobStatus::Queued)), &entry("version.upload")).unwrap();
+    let actions: Vec<_> = c.audit_log(10).unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["version.upload", "dataset.create"], "newest first, no failed change");
+    assert_eq!(c.dataset("d").unwrap().meta.organization, "nso");
+
+    c.put_job(&job("a", "d", JobStatus::Running)).unwrap();
+    c.put_job(&job("b", "d", JobStatus::Succeeded)).unwrap();
+    c.put_job(&job("c", "other", JobStatus::Queued)).unwrap();
+    assert_eq!(c.cancel_queued_jobs("d", "withdrawn").unwrap(), 1, "j0");
+    assert_eq!(c.job("j0").unwrap().error.as_deref(), Some("withdrawn"));
+    assert_eq!(c.fail_unfinished_jobs("stopped").unwrap(), 2, "a and c");
+    assert_eq!(c.job("a").unwrap().status, JobStatus::Failed);
+    assert_eq!(c.job("b").unwrap().status, JobStatus::Succeeded);
+    assert!(matches!(c.job("zz"), Err(Error::JobNotFound(_))));
+}
+
+/// The change feed names what changed, once, after the point asked about.
+fn feed(c: &dyn Catalog) {
+    let start = c.changes_since(0).unwrap();
+    assert!(start.datasets.is_empty() && start.organizations.is_empty());
+    c.upsert_organization(&org("nso")).unwrap();
+    c.add_version(&version("a", "main", 1)).unwrap();
+    c.add_version(&version("a", "main", 2)).unwrap();
+    c.upsert_dataset(&meta("b", "nso")).unwrap();
+    let first = c.changes_since(start.seq).unwrap();
+    assert_eq!(first.datasets, ["a", "b"]);
+    assert_eq!(first.organizations, ["nso"]);
+    assert!(c.changes_since(first.seq).unwrap().datasets.is_empty());
+    // A failed change leaves nothing in the feed.
+    assert!(c.withdraw_dataset("zz").is_err());
+    assert!(c.changes_since(first.seq).unwrap().datasets.is_empty());
+    c.withdraw_dataset("b").unwrap();
+    assert_eq!(c.changes_since(first.seq).unwrap().datasets, ["b"]);
+}
+
+/// A waiting follower wakes when another writer commits, well within its timeout.
+fn wakes(c: Arc<dyn Catalog>) {
+    c.upsert_organization(&org("nso")).unwrap();
+    let seq = c.changes_since(0).unwrap().seq;
+    let writer = c.clone();
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        writer.upsert_dataset(&meta("late", "nso")).unwrap();
+    });
+    // As a follower does: a wake-up is a cue to look, and may come early.
+    let started = Instant::now();
+    let mut found = c.changes_since(seq).unwrap();
+    while found.datasets.is_empty() && started.elapsed() < Duration::from_secs(10) {
+        c.wait_for_change(seq, Duration::from_secs(10)).unwrap();
+        found = c.changes_since(seq).unwrap();
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "found after {:?}", started.elapsed());
+    assert_eq!(found.datasets, ["late"]);
+    thread.join().unwrap();
+    // With nothing to wait for, the wait ends at its timeout.
+    let started = Instant::now();
+    c.wait_for_change(c.changes_since(0).unwrap().seq, Duration::from_millis(300)).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+/// Publishers on eight threads (nodes, for PostgreSQL: each has its own connections) number
+/// versions without a gap or a repeat.
+fn concurrent_versions(catalogs: Vec<Arc<dyn Catalog>>) {
+    catalogs[0].upsert_organization(&org("nso")).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let c = catalogs[i % catalogs.len()].clone();
+            std::thread::spawn(move || {
+                (0..5).map(|_| c.add_version(&version("busy", "main", 1)).unwrap().version).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut numbers: Vec<u32> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
+    let seen = catalogs[0].dataset("busy").unwrap().tables[0].versions.iter().map(|v| v.version).collect::<Vec<_>>();
+    assert_eq!(seen, (1..=40).collect::<Vec<_>>());
+}
+
+#[test]
+fn sqlite_catalog() {
+    let (_dir, c) = sqlite();
+    publishing(c.as_ref());
+    let (_dir, c) = sqlite();
+    accounts(c.as_ref());
+    let (_dir, c) = sqlite();
+    feed(c.as_ref());
+    let (_dir, c) = sqlite();
+    wakes(c);
+    // Two connections to one file, as two processes have.
+    let dir = tempfile::tempdir().unwrap();
+    let open = || Arc::new(SqliteCatalog::open(&dir.path().join("c.sqlite")).unwrap()) as Arc<dyn Catalog>;
+    concurrent_versions(vec![open(), open()]);
+}
+
+#[test]
+fn postgres_catalog() {
+    publishing(postgres().as_ref());
+    accounts(postgres().as_ref());
+    feed(postgres().as_ref());
+    wakes(postgres());
+    let url = Postgres::shared().database();
+    let nodes = (0..3).map(|_| Arc::new(PostgresCatalog::connect(&url).unwrap()) as Arc<dyn Catalog>).collect();
+    concurrent_versions(nodes);
+}
+
+#[test]
+fn postgres_migrations_run_once_with_nodes_starting_together() {
+    let url = Postgres::shared().database();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PostgresCatalog::connect(&url).map(|_| ()))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().unwrap();
+    }
+    let again = PostgresCatalog::connect(&url).unwrap();
+    again.upsert_organization(&org("nso")).unwrap();
+    assert_eq!(again.organizations().unwrap().len(), 1);
+}
