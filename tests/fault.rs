@@ -190,7 +190,7 @@ fn fault_child_reindex() {
         return;
     };
     let store = Store::open(Path::new(&data)).unwrap();
-    let index = opendata_server::publish::open_index(&store).unwrap();
+    let index = opendata_server::publish::open_index(&store, &store.index_dir()).unwrap();
     loop {
         opendata_server::publish::reindex(&store, &index).unwrap();
     }
@@ -227,7 +227,7 @@ fn ingest_children() -> Vec<u32> {
 /// and the index lists exactly the catalog's datasets as they are now.
 fn assert_consistent(data: &Path) {
     let store = Store::open(data).unwrap();
-    let index = opendata_server::publish::open_index(&store).unwrap();
+    let index = opendata_server::publish::open_index(&store, &store.index_dir()).unwrap();
     opendata_server::publish::repair_index(&store, &index).unwrap();
     let mut files = std::collections::HashSet::new();
     for d in store.catalog().datasets().unwrap() {

@@ -31,6 +31,7 @@ mod hostile;
 mod ingest;
 mod limits;
 mod linked;
+mod nodes;
 mod publish;
 mod rows;
 mod search;

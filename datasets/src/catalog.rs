@@ -104,6 +104,8 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// change, so a node that follows it (its search index, its caches) misses nothing that
     /// committed and sees nothing that did not. `Changes::seq` is where to go on from.
     fn changes_since(&self, seq: u64) -> Result<Changes>;
+    /// The sequence number of the last change made (0 before the first).
+    fn last_change(&self) -> Result<u64>;
     /// Returns once a change after `seq` may have committed, or after `timeout`: a cue to
     /// call [`Catalog::changes_since`], never a promise (a lost notification costs at most
     /// `timeout`).

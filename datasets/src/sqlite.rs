@@ -697,6 +697,11 @@ impl Catalog for SqliteCatalog {
         Ok(Changes::gather(seq, rows.into_iter().map(|(s, d, o)| (s as u64, d, o))))
     }
 
+    fn last_change(&self) -> Result<u64> {
+        let last: i64 = self.conn().query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?;
+        Ok(last as u64)
+    }
+
     fn wait_for_change(&self, seq: u64, timeout: std::time::Duration) -> Result<()> {
         // SQLite has no notifications, and other processes (a command-line ingest) write the
         // same file: look at the last sequence number a few times a second.

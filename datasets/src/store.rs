@@ -23,6 +23,8 @@ use crate::{Error, PostgresCatalog, Result, SqliteCatalog};
 pub struct Store {
     root: PathBuf,
     catalog: Arc<dyn Catalog>,
+    /// What [`Store::connect`] was given, for child processes that open the store again.
+    catalog_url: Option<String>,
 }
 
 /// A file being written in the staging area. Dropping it without publishing deletes it.
@@ -56,12 +58,12 @@ impl Store {
     /// Opens the data folder with the catalog at `catalog`: `None` or `sqlite://PATH` for a
     /// SQLite file (by default the data folder's own), `postgres://…` for a PostgreSQL
     /// database that several nodes share.
-    pub fn connect(root: impl Into<PathBuf>, catalog: Option<&str>) -> Result<Self> {
+    pub fn connect(root: impl Into<PathBuf>, catalog_url: Option<&str>) -> Result<Self> {
         let root = root.into();
         for dir in [root.clone(), root.join("tables"), root.join("staging")] {
             std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         }
-        let catalog: Arc<dyn Catalog> = match catalog {
+        let catalog: Arc<dyn Catalog> = match catalog_url {
             None => Arc::new(SqliteCatalog::open(&root.join(CATALOG))?),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Arc::new(PostgresCatalog::connect(url)?)
@@ -71,7 +73,7 @@ impl Store {
                 None => return Err(Error::Unsupported("a catalog URL is sqlite://PATH or postgres://…")),
             },
         };
-        let store = Self { root, catalog };
+        let store = Self { root, catalog, catalog_url: catalog_url.map(str::to_owned) };
         store.sweep()?;
         Ok(store)
     }
@@ -163,6 +165,16 @@ impl Store {
 
     pub fn catalog(&self) -> &dyn Catalog {
         self.catalog.as_ref()
+    }
+
+    /// The catalog, to hold beyond the store's lifetime (a follower thread).
+    pub fn shared_catalog(&self) -> Arc<dyn Catalog> {
+        self.catalog.clone()
+    }
+
+    /// The catalog URL the store was opened with (`None`: the data folder's SQLite file).
+    pub fn catalog_url(&self) -> Option<&str> {
+        self.catalog_url.as_deref()
     }
 
     /// Where the search index lives.

@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// The data folder: catalog, Parquet versions and search index.
     pub data: PathBuf,
+    /// The catalog's URL: unset for the data folder's own SQLite file, `sqlite://PATH`, or
+    /// `postgres://user:password@host:port/database` for one catalog that several nodes share.
+    pub catalog: Option<String>,
+    /// This node's search index [default: `index/` in the data folder]. Nodes that share a
+    /// data folder each need their own.
+    pub index: Option<PathBuf>,
     /// Where `serve` listens.
     pub addr: SocketAddr,
     /// Fill an empty data folder with the built-in demo catalog before serving.
@@ -130,6 +136,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data: PathBuf::from("data"),
+            catalog: None,
+            index: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             demo: false,
             public_url: None,
@@ -198,6 +206,18 @@ impl Limits {
 }
 
 impl Config {
+    /// Opens the data folder with the configured catalog.
+    pub fn open_store(&self) -> anyhow::Result<opendata_datasets::Store> {
+        use anyhow::Context;
+        opendata_datasets::Store::connect(&self.data, self.catalog.as_deref())
+            .with_context(|| format!("cannot open the data folder {}", self.data.display()))
+    }
+
+    /// Where this node's search index lives.
+    pub fn index_dir(&self) -> PathBuf {
+        self.index.clone().unwrap_or_else(|| self.data.join("index"))
+    }
+
     /// Loads defaults, then `file` (if given, or `opendata.toml` if it exists), then the
     /// environment (`OPENDATA_DATA`, `OPENDATA_LIMITS__MAX_ROWS`, ...), then `overrides`.
     pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Self, Box<figment::Error>> {

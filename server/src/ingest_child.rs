@@ -21,6 +21,7 @@ use crate::engine::wire::{self, Tag};
 #[derive(Debug, Serialize, Deserialize)]
 struct Request {
     data: PathBuf,
+    catalog: Option<String>,
     job: IngestJob,
     memory_mb: u64,
 }
@@ -40,7 +41,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// or why nothing was.
 pub async fn ingest(
     command: &WorkerCommand,
-    data: PathBuf,
+    store: &opendata_datasets::Store,
     job: IngestJob,
     limits: &Limits,
 ) -> Result<Vec<u32>, String> {
@@ -49,7 +50,12 @@ pub async fn ingest(
     let pid = child.id().unwrap_or(0);
     let (mut read, mut write) = socket.into_split();
     let mut frame = Vec::new();
-    let request = Request { data, job, memory_mb: limits.ingest_memory_mb };
+    let request = Request {
+        data: store.root().to_owned(),
+        catalog: store.catalog_url().map(str::to_owned),
+        job,
+        memory_mb: limits.ingest_memory_mb,
+    };
     wire::write_json(&mut frame, Tag::Task, &request).map_err(failed)?;
     write.write_all(&frame).await.map_err(failed)?;
     let answer = tokio::spawn(async move {
@@ -104,9 +110,9 @@ pub fn main() -> anyhow::Result<()> {
     // A heap past the limit fails to allocate and ends the process: the server says why.
     crate::child::limit_heap(request.memory_mb + 256);
     let run = || -> anyhow::Result<Vec<u32>> {
-        let store = Store::open(&request.data)?;
-        let index = crate::publish::open_index(&store)?;
-        let outcome = crate::publish::ingest_and_index(&store, &index, &request.job, &mut |_| {})?;
+        // The server indexes what this publishes: the index is the node's, not the data's.
+        let store = Store::connect(&request.data, request.catalog.as_deref())?;
+        let outcome = opendata_ingest::ingest(&store, &request.job, &mut |_| {})?;
         Ok(outcome.tables.iter().map(|t| t.version.version).collect())
     };
     let answer = match run() {

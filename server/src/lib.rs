@@ -15,6 +15,7 @@ pub mod encode;
 pub mod engine;
 pub mod error;
 pub mod fetch;
+mod follow;
 pub mod harvest;
 pub mod ingest_child;
 pub mod publish;

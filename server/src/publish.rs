@@ -71,8 +71,8 @@ pub fn repair_index(store: &Store, index: &SearchIndex) -> anyhow::Result<usize>
     Ok(fixed)
 }
 
-pub fn open_index(store: &Store) -> anyhow::Result<SearchIndex> {
-    let (index, reset) = SearchIndex::open_or_reset(&store.index_dir())?;
+pub fn open_index(store: &Store, dir: &std::path::Path) -> anyhow::Result<SearchIndex> {
+    let (index, reset) = SearchIndex::open_or_reset(dir)?;
     if reset {
         let n = reindex(store, &index)?;
         tracing::info!(datasets = n, "rebuilt the search index for this version of the portal");

@@ -39,8 +39,10 @@ impl AppState {
 
     /// [`AppState::open`] with query workers started by `workers`.
     pub fn open_with(config: Config, workers: WorkerCommand) -> anyhow::Result<Self> {
-        let store = Store::open(&config.data)?;
-        let index = crate::publish::open_index(&store)?;
+        let store = config.open_store()?;
+        // Where the feed stands before the repair below, so nothing made meanwhile is missed.
+        let seq = store.catalog().last_change()?;
+        let index = crate::publish::open_index(&store, &config.index_dir())?;
         let repaired = crate::publish::repair_index(&store, &index)?;
         if repaired > 0 {
             tracing::warn!(datasets = repaired, "brought the search index in line with the catalog");
@@ -60,17 +62,10 @@ impl AppState {
             .iter()
             .map(|n| n.parse().map_err(|e: String| anyhow::anyhow!("trusted_proxies: {e}")))
             .collect::<anyhow::Result<_>>()?;
-        Ok(Self(Arc::new(Inner {
-            store,
-            index,
-            config,
-            engine,
-            rate_limiter,
-            ingests,
-            exports,
-            trusted_proxies,
-            workers,
-        })))
+        let inner =
+            Arc::new(Inner { store, index, config, engine, rate_limiter, ingests, exports, trusted_proxies, workers });
+        crate::follow::spawn(&inner, seq)?;
+        Ok(Self(inner))
     }
 }
 

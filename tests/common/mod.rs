@@ -63,7 +63,7 @@ pub fn ingest_with(
     columns: std::collections::BTreeMap<String, opendata_datasets::ColumnOverride>,
 ) -> Result<IngestOutcome, String> {
     let store = Store::open(data).map_err(|e| e.to_string())?;
-    let index = opendata_server::publish::open_index(&store).map_err(|e| e.to_string())?;
+    let index = opendata_server::publish::open_index(&store, &store.index_dir()).map_err(|e| e.to_string())?;
     if store.catalog().organization(&meta.organization).is_err() {
         store.catalog().upsert_organization(&org(&meta.organization, &meta.organization)).map_err(|e| e.to_string())?;
     }
@@ -134,7 +134,7 @@ impl TestServer {
     pub async fn demo() -> Self {
         Self::start(|data| {
             let store = opendata_datasets::Store::open(data).unwrap();
-            let index = opendata_server::publish::open_index(&store).unwrap();
+            let index = opendata_server::publish::open_index(&store, &store.index_dir()).unwrap();
             opendata_server::demo::install(&store, &index).unwrap();
         })
         .await

@@ -388,13 +388,16 @@ impl Catalog for PostgresCatalog {
         })
     }
 
+    fn last_change(&self) -> Result<u64> {
+        self.with(|c| async move {
+            Ok(c.query_one("SELECT coalesce(max(seq), 0) FROM changes", &[]).await?.get::<_, i64>(0) as u64)
+        })
+    }
+
     fn wait_for_change(&self, seq: u64, timeout: std::time::Duration) -> Result<()> {
         // Subscribed before looking, so a notification in between still wakes the wait.
         let mut rung = self.bell.subscribe();
-        let last: u64 = self.with(|c| async move {
-            Ok(c.query_one("SELECT coalesce(max(seq), 0) FROM changes", &[]).await?.get::<_, i64>(0) as u64)
-        })?;
-        if last > seq {
+        if self.last_change()? > seq {
             return Ok(());
         }
         self.bridge.run(async move {

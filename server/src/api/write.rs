@@ -421,12 +421,18 @@ async fn run_job(state: &AppState, job_id: &str, mut ingest: IngestJob, _upload:
             let _ = catalog.put_job(&job);
             // The dataset as it is now: an edit made while the job waited stands.
             ingest.dataset = dataset.meta;
-            let data = state.store.root().to_owned();
-            crate::ingest_child::ingest(&state.workers, data, ingest, &state.config.limits)
+            crate::ingest_child::ingest(&state.workers, &state.store, ingest, &state.config.limits)
                 .await
                 .map_err(|e| e.replace(&state.store.root().display().to_string(), "…"))
         }
     };
+    // Indexed before the job says it succeeded, so its publisher finds it at once; other
+    // nodes index it from the change feed.
+    let outcome = outcome.and_then(|versions| {
+        crate::publish::index_dataset(&state.store, &state.index, &job.dataset)
+            .map(|()| versions)
+            .map_err(|e| format!("published, but not yet searchable: {e}"))
+    });
     match outcome {
         Ok(versions) => {
             job.status = JobStatus::Succeeded;

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use opendata_datasets::Store;
 
 use super::{DataArg, load};
 
@@ -79,7 +78,7 @@ pub fn user(config: Option<&PathBuf>, command: UserCommand) -> anyhow::Result<()
     match command {
         UserCommand::Create { id, name, site_admin, org, role, data } => {
             let config = load(config, &data)?;
-            let store = Store::open(&config.data)?;
+            let store = config.open_store()?;
             let catalog = store.catalog();
             if let Some(org) = &org {
                 catalog.organization(org).with_context(|| format!("cannot add `{id}` to `{org}`"))?;
@@ -98,11 +97,11 @@ pub fn user(config: Option<&PathBuf>, command: UserCommand) -> anyhow::Result<()
             println!("created user {id}");
         }
         UserCommand::Disable { id, data } => {
-            Store::open(&load(config, &data)?.data)?.catalog().set_user_disabled(&id, true)?;
+            load(config, &data)?.open_store()?.catalog().set_user_disabled(&id, true)?;
             println!("disabled user {id}");
         }
         UserCommand::Enable { id, data } => {
-            Store::open(&load(config, &data)?.data)?.catalog().set_user_disabled(&id, false)?;
+            load(config, &data)?.open_store()?.catalog().set_user_disabled(&id, false)?;
             println!("enabled user {id}");
         }
     }
@@ -113,13 +112,13 @@ pub fn token(config: Option<&PathBuf>, command: TokenCommand) -> anyhow::Result<
     match command {
         TokenCommand::Create { user, label, expires_days, data } => {
             let config = load(config, &data)?;
-            let store = Store::open(&config.data)?;
+            let store = config.open_store()?;
             let (token, secret) = crate::auth::issue(store.catalog(), &user, &label, expires_days)?;
             eprintln!("token {} for {user}; it is shown only now:", token.id);
             println!("{secret}");
         }
         TokenCommand::List { user, data } => {
-            let store = Store::open(&load(config, &data)?.data)?;
+            let store = load(config, &data)?.open_store()?;
             let now = chrono::Utc::now();
             println!("id\tuser\tlabel\tcreated\texpires\tstate");
             for t in store.catalog().tokens()?.into_iter().filter(|t| user.as_ref().is_none_or(|u| *u == t.user)) {
@@ -140,7 +139,7 @@ pub fn token(config: Option<&PathBuf>, command: TokenCommand) -> anyhow::Result<
             }
         }
         TokenCommand::Revoke { id, data } => {
-            Store::open(&load(config, &data)?.data)?.catalog().revoke_token(&id)?;
+            load(config, &data)?.open_store()?.catalog().revoke_token(&id)?;
             println!("revoked token {id}");
         }
     }

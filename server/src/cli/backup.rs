@@ -27,7 +27,7 @@ pub struct RestoreArgs {
 
 pub fn backup(config: Option<&PathBuf>, args: BackupArgs) -> anyhow::Result<()> {
     let config = load(config, &args.data)?;
-    let store = Store::open(&config.data).with_context(|| format!("cannot open {}", config.data.display()))?;
+    let store = config.open_store()?;
     let files = store.backup(&args.to).with_context(|| format!("cannot back up to {}", args.to.display()))?;
     println!("backed up the catalog and {files} version files to {}", args.to.display());
     Ok(())
@@ -37,7 +37,7 @@ pub fn restore(config: Option<&PathBuf>, args: RestoreArgs) -> anyhow::Result<()
     let config = load(config, &args.data)?;
     let store = Store::restore(&args.from, &config.data)
         .with_context(|| format!("cannot restore {} into {}", args.from.display(), config.data.display()))?;
-    let index = crate::publish::open_index(&store)?;
+    let index = crate::publish::open_index(&store, &config.index_dir())?;
     let n = crate::publish::reindex(&store, &index)?;
     println!("restored {n} datasets into {}", config.data.display());
     Ok(())

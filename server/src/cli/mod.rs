@@ -82,6 +82,11 @@ pub struct DataArg {
     #[arg(long, env = "OPENDATA_DATA")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<PathBuf>,
+    /// Catalog URL: sqlite://PATH, or postgres://… for a catalog several nodes share
+    /// [default: the data folder's catalog.sqlite].
+    #[arg(long, env = "OPENDATA_CATALOG")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
 }
 
 #[derive(Debug, Args, Serialize)]
@@ -168,8 +173,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reindex(args) => {
             let config = load(cli.config.as_ref(), &args)?;
             init_logging("warn");
-            let store = Store::open(&config.data)?;
-            let index = crate::publish::open_index(&store)?;
+            let store = config.open_store()?;
+            let index = crate::publish::open_index(&store, &config.index_dir())?;
             let n = publish::reindex(&store, &index)?;
             println!("indexed {n} datasets");
             Ok(())
@@ -188,8 +193,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn harvest_cmd(config: Config, args: HarvestArgs) -> anyhow::Result<()> {
-    let store = Store::open(&config.data).with_context(|| format!("cannot open {}", config.data.display()))?;
-    let index = crate::publish::open_index(&store)?;
+    let store = config.open_store()?;
+    let index = crate::publish::open_index(&store, &config.index_dir())?;
     let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch, limits: config.limits.ingest() };
     let agent = fetch::agent(&config.fetch)?;
     let source = args.ckan.as_ref().or(args.dcat.as_ref()).context("give --ckan URL or --dcat URL")?;
@@ -272,8 +277,8 @@ fn serve_cmd(config: Config) -> anyhow::Result<()> {
 }
 
 fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
-    let store = Store::open(&config.data).with_context(|| format!("cannot open {}", config.data.display()))?;
-    let index = crate::publish::open_index(&store)?;
+    let store = config.open_store()?;
+    let index = crate::publish::open_index(&store, &config.index_dir())?;
     let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch, limits: config.limits.ingest() };
     if let Some(manifest) = &args.manifest {
         return ingest_manifest(&ctx, manifest);

@@ -1,0 +1,97 @@
+//! Several nodes over one catalog: what one node publishes, edits or withdraws reaches every
+//! other node's search index through the change feed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use opendata_datasets::{Role, Store};
+use reqwest::Method as M;
+use serde_json::json;
+
+use crate::common::postgres::Postgres;
+use crate::common::{TestServer, org, publisher, send, wait_for_job};
+
+/// Waits until `node`'s search for `q` answers `ids`; how long that took.
+async fn searchable(node: &TestServer, q: &str, ids: &[&str]) -> Duration {
+    let started = Instant::now();
+    loop {
+        let found = node.json(&format!("/api/v1/datasets?q={q}"), 200).await;
+        let got: Vec<&str> = found["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        if got == ids {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{q}: {got:?} after 10 s, not {ids:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn node(data: &Path, catalog: &str) -> TestServer {
+    // The node's own temporary folder holds its index.
+    let own = tempfile::tempdir().unwrap();
+    let (data, catalog, index) = (data.to_owned(), catalog.to_owned(), own.path().join("index"));
+    TestServer::serve_with(own, move |c| {
+        c.data = data;
+        c.catalog = Some(catalog);
+        c.index = Some(index);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_on_one_node_is_searchable_on_the_others_within_two_seconds() {
+    let catalog = Postgres::shared().database();
+    let data = tempfile::tempdir().unwrap();
+    let store = Store::connect(data.path(), Some(&catalog)).unwrap();
+    store.catalog().upsert_organization(&org("nso", "ҮСХ")).unwrap();
+    let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
+    drop(store);
+    let (a, b, c) =
+        (node(data.path(), &catalog).await, node(data.path(), &catalog).await, node(data.path(), &catalog).await);
+
+    let body = json!({"id": "camels", "organization": "nso", "title": "Тэмээний тоо"}).to_string();
+    let (status, _, created) = send(&a, M::POST, "/api/v1/datasets", Some(&token), Some(body.into())).await;
+    assert_eq!(status, 201, "{created}");
+    let upload = "/api/v1/datasets/camels/tables/main/versions?file_name=camels.csv";
+    let (status, headers, job) = send(&a, M::POST, upload, Some(&token), Some("aimag,camels\nХовд,30\n".into())).await;
+    assert_eq!(status, 202, "{job}");
+    let done = wait_for_job(&a, &token, headers["location"].to_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let waited = searchable(&c, "тэмээ", &["camels"]).await;
+    assert!(waited < Duration::from_secs(2), "searchable on another node after {waited:?}");
+    assert_eq!(b.json("/api/v1/datasets/camels/tables/main/rows", 200).await["rows"][0]["camels"], 30);
+
+    // An edit on one node and a withdrawal on another reach the third.
+    let edit = json!({"title": "Ингэн сүрэг"}).to_string();
+    let (status, _, _) = send(&b, M::PATCH, "/api/v1/datasets/camels", Some(&token), Some(edit.into())).await;
+    assert_eq!(status, 200);
+    searchable(&a, "ингэн", &["camels"]).await;
+    searchable(&c, "ингэн", &["camels"]).await;
+    let admin = {
+        let store = Store::connect(data.path(), Some(&catalog)).unwrap();
+        publisher(&store, "root", true, &[])
+    };
+    let (status, _, _) = send(&c, M::DELETE, "/api/v1/datasets/camels", Some(&admin), None).await;
+    assert_eq!(status, 204);
+    searchable(&a, "ингэн", &[]).await;
+    searchable(&b, "ингэн", &[]).await;
+}
+
+/// With SQLite, a command-line ingest into the folder a server serves is searchable there
+/// without a restart: the feed is in the catalog file they share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_line_ingest_reaches_a_running_server() {
+    let data = tempfile::tempdir().unwrap();
+    // The server's index is not the one the command line writes: only the feed can tell it.
+    let own = tempfile::tempdir().unwrap();
+    let (path, index) = (data.path().to_owned(), own.path().join("index"));
+    let s = TestServer::serve_with(own, |c| {
+        c.data = path;
+        c.index = Some(index);
+    })
+    .await;
+    let csv = data.path().join("goats.csv");
+    std::fs::write(&csv, "aimag,goats\nХовд,900\n").unwrap();
+    crate::common::ingest(data.path(), &csv, &crate::common::dataset("goats", "nso", "Ямаа"), "main").unwrap();
+    let waited = searchable(&s, "ямаа", &["goats"]).await;
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+}
