@@ -66,6 +66,9 @@ fn job(id: &str, dataset: &str, status: JobStatus) -> Job {
         finished_at: None,
         version: None,
         error: None,
+        input: None,
+        lease: None,
+        attempts: 0,
     }
 }
 
@@ -163,15 +166,72 @@ fn accounts(c: &dyn Catalog) {
     assert_eq!(actions, ["version.upload", "dataset.create"], "newest first, no failed change");
     assert_eq!(c.dataset("d").unwrap().meta.organization, "nso");
 
-    c.put_job(&job("a", "d", JobStatus::Running)).unwrap();
     c.put_job(&job("b", "d", JobStatus::Succeeded)).unwrap();
     c.put_job(&job("c", "other", JobStatus::Queued)).unwrap();
     assert_eq!(c.cancel_queued_jobs("d", "withdrawn").unwrap(), 1, "j0");
     assert_eq!(c.job("j0").unwrap().error.as_deref(), Some("withdrawn"));
-    assert_eq!(c.fail_unfinished_jobs("stopped").unwrap(), 2, "a and c");
-    assert_eq!(c.job("a").unwrap().status, JobStatus::Failed);
     assert_eq!(c.job("b").unwrap().status, JobStatus::Succeeded);
     assert!(matches!(c.job("zz"), Err(Error::JobNotFound(_))));
+}
+
+/// Jobs are claimed under leases: one node at a time, taken over when a lease runs out,
+/// failed after their last attempt.
+fn leases(c: &dyn Catalog) {
+    let later = Utc::now() + chrono::Duration::seconds(60);
+    let past = Utc::now() - chrono::Duration::seconds(1);
+    c.put_job(&job("done", "d", JobStatus::Succeeded)).unwrap();
+    c.put_job(&job("first", "d", JobStatus::Queued)).unwrap();
+    c.put_job(&job("second", "d", JobStatus::Queued)).unwrap();
+    let claimed = c.claim_job("n1", later).unwrap().unwrap();
+    assert_eq!((claimed.id.as_str(), claimed.status, claimed.attempts), ("first", JobStatus::Running, 1));
+    assert_eq!(c.claim_job("n2", later).unwrap().unwrap().id, "second");
+    assert!(c.claim_job("n3", later).unwrap().is_none(), "both are leased");
+    assert!(c.renew_job("first", "n1", later).unwrap());
+    assert!(!c.renew_job("first", "n2", later).unwrap(), "not n2's");
+
+    // n1 stalls past its lease: n3 takes the job over, and n1 can no longer finish it.
+    assert!(c.renew_job("first", "n1", past).unwrap());
+    let taken = c.claim_job("n3", later).unwrap().unwrap();
+    assert_eq!((taken.id.as_str(), taken.attempts), ("first", 2));
+    let ended = Job { status: JobStatus::Succeeded, version: Some(1), ..taken.clone() };
+    assert!(!c.finish_job(&ended, "n1").unwrap());
+    assert!(c.finish_job(&ended, "n3").unwrap());
+    let stored = c.job("first").unwrap();
+    assert_eq!((stored.status, stored.version, stored.lease), (JobStatus::Succeeded, Some(1), None));
+    assert!(c.claim_job("n1", later).unwrap().is_none(), "a finished job is not claimed");
+
+    // A job whose nodes keep dying fails after its last attempt.
+    let mut holder = "n2".to_owned();
+    for attempt in 2..=opendata_datasets::MAX_ATTEMPTS {
+        assert!(c.renew_job("second", &holder, past).unwrap());
+        holder = format!("m{attempt}");
+        let again = c.claim_job(&holder, later).unwrap().unwrap();
+        assert_eq!((again.id.as_str(), again.attempts), ("second", attempt));
+    }
+    assert!(c.renew_job("second", &holder, past).unwrap());
+    assert!(c.claim_job("n9", later).unwrap().is_none());
+    let failed = c.job("second").unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert!(failed.error.unwrap().contains("interrupted"));
+}
+
+/// Nodes claiming at once never get the same job.
+fn concurrent_claims(catalogs: Vec<Arc<dyn Catalog>>) {
+    for i in 0..30 {
+        catalogs[0].put_job(&job(&format!("j{i:02}"), "d", JobStatus::Queued)).unwrap();
+    }
+    let later = Utc::now() + chrono::Duration::seconds(60);
+    let threads: Vec<_> = (0..6)
+        .map(|i| {
+            let c = catalogs[i % catalogs.len()].clone();
+            std::thread::spawn(move || {
+                std::iter::from_fn(|| c.claim_job(&format!("n{i}"), later).unwrap()).map(|j| j.id).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, (0..30).map(|i| format!("j{i:02}")).collect::<Vec<_>>());
 }
 
 /// The change feed names what changed, once, after the point asked about.
@@ -246,11 +306,16 @@ fn sqlite_catalog() {
     let (_dir, c) = sqlite();
     feed(c.as_ref());
     let (_dir, c) = sqlite();
+    leases(c.as_ref());
+    let (_dir, c) = sqlite();
     wakes(c);
     // Two connections to one file, as two processes have.
     let dir = tempfile::tempdir().unwrap();
     let open = || Arc::new(SqliteCatalog::open(&dir.path().join("c.sqlite")).unwrap()) as Arc<dyn Catalog>;
     concurrent_versions(vec![open(), open()]);
+    let dir = tempfile::tempdir().unwrap();
+    let open = || Arc::new(SqliteCatalog::open(&dir.path().join("c.sqlite")).unwrap()) as Arc<dyn Catalog>;
+    concurrent_claims(vec![open(), open(), open()]);
 }
 
 #[test]
@@ -258,10 +323,12 @@ fn postgres_catalog() {
     publishing(postgres().as_ref());
     accounts(postgres().as_ref());
     feed(postgres().as_ref());
+    leases(postgres().as_ref());
     wakes(postgres());
-    let url = Postgres::shared().database();
-    let nodes = (0..3).map(|_| Arc::new(PostgresCatalog::connect(&url).unwrap()) as Arc<dyn Catalog>).collect();
-    concurrent_versions(nodes);
+    let nodes =
+        |url: String| (0..3).map(|_| Arc::new(PostgresCatalog::connect(&url).unwrap()) as Arc<dyn Catalog>).collect();
+    concurrent_versions(nodes(Postgres::shared().database()));
+    concurrent_claims(nodes(Postgres::shared().database()));
 }
 
 #[test]

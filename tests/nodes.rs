@@ -95,3 +95,47 @@ async fn a_command_line_ingest_reaches_a_running_server() {
     let waited = searchable(&s, "ямаа", &["goats"]).await;
     assert!(waited < Duration::from_secs(2), "{waited:?}");
 }
+
+/// A job whose node died mid-ingest (its lease runs out unrenewed) is finished by another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_left_by_a_dead_node_is_finished_by_another() {
+    use opendata_datasets::{Job, JobInput, JobStatus};
+    let catalog = Postgres::shared().database();
+    let data = tempfile::tempdir().unwrap();
+    let store = Store::connect(data.path(), Some(&catalog)).unwrap();
+    store.catalog().upsert_organization(&org("nso", "ҮСХ")).unwrap();
+    store.catalog().upsert_dataset(&crate::common::dataset("sheep", "nso", "Хонь")).unwrap();
+    let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
+    let token_id = store.catalog().tokens().unwrap()[0].id.clone();
+    // What the dead node had done: kept the upload, queued the job, claimed it.
+    let staged = store.stage("csv");
+    std::fs::write(staged.path(), "aimag,sheep\nХовд,1200\n").unwrap();
+    let upload = store.keep_upload(staged, "deadbeef", "csv").unwrap();
+    let job = Job {
+        id: "deadbeef".into(),
+        dataset: "sheep".into(),
+        table: "main".into(),
+        user: "bat".into(),
+        token: Some(token_id),
+        status: JobStatus::Queued,
+        created_at: chrono::Utc::now(),
+        finished_at: None,
+        version: None,
+        error: None,
+        input: Some(JobInput { upload, file_name: "sheep.csv".into(), table_title: None }),
+        lease: None,
+        attempts: 0,
+    };
+    store.catalog().put_job(&job).unwrap();
+    let lease = chrono::Utc::now() + chrono::Duration::milliseconds(500);
+    assert_eq!(store.catalog().claim_job("dead-node", lease).unwrap().unwrap().id, "deadbeef");
+    drop(store);
+
+    let survivor = node(data.path(), &catalog).await;
+    let done = wait_for_job(&survivor, &token, "/api/v1/jobs/deadbeef").await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(survivor.json("/api/v1/datasets/sheep/tables/main/rows", 200).await["rows"][0]["sheep"], 1200);
+    let store = Store::connect(data.path(), Some(&catalog)).unwrap();
+    assert_eq!(store.catalog().job("deadbeef").unwrap().attempts, 2);
+    assert!(!data.path().join("uploads/deadbeef.csv").exists(), "the upload goes with its job");
+}

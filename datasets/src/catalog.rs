@@ -1,5 +1,29 @@
+use chrono::{DateTime, Utc};
+
 use crate::Result;
 use crate::model::*;
+
+/// Times a job may be started before it is failed (see [`Catalog::claim_job`]).
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Takes over `job` for `node` until `until`, or fails it when it has had its attempts.
+pub(crate) fn take(job: &mut Job, node: &str, until: DateTime<Utc>) {
+    if job.attempts >= MAX_ATTEMPTS {
+        job.status = JobStatus::Failed;
+        job.error = Some(format!("the ingest was interrupted {MAX_ATTEMPTS} times; upload again"));
+        job.finished_at = Some(Utc::now());
+        job.lease = None;
+    } else {
+        job.status = JobStatus::Running;
+        job.attempts += 1;
+        job.lease = Some(Lease { node: node.to_owned(), until });
+    }
+}
+
+/// Whether `job` is running under `node`'s lease.
+pub(crate) fn held_by(job: &Job, node: &str) -> bool {
+    job.status == JobStatus::Running && job.lease.as_ref().is_some_and(|l| l.node == node)
+}
 
 /// What a publish adds to the catalog: a new version of one table, with the dataset's metadata.
 #[derive(Debug, Clone)]
@@ -93,11 +117,16 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Creates or updates an ingest job.
     fn put_job(&self, job: &Job) -> Result<()>;
     fn job(&self, id: &str) -> Result<Job>;
-    /// Marks every job still queued or running as failed with `reason`; for a server that
-    /// starts after one that stopped mid-ingest. Returns how many there were.
-    fn fail_unfinished_jobs(&self, reason: &str) -> Result<usize>;
-    /// Marks the dataset's queued jobs as failed with `reason` (it was withdrawn); returns
-    /// how many there were. A running job finds the dataset gone when it publishes.
+    /// Claims the oldest job that waits (queued, or running under a lease that ran out:
+    /// its node died) for `node` until `until`, and marks it running. Concurrent claims from
+    /// several nodes never get the same job. A job started [`MAX_ATTEMPTS`] times fails
+    /// instead: its ingest may be what brought its nodes down.
+    fn claim_job(&self, node: &str, until: DateTime<Utc>) -> Result<Option<Job>>;
+    /// Extends `node`'s lease on a running job; `false` when the job is no longer its own.
+    fn renew_job(&self, id: &str, node: &str, until: DateTime<Utc>) -> Result<bool>;
+    /// Records how a job ended, if `node` still holds it; `false` when another node took it
+    /// over (or it was cancelled), and the record was left alone.
+    fn finish_job(&self, job: &Job, node: &str) -> Result<bool>;
     fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize>;
 
     /// The change feed: what changed after `seq`, written in the same transaction as each

@@ -17,7 +17,7 @@ mod postgres;
 mod sqlite;
 mod store;
 
-pub use catalog::{Catalog, Change, Changes, NewVersion, Totals};
+pub use catalog::{Catalog, Change, Changes, MAX_ATTEMPTS, NewVersion, Totals};
 pub use error::{Error, Result};
 pub use model::*;
 pub use postgres::PostgresCatalog;

@@ -412,4 +412,32 @@ pub struct Job {
     pub version: Option<u32>,
     /// Why it failed, in the publisher's terms.
     pub error: Option<String>,
+    /// What to ingest, for whichever node runs the job.
+    #[serde(default)]
+    pub input: Option<JobInput>,
+    /// The node running the job, and until when: a node that dies stops renewing it, and
+    /// another node takes the job over when it runs out.
+    #[serde(default)]
+    pub lease: Option<Lease>,
+    /// Times a node started the job.
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+/// An upload waiting in the data folder for its ingest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobInput {
+    /// The uploaded file, relative to the data folder.
+    pub upload: String,
+    /// The name the publisher gave it (its extension tells the format).
+    pub file_name: String,
+    /// The table's title, when the upload named one.
+    pub table_title: Option<String>,
+}
+
+/// A node's claim on a running job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    pub node: String,
+    pub until: DateTime<Utc>,
 }

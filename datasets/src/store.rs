@@ -6,6 +6,7 @@
 //!   index/                    the search index (owned by search-index)
 //!   tables/<dataset>/<table>/<unique>.parquet
 //!   staging/                  files being written; never referenced by the catalog
+//!   uploads/<job>.<ext>       uploads waiting for their ingest job, whichever node runs it
 //! ```
 
 use std::fs::File;
@@ -60,7 +61,7 @@ impl Store {
     /// database that several nodes share.
     pub fn connect(root: impl Into<PathBuf>, catalog_url: Option<&str>) -> Result<Self> {
         let root = root.into();
-        for dir in [root.clone(), root.join("tables"), root.join("staging")] {
+        for dir in [root.clone(), root.join("tables"), root.join("staging"), root.join(UPLOADS)] {
             std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         }
         let catalog: Arc<dyn Catalog> = match catalog_url {
@@ -92,13 +93,27 @@ impl Store {
                 let _ = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir_all(&path));
             }
         }
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        // Uploads whose job ended (or was never recorded) and that nobody touched for an hour.
+        let uploads = self.root.join(UPLOADS);
+        for entry in std::fs::read_dir(&uploads).map_err(Error::io(&uploads))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let job = name.split('.').next().unwrap_or_default();
+            let waiting = self
+                .catalog
+                .job(job)
+                .is_ok_and(|j| matches!(j.status, crate::JobStatus::Queued | crate::JobStatus::Running));
+            let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < hour_ago);
+            if old && !waiting {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         let referenced: std::collections::HashSet<PathBuf> = self
             .catalog
             .datasets()?
             .iter()
             .flat_map(|d| d.tables.iter().flat_map(|t| t.versions.iter().map(|v| self.root.join(&v.file))))
             .collect();
-        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         let tables = self.root.join("tables");
         for dataset in std::fs::read_dir(&tables).map_err(Error::io(&tables))?.flatten() {
             for table in std::fs::read_dir(dataset.path()).into_iter().flatten().flatten() {
@@ -199,6 +214,28 @@ impl Store {
         StagedFile { path: self.root.join("staging").join(unique), published: false }
     }
 
+    /// Keeps a staged upload for the ingest job `job`, in the shared `uploads/` area where
+    /// any node can read it; returns its path relative to the data folder.
+    pub fn keep_upload(&self, mut staged: StagedFile, job: &str, extension: &str) -> Result<String> {
+        validate_id(job)?;
+        let ext: String = extension.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
+        let relative = format!("{UPLOADS}/{job}.{}", if ext.is_empty() { "bin" } else { &ext });
+        let target = self.root.join(&relative);
+        File::open(&staged.path).and_then(|f| f.sync_all()).map_err(Error::io(&staged.path))?;
+        std::fs::rename(&staged.path, &target).map_err(Error::io(&target))?;
+        staged.published = true;
+        Ok(relative)
+    }
+
+    /// The file of an upload kept by [`Store::keep_upload`].
+    pub fn upload_path(&self, relative: &str) -> Result<PathBuf> {
+        match relative.strip_prefix(UPLOADS).and_then(|r| r.strip_prefix('/')) {
+            // Written by keep_upload; anything else in a job record is not ours to read.
+            Some(name) if !name.contains(['/', '\\']) && !name.starts_with('.') => Ok(self.root.join(relative)),
+            _ => Err(Error::InvalidId { value: relative.to_owned(), reason: "not an upload of this data folder" }),
+        }
+    }
+
     /// Publishes a staged Parquet file as the next version of a table.
     ///
     /// The order makes a crash harmless at every step: the file is fsynced, renamed into
@@ -240,6 +277,8 @@ impl Store {
 
 /// The catalog's file in a data folder.
 const CATALOG: &str = "catalog.sqlite";
+/// Where uploads wait for their jobs.
+const UPLOADS: &str = "uploads";
 
 /// Creates `dir`, or checks that it is empty: a backup never mixes with other files.
 fn empty_dir(dir: &Path) -> Result<()> {

@@ -104,6 +104,9 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     /// Uploaded versions ingested at once; later uploads wait as `queued` jobs.
     pub max_running_ingests: usize,
+    /// Seconds a node's claim on a running job lasts unless renewed (it renews it every
+    /// third of that): how long a job whose node died waits before another node takes it.
+    pub job_lease_secs: u64,
     /// MB of heap one ingest (an upload, in its own process) may use.
     pub ingest_memory_mb: u64,
     /// Seconds one ingest may take.
@@ -172,6 +175,7 @@ impl Default for Limits {
             shutdown_grace_secs: 30,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_running_ingests: 1,
+            job_lease_secs: 30,
             ingest_memory_mb: 4_096,
             ingest_timeout_secs: 3_600,
             upload_timeout_secs: 3_600,

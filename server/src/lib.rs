@@ -18,6 +18,7 @@ pub mod fetch;
 mod follow;
 pub mod harvest;
 pub mod ingest_child;
+pub mod jobs;
 pub mod publish;
 pub mod ratelimit;
 pub mod serve;

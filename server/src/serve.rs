@@ -31,6 +31,17 @@ pub async fn run(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Upload jobs run beside the requests, and stop taking new ones at shutdown; one that is
+    // cut off mid-ingest is taken over when its lease runs out.
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    tokio::spawn(crate::jobs::run(state.clone(), async move {
+        let mut stopped = stopped;
+        let _ = stopped.changed().await;
+    }));
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop.send(());
+    };
     // The peer address is what anonymous clients are rate-limited by.
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await

@@ -21,7 +21,11 @@ pub struct Inner {
     pub rate_limiter: RateLimiter,
     /// Uploaded versions ingest one at a time per permit: an ingest takes a core and
     /// hundreds of MB, and a burst of uploads must queue rather than exhaust the server.
-    pub ingests: tokio::sync::Semaphore,
+    pub ingests: Arc<tokio::sync::Semaphore>,
+    /// This node's name in job leases (see [`crate::jobs`]).
+    pub node: String,
+    /// Rung when this node queues a job, so its runner need not wait to look.
+    pub jobs_queued: tokio::sync::Notify,
     /// Downloads running per client address.
     pub exports: crate::client::PerClient,
     /// `config.trusted_proxies`, parsed.
@@ -47,23 +51,28 @@ impl AppState {
         if repaired > 0 {
             tracing::warn!(datasets = repaired, "brought the search index in line with the catalog");
         }
-        // Jobs run inside the server: one that was ingesting when it stopped never finished.
-        // Its version was never published (publishing is atomic); the publisher uploads again.
-        let interrupted = store.catalog().fail_unfinished_jobs("the server stopped during the ingest; upload again")?;
-        if interrupted > 0 {
-            tracing::warn!(jobs = interrupted, "marked jobs interrupted by the last stop as failed");
-        }
         let engine = Engine::new(&config.limits, workers.clone());
         let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
-        let ingests = tokio::sync::Semaphore::new(config.limits.max_running_ingests.max(1));
+        let ingests = Arc::new(tokio::sync::Semaphore::new(config.limits.max_running_ingests.max(1)));
         let exports = crate::client::PerClient::new(config.limits.max_exports_per_client);
         let trusted_proxies = config
             .trusted_proxies
             .iter()
             .map(|n| n.parse().map_err(|e: String| anyhow::anyhow!("trusted_proxies: {e}")))
             .collect::<anyhow::Result<_>>()?;
-        let inner =
-            Arc::new(Inner { store, index, config, engine, rate_limiter, ingests, exports, trusted_proxies, workers });
+        let inner = Arc::new(Inner {
+            store,
+            index,
+            config,
+            engine,
+            rate_limiter,
+            ingests,
+            node: crate::jobs::node_name(),
+            jobs_queued: tokio::sync::Notify::new(),
+            exports,
+            trusted_proxies,
+            workers,
+        });
         crate::follow::spawn(&inner, seq)?;
         Ok(Self(inner))
     }

@@ -370,13 +370,80 @@ impl Catalog for PostgresCatalog {
         })
     }
 
-    fn fail_unfinished_jobs(&self, reason: &str) -> Result<usize> {
-        self.fail_jobs(|job| matches!(job.status, JobStatus::Queued | JobStatus::Running), reason)
+    fn claim_job(&self, node: &str, until: chrono::DateTime<Utc>) -> Result<Option<Job>> {
+        let node = node.to_owned();
+        self.with(move |mut c| async move {
+            let tx = c.transaction().await?;
+            loop {
+                // SKIP LOCKED: nodes claiming at once each get another job, none waits.
+                let row = tx
+                    .query_opt(
+                        "SELECT job FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_until < now())
+                         ORDER BY ord LIMIT 1 FOR UPDATE SKIP LOCKED",
+                        &[],
+                    )
+                    .await?;
+                let Some(row) = row else {
+                    tx.commit().await?;
+                    return Ok(None);
+                };
+                let mut job: Job = serde_json::from_str(row.get(0))?;
+                crate::catalog::take(&mut job, &node, until);
+                put_job(&*tx, &job).await?;
+                if job.status == JobStatus::Running {
+                    tx.commit().await?;
+                    return Ok(Some(job));
+                }
+            }
+        })
+    }
+
+    fn renew_job(&self, id: &str, node: &str, until: chrono::DateTime<Utc>) -> Result<bool> {
+        let (id, node) = (id.to_owned(), node.to_owned());
+        self.with(move |mut c| async move {
+            let tx = c.transaction().await?;
+            let mut job = lock_job(&tx, &id).await?;
+            if !crate::catalog::held_by(&job, &node) {
+                return Ok(false);
+            }
+            job.lease = Some(Lease { node, until });
+            put_job(&*tx, &job).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    fn finish_job(&self, job: &Job, node: &str) -> Result<bool> {
+        let (job, node) = (Job { lease: None, ..job.clone() }, node.to_owned());
+        self.with(move |mut c| async move {
+            let tx = c.transaction().await?;
+            if !crate::catalog::held_by(&lock_job(&tx, &job.id).await?, &node) {
+                return Ok(false);
+            }
+            put_job(&*tx, &job).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize> {
-        let dataset = dataset.to_owned();
-        self.fail_jobs(move |job| job.dataset == dataset && job.status == JobStatus::Queued, reason)
+        let (dataset, reason) = (dataset.to_owned(), reason.to_owned());
+        self.with(move |mut c| async move {
+            let tx = c.transaction().await?;
+            let mut cancelled = 0;
+            for row in tx.query("SELECT job FROM jobs WHERE status = 'queued' FOR UPDATE", &[]).await? {
+                let mut job: Job = serde_json::from_str(row.get(0))?;
+                if job.dataset == dataset {
+                    job.status = JobStatus::Failed;
+                    job.error = Some(reason.clone());
+                    job.finished_at = Some(Utc::now());
+                    put_job(&*tx, &job).await?;
+                    cancelled += 1;
+                }
+            }
+            tx.commit().await?;
+            Ok(cancelled)
+        })
     }
 
     fn changes_since(&self, seq: u64) -> Result<Changes> {

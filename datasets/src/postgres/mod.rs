@@ -74,28 +74,6 @@ impl PostgresCatalog {
     {
         self.bridge.with(&self.pool, f)
     }
-
-    /// Marks the jobs `which` picks as failed with `reason`; returns how many there were.
-    fn fail_jobs(&self, which: impl Fn(&Job) -> bool + Send + 'static, reason: &str) -> Result<usize> {
-        let reason = reason.to_owned();
-        self.with(move |mut c| async move {
-            let tx = c.transaction().await?;
-            let mut failed = 0;
-            for row in tx.query("SELECT job FROM jobs FOR UPDATE", &[]).await? {
-                let mut job: Job = serde_json::from_str(row.get(0))?;
-                if which(&job) {
-                    job.status = JobStatus::Failed;
-                    job.error = Some(reason.clone());
-                    job.finished_at = Some(Utc::now());
-                    tx.execute("UPDATE jobs SET job = $2 WHERE id = $1", &[&job.id, &serde_json::to_string(&job)?])
-                        .await?;
-                    failed += 1;
-                }
-            }
-            tx.commit().await?;
-            Ok(failed)
-        })
-    }
 }
 
 /// Holds a connection that `LISTEN`s, forever: rings the bell on each notification, and on
@@ -186,13 +164,22 @@ async fn withdraw_dataset(tx: &Transaction<'_>, id: &str) -> Result<()> {
 }
 
 async fn put_job(client: &impl tokio_postgres::GenericClient, job: &Job) -> Result<()> {
+    let status = serde_json::to_value(job.status)?;
     client
         .execute(
-            "INSERT INTO jobs (id, job) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET job = excluded.job",
-            &[&job.id, &serde_json::to_string(job)?],
+            "INSERT INTO jobs (id, job, status, lease_until) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE
+             SET job = excluded.job, status = excluded.status, lease_until = excluded.lease_until",
+            &[&job.id, &serde_json::to_string(job)?, &status.as_str(), &job.lease.as_ref().map(|l| l.until)],
         )
         .await?;
     Ok(())
+}
+
+/// The job `id`, locked until the transaction ends.
+async fn lock_job(tx: &Transaction<'_>, id: &str) -> Result<Job> {
+    let row = tx.query_opt("SELECT job FROM jobs WHERE id = $1 FOR UPDATE", &[&id]).await?;
+    Ok(serde_json::from_str(row.ok_or_else(|| Error::JobNotFound(id.to_owned()))?.get(0))?)
 }
 
 async fn record(client: &impl tokio_postgres::GenericClient, entry: &AuditEntry) -> Result<()> {

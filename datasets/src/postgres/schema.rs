@@ -82,6 +82,12 @@ const MIGRATIONS: &[&str] = &[
          dataset TEXT,
          organization TEXT
      );",
+    // 2: jobs get the columns a node claims them by.
+    "ALTER TABLE jobs ADD COLUMN ord BIGSERIAL,
+                     ADD COLUMN status TEXT NOT NULL DEFAULT 'queued',
+                     ADD COLUMN lease_until TIMESTAMPTZ;
+     UPDATE jobs SET status = job::json->>'status';
+     CREATE INDEX jobs_status ON jobs(status);",
 ];
 
 /// Arbitrary, fixed: the advisory lock migrations run under.

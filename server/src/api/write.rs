@@ -9,8 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures::StreamExt;
-use opendata_datasets::{AuditEntry, Change, DatasetMeta, Job, JobStatus};
-use opendata_ingest::{IngestJob, ReadOptions};
+use opendata_datasets::{AuditEntry, Change, DatasetMeta, Job, JobInput, JobStatus};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
@@ -329,27 +328,22 @@ pub async fn upload_version(
         finished_at: None,
         version: None,
         error: None,
+        input: None,
+        lease: None,
+        attempts: 0,
     };
+    // Kept where every node can read it, then queued: any node's runner may take the job.
+    let file_name = p.file_name.unwrap_or_else(|| "upload".into());
+    let extension = std::path::Path::new(&file_name).extension().and_then(|e| e.to_str()).unwrap_or("");
+    let upload = state.store.keep_upload(staged, &job.id, extension)?;
+    let job = Job { input: Some(JobInput { upload: upload.clone(), file_name, table_title: p.title }), ..job };
     let detail = format!("{size} bytes, job {}", job.id);
-    audited(&state, &caller, Change::Job(&job), "version.upload", &format!("{id}/{table}"), detail)?;
-    let ingest = IngestJob {
-        source: staged.path().to_owned(),
-        source_name: p.file_name.unwrap_or_else(|| "upload".into()),
-        dataset: dataset.meta,
-        table,
-        table_title: p.title,
-        options: ReadOptions::default(),
-        columns: Default::default(),
-        sort_by: None,
-        limits: state.config.limits.ingest(),
-        create_dataset: false,
-    };
-    let (worker_state, job_id) = (state.clone(), job.id.clone());
-    tokio::spawn(async move {
-        // Queued until a permit frees; the semaphore is never closed, so this cannot fail.
-        let Ok(_permit) = worker_state.ingests.acquire().await else { return };
-        run_job(&worker_state, &job_id, ingest, staged).await;
-    });
+    let queued = audited(&state, &caller, Change::Job(&job), "version.upload", &format!("{id}/{table}"), detail);
+    if let Err(e) = queued {
+        let _ = std::fs::remove_file(state.store.upload_path(&upload)?);
+        return Err(e);
+    }
+    state.jobs_queued.notify_one();
     let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.id)).map_err(ApiError::internal)?;
     let mut res = (StatusCode::ACCEPTED, Json(view(&state, job)?)).into_response();
     res.headers_mut().insert(header::LOCATION, location);
@@ -396,57 +390,6 @@ fn job_id() -> ApiResult<String> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Ingests an upload, in a process of its own (see [`crate::ingest_child`]), and records
-/// how it went. The staged file goes when this returns.
-///
-/// The job may have waited: before it starts, it checks that it was not cancelled (its
-/// dataset withdrawn) and that its token may still publish there. The version is published
-/// only into a dataset that still exists then, and never changes its metadata.
-async fn run_job(state: &AppState, job_id: &str, mut ingest: IngestJob, _upload: opendata_datasets::StagedFile) {
-    let catalog = state.store.catalog();
-    let Ok(mut job) = catalog.job(job_id) else { return };
-    if job.status != JobStatus::Queued {
-        return;
-    }
-    let allowed = match &job.token {
-        Some(token) => crate::auth::still_allowed(catalog, token, &job.dataset),
-        None => Err("the upload has no token to check".to_owned()),
-    };
-    let outcome = match allowed.and_then(|()| catalog.dataset(&job.dataset).map_err(|e| e.to_string())) {
-        Err(why) => Err(why),
-        Ok(dataset) => {
-            job.status = JobStatus::Running;
-            let _ = catalog.put_job(&job);
-            // The dataset as it is now: an edit made while the job waited stands.
-            ingest.dataset = dataset.meta;
-            crate::ingest_child::ingest(&state.workers, &state.store, ingest, &state.config.limits)
-                .await
-                .map_err(|e| e.replace(&state.store.root().display().to_string(), "…"))
-        }
-    };
-    // Indexed before the job says it succeeded, so its publisher finds it at once; other
-    // nodes index it from the change feed.
-    let outcome = outcome.and_then(|versions| {
-        crate::publish::index_dataset(&state.store, &state.index, &job.dataset)
-            .map(|()| versions)
-            .map_err(|e| format!("published, but not yet searchable: {e}"))
-    });
-    match outcome {
-        Ok(versions) => {
-            job.status = JobStatus::Succeeded;
-            job.version = versions.first().copied();
-        }
-        Err(why) => {
-            job.status = JobStatus::Failed;
-            job.error = Some(why);
-        }
-    }
-    job.finished_at = Some(Utc::now());
-    if let Err(e) = catalog.put_job(&job) {
-        tracing::error!(job = job.id, %e, "could not record the job's end");
-    }
 }
 
 fn view(state: &AppState, job: Job) -> ApiResult<JobView> {

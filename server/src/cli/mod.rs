@@ -51,9 +51,10 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Make a data folder (empty or new) from a backup, and build its search index.
     Restore(backup::RestoreArgs),
-    /// A query worker or an ingest, started by `serve` with a socket on its standard input.
-    #[command(hide = true)]
-    Worker,
+    /// Run upload jobs from the catalog's queue, without serving HTTP: a node that only
+    /// ingests, beside the ones that serve (`serve` runs jobs too). Started by `serve` with
+    /// a socket on its standard input, it is one of that server's query workers or ingests.
+    Worker(DataArg),
 }
 
 #[derive(Debug, Args)]
@@ -179,7 +180,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("indexed {n} datasets");
             Ok(())
         }
-        Command::Worker => crate::child::main(),
+        Command::Worker(args) => match std::env::var_os(crate::child::ENV) {
+            Some(_) => crate::child::main(),
+            None => {
+                let config = load(cli.config.as_ref(), &args)?;
+                init_logging(&config.log);
+                worker_cmd(config)
+            }
+        },
         Command::Backup(args) => backup::backup(cli.config.as_ref(), args),
         Command::Restore(args) => backup::restore(cli.config.as_ref(), args),
         Command::User(command) => accounts::user(cli.config.as_ref(), command),
@@ -251,6 +259,15 @@ fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs jobs until SIGTERM or Ctrl-C; a job cut off then is taken over when its lease ends.
+fn worker_cmd(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let state = AppState::open(config)?;
+    tracing::info!(node = state.node, "running upload jobs");
+    runtime.block_on(crate::jobs::run(state, crate::serve::shutdown_signal(std::time::Duration::ZERO)));
+    Ok(())
 }
 
 fn serve_cmd(config: Config) -> anyhow::Result<()> {

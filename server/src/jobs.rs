@@ -1,0 +1,155 @@
+//! The ingest queue, shared by every node through the catalog. A node claims the oldest
+//! waiting job under a lease it renews while the ingest runs; a node that dies stops
+//! renewing, and another takes the job over when the lease runs out. `opendata serve`
+//! runs jobs beside answering requests, and `opendata worker` runs only jobs.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use opendata_datasets::{Job, JobStatus};
+use opendata_ingest::{IngestJob, ReadOptions};
+
+use crate::state::AppState;
+
+/// How often an idle node looks for work that another node queued; its own uploads wake it.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Runs jobs until `stop` resolves, at most `limits.max_running_ingests` at once.
+pub async fn run(state: AppState, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        let permit = tokio::select! {
+            permit = state.ingests.clone().acquire_owned() => permit,
+            () = &mut stop => return,
+        };
+        // The semaphore is never closed.
+        let Ok(permit) = permit else { return };
+        let claim = {
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || state.store.catalog().claim_job(&state.node, lease_end(&state)))
+        };
+        match claim.await {
+            Ok(Ok(Some(job))) => {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    execute(&state, job).await;
+                    drop(permit);
+                });
+                continue;
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot claim a job; trying again"),
+            Err(e) => tracing::error!(error = %e, "the job claim panicked"),
+        }
+        drop(permit);
+        tokio::select! {
+            () = state.jobs_queued.notified() => {}
+            () = tokio::time::sleep(IDLE) => {}
+            () = &mut stop => return,
+        }
+    }
+}
+
+fn lease(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.limits.job_lease_secs.max(1))
+}
+
+fn lease_end(state: &AppState) -> chrono::DateTime<Utc> {
+    Utc::now() + lease(state)
+}
+
+/// Runs one claimed job to its end, renewing the lease meanwhile; if the lease is lost
+/// (another node took the job over after a stall), the ingest stops and records nothing.
+async fn execute(state: &AppState, mut job: Job) {
+    let renew = async {
+        loop {
+            tokio::time::sleep(lease(state) / 3).await;
+            let (s, id) = (state.clone(), job.id.clone());
+            let kept =
+                tokio::task::spawn_blocking(move || s.store.catalog().renew_job(&id, &s.node, lease_end(&s))).await;
+            match kept {
+                Ok(Ok(true)) => {}
+                // A catalog that does not answer for a moment is not a lost lease.
+                Ok(Err(e)) => tracing::warn!(job = job.id, error = %e, "cannot renew the job's lease"),
+                _ => return,
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = ingest(state, &job) => outcome,
+        () = renew => {
+            tracing::warn!(job = job.id, "lost the job's lease to another node; stopped its ingest");
+            return;
+        }
+    };
+    match outcome {
+        Ok(versions) => {
+            job.status = JobStatus::Succeeded;
+            job.version = versions.first().copied();
+        }
+        Err(why) => {
+            job.status = JobStatus::Failed;
+            job.error = Some(why);
+        }
+    }
+    job.finished_at = Some(Utc::now());
+    match state.store.catalog().finish_job(&job, &state.node) {
+        Ok(true) => {
+            if let Some(path) = job.input.as_ref().and_then(|i| state.store.upload_path(&i.upload).ok()) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        Ok(false) => tracing::warn!(job = job.id, "another node took the job over; its outcome stands"),
+        Err(e) => tracing::error!(job = job.id, %e, "could not record the job's end"),
+    }
+}
+
+/// The ingest of one job, in a process of its own (see [`crate::ingest_child`]); the
+/// versions it published, or why it published nothing.
+///
+/// The job may have waited: its token must still be allowed to publish into its dataset,
+/// and the dataset must still exist; the version never changes the dataset's metadata.
+async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, String> {
+    let catalog = state.store.catalog();
+    match &job.token {
+        Some(token) => crate::auth::still_allowed(catalog, token, &job.dataset)?,
+        None => return Err("the upload has no token to check".to_owned()),
+    }
+    let dataset = catalog.dataset(&job.dataset).map_err(|e| e.to_string())?;
+    let input = job.input.as_ref().ok_or("the job has no upload to ingest")?;
+    let source = state.store.upload_path(&input.upload).map_err(|e| e.to_string())?;
+    if !source.exists() {
+        return Err("the upload is gone; upload again".into());
+    }
+    let ingest = IngestJob {
+        source,
+        source_name: input.file_name.clone(),
+        // The dataset as it is now: an edit made while the job waited stands.
+        dataset: dataset.meta,
+        table: job.table.clone(),
+        table_title: input.table_title.clone(),
+        options: ReadOptions::default(),
+        columns: Default::default(),
+        sort_by: None,
+        limits: state.config.limits.ingest(),
+        create_dataset: false,
+    };
+    let versions = crate::ingest_child::ingest(&state.workers, &state.store, ingest, &state.config.limits)
+        .await
+        .map_err(|e| e.replace(&state.store.root().display().to_string(), "…"))?;
+    // Indexed before the job says it succeeded, so its publisher finds it at once; other
+    // nodes index it from the change feed.
+    crate::publish::index_dataset(&state.store, &state.index, &job.dataset)
+        .map_err(|e| format!("published, but not yet searchable: {e}"))?;
+    Ok(versions)
+}
+
+/// This node's name in job leases: host, process and a random part, so a restarted
+/// process never mistakes its predecessor's leases for its own.
+pub fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let mut random = [0u8; 4];
+    let _ = getrandom::fill(&mut random);
+    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{random}", host.trim(), std::process::id())
+}
