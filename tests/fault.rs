@@ -99,7 +99,7 @@ async fn interrupted_ingests_leave_the_previous_version_served() {
         let d = store.catalog().dataset("big").unwrap();
         let t = &d.tables[0];
         for v in &t.versions {
-            assert!(store.version_path(v).is_file(), "version {} has no file", v.version);
+            assert!(store.version_path(v).unwrap().is_file(), "version {} has no file", v.version);
         }
         if finished {
             // This machine outran the kill: the ingest completed and published whole.
@@ -233,8 +233,14 @@ fn assert_consistent(data: &Path) {
     for d in store.catalog().datasets().unwrap() {
         for t in &d.tables {
             for v in &t.versions {
-                assert!(store.version_path(v).is_file(), "{}/{} v{} has no file", d.meta.id, t.name, v.version);
-                files.insert(store.version_path(v));
+                assert!(
+                    store.version_path(v).unwrap().is_file(),
+                    "{}/{} v{} has no file",
+                    d.meta.id,
+                    t.name,
+                    v.version
+                );
+                files.insert(store.version_path(v).unwrap());
             }
         }
     }

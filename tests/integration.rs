@@ -36,5 +36,6 @@ mod publish;
 mod rows;
 mod search;
 mod sql;
+mod storage;
 mod versions;
 mod web;

@@ -41,7 +41,7 @@ async fn node(data: &Path, catalog: &str) -> TestServer {
 async fn a_publish_on_one_node_is_searchable_on_the_others_within_two_seconds() {
     let catalog = Postgres::shared().database();
     let data = tempfile::tempdir().unwrap();
-    let store = Store::connect(data.path(), Some(&catalog)).unwrap();
+    let store = Store::connect(data.path(), &locations(&catalog)).unwrap();
     store.catalog().upsert_organization(&org("nso", "ҮСХ")).unwrap();
     let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
     drop(store);
@@ -67,7 +67,7 @@ async fn a_publish_on_one_node_is_searchable_on_the_others_within_two_seconds() 
     searchable(&a, "ингэн", &["camels"]).await;
     searchable(&c, "ингэн", &["camels"]).await;
     let admin = {
-        let store = Store::connect(data.path(), Some(&catalog)).unwrap();
+        let store = Store::connect(data.path(), &locations(&catalog)).unwrap();
         publisher(&store, "root", true, &[])
     };
     let (status, _, _) = send(&c, M::DELETE, "/api/v1/datasets/camels", Some(&admin), None).await;
@@ -102,7 +102,7 @@ async fn a_job_left_by_a_dead_node_is_finished_by_another() {
     use opendata_datasets::{Job, JobInput, JobStatus};
     let catalog = Postgres::shared().database();
     let data = tempfile::tempdir().unwrap();
-    let store = Store::connect(data.path(), Some(&catalog)).unwrap();
+    let store = Store::connect(data.path(), &locations(&catalog)).unwrap();
     store.catalog().upsert_organization(&org("nso", "ҮСХ")).unwrap();
     store.catalog().upsert_dataset(&crate::common::dataset("sheep", "nso", "Хонь")).unwrap();
     let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
@@ -135,7 +135,11 @@ async fn a_job_left_by_a_dead_node_is_finished_by_another() {
     let done = wait_for_job(&survivor, &token, "/api/v1/jobs/deadbeef").await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(survivor.json("/api/v1/datasets/sheep/tables/main/rows", 200).await["rows"][0]["sheep"], 1200);
-    let store = Store::connect(data.path(), Some(&catalog)).unwrap();
+    let store = Store::connect(data.path(), &locations(&catalog)).unwrap();
     assert_eq!(store.catalog().job("deadbeef").unwrap().attempts, 2);
     assert!(!data.path().join("uploads/deadbeef.csv").exists(), "the upload goes with its job");
+}
+
+fn locations(catalog: &str) -> opendata_datasets::Locations {
+    opendata_datasets::Locations { catalog: Some(catalog.to_owned()), ..Default::default() }
 }

@@ -14,7 +14,9 @@ pub mod ident;
 pub mod license;
 pub mod model;
 mod postgres;
+mod runtime;
 mod sqlite;
+mod storage;
 mod store;
 
 pub use catalog::{Catalog, Change, Changes, MAX_ATTEMPTS, NewVersion, Totals};
@@ -22,4 +24,4 @@ pub use error::{Error, Result};
 pub use model::*;
 pub use postgres::PostgresCatalog;
 pub use sqlite::SqliteCatalog;
-pub use store::{StagedFile, Store};
+pub use store::{Locations, StagedFile, Store};

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::catalog::{Catalog, NewVersion};
 use crate::ident::validate_id;
 use crate::model::TableVersion;
+use crate::storage::{self, Bucket};
 use crate::{Error, PostgresCatalog, Result, SqliteCatalog};
 
 /// The data folder and its catalog.
@@ -24,8 +25,26 @@ use crate::{Error, PostgresCatalog, Result, SqliteCatalog};
 pub struct Store {
     root: PathBuf,
     catalog: Arc<dyn Catalog>,
+    /// The bucket the files live in, when they are not the data folder's own.
+    bucket: Option<Arc<Bucket>>,
     /// What [`Store::connect`] was given, for child processes that open the store again.
-    catalog_url: Option<String>,
+    locations: Locations,
+}
+
+/// Where a store keeps what is not in its data folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Locations {
+    /// `None` or `sqlite://PATH` for a SQLite file (by default the data folder's own),
+    /// `postgres://…` for a PostgreSQL database that several nodes share.
+    pub catalog: Option<String>,
+    /// `None` for the data folder, or `s3://BUCKET/PREFIX` for a bucket that several nodes
+    /// share; the data folder then caches what it reads.
+    pub storage: Option<String>,
+    /// MB of the bucket's files the data folder keeps.
+    pub cache_mb: u64,
+    /// Settings of the bucket's client, by object_store's names (`endpoint`,
+    /// `access_key_id`, `region`…), over the `AWS_*` variables.
+    pub storage_options: std::collections::BTreeMap<String, String>,
 }
 
 /// A file being written in the staging area. Dropping it without publishing deletes it.
@@ -53,18 +72,16 @@ impl Drop for StagedFile {
 impl Store {
     /// Opens the data folder with its own SQLite catalog, creating both if needed.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
-        Self::connect(root, None)
+        Self::connect(root, &Locations::default())
     }
 
-    /// Opens the data folder with the catalog at `catalog`: `None` or `sqlite://PATH` for a
-    /// SQLite file (by default the data folder's own), `postgres://…` for a PostgreSQL
-    /// database that several nodes share.
-    pub fn connect(root: impl Into<PathBuf>, catalog_url: Option<&str>) -> Result<Self> {
+    /// Opens the data folder with the catalog and the storage `locations` name.
+    pub fn connect(root: impl Into<PathBuf>, locations: &Locations) -> Result<Self> {
         let root = root.into();
         for dir in [root.clone(), root.join("tables"), root.join("staging"), root.join(UPLOADS)] {
             std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         }
-        let catalog: Arc<dyn Catalog> = match catalog_url {
+        let catalog: Arc<dyn Catalog> = match locations.catalog.as_deref() {
             None => Arc::new(SqliteCatalog::open(&root.join(CATALOG))?),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Arc::new(PostgresCatalog::connect(url)?)
@@ -74,7 +91,14 @@ impl Store {
                 None => return Err(Error::Unsupported("a catalog URL is sqlite://PATH or postgres://…")),
             },
         };
-        let store = Self { root, catalog, catalog_url: catalog_url.map(str::to_owned) };
+        let bucket = match locations.storage.as_deref() {
+            None => None,
+            Some(url) => {
+                let cache = locations.cache_mb.saturating_mul(1 << 20);
+                Some(Arc::new(Bucket::open(url, &locations.storage_options, cache)?))
+            }
+        };
+        let store = Self { root, catalog, bucket, locations: locations.clone() };
         store.sweep()?;
         Ok(store)
     }
@@ -135,6 +159,9 @@ impl Store {
     /// exact). The search index is not copied; [`Store::restore`]'s caller rebuilds it.
     /// Returns the number of version files.
     pub fn backup(&self, to: &Path) -> Result<usize> {
+        if self.bucket.is_some() {
+            return Err(Error::Unsupported("files in a bucket are backed up with the bucket (see deploy/README.md)"));
+        }
         empty_dir(to)?;
         let catalog = to.join(CATALOG);
         self.catalog.backup(&catalog)?;
@@ -187,9 +214,9 @@ impl Store {
         self.catalog.clone()
     }
 
-    /// The catalog URL the store was opened with (`None`: the data folder's SQLite file).
-    pub fn catalog_url(&self) -> Option<&str> {
-        self.catalog_url.as_deref()
+    /// Where the store keeps what is not in its data folder.
+    pub fn locations(&self) -> &Locations {
+        &self.locations
     }
 
     /// Where the search index lives.
@@ -197,9 +224,40 @@ impl Store {
         self.root.join("index")
     }
 
-    /// The Parquet file of a version. The path comes from the catalog, never from a request.
-    pub fn version_path(&self, version: &TableVersion) -> PathBuf {
-        self.root.join(&version.file)
+    /// The Parquet file of a version, on this machine: with a bucket, read into the data
+    /// folder first if it is not there yet. The path comes from the catalog, never from a
+    /// request. With a bucket this may take a while: call it off the async threads.
+    pub fn version_path(&self, version: &TableVersion) -> Result<PathBuf> {
+        self.local(&version.file)
+    }
+
+    /// Whether [`Store::version_path`] answers without reading the bucket.
+    pub fn is_local(&self, version: &TableVersion) -> bool {
+        self.bucket.is_none() || self.root.join(&version.file).exists()
+    }
+
+    /// A URL that reads a version's file straight from the bucket for `valid`, when the
+    /// files are in one; `None` for a data folder's own files.
+    pub fn signed_url(&self, version: &TableVersion, valid: std::time::Duration) -> Result<Option<String>> {
+        self.bucket.as_ref().map(|b| b.signed_url(&version.file, valid)).transpose()
+    }
+
+    /// The local copy of the stored file `relative`, fetched from the bucket if needed.
+    fn local(&self, relative: &str) -> Result<PathBuf> {
+        let path = self.root.join(relative);
+        let Some(bucket) = &self.bucket else { return Ok(path) };
+        if path.exists() {
+            storage::touch(&path);
+            return Ok(path);
+        }
+        let staged = self.stage("fetch");
+        bucket.get(relative, staged.path())?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        }
+        std::fs::rename(staged.path(), &path).map_err(Error::io(&path))?;
+        bucket.trim_cache(&self.root, &["tables", UPLOADS]);
+        Ok(path)
     }
 
     /// A fresh, uniquely named file in the staging area, with the given extension.
@@ -224,11 +282,31 @@ impl Store {
         File::open(&staged.path).and_then(|f| f.sync_all()).map_err(Error::io(&staged.path))?;
         std::fs::rename(&staged.path, &target).map_err(Error::io(&target))?;
         staged.published = true;
+        if let Some(bucket) = &self.bucket {
+            bucket.put(&relative, &target).inspect_err(|_| {
+                let _ = std::fs::remove_file(&target);
+            })?;
+        }
         Ok(relative)
     }
 
-    /// The file of an upload kept by [`Store::keep_upload`].
+    /// Removes an upload whose job has ended, here and in the bucket.
+    pub fn remove_upload(&self, relative: &str) -> Result<()> {
+        let path = self.checked_upload(relative)?;
+        let _ = std::fs::remove_file(path);
+        match &self.bucket {
+            Some(bucket) => bucket.delete(relative),
+            None => Ok(()),
+        }
+    }
+
+    /// The file of an upload kept by [`Store::keep_upload`], on this machine.
     pub fn upload_path(&self, relative: &str) -> Result<PathBuf> {
+        self.checked_upload(relative)?;
+        self.local(relative)
+    }
+
+    fn checked_upload(&self, relative: &str) -> Result<PathBuf> {
         match relative.strip_prefix(UPLOADS).and_then(|r| r.strip_prefix('/')) {
             // Written by keep_upload; anything else in a job record is not ours to read.
             Some(name) if !name.contains(['/', '\\']) && !name.starts_with('.') => Ok(self.root.join(relative)),
@@ -263,12 +341,23 @@ impl Store {
         staged.published = true;
         File::open(&dir).and_then(|d| d.sync_all()).map_err(Error::io(&dir))?;
         let relative = format!("tables/{}/{}/{}", new.dataset.id, new.table, file_name);
+        // With a bucket, the object goes first, under a name no version uses; the local file
+        // stays as this node's cached copy.
+        if let Some(bucket) = &self.bucket
+            && let Err(e) = bucket.put(&relative, &target)
+        {
+            let _ = std::fs::remove_file(&target);
+            return Err(e);
+        }
         let new = NewVersion { file: relative, ..new };
         match self.catalog.add_version(&new) {
             Ok(version) => Ok(version),
             Err(e) => {
                 // Not referenced by the catalog, so nobody can be reading it.
                 let _ = std::fs::remove_file(&target);
+                if let Some(bucket) = &self.bucket {
+                    let _ = bucket.delete(&new.file);
+                }
                 Err(e)
             }
         }
@@ -345,7 +434,7 @@ mod tests {
             let v = store.publish(staged, new_version("population")).unwrap();
             assert_eq!(v.version, expected);
             assert!(!staged_path.exists());
-            assert!(store.version_path(&v).exists());
+            assert!(store.version_path(&v).unwrap().exists());
         }
         let ds = store.catalog().dataset("population").unwrap();
         assert_eq!(ds.tables[0].versions.len(), 2);

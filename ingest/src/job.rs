@@ -524,7 +524,7 @@ fn ingest_part(
     let changes = match &previous {
         Some(prev) => {
             let latest = prev.latest();
-            Some(diff::changes(latest, &store.version_path(latest), &columns, parquet.path())?)
+            Some(diff::changes(latest, &store.version_path(latest)?, &columns, parquet.path())?)
         }
         None => None,
     };

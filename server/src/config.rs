@@ -20,6 +20,17 @@ pub struct Config {
     /// This node's search index [default: `index/` in the data folder]. Nodes that share a
     /// data folder each need their own.
     pub index: Option<PathBuf>,
+    /// Where version files live: unset for the data folder, or `s3://BUCKET/PREFIX` with the
+    /// endpoint and keys from the `AWS_*` variables, for files that several nodes share.
+    pub storage: Option<String>,
+    /// Settings of the bucket's client by object_store's names (`endpoint`, `region`,
+    /// `access_key_id`…), over the `AWS_*` variables.
+    pub storage_options: std::collections::BTreeMap<String, String>,
+    /// MB of the bucket's files each node keeps in its data folder.
+    pub cache_mb: u64,
+    /// Whole-file Parquet downloads answer with a redirect to a short-lived signed URL of
+    /// the bucket, so the file's bytes do not pass through the node.
+    pub redirect_downloads: bool,
     /// Where `serve` listens.
     pub addr: SocketAddr,
     /// Fill an empty data folder with the built-in demo catalog before serving.
@@ -141,6 +152,10 @@ impl Default for Config {
             data: PathBuf::from("data"),
             catalog: None,
             index: None,
+            storage: None,
+            storage_options: Default::default(),
+            cache_mb: 10_240,
+            redirect_downloads: false,
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             demo: false,
             public_url: None,
@@ -213,7 +228,13 @@ impl Config {
     /// Opens the data folder with the configured catalog.
     pub fn open_store(&self) -> anyhow::Result<opendata_datasets::Store> {
         use anyhow::Context;
-        opendata_datasets::Store::connect(&self.data, self.catalog.as_deref())
+        let locations = opendata_datasets::Locations {
+            catalog: self.catalog.clone(),
+            storage: self.storage.clone(),
+            cache_mb: self.cache_mb,
+            storage_options: self.storage_options.clone(),
+        };
+        opendata_datasets::Store::connect(&self.data, &locations)
             .with_context(|| format!("cannot open the data folder {}", self.data.display()))
     }
 

@@ -21,7 +21,7 @@ use crate::engine::wire::{self, Tag};
 #[derive(Debug, Serialize, Deserialize)]
 struct Request {
     data: PathBuf,
-    catalog: Option<String>,
+    locations: opendata_datasets::Locations,
     job: IngestJob,
     memory_mb: u64,
 }
@@ -52,7 +52,7 @@ pub async fn ingest(
     let mut frame = Vec::new();
     let request = Request {
         data: store.root().to_owned(),
-        catalog: store.catalog_url().map(str::to_owned),
+        locations: store.locations().clone(),
         job,
         memory_mb: limits.ingest_memory_mb,
     };
@@ -111,7 +111,7 @@ pub fn main() -> anyhow::Result<()> {
     crate::child::limit_heap(request.memory_mb + 256);
     let run = || -> anyhow::Result<Vec<u32>> {
         // The server indexes what this publishes: the index is the node's, not the data's.
-        let store = Store::connect(&request.data, request.catalog.as_deref())?;
+        let store = Store::connect(&request.data, &request.locations)?;
         let outcome = opendata_ingest::ingest(&store, &request.job, &mut |_| {})?;
         Ok(outcome.tables.iter().map(|t| t.version.version).collect())
     };

@@ -95,8 +95,10 @@ async fn execute(state: &AppState, mut job: Job) {
     job.finished_at = Some(Utc::now());
     match state.store.catalog().finish_job(&job, &state.node) {
         Ok(true) => {
-            if let Some(path) = job.input.as_ref().and_then(|i| state.store.upload_path(&i.upload).ok()) {
-                let _ = std::fs::remove_file(path);
+            if let Some(input) = &job.input
+                && let Err(e) = state.store.remove_upload(&input.upload)
+            {
+                tracing::warn!(job = job.id, %e, "could not remove the job's upload; the sweep will");
             }
         }
         Ok(false) => tracing::warn!(job = job.id, "another node took the job over; its outcome stands"),
@@ -117,7 +119,12 @@ async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, String> {
     }
     let dataset = catalog.dataset(&job.dataset).map_err(|e| e.to_string())?;
     let input = job.input.as_ref().ok_or("the job has no upload to ingest")?;
-    let source = state.store.upload_path(&input.upload).map_err(|e| e.to_string())?;
+    let source = {
+        let (store, upload) = (state.store.clone(), input.upload.clone());
+        // From a bucket, when another node received the upload.
+        tokio::task::spawn_blocking(move || store.upload_path(&upload)).await.map_err(|e| e.to_string())?
+    };
+    let source = source.map_err(|e| format!("the upload cannot be read ({e}); upload again"))?;
     if !source.exists() {
         return Err("the upload is gone; upload again".into());
     }

@@ -1,6 +1,7 @@
 //! The test harness: a data folder in a temporary directory, the real server on port 0.
 
 pub mod postgres;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -8,7 +8,6 @@
 //! nodes. Such writes (publishes, edits) are rare, so serializing them costs nothing that
 //! matters.
 
-mod bridge;
 mod schema;
 
 use std::sync::Arc;
@@ -21,8 +20,8 @@ use tokio_postgres::{AsyncMessage, NoTls, Row, Transaction};
 use crate::catalog::{Catalog, Change, Changes, NewVersion, Totals};
 use crate::ident::{sql_name, validate_id};
 use crate::model::*;
+use crate::runtime::Bridge;
 use crate::{Error, Result};
-use bridge::Bridge;
 
 /// Arbitrary, fixed: the advisory lock of every feed-writing transaction.
 const FEED_LOCK: i64 = 0x6f70_656e_6665_6564;
@@ -45,7 +44,7 @@ impl PostgresCatalog {
     pub fn connect(url: &str) -> Result<Self> {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| Error::Unavailable(format!("bad catalog URL: {e}")))?;
-        let bridge = Bridge::start()?;
+        let bridge = Bridge::start("catalog-pg")?;
         let manager = deadpool_postgres::Manager::from_config(
             config.clone(),
             NoTls,

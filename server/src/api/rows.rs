@@ -81,13 +81,23 @@ fn not_modified(etag: &str, pinned: bool) -> Response {
 }
 
 /// The table version a request reads, as a worker task names it.
-fn file_of(state: &AppState, version: &TableVersion) -> TableFile {
-    TableFile {
-        path: state.store.version_path(version),
+async fn file_of(state: &AppState, version: &TableVersion) -> ApiResult<TableFile> {
+    Ok(TableFile {
+        path: local_file(state, version).await?,
         version: version.version,
         columns: version.columns.clone(),
         row_count: version.row_count,
+    })
+}
+
+/// A version's file on this node. From a bucket, a file not yet cached is read on a
+/// blocking thread: it may be large.
+pub(crate) async fn local_file(state: &AppState, version: &TableVersion) -> ApiResult<std::path::PathBuf> {
+    if state.store.is_local(version) {
+        return Ok(state.store.version_path(version)?);
     }
+    let (store, version) = (state.store.clone(), version.clone());
+    Ok(tokio::task::spawn_blocking(move || store.version_path(&version)).await.map_err(ApiError::internal)??)
 }
 
 /// One page of rows for a query string in the rows API's syntax. Other surfaces over the
@@ -100,7 +110,7 @@ pub(crate) async fn page_of(
     encoding: PageEncoding,
 ) -> ApiResult<Page> {
     let Resolved { version, request, .. } = resolve(state, id, table, Some(raw))?;
-    let page = state.engine.page(file_of(state, &version), raw, &request, encoding).await?;
+    let page = state.engine.page(file_of(state, &version).await?, raw, &request, encoding).await?;
     let next = page.after.map(|after| Cursor { version: version.version, after }.encode());
     Ok(Page { version, request, body: page.body, total: page.total, next })
 }
@@ -117,7 +127,7 @@ pub(crate) async fn chart_of(
     let Resolved { version, .. } = resolve(state, id, table, Some(raw))?;
     let Some(spec) = ChartSpec::parse(spec_pairs, &version.columns)? else { return Ok(None) };
     let task = ChartTask {
-        table: file_of(state, &version),
+        table: file_of(state, &version).await?,
         raw: raw.to_owned(),
         limits: state.config.limits.clone(),
         spec: spec_pairs.to_vec(),
@@ -202,8 +212,10 @@ async fn rows_as(
         RowsFormat::Csv => PageEncoding::Csv { bom: request.bom },
         RowsFormat::Ndjson => PageEncoding::Ndjson,
     };
-    let page =
-        state.engine.page(file_of(&state, &version), raw.as_deref().unwrap_or_default(), &request, encoding).await?;
+    let page = state
+        .engine
+        .page(file_of(&state, &version).await?, raw.as_deref().unwrap_or_default(), &request, encoding)
+        .await?;
     let (total, next) = (page.total, page.after.map(|after| Cursor { version: version.version, after }.encode()));
     let mut response = match (format, page.body) {
         (RowsFormat::Json, PageBody::Values(rows)) => {
@@ -317,9 +329,16 @@ pub async fn table_file(
     let file_name = format!("{}__{}_v{}.{}", id, t.name, version.version, format.extension());
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")).map_err(ApiError::internal)?;
-    let path = state.store.version_path(&version);
     let untouched =
         request.filters.is_empty() && request.order.is_empty() && request.select.len() == version.columns.len();
+    if format == ExportFormat::Parquet && untouched && state.config.redirect_downloads {
+        // The file as stored: the bucket serves it, the node only signs the way there.
+        if let Some(url) = state.store.signed_url(&version, std::time::Duration::from_secs(600))? {
+            let location = HeaderValue::from_str(&url).map_err(ApiError::internal)?;
+            return Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response());
+        }
+    }
+    let path = local_file(&state, &version).await?;
     if format == ExportFormat::Parquet && untouched {
         let etag = format!("\"{}-{}-v{}-{}\"", id, t.name, version.version, version.byte_size);
         let mut res = serve_file(&path, &etag, &headers, format.content_type()).await?;
@@ -341,7 +360,7 @@ pub async fn table_file(
         ));
     };
     let task = ExportTask {
-        table: file_of(&state, &version),
+        table: file_of(&state, &version).await?,
         raw: raw.clone().unwrap_or_default(),
         limits: state.config.limits.clone(),
         format,

@@ -159,7 +159,7 @@ pub(crate) async fn execute(state: &AppState, q: String, encoding: SqlEncoding) 
         versions.push((r.name.clone(), version.clone()));
         tables.push(SqlTable {
             name: r.name.clone(),
-            load: Load::new(state.store.version_path(version), version),
+            load: Load::new(crate::api::rows::local_file(state, version).await?, version),
             columns: version.columns.iter().map(|c| c.name.clone()).collect(),
         });
     }

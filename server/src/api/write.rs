@@ -340,7 +340,7 @@ pub async fn upload_version(
     let detail = format!("{size} bytes, job {}", job.id);
     let queued = audited(&state, &caller, Change::Job(&job), "version.upload", &format!("{id}/{table}"), detail);
     if let Err(e) = queued {
-        let _ = std::fs::remove_file(state.store.upload_path(&upload)?);
+        let _ = state.store.remove_upload(&upload);
         return Err(e);
     }
     state.jobs_queued.notify_one();

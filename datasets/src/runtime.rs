@@ -1,8 +1,9 @@
-//! The catalog trait is synchronous: SQLite answers in microseconds, and its ~50 callers
-//! (async handlers, ingest processes, the CLI) call it inline. tokio-postgres is async, and
-//! a `block_on` on a thread that already drives a tokio runtime panics. So the PostgreSQL
-//! catalog owns a small runtime on threads of its own: a call spawns its future there and
-//! the caller waits on a channel, from any thread, inside a runtime or not.
+//! The catalog and the store are synchronous: SQLite answers in microseconds, and their
+//! callers (async handlers, ingest processes, the CLI) call them inline. tokio-postgres and
+//! object_store are async, and a `block_on` on a thread that already drives a tokio runtime
+//! panics. So the PostgreSQL catalog and the object store each own a small runtime on
+//! threads of their own: a call spawns its future there and the caller waits on a channel,
+//! from any thread, inside a runtime or not.
 
 use std::future::Future;
 
@@ -13,35 +14,35 @@ use crate::{Error, Result};
 /// A runtime on its own threads, ended when this is dropped (a tokio runtime must not be
 /// dropped on a thread that drives another one, which is where the last `Arc` may go).
 #[derive(Debug)]
-pub(super) struct Bridge {
+pub(crate) struct Bridge {
     handle: tokio::runtime::Handle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Bridge {
-    pub(super) fn start() -> Result<Self> {
+    pub(crate) fn start(name: &str) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .thread_name("catalog-pg")
+            .thread_name(name)
             .enable_all()
             .build()
-            .map_err(|e| Error::Unavailable(format!("cannot start the catalog's runtime: {e}")))?;
+            .map_err(|e| Error::Unavailable(format!("cannot start a runtime: {e}")))?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
-            .name("catalog-pg-owner".into())
+            .name(format!("{name}-owner"))
             .spawn(move || {
                 runtime.block_on(async {
                     let _ = stopped.await;
                 });
                 runtime.shutdown_background();
             })
-            .map_err(|e| Error::Unavailable(format!("cannot start the catalog's runtime: {e}")))?;
+            .map_err(|e| Error::Unavailable(format!("cannot start a runtime: {e}")))?;
         Ok(Self { handle, stop: Some(stop) })
     }
 
     /// Runs `future` on the catalog's runtime and waits for it.
-    pub(super) fn run<T, F>(&self, future: F) -> Result<T>
+    pub(crate) fn run<T, F>(&self, future: F) -> Result<T>
     where
         F: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
@@ -50,11 +51,11 @@ impl Bridge {
         self.handle.spawn(async move {
             let _ = tx.send(future.await);
         });
-        rx.recv().map_err(|_| Error::Unavailable("the catalog's runtime stopped".into()))?
+        rx.recv().map_err(|_| Error::Unavailable("the runtime stopped".into()))?
     }
 
     /// Runs `f` with a pooled connection on the catalog's runtime.
-    pub(super) fn with<T, F, Fut>(&self, pool: &Pool, f: F) -> Result<T>
+    pub(crate) fn with<T, F, Fut>(&self, pool: &Pool, f: F) -> Result<T>
     where
         F: FnOnce(Object) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T>> + Send + 'static,
@@ -67,7 +68,7 @@ impl Bridge {
         })
     }
 
-    pub(super) fn handle(&self) -> &tokio::runtime::Handle {
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
         &self.handle
     }
 }
