@@ -21,6 +21,7 @@ mod catalog;
 mod ckan;
 mod cli;
 mod corpus;
+mod delta;
 mod docs;
 mod downloads;
 mod errors;

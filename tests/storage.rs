@@ -56,8 +56,13 @@ async fn nodes_with_their_own_folders_share_versions_through_a_bucket() {
 
     // The version's file is in the bucket, under the name the catalog gives it.
     let d = a.json("/api/v1/datasets/yaks", 200).await;
-    let objects: Vec<_> = walk(&S3::shared().folder(&bucket).join("tables/yaks/main"));
+    let table = S3::shared().folder(&bucket).join("tables/yaks/main");
+    let objects: Vec<_> = walk(&table).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
     assert_eq!(objects.len(), 1, "{objects:?}");
+    // With its Delta log beside it, in the bucket.
+    let commit = std::fs::read_to_string(table.join("_delta_log/00000000000000000000.json")).unwrap();
+    let file = objects[0].file_name().unwrap().to_str().unwrap();
+    assert!(commit.contains(&format!("\"add\":{{\"path\":\"{file}\"")), "{commit}");
     assert_eq!(
         walk(&S3::shared().folder(&bucket).join("uploads")),
         Vec::<std::path::PathBuf>::new(),

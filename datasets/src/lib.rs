@@ -9,6 +9,7 @@
 //! The crate knows nothing about HTTP, search or file formats.
 
 mod catalog;
+pub mod delta;
 mod error;
 pub mod ident;
 pub mod license;

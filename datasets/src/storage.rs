@@ -105,6 +105,18 @@ impl Bucket {
         })
     }
 
+    pub(crate) fn exists(&self, relative: &str) -> Result<bool> {
+        let (store, key) = (self.store.clone(), self.key(relative));
+        let failed = Self::failed("look for", relative);
+        self.runtime.run(async move {
+            match store.head(&key).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(failed(e)),
+            }
+        })
+    }
+
     pub(crate) fn delete(&self, relative: &str) -> Result<()> {
         let (store, key) = (self.store.clone(), self.key(relative));
         let failed = Self::failed("delete", relative);

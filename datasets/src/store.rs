@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::catalog::{Catalog, NewVersion};
+use crate::delta;
 use crate::ident::validate_id;
 use crate::model::TableVersion;
 use crate::storage::{self, Bucket};
@@ -272,6 +273,53 @@ impl Store {
         StagedFile { path: self.root.join("staging").join(unique), published: false }
     }
 
+    /// Brings a table's Delta log up to its versions in the catalog: the commits missing at
+    /// its end are written (see [`crate::delta`]); returns how many.
+    pub fn write_delta_log(&self, dataset: &str, table: &str) -> Result<usize> {
+        let d = self.catalog.dataset(dataset)?;
+        let t = d.tables.iter().find(|t| t.name == table);
+        let t = t.ok_or_else(|| Error::TableNotFound { dataset: dataset.into(), table: table.into() })?;
+        let mut missing = Vec::new();
+        for (at, v) in t.versions.iter().enumerate().rev() {
+            let path = delta::commit_path(dataset, table, v.version);
+            let present = match &self.bucket {
+                Some(bucket) => bucket.exists(&path)?,
+                None => self.root.join(&path).exists(),
+            };
+            if present {
+                break;
+            }
+            missing.push((at, path));
+        }
+        for (at, path) in missing.iter().rev() {
+            let staged = self.stage("json");
+            std::fs::write(staged.path(), delta::commit(t, *at)).map_err(Error::io(staged.path()))?;
+            match &self.bucket {
+                Some(bucket) => bucket.put(path, staged.path())?,
+                None => {
+                    let target = self.root.join(path);
+                    if let Some(dir) = target.parent() {
+                        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+                    }
+                    File::open(staged.path()).and_then(|f| f.sync_all()).map_err(Error::io(staged.path()))?;
+                    std::fs::rename(staged.path(), &target).map_err(Error::io(&target))?;
+                }
+            }
+        }
+        Ok(missing.len())
+    }
+
+    /// [`Store::write_delta_log`] for every table; returns the commits written.
+    pub fn repair_delta_logs(&self) -> Result<usize> {
+        let mut written = 0;
+        for d in self.catalog.datasets()? {
+            for t in &d.tables {
+                written += self.write_delta_log(&d.meta.id, &t.name)?;
+            }
+        }
+        Ok(written)
+    }
+
     /// Keeps a staged upload for the ingest job `job`, in the shared `uploads/` area where
     /// any node can read it; returns its path relative to the data folder.
     pub fn keep_upload(&self, mut staged: StagedFile, job: &str, extension: &str) -> Result<String> {
@@ -351,7 +399,14 @@ impl Store {
         }
         let new = NewVersion { file: relative, ..new };
         match self.catalog.add_version(&new) {
-            Ok(version) => Ok(version),
+            Ok(version) => {
+                // The log follows the catalog; one missed here (a crash, a bucket that did
+                // not answer) is written by the next publish or at the next start.
+                if let Err(e) = self.write_delta_log(&new.dataset.id, &new.table) {
+                    tracing::warn!(dataset = new.dataset.id, table = new.table, %e, "the Delta log lags the catalog");
+                }
+                Ok(version)
+            }
             Err(e) => {
                 // Not referenced by the catalog, so nobody can be reading it.
                 let _ = std::fs::remove_file(&target);

@@ -37,7 +37,8 @@ fn json_value(v: AnyValue<'_>) -> Value {
         AnyValue::Date(days) => Value::String(
             chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163).map(|d| d.to_string()).unwrap_or_default(),
         ),
-        AnyValue::Datetime(t, unit, _) => {
+        // Owned when the value came out of a row built for a page (a point read).
+        AnyValue::Datetime(t, unit, _) | AnyValue::DatetimeOwned(t, unit, _) => {
             let micros = match unit {
                 TimeUnit::Nanoseconds => t / 1000,
                 TimeUnit::Microseconds => t,

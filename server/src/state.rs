@@ -51,6 +51,12 @@ impl AppState {
         if repaired > 0 {
             tracing::warn!(datasets = repaired, "brought the search index in line with the catalog");
         }
+        // Logs missed by a crash between a catalog commit and its Delta commit.
+        match store.repair_delta_logs() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(commits = n, "wrote the Delta log commits the catalog was ahead of"),
+            Err(e) => tracing::warn!(%e, "cannot bring the Delta logs up to date; the next publish will"),
+        }
         let engine = Engine::new(&config.limits, workers.clone());
         let rate_limiter = RateLimiter::new(config.limits.requests_per_minute);
         let ingests = Arc::new(tokio::sync::Semaphore::new(config.limits.max_running_ingests.max(1)));
