@@ -20,6 +20,7 @@ mod backends;
 mod catalog;
 mod ckan;
 mod cli;
+mod cluster;
 mod corpus;
 mod delta;
 mod docs;

@@ -52,6 +52,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the catalog's database or the bucket could not be reached: an outage of a
+    /// moment (a restart, a lost connection), worth a retry, not a fault of the request.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Unavailable(_) => true,
+            // No SQLSTATE: the connection failed; 08: connection exceptions; 57P: shutdown.
+            Error::Postgres(e) => {
+                e.is_closed() || e.code().is_none_or(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Error::Io { path, source }

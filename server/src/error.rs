@@ -64,6 +64,7 @@ codes! {
     QueryTimeout => ("query_timeout", SERVICE_UNAVAILABLE, "Query took too long"),
     QueryMemory => ("query_memory", SERVICE_UNAVAILABLE, "Query stopped at the memory limit"),
     Overloaded => ("overloaded", SERVICE_UNAVAILABLE, "Server busy"),
+    CatalogUnavailable => ("catalog_unavailable", SERVICE_UNAVAILABLE, "Catalog unavailable"),
     RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Internal server error"),
 }
@@ -174,7 +175,7 @@ impl IntoResponse for ApiError {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             // The queue drains in well under a second at the default limits.
-            Code::Overloaded | Code::TooManyExports => {
+            Code::Overloaded | Code::TooManyExports | Code::CatalogUnavailable => {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
@@ -198,6 +199,10 @@ impl From<opendata_datasets::Error> for ApiError {
             E::JobNotFound(id) => ApiError::new(Code::JobNotFound, format!("no job `{id}`")),
             // An id that is not a slug cannot exist.
             E::InvalidId { value, .. } => ApiError::new(Code::DatasetNotFound, format!("no dataset `{value}`")),
+            e if e.is_unavailable() => {
+                tracing::warn!(%e, "the catalog or the storage did not answer");
+                ApiError::new(Code::CatalogUnavailable, "the catalog cannot be reached for a moment; retry shortly")
+            }
             other => ApiError::internal(other),
         }
     }

@@ -76,7 +76,15 @@ async fn execute(state: &AppState, mut job: Job) {
         }
     };
     let outcome = tokio::select! {
-        outcome = ingest(state, &job) => outcome,
+        outcome = ingest(state, &job) => match outcome {
+            Ok(versions) => Ok(versions),
+            Err(Failure::Failed(why)) => Err(why),
+            Err(Failure::Interrupted) => {
+                // This node is stopping: the job is not over, its lease will run out.
+                tracing::info!(job = job.id, "left the job to another node");
+                return;
+            }
+        },
         () = renew => {
             tracing::warn!(job = job.id, "lost the job's lease to another node; stopped its ingest");
             return;
@@ -106,25 +114,53 @@ async fn execute(state: &AppState, mut job: Job) {
     }
 }
 
+/// Why a job did not publish.
+enum Failure {
+    /// For good, with the reason its publisher is told.
+    Failed(String),
+    /// Cut off by this node's shutdown: the job goes on elsewhere.
+    Interrupted,
+}
+
+impl From<String> for Failure {
+    fn from(why: String) -> Self {
+        Failure::Failed(why)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(why: &str) -> Self {
+        Failure::Failed(why.to_owned())
+    }
+}
+
 /// The ingest of one job, in a process of its own (see [`crate::ingest_child`]); the
 /// versions it published, or why it published nothing.
 ///
 /// The job may have waited: its token must still be allowed to publish into its dataset,
 /// and the dataset must still exist; the version never changes the dataset's metadata.
-async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, String> {
+async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, Failure> {
     let catalog = state.store.catalog();
     match &job.token {
         Some(token) => crate::auth::still_allowed(catalog, token, &job.dataset)?,
-        None => return Err("the upload has no token to check".to_owned()),
+        None => return Err("the upload has no token to check".into()),
     }
-    let dataset = catalog.dataset(&job.dataset).map_err(|e| e.to_string())?;
+    let dataset = catalog
+        .dataset(&job.dataset)
+        .map_err(|e| if e.is_unavailable() { Failure::Interrupted } else { Failure::Failed(e.to_string()) })?;
     let input = job.input.as_ref().ok_or("the job has no upload to ingest")?;
     let source = {
         let (store, upload) = (state.store.clone(), input.upload.clone());
         // From a bucket, when another node received the upload.
-        tokio::task::spawn_blocking(move || store.upload_path(&upload)).await.map_err(|e| e.to_string())?
+        tokio::task::spawn_blocking(move || store.upload_path(&upload)).await.map_err(|_| Failure::Interrupted)?
     };
-    let source = source.map_err(|e| format!("the upload cannot be read ({e}); upload again"))?;
+    let source = source.map_err(|e| {
+        if e.is_unavailable() {
+            Failure::Interrupted
+        } else {
+            format!("the upload cannot be read ({e}); upload again").into()
+        }
+    })?;
     if !source.exists() {
         return Err("the upload is gone; upload again".into());
     }

@@ -88,6 +88,11 @@ pub struct DataArg {
     #[arg(long, env = "OPENDATA_CATALOG")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catalog: Option<String>,
+    /// Where version files live: s3://BUCKET/PREFIX, with the endpoint and keys from the
+    /// AWS_* variables [default: the data folder].
+    #[arg(long, env = "OPENDATA_STORAGE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
 }
 
 #[derive(Debug, Args, Serialize)]
