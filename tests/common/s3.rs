@@ -32,7 +32,7 @@ impl S3 {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let script = format!(
             "rclone serve s3 '{root}' --addr 127.0.0.1:{port} --auth-key {KEY_ID},{SECRET} \
-               --config /dev/null --log-level ERROR & s3=$!; \
+               --config /dev/null --log-level ERROR --dir-cache-time 0s & s3=$!; \
              while [ -d /proc/{me} ] && kill -0 $s3 2>/dev/null; do sleep 1; done; \
              kill $s3 2>/dev/null; wait $s3; rm -rf '{root}'",
             root = root.display(),
@@ -56,6 +56,7 @@ impl S3 {
     pub fn bucket(&self) -> String {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let name = format!("b{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        // A folder of the served one; rclone lists it afresh each time (--dir-cache-time 0s).
         std::fs::create_dir_all(self.root.join(&name)).unwrap();
         format!("s3://{name}/portal")
     }
