@@ -215,6 +215,18 @@ fn leases(c: &dyn Catalog) {
     assert!(failed.error.unwrap().contains("interrupted"));
 }
 
+/// One node leads a role at a time; another takes over when its lead runs out.
+fn leaders(c: &dyn Catalog) {
+    let later = Utc::now() + chrono::Duration::seconds(60);
+    assert!(c.lead("maintainer", "n1", later).unwrap());
+    assert!(!c.lead("maintainer", "n2", later).unwrap(), "n1 leads");
+    assert!(c.lead("maintainer", "n1", later).unwrap(), "renewed");
+    assert!(c.lead("other", "n2", later).unwrap(), "roles are separate");
+    assert!(c.lead("maintainer", "n1", Utc::now() - chrono::Duration::seconds(1)).unwrap());
+    assert!(c.lead("maintainer", "n2", later).unwrap(), "n1's lead ran out");
+    assert!(!c.lead("maintainer", "n1", later).unwrap());
+}
+
 /// Nodes claiming at once never get the same job.
 fn concurrent_claims(catalogs: Vec<Arc<dyn Catalog>>) {
     for i in 0..30 {
@@ -308,6 +320,8 @@ fn sqlite_catalog() {
     let (_dir, c) = sqlite();
     leases(c.as_ref());
     let (_dir, c) = sqlite();
+    leaders(c.as_ref());
+    let (_dir, c) = sqlite();
     wakes(c);
     // Two connections to one file, as two processes have.
     let dir = tempfile::tempdir().unwrap();
@@ -324,6 +338,7 @@ fn postgres_catalog() {
     accounts(postgres().as_ref());
     feed(postgres().as_ref());
     leases(postgres().as_ref());
+    leaders(postgres().as_ref());
     wakes(postgres());
     let nodes =
         |url: String| (0..3).map(|_| Arc::new(PostgresCatalog::connect(&url).unwrap()) as Arc<dyn Catalog>).collect();

@@ -171,12 +171,22 @@ impl Load {
     }
 }
 
+/// Uploads as a well-behaved client does: a 503 (the catalog restarting) is retried after
+/// its `Retry-After`.
 async fn upload(base: &str, token: &str, dataset: &str, csv: String) -> String {
     let url = format!("{base}/api/v1/datasets/{dataset}/tables/main/versions?file_name={dataset}.csv");
-    let res = reqwest::Client::new().request(M::POST, url).bearer_auth(token).body(csv).send().await.unwrap();
-    let (status, headers) = (res.status(), res.headers().clone());
-    assert_eq!(status, 202, "{}", res.text().await.unwrap());
-    headers["location"].to_str().unwrap().to_owned()
+    for _ in 0..10 {
+        let res =
+            reqwest::Client::new().request(M::POST, &url).bearer_auth(token).body(csv.clone()).send().await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        if status == 503 && headers.contains_key("retry-after") {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        assert_eq!(status, 202, "{}", res.text().await.unwrap());
+        return headers["location"].to_str().unwrap().to_owned();
+    }
+    panic!("{url}: still 503 after 10 tries");
 }
 
 async fn job_done(base: &str, token: &str, location: &str, within: Duration) -> serde_json::Value {

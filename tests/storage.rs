@@ -91,6 +91,20 @@ async fn nodes_with_their_own_folders_share_versions_through_a_bucket() {
     let bytes = reqwest::get(&signed).await.unwrap().bytes().await.unwrap();
     assert_eq!(bytes.len() as u64, d["tables"][0]["versions"][0]["byte_size"].as_u64().unwrap());
     assert_eq!(&bytes[..4], b"PAR1");
+    // The sweep removes, once an hour old, objects no version names, and nothing else.
+    let orphan = table.join("20200101T000000.000000-1-0.parquet");
+    std::fs::write(&orphan, b"PAR1 never committed").unwrap();
+    let store = Store::connect(setup.path(), &locations(&catalog, &bucket)).unwrap();
+    assert_eq!(store.sweep_bucket().unwrap(), 0, "too young to tell from a publish under way");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options().write(true).open(&orphan).unwrap().set_modified(old).unwrap();
+    for kept in walk(&table) {
+        std::fs::File::options().write(true).open(kept).unwrap().set_modified(old).unwrap();
+    }
+    assert_eq!(store.sweep_bucket().unwrap(), 1);
+    assert!(!orphan.exists());
+    assert_eq!(walk(&table).len(), 2, "the version and its Delta commit stay");
+
     // A serves the same file through itself.
     let through = a.get("/api/v1/datasets/yaks/tables/main/data.parquet").await;
     assert_eq!(through.status(), 200);

@@ -129,6 +129,12 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     fn finish_job(&self, job: &Job, node: &str) -> Result<bool>;
     fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize>;
 
+    /// Takes, or keeps, the lead of `role` for `node` until `until`: `true` when `node`
+    /// holds it now (it was free, ran out, or was already its own). One node at a time does
+    /// the work of a role, such as sweeping the bucket; if it dies, another takes over when
+    /// its lead runs out.
+    fn lead(&self, role: &str, node: &str, until: DateTime<Utc>) -> Result<bool>;
+
     /// The change feed: what changed after `seq`, written in the same transaction as each
     /// change, so a node that follows it (its search index, its caches) misses nothing that
     /// committed and sees nothing that did not. `Changes::seq` is where to go on from.

@@ -118,7 +118,7 @@ impl SqliteCatalog {
 
 /// Each step brings a catalog from schema version `i` to `i + 1`; `PRAGMA user_version`
 /// holds how many have run. Steps only ever add.
-const MIGRATIONS: &[fn(&Connection) -> Result<()>] = &[v1_base, v2_changes, v3_job_leases];
+const MIGRATIONS: &[fn(&Connection) -> Result<()>] = &[v1_base, v2_changes, v3_job_leases, v4_leaders];
 
 fn migrate(conn: &Connection) -> Result<()> {
     let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -161,6 +161,12 @@ fn v3_job_leases(conn: &Connection) -> Result<()> {
          UPDATE jobs SET status = json_extract(job, '$.status');
          CREATE INDEX jobs_status ON jobs(status);",
     )?;
+    Ok(())
+}
+
+/// Who leads each maintenance role, and until when.
+fn v4_leaders(conn: &Connection) -> Result<()> {
+    conn.execute_batch("CREATE TABLE leaders (role TEXT PRIMARY KEY, node TEXT NOT NULL, until TEXT NOT NULL)")?;
     Ok(())
 }
 
@@ -741,6 +747,18 @@ impl Catalog for SqliteCatalog {
                 }
             }
             Ok(cancelled)
+        })
+    }
+
+    fn lead(&self, role: &str, node: &str, until: DateTime<Utc>) -> Result<bool> {
+        self.write(|tx| {
+            let taken = tx.execute(
+                "INSERT INTO leaders (role, node, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (role) DO UPDATE SET node = excluded.node, until = excluded.until
+                 WHERE leaders.node = excluded.node OR leaders.until < ?4",
+                params![role, node, lease_time(until), lease_time(Utc::now())],
+            )?;
+            Ok(taken > 0)
         })
     }
 

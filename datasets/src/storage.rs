@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use object_store::ObjectStoreExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as Key;
 use object_store::signer::Signer;
+use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 
 use crate::runtime::Bridge;
@@ -102,6 +102,24 @@ impl Bucket {
             }
             file.sync_all().await.map_err(Error::io(&to))?;
             Ok(())
+        })
+    }
+
+    /// Every object under `relative/`, with when it was written, relative to the prefix.
+    pub(crate) fn list(&self, relative: &str) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+        let (store, key, prefix) = (self.store.clone(), self.key(relative), self.key(""));
+        let failed = Self::failed("list", relative);
+        self.runtime.run(async move {
+            use futures::TryStreamExt;
+            let objects: Vec<_> = store.list(Some(&key)).try_collect().await.map_err(failed)?;
+            let strip = format!("{}/", prefix.as_ref().trim_end_matches('/'));
+            Ok(objects
+                .into_iter()
+                .map(|o| {
+                    let path = o.location.as_ref();
+                    (path.strip_prefix(strip.trim_start_matches('/')).unwrap_or(path).to_owned(), o.last_modified)
+                })
+                .collect())
         })
     }
 

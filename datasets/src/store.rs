@@ -273,6 +273,43 @@ impl Store {
         StagedFile { path: self.root.join("staging").join(unique), published: false }
     }
 
+    /// With a bucket: removes what nothing names any more, once an hour old: version files
+    /// no version names (a publish whose catalog commit never came, a withdrawn dataset),
+    /// the Delta logs of tables that are gone, and uploads whose job ended. Returns how many
+    /// objects went. One node does this at a time (see [`Catalog::lead`]).
+    pub fn sweep_bucket(&self) -> Result<usize> {
+        let Some(bucket) = &self.bucket else { return Ok(0) };
+        let datasets = self.catalog.datasets()?;
+        let files: std::collections::HashSet<&str> =
+            datasets.iter().flat_map(|d| &d.tables).flat_map(|t| &t.versions).map(|v| v.file.as_str()).collect();
+        let tables: std::collections::HashSet<String> =
+            datasets.iter().flat_map(|d| d.tables.iter().map(move |t| delta::log_dir(&d.meta.id, &t.name))).collect();
+        let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+        let mut removed = 0;
+        for (path, written) in bucket.list("tables")? {
+            let named = match path.split_once("/_delta_log/") {
+                Some((table, _)) => tables.contains(&format!("{table}/_delta_log")),
+                None => files.contains(path.as_str()),
+            };
+            if !named && written < hour_ago {
+                bucket.delete(&path)?;
+                removed += 1;
+            }
+        }
+        for (path, written) in bucket.list(UPLOADS)? {
+            let job = path.rsplit('/').next().and_then(|name| name.split('.').next()).unwrap_or_default();
+            let waiting = self
+                .catalog
+                .job(job)
+                .is_ok_and(|j| matches!(j.status, crate::JobStatus::Queued | crate::JobStatus::Running));
+            if !waiting && written < hour_ago {
+                bucket.delete(&path)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Brings a table's Delta log up to its versions in the catalog: the commits missing at
     /// its end are written (see [`crate::delta`]); returns how many.
     pub fn write_delta_log(&self, dataset: &str, table: &str) -> Result<usize> {

@@ -19,6 +19,7 @@ mod follow;
 pub mod harvest;
 pub mod ingest_child;
 pub mod jobs;
+mod maintain;
 pub mod publish;
 pub mod ratelimit;
 pub mod serve;

@@ -34,10 +34,11 @@ pub async fn run(
     // Upload jobs run beside the requests, and stop taking new ones at shutdown; one that is
     // cut off mid-ingest is taken over when its lease runs out.
     let (stop, stopped) = tokio::sync::watch::channel(());
-    tokio::spawn(crate::jobs::run(state.clone(), async move {
-        let mut stopped = stopped;
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
         let _ = stopped.changed().await;
-    }));
+    };
+    tokio::spawn(crate::jobs::run(state.clone(), until_stopped(stopped.clone())));
+    tokio::spawn(crate::maintain::run(state.clone(), until_stopped(stopped)));
     let shutdown = async move {
         shutdown.await;
         let _ = stop.send(());

@@ -446,6 +446,21 @@ impl Catalog for PostgresCatalog {
         })
     }
 
+    fn lead(&self, role: &str, node: &str, until: chrono::DateTime<Utc>) -> Result<bool> {
+        let (role, node) = (role.to_owned(), node.to_owned());
+        self.with(move |c| async move {
+            let taken = c
+                .execute(
+                    "INSERT INTO leaders (role, node, until) VALUES ($1, $2, $3)
+                     ON CONFLICT (role) DO UPDATE SET node = excluded.node, until = excluded.until
+                     WHERE leaders.node = excluded.node OR leaders.until < now()",
+                    &[&role, &node, &until],
+                )
+                .await?;
+            Ok(taken > 0)
+        })
+    }
+
     fn changes_since(&self, seq: u64) -> Result<Changes> {
         self.with(move |c| async move {
             let rows = c

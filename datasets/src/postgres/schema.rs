@@ -88,6 +88,8 @@ const MIGRATIONS: &[&str] = &[
                      ADD COLUMN lease_until TIMESTAMPTZ;
      UPDATE jobs SET status = job::json->>'status';
      CREATE INDEX jobs_status ON jobs(status);",
+    // 3: who leads each maintenance role.
+    "CREATE TABLE leaders (role TEXT PRIMARY KEY, node TEXT NOT NULL, until TIMESTAMPTZ NOT NULL);",
 ];
 
 /// Arbitrary, fixed: the advisory lock migrations run under.
