@@ -490,6 +490,7 @@ impl Catalog for PostgresCatalog {
 }
 
 /// A [`Change`] that owns its parts, to cross onto the catalog's runtime.
+#[derive(Clone)]
 enum OwnedChange {
     Dataset(DatasetMeta),
     Withdraw(String),

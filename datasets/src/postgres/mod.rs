@@ -25,6 +25,8 @@ use crate::{Error, Result};
 
 /// Arbitrary, fixed: the advisory lock of every feed-writing transaction.
 const FEED_LOCK: i64 = 0x6f70_656e_6665_6564;
+/// Connections each node keeps to the catalog, besides the one that listens.
+const POOL_SIZE: usize = 16;
 /// The channel nodes listen on for new changes.
 const CHANNEL: &str = "opendata_changes";
 
@@ -52,7 +54,7 @@ impl PostgresCatalog {
         );
         let timeout = Some(Duration::from_secs(10));
         let pool = Pool::builder(manager)
-            .max_size(16)
+            .max_size(POOL_SIZE)
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(timeout)
             .create_timeout(timeout)
@@ -65,12 +67,21 @@ impl PostgresCatalog {
         Ok(catalog)
     }
 
+    /// Runs `f` with a pooled connection. After the database restarts, the pool still
+    /// holds connections to the old server; a call on one fails as closed before anything is
+    /// sent, so it is safe to run again, on another (the pool drops closed ones).
     fn with<T, F, Fut>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(Object) -> Fut + Send + 'static,
+        F: FnOnce(Object) -> Fut + Clone + Send + 'static,
         Fut: std::future::Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
+        for _ in 0..POOL_SIZE {
+            match self.bridge.with(&self.pool, f.clone()) {
+                Err(Error::Postgres(e)) if e.is_closed() => continue,
+                done => return done,
+            }
+        }
         self.bridge.with(&self.pool, f)
     }
 }
