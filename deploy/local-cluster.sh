@@ -64,13 +64,22 @@ start_node() { # I
       setsid $(node_cmd) >>"$DIR/node$i.log" 2>&1 &
   local pid=$!
   echo "$pid" >"$DIR/node$i.pid"
+  local answered=""
   for _ in $(seq 1 600); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && return 0
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && { answered=1; break; }
     kill -0 "$pid" 2>/dev/null || { echo "node $i ended:" >&2; tail -5 "$DIR/node$i.log" >&2; return 1; }
     sleep 0.1
   done
-  echo "node $i does not answer" >&2
-  return 1
+  [ -n "$answered" ] || { echo "node $i does not answer" >&2; return 1; }
+  # As in a real rolling restart: back in the balancer's rotation before the next step.
+  if [ -f "$DIR/haproxy.pid" ]; then
+    for _ in $(seq 1 200); do
+      curl -s "http://127.0.0.1:$STATS_PORT/stats;csv" | grep -q "^nodes,node$i,.*,UP," && return 0
+      sleep 0.05
+    done
+    echo "HAProxy does not see node $i up" >&2
+    return 1
+  fi
 }
 
 stop_pid() { # FILE SIGNAL
@@ -86,8 +95,8 @@ up() {
   local n="$1"
   [ -f "$DIR/cluster.env" ] && { echo "a cluster runs in $DIR: $0 down first" >&2; exit 1; }
   mkdir -p "$DIR"
-  local pg_port s3_port balancer ports=""
-  pg_port=$(free_port); s3_port=$(free_port); balancer=$(free_port)
+  local pg_port s3_port balancer stats ports=""
+  pg_port=$(free_port); s3_port=$(free_port); balancer=$(free_port); stats=$(free_port)
   for _ in $(seq 1 "$n"); do ports="${ports:+$ports,}$(free_port)"; done
 
   # The catalog: PostgreSQL from Debian's package, run as the postgres user.
@@ -107,6 +116,7 @@ up() {
   cat >"$DIR/cluster.env" <<ENV
 NODE_PORTS=$ports
 BALANCER_PORT=$balancer
+STATS_PORT=$stats
 CATALOG=postgres://postgres@127.0.0.1:$pg_port/opendata
 STORAGE=s3://opendata/portal
 AWS_ENDPOINT_URL=http://127.0.0.1:$s3_port
@@ -130,6 +140,10 @@ defaults
   retries 3
   option redispatch 1
   retry-on conn-failure empty-response response-timeout
+frontend stats
+  bind 127.0.0.1:$stats
+  stats enable
+  stats uri /stats
 frontend portal
   bind 127.0.0.1:$balancer
   option forwardfor
