@@ -125,7 +125,8 @@ ENV
 
   for i in $(seq 1 "$n"); do start_node "$i"; done
 
-  # The balancer: round robin, a node out after two failed checks, and requests that found a
+  # The balancer: round robin, a node out after three failed checks (a busy node is slow, not
+  # gone), and requests that found a
   # node gone (connection refused or reset, no answer) retried on another.
   {
     cat <<CFG
@@ -152,8 +153,8 @@ backend nodes
   balance roundrobin
   option httpchk GET /healthz
   http-check expect status 200
-  timeout check 2s
-  default-server check inter 500ms fall 2 rise 1
+  timeout check 5s
+  default-server check inter 1s fall 3 rise 1
 CFG
     i=0
     for port in ${ports//,/ }; do i=$((i + 1)); echo "  server node$i 127.0.0.1:$port"; done

@@ -48,6 +48,15 @@ pub async fn run(
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 
+/// The server's runtime. Catalog calls are synchronous and, with a PostgreSQL catalog, hold
+/// their thread for a network round trip: with only one thread per core, a few of them at
+/// once would leave none for `/healthz` and the balancer would take the node out. Twice the
+/// cores (at least four) keeps the node answering while some threads wait.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread().worker_threads((cores * 2).max(4)).enable_all().build()
+}
+
 /// Resolves on Ctrl-C or SIGTERM, and then ends the process `grace` later whatever is still
 /// open. Query workers end with it: each watches for its server to be gone.
 pub async fn shutdown_signal(grace: Duration) {

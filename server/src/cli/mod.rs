@@ -276,7 +276,7 @@ fn worker_cmd(config: Config) -> anyhow::Result<()> {
 }
 
 fn serve_cmd(config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = crate::serve::runtime()?;
     let state = AppState::open(config.clone())
         .with_context(|| format!("cannot open the data folder {}", config.data.display()))?;
     if config.demo {
