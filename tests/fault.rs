@@ -292,6 +292,10 @@ async fn crash_trials_leave_catalog_files_and_index_agreeing() {
     let mut delay = delays(20_261_202);
     for trial in 0..21 {
         let wait = Duration::from_millis(delay.next().unwrap());
+        // Each trial's file differs by one row, so a publish that completed never turns the
+        // next trial into a quick no-op that nothing can interrupt.
+        let text = format!("{text}{},{trial}\n", 10_000_000 + trial);
+        std::fs::write(&big, &text).unwrap();
         match trial % 3 {
             // A command-line ingest, killed.
             0 => {
@@ -301,7 +305,7 @@ async fn crash_trials_leave_catalog_files_and_index_agreeing() {
                 );
                 std::thread::sleep(wait);
                 if child.try_wait().unwrap().is_some() {
-                    served = 600_000;
+                    served = 600_001;
                 } else {
                     interrupted[0] += 1;
                 }
@@ -326,7 +330,7 @@ async fn crash_trials_leave_catalog_files_and_index_agreeing() {
                 }
                 let job = crate::common::wait_for_job(&s, &token, headers["location"].to_str().unwrap()).await;
                 if job["status"] == "succeeded" {
-                    served = 600_000;
+                    served = 600_001;
                 } else {
                     assert!(job["error"].as_str().unwrap().contains("stopped unexpectedly"), "{job}");
                     interrupted[1] += 1;
