@@ -122,14 +122,8 @@ impl Store {
         // Uploads whose job ended (or was never recorded) and that nobody touched for an hour.
         let uploads = self.root.join(UPLOADS);
         for entry in std::fs::read_dir(&uploads).map_err(Error::io(&uploads))?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let job = name.split('.').next().unwrap_or_default();
-            let waiting = self
-                .catalog
-                .job(job)
-                .is_ok_and(|j| matches!(j.status, crate::JobStatus::Queued | crate::JobStatus::Running));
             let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < hour_ago);
-            if old && !waiting {
+            if old && !self.upload_waits(&entry.file_name().to_string_lossy()) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -297,12 +291,7 @@ impl Store {
             }
         }
         for (path, written) in bucket.list(UPLOADS)? {
-            let job = path.rsplit('/').next().and_then(|name| name.split('.').next()).unwrap_or_default();
-            let waiting = self
-                .catalog
-                .job(job)
-                .is_ok_and(|j| matches!(j.status, crate::JobStatus::Queued | crate::JobStatus::Running));
-            if !waiting && written < hour_ago {
+            if written < hour_ago && !self.upload_waits(path.rsplit('/').next().unwrap_or_default()) {
                 bucket.delete(&path)?;
                 removed += 1;
             }
@@ -383,6 +372,13 @@ impl Store {
             Some(bucket) => bucket.delete(relative),
             None => Ok(()),
         }
+    }
+
+    /// Whether the upload `file_name` (`<job>.<ext>`) still waits for its job: queued or
+    /// running. One whose job ended, or was never recorded, may be swept.
+    fn upload_waits(&self, file_name: &str) -> bool {
+        let job = file_name.split('.').next().unwrap_or_default();
+        self.catalog.job(job).is_ok_and(|j| matches!(j.status, crate::JobStatus::Queued | crate::JobStatus::Running))
     }
 
     /// The file of an upload kept by [`Store::keep_upload`], on this machine.
