@@ -13,7 +13,8 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "The server is ready", body = Health,
          example = json!({"status": "ok", "datasets": 6})),
-        (status = 500, description = "The catalog cannot be read", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The catalog cannot be reached (`Retry-After` is set): a balancer takes the node out of rotation", body = crate::error::Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:opendata:problem:catalog_unavailable", "title": "Catalog unavailable", "status": 503, "detail": "the catalog cannot be reached for a moment; retry shortly", "code": "catalog_unavailable"})),
     )
 )]
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
