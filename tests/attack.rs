@@ -77,7 +77,7 @@ fn serve() -> Served {
     let csv = data.path().join("r.csv");
     std::fs::write(&csv, readings_csv(200_000)).unwrap();
     let options = opendata_ingest::ReadOptions::default();
-    let store = opendata_datasets::Store::open(data.path()).unwrap();
+    let store = crate::common::store(data.path());
     let index = opendata_server::publish::open_index(&store, &store.index_dir()).unwrap();
     store.catalog().upsert_organization(&crate::common::org("agaar", "Агаар")).unwrap();
     let job = opendata_ingest::IngestJob {

@@ -370,7 +370,7 @@ async fn downloads_are_fenced_to_public_addresses() {
 async fn users_and_tokens_from_the_command_line() {
     let data = tempfile::tempdir().unwrap();
     let d = data.path().to_str().unwrap().to_owned();
-    let store = opendata_datasets::Store::open(data.path()).unwrap();
+    let store = crate::common::store(data.path());
     store.catalog().upsert_organization(&crate::common::org("nso", "ҮСХ")).unwrap();
     let args = ["user", "create", "bat", "--name", "Бат", "--org", "nso", "--role", "editor", "--data", &d];
     tokio::task::spawn_blocking({

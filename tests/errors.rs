@@ -177,7 +177,7 @@ async fn queries_past_the_memory_limit_get_503() {
 async fn generated_requests_find_no_server_errors_and_no_spec_violations() {
     let s = crate::common::TestServer::demo().await;
     // Writes are generated too, as a site administrator.
-    let store = opendata_datasets::Store::open(s.data.path()).unwrap();
+    let store = crate::common::store(s.data.path());
     let admin = opendata_datasets::User {
         id: "fuzz".into(),
         name: "fuzz".into(),

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use opendata_datasets::Store;
-
 use crate::common::{TestServer, dataset, ingest};
 
 const CHILD_DATA: &str = "OPENDATA_FAULT_CHILD_DATA";
@@ -95,7 +93,7 @@ async fn interrupted_ingests_leave_the_previous_version_served() {
         }
 
         // Reopening sees a consistent catalog whose every version has its file.
-        let store = Store::open(&data).unwrap();
+        let store = crate::common::store(&data);
         let d = store.catalog().dataset("big").unwrap();
         let t = &d.tables[0];
         for v in &t.versions {
@@ -189,7 +187,7 @@ fn fault_child_reindex() {
     let Some(data) = std::env::var_os(REINDEX_CHILD_DATA) else {
         return;
     };
-    let store = Store::open(Path::new(&data)).unwrap();
+    let store = crate::common::store(Path::new(&data));
     let index = opendata_server::publish::open_index(&store, &store.index_dir()).unwrap();
     loop {
         opendata_server::publish::reindex(&store, &index).unwrap();
@@ -226,7 +224,7 @@ fn ingest_children() -> Vec<u32> {
 /// version has its file, no file in `tables/` lacks a version, nothing is left in staging,
 /// and the index lists exactly the catalog's datasets as they are now.
 fn assert_consistent(data: &Path) {
-    let store = Store::open(data).unwrap();
+    let store = crate::common::store(data);
     let index = opendata_server::publish::open_index(&store, &store.index_dir()).unwrap();
     opendata_server::publish::repair_index(&store, &index).unwrap();
     let mut files = std::collections::HashSet::new();
@@ -284,7 +282,7 @@ fn is_young(path: &Path) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_trials_leave_catalog_files_and_index_agreeing() {
     let Published { data_dir: _data_dir, data, big, text, _sources } = published(600_000);
-    let store = Store::open(&data).unwrap();
+    let store = crate::common::store(&data);
     let token = crate::common::publisher(&store, "bat", false, &[("org", opendata_datasets::Role::Editor)]);
     drop(store);
     let mut served = 3u64;
@@ -350,7 +348,7 @@ async fn crash_trials_leave_catalog_files_and_index_agreeing() {
             }
         }
         assert_consistent(&data);
-        let store = Store::open(&data).unwrap();
+        let store = crate::common::store(&data);
         let latest = store.catalog().dataset("big").unwrap().tables[0].latest().row_count;
         assert_eq!(latest, served, "trial {trial}: the served version changed without a finished publish");
     }

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use opendata_datasets::{Role, Store};
+use opendata_datasets::Role;
 use reqwest::Method as M;
 use serde_json::{Value, json};
 
@@ -261,7 +261,7 @@ async fn publishing_server_with(configure: impl FnOnce(&mut opendata_server::Con
     let csv = data.path().join("d.csv");
     std::fs::write(&csv, "aimag,people\nДорнод,80000\nХовд,90000\n").unwrap();
     ingest(data.path(), &csv, &dataset("d", "nso", "D"), "main").unwrap();
-    let store = Store::open(data.path()).unwrap();
+    let store = crate::common::store(data.path());
     let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
     drop(store);
     (TestServer::serve_with(data, configure).await, token)
@@ -387,7 +387,7 @@ async fn sql_names_belong_to_the_first_table_that_took_them() {
     std::fs::write(&csv, "station,value\nUB01,10\nUB02,20\n").unwrap();
     ingest(data.path(), &csv, &dataset("air-quality", "agaar", "Агаар"), "main").unwrap();
     ingest(data.path(), &csv, &dataset("a", "agaar", "A"), "b__c").unwrap();
-    let store = Store::open(data.path()).unwrap();
+    let store = crate::common::store(data.path());
     store.catalog().upsert_organization(&crate::common::org("nso", "NSO")).unwrap();
     let token = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
     drop(store);
@@ -423,7 +423,7 @@ async fn busy_server() -> (TestServer, String, String, Value) {
     let csv = data.path().join("d.csv");
     std::fs::write(&csv, "aimag,people\nДорнод,80000\n").unwrap();
     ingest(data.path(), &csv, &dataset("d", "nso", "D"), "main").unwrap();
-    let store = Store::open(data.path()).unwrap();
+    let store = crate::common::store(data.path());
     store.catalog().upsert_organization(&crate::common::org("agaar", "Агаар")).unwrap();
     let editor = publisher(&store, "bat", false, &[("nso", Role::Editor), ("agaar", Role::Editor)]);
     let admin = publisher(&store, "saraa", false, &[("nso", Role::Admin), ("agaar", Role::Admin)]);
@@ -527,7 +527,7 @@ async fn uploads_are_authorized_after_their_body_and_within_deadlines() {
     assert_eq!(s.json("/api/v1/datasets/d/tables/main/rows", 200).await["total"], 2);
 
     // A body that stalls is dropped.
-    let store = Store::open(s.data.path()).unwrap();
+    let store = crate::common::store(s.data.path());
     let token = publisher(&store, "dorj", false, &[("nso", Role::Editor)]);
     let body = slow_body("aimag,people\n", Duration::from_secs(3), "Ховд,90000\n");
     let res = s.client.post(&url).bearer_auth(&token).body(body).send().await;

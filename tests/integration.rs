@@ -5,6 +5,10 @@
 
 mod common;
 
+/// This binary's data folders keep their catalog and files in themselves (see
+/// [`common::locations`]).
+const SCALED: bool = false;
+
 /// A query worker or an ingest of the test servers (see [`common::workers`]): the test
 /// binary started again to run only this, with its socket on its standard input.
 #[test]

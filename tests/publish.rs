@@ -1,7 +1,7 @@
 //! The write API: tokens, roles, creating, editing and withdrawing datasets, uploads as
 //! ingest jobs, and the audit log, over HTTP against the real server.
 
-use opendata_datasets::{Role, Store};
+use opendata_datasets::Role;
 use serde_json::{Value, json};
 
 use crate::common::{TestServer, dataset, ingest, org, publisher, send, wait_for_job};
@@ -12,7 +12,7 @@ async fn publishers_write_through_the_api() {
     let csv = data.path().join("p.csv");
     std::fs::write(&csv, "aimag,people\nДорнод,80000\n").unwrap();
     ingest(data.path(), &csv, &dataset("population", "nso", "Хүн ам"), "main").unwrap();
-    let store = Store::open(data.path()).unwrap();
+    let store = crate::common::store(data.path());
     store.catalog().upsert_organization(&org("agaar", "Агаар")).unwrap();
     let editor = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
     let nso_admin = publisher(&store, "saraa", false, &[("nso", Role::Admin)]);

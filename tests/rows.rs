@@ -328,7 +328,7 @@ async fn sorted_table_answers_point_filters_exactly() {
         }
         let path = data.join("points.csv");
         std::fs::write(&path, csv).unwrap();
-        let store = opendata_datasets::Store::open(data).unwrap();
+        let store = crate::common::store(data);
         let index = opendata_server::publish::open_index(&store, &store.index_dir()).unwrap();
         store.catalog().upsert_organization(&crate::common::org("nso", "nso")).unwrap();
         let job = opendata_ingest::IngestJob {

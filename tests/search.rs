@@ -44,7 +44,7 @@ fn read<T: for<'de> Deserialize<'de>>(name: &str) -> T {
 
 /// The demo catalog plus the judged catalog, in one index on disk.
 pub fn judged_index(data: &Path) -> (Store, SearchIndex) {
-    let store = Store::open(data).unwrap();
+    let store = crate::common::store(data);
     let index = opendata_server::publish::open_index(&store, &store.index_dir()).unwrap();
     opendata_server::demo::install(&store, &index).unwrap();
     index.upsert(&judged_entries()).unwrap();

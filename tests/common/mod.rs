@@ -6,13 +6,42 @@ pub mod s3;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use opendata_datasets::{DatasetMeta, Organization, Role, Store, User};
+use opendata_datasets::{DatasetMeta, Locations, Organization, Role, Store, User};
 use opendata_ingest::{IngestJob, IngestOutcome, ReadOptions};
 use opendata_server::{AppState, Config, publish, serve};
 use serde_json::Value;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// Where a data folder's catalog and files live. In the `integration` binary, in the folder
+/// itself (SQLite and local files); in the `scaled` one, in a PostgreSQL database and an S3
+/// bucket of the folder's own, made on first use, so every test that opens the folder
+/// (servers, ingests, stores) meets the same ones.
+pub fn locations(data: &Path) -> Locations {
+    if !crate::SCALED {
+        return Locations::default();
+    }
+    static MADE: std::sync::Mutex<Vec<(PathBuf, Locations)>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap();
+    if let Some((_, l)) = made.iter().find(|(p, _)| p == data) {
+        return l.clone();
+    }
+    let s3 = s3::S3::shared();
+    let l = Locations {
+        catalog: Some(postgres::Postgres::shared().database()),
+        storage: Some(s3.bucket()),
+        cache_mb: opendata_server::Config::default().cache_mb,
+        storage_options: s3.options(),
+    };
+    made.push((data.to_owned(), l.clone()));
+    l
+}
+
+/// The store of a data folder, where [`locations`] says it is.
+pub fn store(data: &Path) -> Store {
+    Store::connect(data, &locations(data)).unwrap()
 }
 
 /// A running server over its own data folder.
@@ -63,7 +92,7 @@ pub fn ingest_with(
     options: ReadOptions,
     columns: std::collections::BTreeMap<String, opendata_datasets::ColumnOverride>,
 ) -> Result<IngestOutcome, String> {
-    let store = Store::open(data).map_err(|e| e.to_string())?;
+    let store = Store::connect(data, &locations(data)).map_err(|e| e.to_string())?;
     let index = opendata_server::publish::open_index(&store, &store.index_dir()).map_err(|e| e.to_string())?;
     if store.catalog().organization(&meta.organization).is_err() {
         store.catalog().upsert_organization(&org(&meta.organization, &meta.organization)).map_err(|e| e.to_string())?;
@@ -115,6 +144,10 @@ impl TestServer {
     pub async fn serve_with(data: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config { data: data.path().to_owned(), ..Config::default() };
         configure(&mut config);
+        if config.catalog.is_none() && config.storage.is_none() {
+            let l = locations(&config.data);
+            (config.catalog, config.storage, config.storage_options) = (l.catalog, l.storage, l.storage_options);
+        }
         let state = AppState::open_with(config, workers()).unwrap();
         let served = state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -134,7 +167,7 @@ impl TestServer {
     /// The demo catalog, ingested for real: what `opendata serve --demo` serves.
     pub async fn demo() -> Self {
         Self::start(|data| {
-            let store = opendata_datasets::Store::open(data).unwrap();
+            let store = store(data);
             let index = opendata_server::publish::open_index(&store, &store.index_dir()).unwrap();
             opendata_server::demo::install(&store, &index).unwrap();
         })
