@@ -69,6 +69,7 @@ fn job(id: &str, dataset: &str, status: JobStatus) -> Job {
         input: None,
         lease: None,
         attempts: 0,
+        harvest: None,
     }
 }
 
@@ -227,6 +228,30 @@ fn leaders(c: &dyn Catalog) {
     assert!(!c.lead("maintainer", "n1", later).unwrap());
 }
 
+/// Harvest sources are kept whole, replaced by namespace, and removed.
+fn harvest_sources(c: &dyn Catalog) {
+    let source = |namespace: &str, every_hours| HarvestSource {
+        namespace: namespace.into(),
+        protocol: HarvestProtocol::Ckan,
+        url: format!("https://{namespace}.example/"),
+        metadata_only: false,
+        every_hours,
+        next_run: Utc::now(),
+        last_job: None,
+    };
+    assert_eq!(c.harvest_sources().unwrap(), []);
+    let (b, a) = (source("b", 24), source("a", 6));
+    c.put_harvest_source(&b).unwrap();
+    c.put_harvest_source(&a).unwrap();
+    assert_eq!(c.harvest_sources().unwrap(), [a.clone(), b.clone()], "by namespace");
+    let b2 = HarvestSource { protocol: HarvestProtocol::Dcat, last_job: Some("j1".into()), ..b };
+    c.put_harvest_source(&b2).unwrap();
+    assert_eq!(c.harvest_sources().unwrap(), [a.clone(), b2]);
+    assert!(c.remove_harvest_source("b").unwrap());
+    assert!(!c.remove_harvest_source("b").unwrap(), "already gone");
+    assert_eq!(c.harvest_sources().unwrap(), [a]);
+}
+
 /// Nodes claiming at once never get the same job.
 fn concurrent_claims(catalogs: Vec<Arc<dyn Catalog>>) {
     for i in 0..30 {
@@ -322,6 +347,8 @@ fn sqlite_catalog() {
     let (_dir, c) = sqlite();
     leaders(c.as_ref());
     let (_dir, c) = sqlite();
+    harvest_sources(c.as_ref());
+    let (_dir, c) = sqlite();
     wakes(c);
     // Two connections to one file, as two processes have.
     let dir = tempfile::tempdir().unwrap();
@@ -339,6 +366,7 @@ fn postgres_catalog() {
     feed(postgres().as_ref());
     leases(postgres().as_ref());
     leaders(postgres().as_ref());
+    harvest_sources(postgres().as_ref());
     wakes(postgres());
     let nodes =
         |url: String| (0..3).map(|_| Arc::new(PostgresCatalog::connect(&url).unwrap()) as Arc<dyn Catalog>).collect();

@@ -276,16 +276,34 @@ async fn harvest_from_ckan_and_dcat() {
         )
         .unwrap();
         let config = loopback_config(target.path());
-        for _ in 0..2 {
-            // The second time nothing changed at the source, so nothing new is published.
+        for every in ["", "24"] {
+            // The second time nothing changed at the source, so nothing new is published;
+            // it also keeps the source, to harvest again every 24 hours.
             let (d, u, c) = (data.clone(), url.clone(), config.clone());
             tokio::task::spawn_blocking(move || {
-                opendata(&["harvest", flag, &u, "--namespace", "src", "--config", &c, "--data", &d])
+                let mut args = vec!["harvest", flag, &u, "--namespace", "src", "--config", &c, "--data", &d];
+                if !every.is_empty() {
+                    args.extend(["--every", every]);
+                }
+                opendata(&args)
             })
             .await
             .unwrap()
             .unwrap();
         }
+        let sources = crate::common::store(target.path()).catalog().harvest_sources().unwrap();
+        assert_eq!(sources.len(), 1, "{flag}: {sources:?}");
+        assert_eq!(
+            (sources[0].namespace.as_str(), sources[0].url.as_str(), sources[0].every_hours),
+            ("src", &*url, 24)
+        );
+        let next = sources[0].next_run - chrono::Utc::now();
+        assert!(next > chrono::Duration::hours(23), "{flag}: harvested now, so next in a day: {next}");
+        opendata(&["harvest", "--list", "--data", &data]).unwrap();
+        opendata(&["harvest", "--remove", "src", "--data", &data]).unwrap();
+        assert_eq!(crate::common::store(target.path()).catalog().harvest_sources().unwrap(), []);
+        let err = opendata(&["harvest", "--remove", "src", "--data", &data]).unwrap_err();
+        assert!(format!("{err:#}").contains("no source"), "{err:#}");
 
         let copy = TestServer::serve(target).await;
         let got = copy.json("/api/v1/datasets/src--air-quality", 200).await;

@@ -125,6 +125,7 @@ async fn a_job_left_by_a_dead_node_is_finished_by_another() {
         input: Some(JobInput { upload, file_name: "sheep.csv".into(), table_title: None }),
         lease: None,
         attempts: 0,
+        harvest: None,
     };
     store.catalog().put_job(&job).unwrap();
     let lease = chrono::Utc::now() + chrono::Duration::milliseconds(500);
@@ -142,4 +143,45 @@ async fn a_job_left_by_a_dead_node_is_finished_by_another() {
 
 fn locations(catalog: &str) -> opendata_datasets::Locations {
     opendata_datasets::Locations { catalog: Some(catalog.to_owned()), ..Default::default() }
+}
+
+/// A source harvested on a schedule: when its time comes, the maintainer queues a harvest
+/// job, and a node's job runner harvests it (metadata, rows, search) and moves the next
+/// harvest a period on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_harvests_run_as_jobs() {
+    let source = TestServer::standard().await;
+    let expected = source.json("/api/v1/datasets/air-quality", 200).await;
+    let target = tempfile::tempdir().unwrap();
+    let due = opendata_datasets::HarvestSource {
+        namespace: "src".into(),
+        protocol: opendata_datasets::HarvestProtocol::Ckan,
+        url: source.url(""),
+        metadata_only: false,
+        every_hours: 6,
+        next_run: chrono::Utc::now(),
+        last_job: None,
+    };
+    crate::common::store(target.path()).catalog().put_harvest_source(&due).unwrap();
+    let node = TestServer::serve_with(target, |c| c.fetch.allow_networks = vec!["127.0.0.1".into()]).await;
+    let started = Instant::now();
+    let job = loop {
+        let sources = node.state.store.catalog().harvest_sources().unwrap();
+        let job = sources[0].last_job.as_ref().and_then(|id| node.state.store.catalog().job(id).ok());
+        if let Some(job) = job.filter(|j| {
+            matches!(j.status, opendata_datasets::JobStatus::Succeeded | opendata_datasets::JobStatus::Failed)
+        }) {
+            let next = sources[0].next_run - chrono::Utc::now();
+            assert!(next > chrono::Duration::hours(5), "the next harvest is a period on: {next}");
+            break job;
+        }
+        assert!(started.elapsed() < Duration::from_secs(180), "no harvest ran: {sources:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(job.status, opendata_datasets::JobStatus::Succeeded, "{job:?}");
+    let got = node.json("/api/v1/datasets/src--air-quality", 200).await;
+    assert_eq!(got["title"], expected["title"]);
+    assert_eq!(got["tables"][0]["row_count"], expected["tables"][0]["row_count"]);
+    let found = node.json("/api/v1/datasets?q=%D0%B0%D0%B3%D0%B0%D0%B0%D1%80", 200).await;
+    assert_eq!(found["results"][0]["id"], "src--air-quality", "searchable at once: {found}");
 }

@@ -129,6 +129,13 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     fn finish_job(&self, job: &Job, node: &str) -> Result<bool>;
     fn cancel_queued_jobs(&self, dataset: &str, reason: &str) -> Result<usize>;
 
+    /// Adds the harvest source of `source.namespace`, or replaces it.
+    fn put_harvest_source(&self, source: &HarvestSource) -> Result<()>;
+    /// Every harvest source, by namespace.
+    fn harvest_sources(&self) -> Result<Vec<HarvestSource>>;
+    /// Stops harvesting a source (what it harvested stays); `false` when there was none.
+    fn remove_harvest_source(&self, namespace: &str) -> Result<bool>;
+
     /// Takes, or keeps, the lead of `role` for `node` until `until`: `true` when `node`
     /// holds it now (it was free, ran out, or was already its own). One node at a time does
     /// the work of a role, such as sweeping the bucket; if it dies, another takes over when

@@ -422,6 +422,10 @@ pub struct Job {
     /// Times a node started the job.
     #[serde(default)]
     pub attempts: u32,
+    /// For a harvest rather than an upload: the namespace of the [`HarvestSource`] to
+    /// harvest (`dataset` and `table` are then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harvest: Option<String>,
 }
 
 /// An upload waiting in the data folder for its ingest.
@@ -433,6 +437,34 @@ pub struct JobInput {
     pub file_name: String,
     /// The table's title, when the upload named one.
     pub table_title: Option<String>,
+}
+
+/// Another portal whose catalog this one harvests on a schedule: any node's job runner
+/// harvests it when the maintainer queues it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HarvestSource {
+    /// Its organizations and datasets get ids `<namespace>--<id>` here.
+    pub namespace: String,
+    pub protocol: HarvestProtocol,
+    pub url: String,
+    /// Metadata only: no data is downloaded.
+    pub metadata_only: bool,
+    /// Hours from one harvest to the next.
+    pub every_hours: u32,
+    /// When the maintainer queues the next harvest.
+    pub next_run: DateTime<Utc>,
+    /// The job of the last harvest queued, which tells how it went.
+    pub last_job: Option<String>,
+}
+
+/// How a [`HarvestSource`] publishes its catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HarvestProtocol {
+    /// CKAN's Action API.
+    Ckan,
+    /// A DCAT-AP catalog in JSON-LD.
+    Dcat,
 }
 
 /// A node's claim on a running job.

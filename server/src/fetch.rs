@@ -63,6 +63,38 @@ pub fn fetch(store: &Store, url: &str, previous: Option<&FetchState>, limits: &F
     Ok(Fetched::File { file, state })
 }
 
+/// A download for table `dataset/table`: `None` when the source says it is unchanged since
+/// the table's last download. The name is the URL's last segment, whose extension tells the
+/// format.
+pub fn table_source(
+    store: &Store,
+    dataset: &str,
+    table: &str,
+    url: &str,
+    limits: &Fetch,
+) -> anyhow::Result<Option<(StagedFile, String, FetchState)>> {
+    let previous = store.catalog().table_settings(dataset, table).ok().and_then(|s| s.fetched);
+    match fetch(store, url, previous.as_ref(), limits)? {
+        Fetched::NotModified => Ok(None),
+        Fetched::File { file, state } => {
+            let name = url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned();
+            Ok(Some((file, name, state)))
+        }
+    }
+}
+
+/// Keeps a download's validators on the tables published from it, for the next
+/// conditional request.
+pub fn remember(store: &Store, dataset: &str, tables: &[&str], state: &FetchState) -> anyhow::Result<()> {
+    let catalog = store.catalog();
+    for table in tables {
+        let mut settings = catalog.table_settings(dataset, table)?;
+        settings.fetched = Some(state.clone());
+        catalog.set_table_settings(dataset, table, &settings)?;
+    }
+    Ok(())
+}
+
 /// The HTTP client every download uses: the limits of `[fetch]`, and the address fence.
 pub fn agent(limits: &Fetch) -> anyhow::Result<ureq::Agent> {
     let allowed = limits

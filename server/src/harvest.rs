@@ -9,7 +9,8 @@
 //! are license ids; and every request goes through [`crate::fetch::agent`]'s address fence.
 
 use anyhow::{Context, bail};
-use opendata_datasets::{DatasetMeta, Organization, ident};
+use opendata_datasets::{DatasetMeta, HarvestProtocol, HarvestSource, Organization, Store, ident};
+use search_index::SearchIndex;
 use serde_json::Value;
 
 /// One dataset found at the source: its metadata and its tabular downloads.
@@ -19,6 +20,66 @@ pub struct Harvested {
     pub meta: DatasetMeta,
     /// (table name, title, URL)
     pub tables: Vec<(String, String, String)>,
+}
+
+/// What one harvest of a source did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub datasets: usize,
+    /// Tables ingested (or found unchanged at the source).
+    pub tables: usize,
+    /// `dataset/table: why` for each table that could not be harvested.
+    pub failures: Vec<String>,
+}
+
+impl Report {
+    /// The one line an operator or a job record shows.
+    pub fn summary(&self, source: &str) -> String {
+        format!(
+            "harvested {} datasets and {} tables from {source}; {} tables failed",
+            self.datasets,
+            self.tables,
+            self.failures.len()
+        )
+    }
+}
+
+/// Harvests `source` once: its organizations and datasets' metadata (searchable at once),
+/// then each tabular download through `ingest_table` (dataset, table, title, URL), unless
+/// the source is metadata only. A table that fails is reported; the others go on.
+pub fn run(
+    source: &HarvestSource,
+    store: &Store,
+    index: &SearchIndex,
+    agent: &ureq::Agent,
+    ingest_table: &mut dyn FnMut(&DatasetMeta, &str, &str, &str) -> anyhow::Result<()>,
+) -> anyhow::Result<Report> {
+    let found = match source.protocol {
+        HarvestProtocol::Ckan => ckan(&source.url, agent, &source.namespace)?,
+        HarvestProtocol::Dcat => dcat(&source.url, agent, &source.namespace)?,
+    };
+    let mut report = Report { datasets: found.len(), ..Report::default() };
+    for h in &found {
+        store.catalog().upsert_organization(&h.organization)?;
+        if source.metadata_only || h.tables.is_empty() {
+            // A metadata-only dataset: it links to its source, as CKAN allows.
+            store.catalog().upsert_dataset(&h.meta)?;
+            crate::publish::index_dataset(store, index, &h.meta.id)?;
+            continue;
+        }
+        for (table, title, url) in &h.tables {
+            match ingest_table(&h.meta, table, title, url) {
+                Ok(()) => report.tables += 1,
+                Err(e) => report.failures.push(format!("{}/{table}: {e:#}", h.meta.id)),
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// A source's namespace when none is given: its host name (`data.gov.mn` → `data-gov-mn`).
+pub fn default_namespace(url: &str) -> String {
+    ident::slug(url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default())
 }
 
 /// Formats the ingest reads.

@@ -1,7 +1,8 @@
-//! The ingest queue, shared by every node through the catalog. A node claims the oldest
-//! waiting job under a lease it renews while the ingest runs; a node that dies stops
-//! renewing, and another takes the job over when the lease runs out. `opendata serve`
-//! runs jobs beside answering requests, and `opendata worker` runs only jobs.
+//! The job queue, shared by every node through the catalog: uploads to ingest, and
+//! harvests of other portals. A node claims the oldest waiting job under a lease it renews
+//! while the job runs; a node that dies stops renewing, and another takes the job over
+//! when the lease runs out. `opendata serve` runs jobs beside answering requests, and
+//! `opendata worker` runs only jobs.
 
 use std::time::Duration;
 
@@ -76,7 +77,7 @@ async fn execute(state: &AppState, mut job: Job) {
         }
     };
     let outcome = tokio::select! {
-        outcome = ingest(state, &job) => match outcome {
+        outcome = work(state, &job) => match outcome {
             Ok(versions) => Ok(versions),
             Err(Failure::Failed(why)) => Err(why),
             Err(Failure::Interrupted) => {
@@ -134,6 +135,72 @@ impl From<&str> for Failure {
     }
 }
 
+/// What a job does: a harvest, or (most jobs) an upload's ingest.
+async fn work(state: &AppState, job: &Job) -> Result<Vec<u32>, Failure> {
+    match &job.harvest {
+        Some(namespace) => harvest(state, namespace).await.map(|()| Vec::new()),
+        None => ingest(state, job).await,
+    }
+}
+
+/// One harvest of the source of `namespace`. Each table is downloaded here (unless
+/// unchanged at the source) and ingested in a process of its own, as uploads are.
+async fn harvest(state: &AppState, namespace: &str) -> Result<(), Failure> {
+    let sources = state
+        .store
+        .catalog()
+        .harvest_sources()
+        .map_err(|e| if e.is_unavailable() { Failure::Interrupted } else { Failure::Failed(e.to_string()) })?;
+    let source = sources.into_iter().find(|s| s.namespace == namespace).ok_or("the source is no longer harvested")?;
+    let root = state.store.root().display().to_string();
+    let (state, runtime) = (state.clone(), tokio::runtime::Handle::current());
+    let report = tokio::task::spawn_blocking(move || {
+        let agent = crate::fetch::agent(&state.config.fetch)?;
+        crate::harvest::run(&source, &state.store, &state.index, &agent, &mut |meta, table, title, url| {
+            let fetched = crate::fetch::table_source(&state.store, &meta.id, table, url, &state.config.fetch)?;
+            let Some((file, source_name, validators)) = fetched else { return Ok(()) };
+            let ingest = IngestJob {
+                source: file.path().to_owned(),
+                source_name,
+                dataset: meta.clone(),
+                table: table.to_owned(),
+                table_title: Some(title.to_owned()),
+                options: ReadOptions::default(),
+                columns: Default::default(),
+                sort_by: None,
+                limits: state.config.limits.ingest(),
+                create_dataset: true,
+            };
+            // Metadata changed at the source is taken, as the command line's harvest does.
+            if state.store.catalog().dataset(&meta.id).is_ok() {
+                state.store.catalog().upsert_dataset(meta)?;
+            }
+            let run = crate::ingest_child::ingest(&state.workers, &state.store, ingest, &state.config.limits);
+            runtime.block_on(run).map_err(|e| anyhow::anyhow!(e))?;
+            // A workbook's sheets become tables of other names; those download again next
+            // time, and an unchanged file publishes nothing.
+            let _ = crate::fetch::remember(&state.store, &meta.id, &[table], &validators);
+            crate::publish::index_dataset(&state.store, &state.index, &meta.id)
+        })
+        .map(|report| (report.summary(&source.url), report.failures))
+    })
+    .await
+    .map_err(|_| Failure::Failed("the harvest stopped unexpectedly".into()))?;
+    match report {
+        Ok((_, failures)) if failures.is_empty() => Ok(()),
+        Ok((summary, failures)) => {
+            // The first few say what went wrong; a source with thousands of broken links
+            // must not make a job record of megabytes.
+            let mut why = format!("{summary}: {}", failures[..failures.len().min(5)].join("; "));
+            if failures.len() > 5 {
+                why.push_str(&format!("; and {} more", failures.len() - 5));
+            }
+            Err(why.replace(&root, "…").into())
+        }
+        Err(e) => Err(format!("{e:#}").replace(&root, "…").into()),
+    }
+}
+
 /// The ingest of one job, in a process of its own (see [`crate::ingest_child`]); the
 /// versions it published, or why it published nothing.
 ///
@@ -185,6 +252,13 @@ async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, Failure> {
     crate::publish::index_dataset(&state.store, &state.index, &job.dataset)
         .map_err(|e| format!("published, but not yet searchable: {e}"))?;
     Ok(versions)
+}
+
+/// A new job's id: 16 random hex digits.
+pub fn new_id() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// This node's name in job leases: host, process and a random part, so a restarted

@@ -446,6 +446,33 @@ impl Catalog for PostgresCatalog {
         })
     }
 
+    fn put_harvest_source(&self, source: &HarvestSource) -> Result<()> {
+        let (namespace, json) = (source.namespace.clone(), serde_json::to_string(source)?);
+        self.with(move |c| async move {
+            c.execute(
+                "INSERT INTO harvest_sources (namespace, source) VALUES ($1, $2)
+                 ON CONFLICT (namespace) DO UPDATE SET source = excluded.source",
+                &[&namespace, &json],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn harvest_sources(&self) -> Result<Vec<HarvestSource>> {
+        self.with(|c| async move {
+            let rows = c.query("SELECT source FROM harvest_sources ORDER BY namespace", &[]).await?;
+            rows.iter().map(|r| Ok(serde_json::from_str(r.get::<_, &str>(0))?)).collect()
+        })
+    }
+
+    fn remove_harvest_source(&self, namespace: &str) -> Result<bool> {
+        let namespace = namespace.to_owned();
+        self.with(move |c| async move {
+            Ok(c.execute("DELETE FROM harvest_sources WHERE namespace = $1", &[&namespace]).await? > 0)
+        })
+    }
+
     fn lead(&self, role: &str, node: &str, until: chrono::DateTime<Utc>) -> Result<bool> {
         let (role, node) = (role.to_owned(), node.to_owned());
         self.with(move |c| async move {

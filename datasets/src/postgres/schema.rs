@@ -90,6 +90,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX jobs_status ON jobs(status);",
     // 3: who leads each maintenance role.
     "CREATE TABLE leaders (role TEXT PRIMARY KEY, node TEXT NOT NULL, until TIMESTAMPTZ NOT NULL);",
+    // 4: sources harvested on a schedule.
+    "CREATE TABLE harvest_sources (namespace TEXT PRIMARY KEY, source TEXT NOT NULL);",
 ];
 
 /// Arbitrary, fixed: the advisory lock migrations run under.

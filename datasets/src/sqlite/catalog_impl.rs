@@ -384,6 +384,26 @@ impl Catalog for SqliteCatalog {
         })
     }
 
+    fn put_harvest_source(&self, source: &HarvestSource) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO harvest_sources (namespace, source) VALUES (?1, ?2)
+             ON CONFLICT (namespace) DO UPDATE SET source = excluded.source",
+            params![source.namespace, serde_json::to_string(source)?],
+        )?;
+        Ok(())
+    }
+
+    fn harvest_sources(&self) -> Result<Vec<HarvestSource>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT source FROM harvest_sources ORDER BY namespace")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.iter().map(|json| Ok(serde_json::from_str(json)?)).collect()
+    }
+
+    fn remove_harvest_source(&self, namespace: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM harvest_sources WHERE namespace = ?1", [namespace])? > 0)
+    }
+
     fn lead(&self, role: &str, node: &str, until: DateTime<Utc>) -> Result<bool> {
         self.write(|tx| {
             let taken = tx.execute(

@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 
 /// Each step brings a catalog from schema version `i` to `i + 1`; `PRAGMA user_version`
 /// holds how many have run. Steps only ever add.
-const MIGRATIONS: &[fn(&Connection) -> Result<()>] = &[v1_base, v2_changes, v3_job_leases, v4_leaders];
+const MIGRATIONS: &[fn(&Connection) -> Result<()>] =
+    &[v1_base, v2_changes, v3_job_leases, v4_leaders, v5_harvest_sources];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -126,6 +127,12 @@ fn v3_job_leases(conn: &Connection) -> Result<()> {
 /// Who leads each maintenance role, and until when.
 fn v4_leaders(conn: &Connection) -> Result<()> {
     conn.execute_batch("CREATE TABLE leaders (role TEXT PRIMARY KEY, node TEXT NOT NULL, until TEXT NOT NULL)")?;
+    Ok(())
+}
+
+/// Sources harvested on a schedule.
+fn v5_harvest_sources(conn: &Connection) -> Result<()> {
+    conn.execute_batch("CREATE TABLE harvest_sources (namespace TEXT PRIMARY KEY, source TEXT NOT NULL)")?;
     Ok(())
 }
 

@@ -331,6 +331,7 @@ pub async fn upload_version(
         input: None,
         lease: None,
         attempts: 0,
+        harvest: None,
     };
     // Kept where every node can read it, then queued: any node's runner may take the job.
     let file_name = p.file_name.unwrap_or_else(|| "upload".into());
@@ -387,9 +388,7 @@ async fn receive(state: &AppState, body: Body, path: &std::path::Path) -> ApiRes
 }
 
 fn job_id() -> ApiResult<String> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::jobs::new_id().map_err(|e| ApiError::internal(format!("no randomness: {e}")))
 }
 
 fn view(state: &AppState, job: Job) -> ApiResult<JobView> {

@@ -60,7 +60,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct HarvestArgs {
     /// A CKAN portal's address (its Action API is at <URL>/api/3/action).
-    #[arg(long, env = "OPENDATA_CKAN", required_unless_present = "dcat", conflicts_with = "dcat")]
+    #[arg(
+        long,
+        env = "OPENDATA_CKAN",
+        required_unless_present_any = ["dcat", "list", "remove"],
+        conflicts_with = "dcat"
+    )]
     pub ckan: Option<String>,
     /// A DCAT-AP catalog in expanded JSON-LD (Hydra `next` pages are followed).
     #[arg(long, env = "OPENDATA_DCAT")]
@@ -72,6 +77,16 @@ pub struct HarvestArgs {
     /// Import metadata only; do not download data.
     #[arg(long, env = "OPENDATA_METADATA_ONLY")]
     pub metadata_only: bool,
+    /// Harvest now, then again every this many hours: the portal's maintainer queues each
+    /// harvest, and any node or worker runs it.
+    #[arg(long, env = "OPENDATA_EVERY", value_parser = clap::value_parser!(u32).range(1..))]
+    pub every: Option<u32>,
+    /// List the sources harvested on a schedule, and how their last harvest went.
+    #[arg(long, conflicts_with_all = ["ckan", "dcat", "remove"])]
+    pub list: bool,
+    /// Stop harvesting the source of this namespace on a schedule (its datasets stay).
+    #[arg(long, value_name = "NAMESPACE", conflicts_with_all = ["ckan", "dcat"])]
+    pub remove: Option<String>,
     #[command(flatten)]
     pub data: DataArg,
 }
@@ -207,51 +222,66 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn harvest_cmd(config: Config, args: HarvestArgs) -> anyhow::Result<()> {
     let store = config.open_store()?;
+    if args.list {
+        for s in store.catalog().harvest_sources()? {
+            let last = match &s.last_job {
+                Some(id) => {
+                    store.catalog().job(id).map(|j| format!("{:?}", j.status).to_lowercase()).unwrap_or_default()
+                }
+                None => "never run".into(),
+            };
+            println!(
+                "{}\t{:?}\t{}\tevery {} h\tnext {}\tlast {last}",
+                s.namespace, s.protocol, s.url, s.every_hours, s.next_run
+            );
+        }
+        return Ok(());
+    }
+    if let Some(namespace) = &args.remove {
+        if !store.catalog().remove_harvest_source(namespace)? {
+            bail!("no source is harvested under {namespace}");
+        }
+        println!("{namespace} is no longer harvested; its datasets stay");
+        return Ok(());
+    }
+    let (protocol, url) = match (&args.ckan, &args.dcat) {
+        (Some(url), _) => (opendata_datasets::HarvestProtocol::Ckan, url.clone()),
+        (None, Some(url)) => (opendata_datasets::HarvestProtocol::Dcat, url.clone()),
+        (None, None) => bail!("give --ckan URL or --dcat URL"),
+    };
+    let namespace = args.namespace.clone().unwrap_or_else(|| crate::harvest::default_namespace(&url));
+    opendata_datasets::ident::validate_local_id(&namespace).context("--namespace")?;
+    let source = opendata_datasets::HarvestSource {
+        namespace,
+        protocol,
+        url: url.clone(),
+        metadata_only: args.metadata_only,
+        every_hours: args.every.unwrap_or(0),
+        next_run: chrono::Utc::now() + chrono::Duration::hours(args.every.unwrap_or(0).into()),
+        last_job: None,
+    };
+    if args.every.is_some() {
+        store.catalog().put_harvest_source(&source)?;
+    }
     let index = crate::publish::open_index(&store, &config.index_dir())?;
     let ctx = JobContext { store: &store, index: &index, fetch: &config.fetch, limits: config.limits.ingest() };
     let agent = fetch::agent(&config.fetch)?;
-    let source = args.ckan.as_ref().or(args.dcat.as_ref()).context("give --ckan URL or --dcat URL")?;
-    let namespace = match &args.namespace {
-        Some(ns) => ns.clone(),
-        // The source's host name: `data.gov.mn` → `data-gov-mn`.
-        None => opendata_datasets::ident::slug(
-            source.split("://").nth(1).unwrap_or(source).split(['/', ':']).next().unwrap_or_default(),
-        ),
-    };
-    opendata_datasets::ident::validate_local_id(&namespace).context("--namespace")?;
-    let found = match &args.ckan {
-        Some(url) => crate::harvest::ckan(url, &agent, &namespace)?,
-        None => crate::harvest::dcat(source, &agent, &namespace)?,
-    };
-    let (mut tables, mut failed) = (0, 0);
-    for h in &found {
-        store.catalog().upsert_organization(&h.organization)?;
-        if args.metadata_only || h.tables.is_empty() {
-            // A metadata-only dataset: it links to its source, as CKAN allows.
-            store.catalog().upsert_dataset(&h.meta)?;
-            publish::index_dataset(&store, &index, &h.meta.id)?;
-            continue;
-        }
-        for (table, title, url) in &h.tables {
-            let spec = TableJob {
-                table: table.clone(),
-                title: Some(title.clone()),
-                options: ReadOptions::default(),
-                columns: Default::default(),
-                sort_by: None,
-            };
-            match run_job(&ctx, Source::Url(url.clone()), h.meta.clone(), spec) {
-                Ok(()) => tables += 1,
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("{}/{table}: {e:#}", h.meta.id);
-                }
-            }
-        }
+    let report = crate::harvest::run(&source, &store, &index, &agent, &mut |meta, table, title, url| {
+        let spec = TableJob {
+            table: table.to_owned(),
+            title: Some(title.to_owned()),
+            options: ReadOptions::default(),
+            columns: Default::default(),
+            sort_by: None,
+        };
+        run_job(&ctx, Source::Url(url.to_owned()), meta.clone(), spec)
+    })?;
+    for failure in &report.failures {
+        eprintln!("{failure}");
     }
-    println!("harvested {} datasets and {tables} tables from {source}; {failed} tables failed", found.len());
-    if failed > 0 {
-        bail!("{failed} tables could not be harvested");
+    println!("{}", report.summary(&url));
+    if !report.failures.is_empty() {
+        bail!("{} tables could not be harvested", report.failures.len());
     }
     Ok(())
 }
@@ -410,20 +440,13 @@ fn run_job(ctx: &JobContext<'_>, source: Source, meta: DatasetMeta, spec: TableJ
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             (path, name, None, None)
         }
-        Source::Url(url) => {
-            let previous = catalog.table_settings(&meta.id, &table).ok().and_then(|s| s.fetched);
-            match fetch::fetch(ctx.store, &url, previous.as_ref(), ctx.fetch)? {
-                fetch::Fetched::NotModified => {
-                    println!("{}/{table}: unchanged at the source (HTTP 304 Not Modified), nothing to do", meta.id);
-                    return Ok(());
-                }
-                fetch::Fetched::File { file, state } => {
-                    let name =
-                        url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned();
-                    (file.path().to_owned(), name, Some(file), Some(state))
-                }
+        Source::Url(url) => match fetch::table_source(ctx.store, &meta.id, &table, &url, ctx.fetch)? {
+            None => {
+                println!("{}/{table}: unchanged at the source (HTTP 304 Not Modified), nothing to do", meta.id);
+                return Ok(());
             }
-        }
+            Some((file, name, state)) => (file.path().to_owned(), name, Some(file), Some(state)),
+        },
     };
     // The command line speaks for the operator: its metadata is the dataset's, and a version
     // never changes metadata by itself. A new dataset is made by its first version.
@@ -449,9 +472,7 @@ fn run_job(ctx: &JobContext<'_>, source: Source, meta: DatasetMeta, spec: TableJ
     bar.finish_and_clear();
     for t in &outcome.tables {
         if let Some(state) = &fetched {
-            let mut settings = catalog.table_settings(&t.dataset, &t.table)?;
-            settings.fetched = Some(state.clone());
-            catalog.set_table_settings(&t.dataset, &t.table, &settings)?;
+            fetch::remember(ctx.store, &t.dataset, &[&t.table], state)?;
         }
         print_summary(t);
     }
