@@ -132,6 +132,26 @@ fn accounts(c: &dyn Catalog) {
     };
     c.create_user(&user).unwrap();
     assert!(matches!(c.create_user(&user), Err(Error::UserExists(_))));
+    // Passwords, replaced whole; only for users that exist.
+    assert_eq!(c.password("bat").unwrap(), None);
+    c.set_password("bat", "$argon2id$v=19$first").unwrap();
+    c.set_password("bat", "$argon2id$v=19$second").unwrap();
+    assert_eq!(c.password("bat").unwrap().as_deref(), Some("$argon2id$v=19$second"));
+    assert!(c.set_password("nobody", "$argon2id$x").is_err());
+    // Sessions: found by hash; signing out ends one, and clears every expired one.
+    let now = Utc::now();
+    let session =
+        |csrf: &str, expires_at| Session { user: "bat".into(), csrf: csrf.into(), created_at: now, expires_at };
+    let live = session("c1", now + chrono::Duration::hours(1));
+    c.add_session(&live, "h1").unwrap();
+    c.add_session(&session("c2", now - chrono::Duration::seconds(1)), "h2").unwrap();
+    c.add_session(&session("c3", now + chrono::Duration::hours(1)), "h3").unwrap();
+    assert_eq!(c.session("h1").unwrap(), Some(live));
+    assert_eq!(c.session("nope").unwrap(), None);
+    c.end_session("h1").unwrap();
+    assert_eq!(c.session("h1").unwrap(), None);
+    assert_eq!(c.session("h2").unwrap(), None, "expired, so cleared");
+    assert!(c.session("h3").unwrap().is_some(), "another live session stays");
     c.set_membership("bat", "nso", Role::Editor).unwrap();
     c.set_membership("bat", "nso", Role::Admin).unwrap();
     assert_eq!(c.user("bat").unwrap().memberships, [("nso".to_owned(), Role::Admin)]);

@@ -19,6 +19,7 @@ fn worker() {
     }
 }
 
+mod accounts;
 mod attack;
 mod backends;
 mod catalog;

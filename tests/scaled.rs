@@ -21,6 +21,7 @@ fn worker() {
     }
 }
 
+mod accounts;
 mod catalog;
 mod ckan;
 mod downloads;

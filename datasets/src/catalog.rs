@@ -102,6 +102,17 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// A disabled user keeps their history but can no longer act: their tokens stop working.
     fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<()>;
 
+    /// Sets `user`'s password, as its PHC string (argon2id: algorithm, salt and hash).
+    fn set_password(&self, user: &str, phc: &str) -> Result<()>;
+    /// `user`'s password as a PHC string; `None` when they have none (tokens only).
+    fn password(&self, user: &str) -> Result<Option<String>>;
+    /// Starts a session whose cookie secret hashes to `hash`.
+    fn add_session(&self, session: &Session, hash: &str) -> Result<()>;
+    /// The session whose secret hashes to `hash`, expired or not.
+    fn session(&self, hash: &str) -> Result<Option<Session>>;
+    /// Ends a session (signing out), and every session that has expired.
+    fn end_session(&self, hash: &str) -> Result<()>;
+
     /// Appends to the audit log.
     fn record(&self, entry: &AuditEntry) -> Result<()>;
     /// Makes `change` and appends `entry` to the audit log in one transaction: the log never

@@ -467,6 +467,18 @@ pub enum HarvestProtocol {
     Dcat,
 }
 
+/// A signed-in browser: the cookie's secret is kept only as a hash (see
+/// [`crate::Catalog::add_session`]), so a copy of the catalog signs no one in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub user: String,
+    /// The token every form of this session carries: a page of another site that makes the
+    /// browser post here cannot know it.
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A node's claim on a running job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lease {

@@ -3,6 +3,7 @@
 //!
 //! [`api::router`] builds the whole application from an [`AppState`]; [`cli`] is the binary.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod chart;

@@ -32,6 +32,10 @@ pub struct Inner {
     pub trusted_proxies: Vec<crate::client::Network>,
     /// How query workers and ingests are started.
     pub workers: WorkerCommand,
+    /// Who may sign in on the web, and how.
+    pub authenticator: Box<dyn crate::accounts::Authenticator>,
+    /// Failed sign-ins, to slow down guessing.
+    pub logins: crate::accounts::Throttle,
 }
 
 impl AppState {
@@ -78,6 +82,8 @@ impl AppState {
             exports,
             trusted_proxies,
             workers,
+            authenticator: Box::new(crate::accounts::LocalPasswords),
+            logins: Default::default(),
         });
         crate::follow::spawn(&inner, seq)?;
         Ok(Self(inner))

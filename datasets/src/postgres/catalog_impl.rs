@@ -446,6 +446,56 @@ impl Catalog for PostgresCatalog {
         })
     }
 
+    fn set_password(&self, user: &str, phc: &str) -> Result<()> {
+        self.user(user)?;
+        let (user, phc) = (user.to_owned(), phc.to_owned());
+        self.with(move |c| async move {
+            c.execute(
+                "INSERT INTO passwords (\"user\", phc) VALUES ($1, $2)
+                 ON CONFLICT (\"user\") DO UPDATE SET phc = excluded.phc",
+                &[&user, &phc],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn password(&self, user: &str) -> Result<Option<String>> {
+        let user = user.to_owned();
+        self.with(move |c| async move {
+            let row = c.query_opt("SELECT phc FROM passwords WHERE \"user\" = $1", &[&user]).await?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    fn add_session(&self, session: &Session, hash: &str) -> Result<()> {
+        let (hash, expires, json) = (hash.to_owned(), session.expires_at, serde_json::to_string(session)?);
+        self.with(move |c| async move {
+            c.execute(
+                "INSERT INTO sessions (hash, expires_at, session) VALUES ($1, $2, $3)",
+                &[&hash, &expires, &json],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, hash: &str) -> Result<Option<Session>> {
+        let hash = hash.to_owned();
+        self.with(move |c| async move {
+            let row = c.query_opt("SELECT session FROM sessions WHERE hash = $1", &[&hash]).await?;
+            Ok(row.map(|r| serde_json::from_str(r.get::<_, &str>(0))).transpose()?)
+        })
+    }
+
+    fn end_session(&self, hash: &str) -> Result<()> {
+        let hash = hash.to_owned();
+        self.with(move |c| async move {
+            c.execute("DELETE FROM sessions WHERE hash = $1 OR expires_at < now()", &[&hash]).await?;
+            Ok(())
+        })
+    }
+
     fn put_harvest_source(&self, source: &HarvestSource) -> Result<()> {
         let (namespace, json) = (source.namespace.clone(), serde_json::to_string(source)?);
         self.with(move |c| async move {

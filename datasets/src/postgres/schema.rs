@@ -92,6 +92,9 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE leaders (role TEXT PRIMARY KEY, node TEXT NOT NULL, until TIMESTAMPTZ NOT NULL);",
     // 4: sources harvested on a schedule.
     "CREATE TABLE harvest_sources (namespace TEXT PRIMARY KEY, source TEXT NOT NULL);",
+    // 5: passwords and browser sessions.
+    "CREATE TABLE passwords (\"user\" TEXT PRIMARY KEY REFERENCES users(id), phc TEXT NOT NULL);
+     CREATE TABLE sessions (hash TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL, session TEXT NOT NULL);",
 ];
 
 /// Arbitrary, fixed: the advisory lock migrations run under.

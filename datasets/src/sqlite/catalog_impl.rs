@@ -384,6 +384,41 @@ impl Catalog for SqliteCatalog {
         })
     }
 
+    fn set_password(&self, user: &str, phc: &str) -> Result<()> {
+        self.user(user)?;
+        self.conn().execute(
+            "INSERT INTO passwords (user, phc) VALUES (?1, ?2) ON CONFLICT (user) DO UPDATE SET phc = excluded.phc",
+            params![user, phc],
+        )?;
+        Ok(())
+    }
+
+    fn password(&self, user: &str) -> Result<Option<String>> {
+        Ok(self.conn().query_row("SELECT phc FROM passwords WHERE user = ?1", [user], |r| r.get(0)).optional()?)
+    }
+
+    fn add_session(&self, session: &Session, hash: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO sessions (hash, expires_at, session) VALUES (?1, ?2, ?3)",
+            params![hash, lease_time(session.expires_at), serde_json::to_string(session)?],
+        )?;
+        Ok(())
+    }
+
+    fn session(&self, hash: &str) -> Result<Option<Session>> {
+        let json: Option<String> =
+            self.conn().query_row("SELECT session FROM sessions WHERE hash = ?1", [hash], |r| r.get(0)).optional()?;
+        Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+    }
+
+    fn end_session(&self, hash: &str) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM sessions WHERE hash = ?1 OR expires_at < ?2",
+            params![hash, lease_time(Utc::now())],
+        )?;
+        Ok(())
+    }
+
     fn put_harvest_source(&self, source: &HarvestSource) -> Result<()> {
         self.conn().execute(
             "INSERT INTO harvest_sources (namespace, source) VALUES (?1, ?2)

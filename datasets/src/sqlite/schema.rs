@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 /// Each step brings a catalog from schema version `i` to `i + 1`; `PRAGMA user_version`
 /// holds how many have run. Steps only ever add.
 const MIGRATIONS: &[fn(&Connection) -> Result<()>] =
-    &[v1_base, v2_changes, v3_job_leases, v4_leaders, v5_harvest_sources];
+    &[v1_base, v2_changes, v3_job_leases, v4_leaders, v5_harvest_sources, v6_sessions];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -133,6 +133,15 @@ fn v4_leaders(conn: &Connection) -> Result<()> {
 /// Sources harvested on a schedule.
 fn v5_harvest_sources(conn: &Connection) -> Result<()> {
     conn.execute_batch("CREATE TABLE harvest_sources (namespace TEXT PRIMARY KEY, source TEXT NOT NULL)")?;
+    Ok(())
+}
+
+/// Passwords and browser sessions.
+fn v6_sessions(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE passwords (user TEXT PRIMARY KEY REFERENCES users(id), phc TEXT NOT NULL);
+         CREATE TABLE sessions (hash TEXT PRIMARY KEY, expires_at TEXT NOT NULL, session TEXT NOT NULL);",
+    )?;
     Ok(())
 }
 

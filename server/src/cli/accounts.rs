@@ -26,6 +26,15 @@ pub enum UserCommand {
         /// Role in --org: admin or editor.
         #[arg(long, requires = "org")]
         role: Option<opendata_datasets::Role>,
+        /// Read a password from standard input (its first line), to sign in on the web.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Set a user's password, read from standard input (its first line).
+    Password {
+        id: String,
         #[command(flatten)]
         data: DataArg,
     },
@@ -76,13 +85,15 @@ pub enum TokenCommand {
 
 pub fn user(config: Option<&PathBuf>, command: UserCommand) -> anyhow::Result<()> {
     match command {
-        UserCommand::Create { id, name, site_admin, org, role, data } => {
+        UserCommand::Create { id, name, site_admin, org, role, password_stdin, data } => {
             let config = load(config, &data)?;
             let store = config.open_store()?;
             let catalog = store.catalog();
             if let Some(org) = &org {
                 catalog.organization(org).with_context(|| format!("cannot add `{id}` to `{org}`"))?;
             }
+            // Read and checked before the user exists, so a bad password creates nobody.
+            let phc = password_stdin.then(read_password).transpose()?;
             catalog.create_user(&opendata_datasets::User {
                 name: name.unwrap_or_else(|| id.clone()),
                 id: id.clone(),
@@ -94,7 +105,15 @@ pub fn user(config: Option<&PathBuf>, command: UserCommand) -> anyhow::Result<()
             if let (Some(org), Some(role)) = (org, role) {
                 catalog.set_membership(&id, &org, role)?;
             }
+            if let Some(phc) = phc {
+                catalog.set_password(&id, &phc)?;
+            }
             println!("created user {id}");
+        }
+        UserCommand::Password { id, data } => {
+            let phc = read_password()?;
+            load(config, &data)?.open_store()?.catalog().set_password(&id, &phc)?;
+            println!("set the password of {id}");
         }
         UserCommand::Disable { id, data } => {
             load(config, &data)?.open_store()?.catalog().set_user_disabled(&id, true)?;
@@ -144,4 +163,12 @@ pub fn token(config: Option<&PathBuf>, command: TokenCommand) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+/// The first line of standard input, hashed: a password never appears in the process list
+/// or the shell's history.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("cannot read the password from standard input")?;
+    crate::accounts::hash_password(line.trim_end_matches(['\r', '\n']))
 }

@@ -106,6 +106,16 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("bar", "Баганан", "Bar"),
     ("draw", "Зурах", "Draw"),
     ("hidden_series", "бага бүлгийг харуулаагүй", "smaller groups not shown"),
+    ("sign_in", "Нэвтрэх", "Sign in"),
+    ("sign_out", "Гарах", "Sign out"),
+    ("user_id", "Хэрэглэгчийн нэр", "User"),
+    ("password", "Нууц үг", "Password"),
+    ("form_expired", "Маягтын хугацаа дууссан тул дахин илгээнэ үү.", "The form has expired: send it again."),
+    ("dashboard", "Нийтлэгчийн самбар", "Publisher's dashboard"),
+    ("signed_in_as", "Нэвтэрсэн:", "Signed in as"),
+    ("no_organizations", "Та ямар нэг байгууллагын гишүүн биш байна.", "You are not a member of any organization."),
+    ("dataset", "Өгөгдөл", "Dataset"),
+    ("tables", "Хүснэгт", "Tables"),
 ];
 
 /// The string `key` in `lang`. An unknown key is a programming error, caught by the tests.

@@ -2,6 +2,7 @@
 //! `?lang=en`, built on the same catalog, index and rows API as the HTTP API. Every asset
 //! is served from here: a page makes no request to another host.
 
+mod account;
 mod chart;
 mod dataset;
 mod home;
@@ -15,7 +16,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use i18n::Lang;
 
@@ -37,6 +38,9 @@ pub fn routes() -> Router<AppState> {
         .route("/datasets/{id}/chart.svg", get(chart::chart_svg))
         .route("/organizations/{id}", get(organization::organization))
         .route("/assets/{file}", get(asset))
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/publish", get(account::publish))
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
