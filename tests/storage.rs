@@ -96,12 +96,14 @@ async fn nodes_with_their_own_folders_share_versions_through_a_bucket() {
     let orphan = table.join("20200101T000000.000000-1-0.parquet");
     std::fs::write(&orphan, b"PAR1 never committed").unwrap();
     let store = Store::connect(setup.path(), &locations(&catalog, &bucket)).unwrap();
+    tokio::time::sleep(crate::common::s3::LISTING_CACHE).await;
     assert_eq!(store.sweep_bucket().unwrap(), 0, "too young to tell from a publish under way");
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
     std::fs::File::options().write(true).open(&orphan).unwrap().set_modified(old).unwrap();
     for kept in walk(&table) {
         std::fs::File::options().write(true).open(kept).unwrap().set_modified(old).unwrap();
     }
+    tokio::time::sleep(crate::common::s3::LISTING_CACHE).await;
     assert_eq!(store.sweep_bucket().unwrap(), 1);
     assert!(!orphan.exists());
     assert_eq!(walk(&table).len(), 2, "the version and its Delta commit stay");
