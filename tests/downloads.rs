@@ -144,3 +144,51 @@ async fn xlsx_exports_round_trip() {
     };
     assert_eq!(types(t), types(&original["tables"][0]));
 }
+
+/// The file an agency sent comes back byte for byte, under its own name, as an attachment
+/// no browser renders as a page; a workbook's sheets share one kept copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_original_file_comes_back_byte_for_byte() {
+    let sent = std::fs::read(crate::common::fixture("companies_cp1251.csv")).unwrap();
+    let s = TestServer::start(|data| {
+        let path = data.join("Компаниуд 2024.csv");
+        std::fs::write(&path, &sent).unwrap();
+        crate::common::ingest(data, &path, &crate::common::dataset("companies", "nso", "Компаниуд"), "main").unwrap();
+        std::fs::remove_file(path).unwrap();
+        let budget = crate::common::fixture("budget.xlsx");
+        crate::common::ingest(data, &budget, &crate::common::dataset("budget", "mof", "Төсөв"), "budget").unwrap();
+    })
+    .await;
+    let url = "/api/v1/datasets/companies/tables/main/versions/1/source";
+    let res = s.get(url).await;
+    assert_eq!(res.status(), 200);
+    let headers = res.headers().clone();
+    assert_eq!(headers["content-type"], "text/csv");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment; filename=\""), "{disposition}");
+    assert!(disposition.contains("filename*=UTF-8''%D0%9A%D0%BE%D0%BC"), "the Cyrillic name survives: {disposition}");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), sent.as_slice(), "byte for byte, in its own encoding");
+    let etag = headers["etag"].to_str().unwrap();
+    let again = s.client.get(s.url(url)).header("if-none-match", etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    let part = s.client.get(s.url(url)).header("range", "bytes=0-9").send().await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &sent[..10]);
+
+    let d = s.json("/api/v1/datasets/companies", 200).await;
+    assert_eq!(d["tables"][0]["versions"][0]["source"]["kept"], true, "{d}");
+    let problem = s.json("/api/v1/datasets/companies/tables/main/versions/2/source", 404).await;
+    assert_eq!(problem["code"], "version_not_found");
+
+    // The sheets of one workbook name one original.
+    let budget = s.state.store.catalog().dataset("budget").unwrap();
+    let originals: Vec<_> = budget.tables.iter().map(|t| t.latest().source.original.clone().unwrap()).collect();
+    assert!(originals.len() > 1, "{originals:?}");
+    assert!(originals.iter().all(|o| *o == originals[0]), "{originals:?}");
+    let table = &budget.tables[1].name;
+    let res = s.get(&format!("/api/v1/datasets/budget/tables/{table}/versions/1/source")).await;
+    assert_eq!(res.headers()["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(bytes.as_ref(), std::fs::read(crate::common::fixture("budget.xlsx")).unwrap().as_slice());
+}

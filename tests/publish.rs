@@ -108,6 +108,19 @@ async fn publishers_write_through_the_api() {
     assert_eq!(failed["status"], "failed", "{failed}");
     assert!(!failed["error"].as_str().unwrap().contains(s.data.path().to_str().unwrap()), "{failed}");
     assert_eq!(s.json("/api/v1/datasets/road-accidents", 200).await["tables"][0]["version"], 2);
+    // Nonsense publishes nothing, and says why: one byte, a header with no rows, blank lines.
+    for (nonsense, why) in [
+        (&b"x"[..], "no rows"),
+        (&b"\xff"[..], ""),
+        (&"Сар;Осол\n".as_bytes()[..], "no rows"),
+        (&b"\n\n\n"[..], "empty"),
+    ] {
+        let (_, headers, _) = send(&s, M::POST, upload, Some(&editor), Some(nonsense.to_vec().into())).await;
+        let failed = wait_for_job(&s, &editor, headers["location"].to_str().unwrap()).await;
+        assert_eq!(failed["status"], "failed", "{nonsense:?}: {failed}");
+        assert!(failed["error"].as_str().unwrap().contains(why), "{nonsense:?}: {failed}");
+    }
+    assert_eq!(s.json("/api/v1/datasets/road-accidents", 200).await["tables"][0]["version"], 2);
     // Too large, empty, or someone else's job.
     let (status, _, problem) = send(&s, M::POST, upload, Some(&editor), Some(vec![b'x'; 20_000].into())).await;
     assert_eq!((status, problem["code"].as_str()), (413, Some("payload_too_large")));

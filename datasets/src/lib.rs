@@ -14,6 +14,7 @@ mod error;
 pub mod ident;
 pub mod license;
 pub mod model;
+mod originals;
 mod postgres;
 mod runtime;
 mod sqlite;

@@ -54,6 +54,14 @@ pub struct Table {
     pub versions: Vec<TableVersion>,
 }
 
+impl TableVersion {
+    /// The stored files this version needs: its Parquet file and the original it was read
+    /// from (which several versions and tables may share).
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.file.as_str()).chain(self.source.original.as_deref())
+    }
+}
+
 impl Table {
     /// The latest version.
     pub fn latest(&self) -> &TableVersion {
@@ -197,6 +205,10 @@ pub struct SourceInfo {
     pub encoding: String,
     pub delimiter: Option<String>,
     pub byte_size: u64,
+    /// The file as the agency sent it, kept under this path (relative to the data folder or
+    /// the bucket); `None` for versions published before originals were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
 }
 
 /// The portal's column types.

@@ -24,10 +24,10 @@ use crate::{Error, PostgresCatalog, Result, SqliteCatalog};
 /// The data folder and its catalog.
 #[derive(Debug, Clone)]
 pub struct Store {
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     catalog: Arc<dyn Catalog>,
     /// The bucket the files live in, when they are not the data folder's own.
-    bucket: Option<Arc<Bucket>>,
+    pub(crate) bucket: Option<Arc<Bucket>>,
     /// What [`Store::connect`] was given, for child processes that open the store again.
     locations: Locations,
 }
@@ -56,6 +56,11 @@ pub struct StagedFile {
 }
 
 impl StagedFile {
+    /// The file moved where it stays: dropping this no longer deletes it.
+    pub(crate) fn keep(&mut self) {
+        self.published = true;
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -163,8 +168,11 @@ impl Store {
         let copy = SqliteCatalog::open(&catalog)?;
         let mut files = 0;
         for d in copy.datasets()? {
-            for v in d.tables.iter().flat_map(|t| &t.versions) {
-                let (from, into) = (self.root.join(&v.file), to.join(&v.file));
+            for file in d.tables.iter().flat_map(|t| &t.versions).flat_map(TableVersion::files) {
+                let (from, into) = (self.root.join(file), to.join(file));
+                if into.exists() {
+                    continue; // an original shared by several versions
+                }
                 if let Some(dir) = into.parent() {
                     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
                 }
@@ -183,8 +191,8 @@ impl Store {
         empty_dir(to)?;
         let copy = SqliteCatalog::open(&from.join(CATALOG))?;
         for d in copy.datasets()? {
-            for v in d.tables.iter().flat_map(|t| &t.versions) {
-                let (source, into) = (from.join(&v.file), to.join(&v.file));
+            for file in d.tables.iter().flat_map(|t| &t.versions).flat_map(TableVersion::files) {
+                let (source, into) = (from.join(file), to.join(file));
                 if let Some(dir) = into.parent() {
                     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
                 }
@@ -238,7 +246,7 @@ impl Store {
     }
 
     /// The local copy of the stored file `relative`, fetched from the bucket if needed.
-    fn local(&self, relative: &str) -> Result<PathBuf> {
+    pub(crate) fn local(&self, relative: &str) -> Result<PathBuf> {
         let path = self.root.join(relative);
         let Some(bucket) = &self.bucket else { return Ok(path) };
         if path.exists() {
@@ -251,7 +259,7 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         }
         std::fs::rename(staged.path(), &path).map_err(Error::io(&path))?;
-        bucket.trim_cache(&self.root, &["tables", UPLOADS]);
+        bucket.trim_cache(&self.root, &["tables", UPLOADS, ORIGINALS]);
         Ok(path)
     }
 
@@ -275,7 +283,7 @@ impl Store {
         let Some(bucket) = &self.bucket else { return Ok(0) };
         let datasets = self.catalog.datasets()?;
         let files: std::collections::HashSet<&str> =
-            datasets.iter().flat_map(|d| &d.tables).flat_map(|t| &t.versions).map(|v| v.file.as_str()).collect();
+            datasets.iter().flat_map(|d| &d.tables).flat_map(|t| &t.versions).flat_map(TableVersion::files).collect();
         let tables: std::collections::HashSet<String> =
             datasets.iter().flat_map(|d| d.tables.iter().map(move |t| delta::log_dir(&d.meta.id, &t.name))).collect();
         let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
@@ -286,6 +294,12 @@ impl Store {
                 None => files.contains(path.as_str()),
             };
             if !named && written < hour_ago {
+                bucket.delete(&path)?;
+                removed += 1;
+            }
+        }
+        for (path, written) in bucket.list(ORIGINALS)? {
+            if !files.contains(path.as_str()) && written < hour_ago {
                 bucket.delete(&path)?;
                 removed += 1;
             }
@@ -456,6 +470,8 @@ impl Store {
 const CATALOG: &str = "catalog.sqlite";
 /// Where uploads wait for their jobs.
 const UPLOADS: &str = "uploads";
+/// Where the files agencies sent are kept (see [`crate::originals`]).
+pub(crate) const ORIGINALS: &str = "originals";
 
 /// Creates `dir`, or checks that it is empty: a backup never mixes with other files.
 fn empty_dir(dir: &Path) -> Result<()> {

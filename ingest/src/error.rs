@@ -8,6 +8,9 @@ pub enum Error {
     /// The file has no header row or no data columns.
     #[error("the file is empty or has no columns")]
     Empty,
+    /// The file has a header but not one row: a version of nothing is never published.
+    #[error("the file has column names but no rows: nothing was published")]
+    NoRows,
     /// The named encoding is not one we know.
     #[error("unknown encoding `{0}`")]
     UnknownEncoding(String),

@@ -446,6 +446,9 @@ fn ingest_part(
     let kept: Vec<usize> = (0..names.len()).filter(|&i| keep[i]).collect();
     let kinds: Vec<ColumnType> = kept.iter().map(|&i| inferred[i].kind).collect();
     let (row_count, column_stats) = stats::compute(parquet.path(), &kinds)?;
+    if row_count == 0 {
+        return Err(Error::NoRows);
+    }
     let nulls: Vec<u64> = column_stats.iter().map(|s| s.null_count).collect();
     let kept_inferred: Vec<&Inferred> = kept.iter().map(|&i| &inferred[i]).collect();
     if matches!(part.data, PartData::Text { .. }) {
@@ -531,6 +534,9 @@ fn ingest_part(
     tracing::debug!(elapsed = ?started.elapsed(), "statistics computed");
     let byte_size = std::fs::metadata(parquet.path()).map_err(Error::io(parquet.path()))?.len();
     let delimiter = quality.decisions.delimiter.clone();
+    let content_hash = content_hash.get()?;
+    let extension = std::path::Path::new(&job.source_name).extension().and_then(|e| e.to_str()).unwrap_or_default();
+    let original = store.keep_original(&job.source, &content_hash, extension)?;
     let version = store.publish(
         parquet,
         NewVersion {
@@ -553,8 +559,9 @@ fn ingest_part(
                 encoding: quality.decisions.encoding.clone(),
                 delimiter,
                 byte_size: total,
+                original: Some(original),
             },
-            content_hash: content_hash.get()?,
+            content_hash,
             changes,
             report: quality.clone(),
         },

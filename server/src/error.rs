@@ -38,6 +38,7 @@ codes! {
     DatasetNotFound => ("dataset_not_found", NOT_FOUND, "Dataset not found"),
     TableNotFound => ("table_not_found", NOT_FOUND, "Table not found"),
     VersionNotFound => ("version_not_found", NOT_FOUND, "Table version not found"),
+    OriginalNotKept => ("original_not_kept", NOT_FOUND, "Original file not kept"),
     OrganizationNotFound => ("organization_not_found", NOT_FOUND, "Organization not found"),
     RouteNotFound => ("route_not_found", NOT_FOUND, "No such route"),
     JobNotFound => ("job_not_found", NOT_FOUND, "Job not found"),

@@ -5,6 +5,7 @@ pub mod ckan;
 pub mod linked;
 pub mod meta;
 pub mod model;
+pub mod originals;
 pub mod rows;
 pub mod sql;
 pub mod write;
@@ -37,6 +38,7 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         catalog::list_organizations,
         catalog::get_organization,
         catalog::get_report,
+        originals::original,
         rows::rows,
         rows::table_file,
         sql::sql_get,
@@ -106,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/organizations/{id}", get(catalog::get_organization))
         .route("/api/v1/datasets/{id}/tables/{table}/rows", get(rows::rows))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", get(catalog::get_report))
+        .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/source", get(originals::original))
         .route("/api/v1/datasets/{id}/tables/{table}/{file}", get(rows::table_file))
         .route("/api/v1/sql", get(sql::sql_get).post(sql::sql_post))
         .merge(crate::web::routes())

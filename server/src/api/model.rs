@@ -225,6 +225,8 @@ pub struct SourceFile {
     pub encoding: String,
     pub delimiter: Option<String>,
     pub byte_size: u64,
+    /// The file as sent is kept, and downloads from `…/versions/{version}/source`.
+    pub kept: bool,
 }
 
 /// One immutable version of a table.
@@ -297,6 +299,7 @@ impl From<&ds::TableVersion> for VersionInfo {
                 encoding: v.source.encoding.clone(),
                 delimiter: v.source.delimiter.clone(),
                 byte_size: v.source.byte_size,
+                kept: v.source.original.is_some(),
             },
             content_hash: v.content_hash.clone(),
             changes: v.changes.as_ref().map(|c| VersionChanges {

@@ -66,7 +66,7 @@ fn client_has(headers: &HeaderMap, etag: &str) -> bool {
 
 /// `ETag` and `Cache-Control`: a pinned version never changes, so caches may keep it for a
 /// year; a latest-version URL changes meaning with each ingest, so caches revalidate.
-fn set_cache_headers(h: &mut HeaderMap, etag: &str, pinned: bool) {
+pub(crate) fn set_cache_headers(h: &mut HeaderMap, etag: &str, pinned: bool) {
     if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
@@ -386,7 +386,7 @@ pub async fn table_file(
 }
 
 /// Serves a stored file with a strong ETag, `If-None-Match` and a single `Range`.
-async fn serve_file(
+pub(crate) async fn serve_file(
     path: &std::path::Path,
     etag: &str,
     headers: &HeaderMap,
