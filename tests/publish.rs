@@ -112,7 +112,7 @@ async fn publishers_write_through_the_api() {
     for (nonsense, why) in [
         (&b"x"[..], "no rows"),
         (&b"\xff"[..], ""),
-        (&"Сар;Осол\n".as_bytes()[..], "no rows"),
+        ("Сар;Осол\n".as_bytes(), "no rows"),
         (&b"\n\n\n"[..], "empty"),
     ] {
         let (_, headers, _) = send(&s, M::POST, upload, Some(&editor), Some(nonsense.to_vec().into())).await;
