@@ -91,6 +91,7 @@ fn serve() -> Served {
         sort_by: Some(vec!["station".into(), "observed_at".into()]),
         limits: Default::default(),
         create_dataset: true,
+        draft: false,
     };
     opendata_server::publish::ingest_and_index(&store, &index, &job, &mut |_| {}).unwrap();
     drop((store, index));

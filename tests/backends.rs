@@ -272,6 +272,30 @@ fn harvest_sources(c: &dyn Catalog) {
     assert_eq!(c.harvest_sources().unwrap(), [a]);
 }
 
+/// A table's draft: one at a time, replaced whole, listed for the maintainer, removed.
+fn drafts(c: &dyn Catalog) {
+    c.upsert_organization(&org("nso")).unwrap();
+    let draft = |table: &str, number, rows| Draft {
+        number,
+        new: version("d", table, rows),
+        created_at: Utc::now(),
+        publish_at: None,
+    };
+    assert!(c.draft("d", "t").unwrap().is_none());
+    c.put_draft(&draft("t", 1, 5)).unwrap();
+    c.put_draft(&draft("u", 1, 6)).unwrap();
+    let replaced = Draft { publish_at: Some(Utc::now()), ..draft("t", 1, 7) };
+    c.put_draft(&replaced).unwrap();
+    let got = c.draft("d", "t").unwrap().unwrap();
+    assert_eq!((got.new.row_count, got.publish_at.is_some()), (7, true), "replaced whole");
+    let all: Vec<_> = c.drafts().unwrap().into_iter().map(|d| d.new.table).collect();
+    assert_eq!(all, ["t", "u"]);
+    assert!(c.datasets().unwrap().is_empty(), "a draft publishes nothing");
+    assert!(c.remove_draft("d", "t").unwrap());
+    assert!(!c.remove_draft("d", "t").unwrap());
+    assert_eq!(c.drafts().unwrap().len(), 1);
+}
+
 /// Nodes claiming at once never get the same job.
 fn concurrent_claims(catalogs: Vec<Arc<dyn Catalog>>) {
     for i in 0..30 {
@@ -369,6 +393,8 @@ fn sqlite_catalog() {
     let (_dir, c) = sqlite();
     harvest_sources(c.as_ref());
     let (_dir, c) = sqlite();
+    drafts(c.as_ref());
+    let (_dir, c) = sqlite();
     wakes(c);
     // Two connections to one file, as two processes have.
     let dir = tempfile::tempdir().unwrap();
@@ -387,6 +413,7 @@ fn postgres_catalog() {
     leases(postgres().as_ref());
     leaders(postgres().as_ref());
     harvest_sources(postgres().as_ref());
+    drafts(postgres().as_ref());
     wakes(postgres());
     let nodes =
         |url: String| (0..3).map(|_| Arc::new(PostgresCatalog::connect(&url).unwrap()) as Arc<dyn Catalog>).collect();

@@ -122,7 +122,7 @@ async fn a_job_left_by_a_dead_node_is_finished_by_another() {
         finished_at: None,
         version: None,
         error: None,
-        input: Some(JobInput { upload, file_name: "sheep.csv".into(), table_title: None }),
+        input: Some(JobInput { upload, file_name: "sheep.csv".into(), table_title: None, draft: false }),
         lease: None,
         attempts: 0,
         harvest: None,

@@ -109,12 +109,9 @@ async fn publishers_write_through_the_api() {
     assert!(!failed["error"].as_str().unwrap().contains(s.data.path().to_str().unwrap()), "{failed}");
     assert_eq!(s.json("/api/v1/datasets/road-accidents", 200).await["tables"][0]["version"], 2);
     // Nonsense publishes nothing, and says why: one byte, a header with no rows, blank lines.
-    for (nonsense, why) in [
-        (&b"x"[..], "no rows"),
-        (&b"\xff"[..], ""),
-        ("Сар;Осол\n".as_bytes(), "no rows"),
-        (&b"\n\n\n"[..], "empty"),
-    ] {
+    for (nonsense, why) in
+        [(&b"x"[..], "no rows"), (&b"\xff"[..], ""), ("Сар;Осол\n".as_bytes(), "no rows"), (&b"\n\n\n"[..], "empty")]
+    {
         let (_, headers, _) = send(&s, M::POST, upload, Some(&editor), Some(nonsense.to_vec().into())).await;
         let failed = wait_for_job(&s, &editor, headers["location"].to_str().unwrap()).await;
         assert_eq!(failed["status"], "failed", "{nonsense:?}: {failed}");
@@ -154,4 +151,95 @@ async fn publishers_write_through_the_api() {
     for expected in ["dataset.create", "dataset.update", "version.upload", "table.columns"] {
         assert!(actions.contains(&("bat", expected)), "{actions:?}");
     }
+}
+
+/// A version uploaded as a draft waits for review: readers see the previous version, its
+/// organization reads the draft's report, and it is published on request, or by the
+/// maintainer at the time set; a version published meanwhile makes it stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drafts_wait_for_review_then_publish_now_or_on_schedule() {
+    use reqwest::Method as M;
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("p.csv");
+    std::fs::write(&csv, "aimag,people\nДорнод,80000\n").unwrap();
+    ingest(data.path(), &csv, &dataset("population", "nso", "Хүн ам"), "main").unwrap();
+    let store = crate::common::store(data.path());
+    store.catalog().upsert_organization(&org("agaar", "Агаар")).unwrap();
+    let editor = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
+    let other = publisher(&store, "dorj", false, &[("agaar", Role::Admin)]);
+    drop(store);
+    let s = TestServer::serve(data).await;
+    let upload = |rows: &str, draft: bool| {
+        let (s, editor, body) = (&s, editor.clone(), format!("aimag,people\n{rows}"));
+        async move {
+            let path = format!("/api/v1/datasets/population/tables/main/versions?file_name=p.csv&draft={draft}");
+            let (status, headers, job) = send(s, M::POST, &path, Some(&editor), Some(body.into())).await;
+            assert_eq!(status, 202, "{job}");
+            wait_for_job(s, &editor, headers["location"].to_str().unwrap()).await
+        }
+    };
+    let latest = || async { s.json("/api/v1/datasets/population", 200).await["tables"][0]["version"].as_u64() };
+
+    let job = upload("Дорнод,81000\nХэнтий,70000\n", true).await;
+    assert_eq!(
+        (job["status"].as_str(), job["version"].as_u64(), job["draft"].as_bool()),
+        (Some("succeeded"), Some(2), Some(true)),
+        "{job}"
+    );
+    assert_eq!(job["report"]["rows_read"], 2, "the publisher sees the draft's report: {job}");
+    // Readers see version 1 everywhere.
+    assert_eq!(latest().await, Some(1));
+    let rows = s.json("/api/v1/datasets/population/tables/main/rows", 200).await;
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(
+        s.json("/api/v1/datasets/population/tables/main/rows?version=2", 404).await["code"],
+        "version_not_found"
+    );
+    let csv = s.get("/api/v1/datasets/population/tables/main/data.csv").await.text().await.unwrap();
+    assert!(!csv.contains("Хэнтий"), "{csv}");
+    // The draft's report, for its organization only.
+    let report = "/api/v1/datasets/population/tables/main/versions/2/report";
+    assert_eq!(s.json(report, 404).await["code"], "version_not_found");
+    assert_eq!(send(&s, M::GET, report, Some(&other), None).await.0, 404);
+    let (status, _, got) = send(&s, M::GET, report, Some(&editor), None).await;
+    assert_eq!((status, got["report"]["rows_read"].as_u64()), (200, Some(2)), "{got}");
+
+    // Published by its organization, and only the draft it has.
+    let publish = "/api/v1/datasets/population/tables/main/versions/2/publish";
+    assert_eq!(send(&s, M::POST, publish, None, None).await.0, 401);
+    assert_eq!(send(&s, M::POST, publish, Some(&other), None).await.0, 403);
+    let (status, _, problem) =
+        send(&s, M::POST, "/api/v1/datasets/population/tables/main/versions/3/publish", Some(&editor), None).await;
+    assert_eq!((status, problem["code"].as_str()), (404, Some("draft_not_found")));
+    let (status, _, published) = send(&s, M::POST, publish, Some(&editor), None).await;
+    assert_eq!((status, published["version"].as_u64()), (200, Some(2)), "{published}");
+    assert_eq!(latest().await, Some(2));
+    let rows = s.json("/api/v1/datasets/population/tables/main/rows", 200).await;
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 2, "{rows}");
+    assert_eq!(send(&s, M::POST, publish, Some(&editor), None).await.0, 404, "published once");
+
+    // Scheduled: invisible until its time, then published by the maintainer.
+    let job = upload("Дорнод,82000\nХэнтий,71000\nСүхбаатар,62000\n", true).await;
+    assert_eq!(job["version"], 3, "{job}");
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let path = format!("/api/v1/datasets/population/tables/main/versions/3/publish?publish_at={at}");
+    let (status, _, scheduled) = send(&s, M::POST, &path, Some(&editor), None).await;
+    assert_eq!((status, scheduled["version"].as_u64()), (202, Some(3)), "{scheduled}");
+    assert_eq!(latest().await, Some(2), "not before its time");
+    let started = std::time::Instant::now();
+    while latest().await != Some(3) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the scheduled release did not happen");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1000), "published early");
+
+    // A version published after a draft was made overtakes it.
+    let job = upload("Дорнод,83000\n", true).await;
+    assert_eq!(job["version"], 4, "{job}");
+    let direct = upload("Дорнод,84000\n", false).await;
+    assert_eq!((direct["version"].as_u64(), direct["draft"].as_bool()), (Some(4), Some(false)), "{direct}");
+    let stale = "/api/v1/datasets/population/tables/main/versions/4/publish";
+    assert_eq!(send(&s, M::POST, stale, Some(&editor), None).await.2["code"], "draft_not_found");
+    let rows = s.json("/api/v1/datasets/population/tables/main/rows", 200).await;
+    assert_eq!(rows["rows"][0]["people"], 84000, "{rows}");
 }

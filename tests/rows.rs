@@ -342,6 +342,7 @@ async fn sorted_table_answers_point_filters_exactly() {
             sort_by: Some(vec!["station".into(), "kind".into(), "id".into()]),
             limits: Default::default(),
             create_dataset: true,
+            draft: false,
         };
         opendata_server::publish::ingest_and_index(&store, &index, &job, &mut |_| {}).unwrap();
         std::fs::remove_file(path).unwrap();

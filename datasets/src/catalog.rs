@@ -26,7 +26,7 @@ pub(crate) fn held_by(job: &Job, node: &str) -> bool {
 }
 
 /// What a publish adds to the catalog: a new version of one table, with the dataset's metadata.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NewVersion {
     /// The dataset's metadata, used only to create it: a version never changes an existing
     /// dataset's metadata (an upload queued before an edit must not undo the edit).
@@ -45,6 +45,19 @@ pub struct NewVersion {
     pub content_hash: String,
     pub changes: Option<VersionChanges>,
     pub report: QualityReport,
+}
+
+/// A version waiting for its publisher's review: readers never see it. A table has at most
+/// one, numbered as the version it will be (the latest + 1), so publishing it leaves no gap;
+/// a newer upload replaces it, and a version published meanwhile makes it stale.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Draft {
+    pub number: u32,
+    /// Its file is already stored, under a name no version uses.
+    pub new: NewVersion,
+    pub created_at: DateTime<Utc>,
+    /// When the maintainer publishes it, if its publisher scheduled it.
+    pub publish_at: Option<DateTime<Utc>>,
 }
 
 /// Where metadata lives. This is the whole surface callers use, so another backend
@@ -101,6 +114,15 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     fn tokens(&self) -> Result<Vec<ApiToken>>;
     /// A disabled user keeps their history but can no longer act: their tokens stop working.
     fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<()>;
+
+    /// Keeps `draft` as its table's draft, replacing any other.
+    fn put_draft(&self, draft: &Draft) -> Result<()>;
+    /// The draft of table `dataset/table`, if it has one.
+    fn draft(&self, dataset: &str, table: &str) -> Result<Option<Draft>>;
+    /// Every draft, for the maintainer's scheduled releases.
+    fn drafts(&self) -> Result<Vec<Draft>>;
+    /// `false` when the table had no draft.
+    fn remove_draft(&self, dataset: &str, table: &str) -> Result<bool>;
 
     /// Sets `user`'s password, as its PHC string (argon2id: algorithm, salt and hash).
     fn set_password(&self, user: &str, phc: &str) -> Result<()>;

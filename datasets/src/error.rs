@@ -31,6 +31,9 @@ pub enum Error {
     /// No ingest job with this id.
     #[error("job `{0}` not found")]
     JobNotFound(String),
+    /// The table has no such draft (it was published, replaced or overtaken).
+    #[error("{0}")]
+    DraftNotFound(String),
     /// The catalog database failed.
     #[error("catalog error: {0}")]
     Catalog(#[from] rusqlite::Error),

@@ -10,6 +10,7 @@
 
 mod catalog;
 pub mod delta;
+mod drafts;
 mod error;
 pub mod ident;
 pub mod license;
@@ -21,7 +22,7 @@ mod sqlite;
 mod storage;
 mod store;
 
-pub use catalog::{Catalog, Change, Changes, MAX_ATTEMPTS, NewVersion, Totals};
+pub use catalog::{Catalog, Change, Changes, Draft, MAX_ATTEMPTS, NewVersion, Totals};
 pub use error::{Error, Result};
 pub use model::*;
 pub use postgres::PostgresCatalog;

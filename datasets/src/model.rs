@@ -449,6 +449,9 @@ pub struct JobInput {
     pub file_name: String,
     /// The table's title, when the upload named one.
     pub table_title: Option<String>,
+    /// Kept as a draft for review instead of published.
+    #[serde(default)]
+    pub draft: bool,
 }
 
 /// Another portal whose catalog this one harvests on a schedule: any node's job runner

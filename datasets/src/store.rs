@@ -282,8 +282,13 @@ impl Store {
     pub fn sweep_bucket(&self) -> Result<usize> {
         let Some(bucket) = &self.bucket else { return Ok(0) };
         let datasets = self.catalog.datasets()?;
-        let files: std::collections::HashSet<&str> =
+        let drafts = self.catalog.drafts()?;
+        let mut files: std::collections::HashSet<&str> =
             datasets.iter().flat_map(|d| &d.tables).flat_map(|t| &t.versions).flat_map(TableVersion::files).collect();
+        for d in &drafts {
+            files.insert(&d.new.file);
+            files.extend(d.new.source.original.as_deref());
+        }
         let tables: std::collections::HashSet<String> =
             datasets.iter().flat_map(|d| d.tables.iter().map(move |t| delta::log_dir(&d.meta.id, &t.name))).collect();
         let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
@@ -415,7 +420,44 @@ impl Store {
     /// `tables/` under a name no version uses yet, the directory is fsynced, and only then is
     /// the catalog row committed. Before that commit the file is invisible; the previous
     /// version stays the one served.
-    pub fn publish(&self, mut staged: StagedFile, new: NewVersion) -> Result<TableVersion> {
+    pub fn publish(&self, staged: StagedFile, new: NewVersion) -> Result<TableVersion> {
+        let new = NewVersion { file: self.place(staged, &new)?, ..new };
+        match self.catalog.add_version(&new) {
+            Ok(version) => {
+                // A draft of the table was numbered as this version: it is stale now.
+                if let Err(e) = self.catalog.remove_draft(&new.dataset.id, &new.table) {
+                    tracing::warn!(dataset = new.dataset.id, table = new.table, %e, "a stale draft stays");
+                }
+                self.log_version(&new);
+                Ok(version)
+            }
+            Err(e) => {
+                self.unplace(&new.file);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the table's Delta log after a publish. The log follows the catalog; one missed
+    /// here (a crash, a bucket that did not answer) is written by the next publish or at the
+    /// next start.
+    pub(crate) fn log_version(&self, new: &NewVersion) {
+        if let Err(e) = self.write_delta_log(&new.dataset.id, &new.table) {
+            tracing::warn!(dataset = new.dataset.id, table = new.table, %e, "the Delta log lags the catalog");
+        }
+    }
+
+    /// Removes a placed file the catalog never came to name: nobody can be reading it.
+    pub(crate) fn unplace(&self, relative: &str) {
+        let _ = std::fs::remove_file(self.root.join(relative));
+        if let Some(bucket) = &self.bucket {
+            let _ = bucket.delete(relative);
+        }
+    }
+
+    /// Moves a staged version file where versions live (and into the bucket), durably, under
+    /// a name no version uses; returns its path relative to the data folder.
+    pub(crate) fn place(&self, mut staged: StagedFile, new: &NewVersion) -> Result<String> {
         validate_id(&new.dataset.id)?;
         validate_id(&new.table)?;
         let dir = self.root.join("tables").join(&new.dataset.id).join(&new.table);
@@ -444,25 +486,7 @@ impl Store {
             let _ = std::fs::remove_file(&target);
             return Err(e);
         }
-        let new = NewVersion { file: relative, ..new };
-        match self.catalog.add_version(&new) {
-            Ok(version) => {
-                // The log follows the catalog; one missed here (a crash, a bucket that did
-                // not answer) is written by the next publish or at the next start.
-                if let Err(e) = self.write_delta_log(&new.dataset.id, &new.table) {
-                    tracing::warn!(dataset = new.dataset.id, table = new.table, %e, "the Delta log lags the catalog");
-                }
-                Ok(version)
-            }
-            Err(e) => {
-                // Not referenced by the catalog, so nobody can be reading it.
-                let _ = std::fs::remove_file(&target);
-                if let Some(bucket) = &self.bucket {
-                    let _ = bucket.delete(&new.file);
-                }
-                Err(e)
-            }
-        }
+        Ok(relative)
     }
 }
 

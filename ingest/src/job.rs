@@ -59,6 +59,10 @@ pub struct IngestJob {
     /// Whether the dataset may be created by this ingest (see [`NewVersion::create_dataset`]);
     /// its metadata is never changed by it.
     pub create_dataset: bool,
+    /// Keep the result as each table's draft, for its publisher to review, instead of
+    /// publishing it.
+    #[serde(default)]
+    pub draft: bool,
 }
 
 /// What one ingest may read, so that no file, however it is made, takes more than its share
@@ -106,6 +110,8 @@ pub struct IngestReport {
     pub version: TableVersion,
     /// The source was identical to the latest version's: nothing was published.
     pub unchanged: bool,
+    /// `version` is a draft, not yet published (see [`IngestJob::draft`]).
+    pub draft: bool,
     pub quality: QualityReport,
     pub elapsed: Duration,
 }
@@ -371,6 +377,7 @@ fn ingest_part(
                 table: part.table,
                 version: latest.clone(),
                 unchanged: true,
+                draft: false,
                 quality,
                 elapsed: started.elapsed(),
             });
@@ -537,36 +544,50 @@ fn ingest_part(
     let content_hash = content_hash.get()?;
     let extension = std::path::Path::new(&job.source_name).extension().and_then(|e| e.to_str()).unwrap_or_default();
     let original = store.keep_original(&job.source, &content_hash, extension)?;
-    let version = store.publish(
-        parquet,
-        NewVersion {
-            dataset: job.dataset.clone(),
-            create_dataset: job.create_dataset,
-            table: part.table.clone(),
-            table_title: match (&job.table_title, &part.label) {
-                (Some(t), None) => t.clone(),
-                (Some(t), Some(l)) => format!("{t} ({l})"),
-                (None, Some(l)) => l.trim_start_matches("sheet ").trim_matches('`').to_owned(),
-                (None, None) => part.table.clone(),
-            },
-            row_count,
-            byte_size,
-            file: String::new(),
-            columns,
-            source: SourceInfo {
-                file_name: job.source_name.clone(),
-                format: quality.decisions.format.clone(),
-                encoding: quality.decisions.encoding.clone(),
-                delimiter,
-                byte_size: total,
-                original: Some(original),
-            },
-            content_hash,
-            changes,
-            report: quality.clone(),
+    let new = NewVersion {
+        dataset: job.dataset.clone(),
+        create_dataset: job.create_dataset,
+        table: part.table.clone(),
+        table_title: match (&job.table_title, &part.label) {
+            (Some(t), None) => t.clone(),
+            (Some(t), Some(l)) => format!("{t} ({l})"),
+            (None, Some(l)) => l.trim_start_matches("sheet ").trim_matches('`').to_owned(),
+            (None, None) => part.table.clone(),
         },
-    )?;
-    if settings != settings_before || settings != TableSettings::default() {
+        row_count,
+        byte_size,
+        file: String::new(),
+        columns,
+        source: SourceInfo {
+            file_name: job.source_name.clone(),
+            format: quality.decisions.format.clone(),
+            encoding: quality.decisions.encoding.clone(),
+            delimiter,
+            byte_size: total,
+            original: Some(original),
+        },
+        content_hash,
+        changes,
+        report: quality.clone(),
+    };
+    let version = if job.draft {
+        let draft = store.keep_draft(parquet, new)?;
+        TableVersion {
+            version: draft.number,
+            created_at: draft.created_at,
+            row_count: draft.new.row_count,
+            byte_size: draft.new.byte_size,
+            file: draft.new.file,
+            columns: draft.new.columns,
+            source: draft.new.source,
+            content_hash: draft.new.content_hash,
+            changes: draft.new.changes,
+        }
+    } else {
+        store.publish(parquet, new)?
+    };
+    // A draft leaves the table as readers see it, settings included.
+    if !job.draft && (settings != settings_before || settings != TableSettings::default()) {
         catalog.set_table_settings(&job.dataset.id, &part.table, &settings)?;
     }
     Ok(IngestReport {
@@ -574,6 +595,7 @@ fn ingest_part(
         table: part.table,
         version,
         unchanged: false,
+        draft: job.draft,
         quality,
         elapsed: started.elapsed(),
     })

@@ -54,9 +54,16 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Caller::of(&parts.headers, state)
+    }
+}
+
+impl Caller {
+    /// The caller a request's `Authorization` header names, for routes where only some
+    /// answers need one (a draft's report).
+    pub fn of(headers: &axum::http::HeaderMap, state: &AppState) -> Result<Self, ApiError> {
         let unauthorized = |why: &str| ApiError::new(Code::Unauthorized, why.to_owned());
-        let value = parts
-            .headers
+        let value = headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| unauthorized("send an API token as `Authorization: Bearer <token>`"))?;
         // The scheme is case-insensitive (RFC 9110, section 11.1).

@@ -356,6 +356,7 @@ pub fn install(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
             sort_by: Some(t.sort_by.iter().map(|&k| k.to_owned()).collect()),
             limits: Default::default(),
             create_dataset: true,
+            draft: false,
         };
         publish::ingest_and_index(store, index, &job, &mut |_| {})?;
     }

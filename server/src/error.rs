@@ -39,6 +39,7 @@ codes! {
     TableNotFound => ("table_not_found", NOT_FOUND, "Table not found"),
     VersionNotFound => ("version_not_found", NOT_FOUND, "Table version not found"),
     OriginalNotKept => ("original_not_kept", NOT_FOUND, "Original file not kept"),
+    DraftNotFound => ("draft_not_found", NOT_FOUND, "Draft not found"),
     OrganizationNotFound => ("organization_not_found", NOT_FOUND, "Organization not found"),
     RouteNotFound => ("route_not_found", NOT_FOUND, "No such route"),
     JobNotFound => ("job_not_found", NOT_FOUND, "Job not found"),
@@ -198,6 +199,7 @@ impl From<opendata_datasets::Error> for ApiError {
             }
             E::OrganizationNotFound(id) => ApiError::new(Code::OrganizationNotFound, format!("no organization `{id}`")),
             E::JobNotFound(id) => ApiError::new(Code::JobNotFound, format!("no job `{id}`")),
+            E::DraftNotFound(why) => ApiError::new(Code::DraftNotFound, why),
             // An id that is not a slug cannot exist.
             E::InvalidId { value, .. } => ApiError::new(Code::DatasetNotFound, format!("no dataset `{value}`")),
             e if e.is_unavailable() => {

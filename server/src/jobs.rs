@@ -170,6 +170,7 @@ async fn harvest(state: &AppState, namespace: &str) -> Result<(), Failure> {
                 sort_by: None,
                 limits: state.config.limits.ingest(),
                 create_dataset: true,
+                draft: false,
             };
             // Metadata changed at the source is taken, as the command line's harvest does.
             if state.store.catalog().dataset(&meta.id).is_ok() {
@@ -243,6 +244,7 @@ async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, Failure> {
         sort_by: None,
         limits: state.config.limits.ingest(),
         create_dataset: false,
+        draft: input.draft,
     };
     let versions = crate::ingest_child::ingest(&state.workers, &state.store, ingest, &state.config.limits)
         .await

@@ -1,5 +1,6 @@
-//! Work that one node at a time does for the whole portal: queueing the harvests whose
-//! time has come, and sweeping the bucket of what no version names. Every node tries to take the lead each round; the catalog gives it to one
+//! Work that one node at a time does for the whole portal: publishing the releases whose
+//! time has come, queueing the harvests that are due, and sweeping the bucket of what no
+//! version names. Every node tries to take the lead each round; the catalog gives it to one
 //! (a named lease, renewed while it lives), and to another when that node dies.
 //!
 //! A lease row rather than a PostgreSQL advisory lock: a session lock would need one
@@ -13,42 +14,93 @@ use opendata_datasets::{Job, JobStatus};
 
 use crate::state::AppState;
 
-/// How often the leader works, and how long its lead lasts unless renewed.
-const EVERY: Duration = Duration::from_secs(300);
+/// How often the leader looks for releases that are due (sooner when one is due sooner);
+/// harvests and the sweep come every [`FULL`]th round. A lead lasts [`LEAD`] unless renewed.
+const ROUND: Duration = Duration::from_secs(30);
+const FULL: u64 = 10;
 const LEAD: Duration = Duration::from_secs(900);
+
+/// What a round did.
+#[derive(Debug, Default)]
+struct Round {
+    released: usize,
+    queued: usize,
+    removed: usize,
+    /// When the next scheduled release is due.
+    next: Option<chrono::DateTime<Utc>>,
+}
 
 /// Runs the maintenance rounds until `stop` resolves.
 pub async fn run(state: AppState, stop: impl std::future::Future<Output = ()>) {
     tokio::pin!(stop);
-    loop {
-        let round = {
+    for n in 0u64.. {
+        let work = {
             let state = state.clone();
-            tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(usize, usize)>> {
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Option<Round>> {
                 let until = Utc::now() + LEAD;
                 if !state.store.catalog().lead("maintainer", &state.node, until)? {
                     return Ok(None);
                 }
-                let queued = queue_due_harvests(&state)?;
-                Ok(Some((queued, state.store.sweep_bucket()?)))
+                let (released, next) = release_due_drafts(&state)?;
+                let mut round = Round { released, next, ..Round::default() };
+                if n % FULL == 0 {
+                    round.queued = queue_due_harvests(&state)?;
+                    round.removed = state.store.sweep_bucket()?;
+                }
+                Ok(Some(round))
             })
         };
-        match round.await {
-            Ok(Ok(Some((queued, removed)))) => {
-                if queued > 0 {
-                    tracing::info!(queued, "queued harvests");
+        let mut wait = ROUND;
+        match work.await {
+            Ok(Ok(Some(round))) => {
+                if round.released > 0 {
+                    tracing::info!(released = round.released, "published scheduled releases");
                 }
-                if removed > 0 {
-                    tracing::info!(removed, "swept the bucket");
+                if round.queued > 0 {
+                    tracing::info!(queued = round.queued, "queued harvests");
+                }
+                if round.removed > 0 {
+                    tracing::info!(removed = round.removed, "swept the bucket");
+                }
+                if let Some(next) = round.next {
+                    wait = wait.min((next - Utc::now()).to_std().unwrap_or_default());
                 }
             }
             Ok(Err(e)) => tracing::warn!(%e, "maintenance failed; trying again next round"),
             _ => {}
         }
         tokio::select! {
-            () = tokio::time::sleep(EVERY) => {}
+            () = tokio::time::sleep(wait) => {}
+            () = state.maintain.notified() => {}
             () = &mut stop => return,
         }
     }
+}
+
+/// Publishes the drafts whose release time has passed; returns how many, and when the next
+/// scheduled one is due. A draft overtaken by a newer version is dropped, not published.
+fn release_due_drafts(state: &AppState) -> anyhow::Result<(usize, Option<chrono::DateTime<Utc>>)> {
+    let now = Utc::now();
+    let (mut released, mut next) = (0, None);
+    for draft in state.store.catalog().drafts()? {
+        let Some(at) = draft.publish_at else { continue };
+        if at > now {
+            next = Some(next.map_or(at, |n: chrono::DateTime<Utc>| n.min(at)));
+            continue;
+        }
+        let (dataset, table) = (&draft.new.dataset.id, &draft.new.table);
+        match state.store.publish_draft(dataset, table, draft.number) {
+            Ok(v) => {
+                released += 1;
+                tracing::info!(dataset, table, version = v.version, "published a scheduled release");
+                if let Err(e) = crate::publish::index_dataset(&state.store, &state.index, dataset) {
+                    tracing::warn!(dataset, %e, "published, but not yet searchable here");
+                }
+            }
+            Err(e) => tracing::warn!(dataset, table, %e, "a scheduled release was not published"),
+        }
+    }
+    Ok((released, next))
 }
 
 /// Queues a harvest of each scheduled source whose time has come, and moves its next run

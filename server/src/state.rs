@@ -26,6 +26,8 @@ pub struct Inner {
     pub node: String,
     /// Rung when this node queues a job, so its runner need not wait to look.
     pub jobs_queued: tokio::sync::Notify,
+    /// Rung when a release is scheduled here, so the maintainer looks again at once.
+    pub maintain: tokio::sync::Notify,
     /// Downloads running per client address.
     pub exports: crate::client::PerClient,
     /// `config.trusted_proxies`, parsed.
@@ -79,6 +81,7 @@ impl AppState {
             ingests,
             node: crate::jobs::node_name(),
             jobs_queued: tokio::sync::Notify::new(),
+            maintain: tokio::sync::Notify::new(),
             exports,
             trusted_proxies,
             workers,

@@ -108,6 +108,7 @@ pub fn ingest_with(
         sort_by: None,
         limits: Default::default(),
         create_dataset: true,
+        draft: false,
     };
     publish::ingest_and_index(&store, &index, &job, &mut |_| {}).map_err(|e| format!("{e:#}"))
 }

@@ -446,6 +446,43 @@ impl Catalog for PostgresCatalog {
         })
     }
 
+    fn put_draft(&self, draft: &Draft) -> Result<()> {
+        let (dataset, table, json) =
+            (draft.new.dataset.id.clone(), draft.new.table.clone(), serde_json::to_string(draft)?);
+        self.with(move |c| async move {
+            c.execute(
+                "INSERT INTO drafts (dataset, tbl, draft) VALUES ($1, $2, $3)
+                 ON CONFLICT (dataset, tbl) DO UPDATE SET draft = excluded.draft",
+                &[&dataset, &table, &json],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn draft(&self, dataset: &str, table: &str) -> Result<Option<Draft>> {
+        let (dataset, table) = (dataset.to_owned(), table.to_owned());
+        self.with(move |c| async move {
+            let row =
+                c.query_opt("SELECT draft FROM drafts WHERE dataset = $1 AND tbl = $2", &[&dataset, &table]).await?;
+            Ok(row.map(|r| serde_json::from_str(r.get::<_, &str>(0))).transpose()?)
+        })
+    }
+
+    fn drafts(&self) -> Result<Vec<Draft>> {
+        self.with(|c| async move {
+            let rows = c.query("SELECT draft FROM drafts ORDER BY dataset, tbl", &[]).await?;
+            rows.iter().map(|r| Ok(serde_json::from_str(r.get::<_, &str>(0))?)).collect()
+        })
+    }
+
+    fn remove_draft(&self, dataset: &str, table: &str) -> Result<bool> {
+        let (dataset, table) = (dataset.to_owned(), table.to_owned());
+        self.with(move |c| async move {
+            Ok(c.execute("DELETE FROM drafts WHERE dataset = $1 AND tbl = $2", &[&dataset, &table]).await? > 0)
+        })
+    }
+
     fn set_password(&self, user: &str, phc: &str) -> Result<()> {
         self.user(user)?;
         let (user, phc) = (user.to_owned(), phc.to_owned());

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{Object, Pool};
 use tokio_postgres::{AsyncMessage, NoTls, Row, Transaction};
 
-use crate::catalog::{Catalog, Change, Changes, NewVersion, Totals};
+use crate::catalog::{Catalog, Change, Changes, Draft, NewVersion, Totals};
 use crate::ident::{sql_name, validate_id};
 use crate::model::*;
 use crate::runtime::Bridge;

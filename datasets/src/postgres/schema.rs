@@ -95,6 +95,8 @@ const MIGRATIONS: &[&str] = &[
     // 5: passwords and browser sessions.
     "CREATE TABLE passwords (\"user\" TEXT PRIMARY KEY REFERENCES users(id), phc TEXT NOT NULL);
      CREATE TABLE sessions (hash TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL, session TEXT NOT NULL);",
+    // 6: versions waiting for review.
+    "CREATE TABLE drafts (dataset TEXT NOT NULL, tbl TEXT NOT NULL, draft TEXT NOT NULL, PRIMARY KEY (dataset, tbl));",
 ];
 
 /// Arbitrary, fixed: the advisory lock migrations run under.

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::schema::free_sql_name;
 use super::*;
-use crate::catalog::{Catalog, Change, Changes, NewVersion, Totals, held_by, take};
+use crate::catalog::{Catalog, Change, Changes, Draft, NewVersion, Totals, held_by, take};
 
 impl Catalog for SqliteCatalog {
     fn upsert_organization(&self, org: &Organization) -> Result<()> {
@@ -382,6 +382,34 @@ impl Catalog for SqliteCatalog {
             }
             Ok(cancelled)
         })
+    }
+
+    fn put_draft(&self, draft: &Draft) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO drafts (dataset, tbl, draft) VALUES (?1, ?2, ?3)
+             ON CONFLICT (dataset, tbl) DO UPDATE SET draft = excluded.draft",
+            params![draft.new.dataset.id, draft.new.table, serde_json::to_string(draft)?],
+        )?;
+        Ok(())
+    }
+
+    fn draft(&self, dataset: &str, table: &str) -> Result<Option<Draft>> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT draft FROM drafts WHERE dataset = ?1 AND tbl = ?2", [dataset, table], |r| r.get(0))
+            .optional()?;
+        Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+    }
+
+    fn drafts(&self) -> Result<Vec<Draft>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT draft FROM drafts ORDER BY dataset, tbl")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.iter().map(|j| Ok(serde_json::from_str(j)?)).collect()
+    }
+
+    fn remove_draft(&self, dataset: &str, table: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM drafts WHERE dataset = ?1 AND tbl = ?2", [dataset, table])? > 0)
     }
 
     fn set_password(&self, user: &str, phc: &str) -> Result<()> {

@@ -267,7 +267,8 @@ pub async fn get_organization(
 /// Get the quality report of one version.
 ///
 /// What the ingest read, kept, dropped and rejected, with row numbers, and why each column
-/// has its type.
+/// has its type. A draft's report is there too, for those who may publish for its
+/// organization (with their token); to anyone else a draft does not exist.
 #[utoipa::path(
     get, path = "/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", tag = "catalog",
     params(
@@ -284,17 +285,23 @@ pub async fn get_organization(
 pub async fn get_report(
     State(state): State<AppState>,
     Path((id, table, version)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> ApiResult<Json<VersionReport>> {
     let catalog = state.store.catalog();
     let dataset = catalog.dataset(&id)?;
+    let version: u32 = version
+        .parse()
+        .map_err(|_| ApiError::new(Code::InvalidParameter, format!("`{version}` is not a version number")))?;
+    if let Some(draft) = catalog.draft(&id, &table)?.filter(|d| d.number == version)
+        && crate::auth::Caller::of(&headers, &state).is_ok_and(|c| c.0.may_publish(&dataset.meta.organization))
+    {
+        return Ok(Json(VersionReport { dataset: id, table, version, report: draft.new.report }));
+    }
     let t = dataset
         .tables
         .iter()
         .find(|t| t.name == table)
         .ok_or_else(|| opendata_datasets::Error::TableNotFound { dataset: id.clone(), table: table.clone() })?;
-    let version: u32 = version
-        .parse()
-        .map_err(|_| ApiError::new(Code::InvalidParameter, format!("`{version}` is not a version number")))?;
     t.version(Some(version))?;
     let report = catalog.report(&id, &table, version)?;
     Ok(Json(VersionReport { dataset: id, table, version, report }))

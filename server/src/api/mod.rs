@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod ckan;
+pub mod drafts;
 pub mod linked;
 pub mod meta;
 pub mod model;
@@ -49,6 +50,7 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         write::update_dataset,
         write::withdraw_dataset,
         write::upload_version,
+        drafts::publish,
         write::edit_columns,
         write::get_job,
         write::audit_log,
@@ -109,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/datasets/{id}/tables/{table}/rows", get(rows::rows))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", get(catalog::get_report))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/source", get(originals::original))
+        .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/publish", axum::routing::post(drafts::publish))
         .route("/api/v1/datasets/{id}/tables/{table}/{file}", get(rows::table_file))
         .route("/api/v1/sql", get(sql::sql_get).post(sql::sql_post))
         .merge(crate::web::routes())

@@ -71,6 +71,9 @@ pub struct JobView {
     pub created_at: chrono::DateTime<Utc>,
     pub finished_at: Option<chrono::DateTime<Utc>>,
     pub version: Option<u32>,
+    /// The version is a draft, for its organization to review: `POST
+    /// /api/v1/datasets/{id}/tables/{table}/versions/{version}/publish` releases it.
+    pub draft: bool,
     pub error: Option<String>,
     /// The version's quality report, once it succeeded.
     #[schema(value_type = Option<Object>)]
@@ -271,6 +274,9 @@ pub struct UploadParams {
     pub file_name: Option<String>,
     /// The table's title, for a new table.
     pub title: Option<String>,
+    /// Keep the new version as a draft: readers do not see it until it is published
+    /// (`POST …/versions/{n}/publish`); its organization reads its report meanwhile.
+    pub draft: Option<bool>,
 }
 
 /// Upload a new version of a table.
@@ -337,7 +343,8 @@ pub async fn upload_version(
     let file_name = p.file_name.unwrap_or_else(|| "upload".into());
     let extension = std::path::Path::new(&file_name).extension().and_then(|e| e.to_str()).unwrap_or("");
     let upload = state.store.keep_upload(staged, &job.id, extension)?;
-    let job = Job { input: Some(JobInput { upload: upload.clone(), file_name, table_title: p.title }), ..job };
+    let draft = p.draft.unwrap_or(false);
+    let job = Job { input: Some(JobInput { upload: upload.clone(), file_name, table_title: p.title, draft }), ..job };
     let detail = format!("{size} bytes, job {}", job.id);
     let queued = audited(&state, &caller, Change::Job(&job), "version.upload", &format!("{id}/{table}"), detail);
     if let Err(e) = queued {
@@ -392,9 +399,14 @@ fn job_id() -> ApiResult<String> {
 }
 
 fn view(state: &AppState, job: Job) -> ApiResult<JobView> {
+    let draft = job.input.as_ref().is_some_and(|i| i.draft);
     let report = match (job.status, job.version) {
         (JobStatus::Succeeded, Some(v)) => {
-            state.store.catalog().report(&job.dataset, &job.table, v).ok().and_then(|r| serde_json::to_value(r).ok())
+            let catalog = state.store.catalog();
+            let published = catalog.report(&job.dataset, &job.table, v).ok();
+            // A draft's report is the draft's, while it waits.
+            let waiting = || catalog.draft(&job.dataset, &job.table).ok().flatten().filter(|d| d.number == v);
+            published.or_else(|| waiting().map(|d| d.new.report)).and_then(|r| serde_json::to_value(r).ok())
         }
         _ => None,
     };
@@ -407,6 +419,7 @@ fn view(state: &AppState, job: Job) -> ApiResult<JobView> {
         created_at: job.created_at,
         finished_at: job.finished_at,
         version: job.version,
+        draft,
         error: job.error,
         report,
     })

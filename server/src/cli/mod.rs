@@ -464,6 +464,7 @@ fn run_job(ctx: &JobContext<'_>, source: Source, meta: DatasetMeta, spec: TableJ
         sort_by,
         limits: ctx.limits,
         create_dataset: true,
+        draft: false,
     };
     let bar = progress_bar();
     let mut progress = |p: Progress| report_progress(&bar, p);

@@ -1,0 +1,61 @@
+//! Versions reviewed before release. A draft's file is stored like a version's, but only
+//! the draft names it; readers see nothing until it is published, by its publisher or, at
+//! the time they chose, by the maintainer.
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{Draft, NewVersion};
+use crate::model::TableVersion;
+use crate::store::{StagedFile, Store};
+use crate::{Error, Result};
+
+impl Store {
+    /// Stores `staged` as the draft of its table, numbered as the version it would be now,
+    /// in place of any draft the table had.
+    pub fn keep_draft(&self, staged: StagedFile, new: NewVersion) -> Result<Draft> {
+        let number = self.latest_number(&new.dataset.id, &new.table)? + 1;
+        let new = NewVersion { file: self.place(staged, &new)?, ..new };
+        let draft = Draft { number, new, created_at: Utc::now(), publish_at: None };
+        if let Err(e) = self.catalog().put_draft(&draft) {
+            self.unplace(&draft.new.file);
+            return Err(e);
+        }
+        Ok(draft)
+    }
+
+    /// Publishes draft `number` of `dataset/table` as its next version. A draft that a newer
+    /// version overtook is stale: it is dropped, and publishing it fails.
+    pub fn publish_draft(&self, dataset: &str, table: &str, number: u32) -> Result<TableVersion> {
+        let draft = self.catalog().draft(dataset, table)?.filter(|d| d.number == number);
+        let draft = draft.ok_or_else(|| Error::DraftNotFound(format!("{dataset}/{table} has no draft {number}")))?;
+        if self.latest_number(dataset, table)? >= number {
+            self.catalog().remove_draft(dataset, table)?;
+            return Err(Error::DraftNotFound(format!(
+                "{dataset}/{table}: a newer version was published after draft {number}; upload it again"
+            )));
+        }
+        // The dataset may have been edited since the upload: its metadata now stands.
+        let version = self.catalog().add_version(&draft.new)?;
+        self.catalog().remove_draft(dataset, table)?;
+        self.log_version(&draft.new);
+        Ok(version)
+    }
+
+    /// Schedules draft `number` to be published at `at` by the maintainer.
+    pub fn schedule_draft(&self, dataset: &str, table: &str, number: u32, at: DateTime<Utc>) -> Result<Draft> {
+        let draft = self.catalog().draft(dataset, table)?.filter(|d| d.number == number);
+        let draft = draft.ok_or_else(|| Error::DraftNotFound(format!("{dataset}/{table} has no draft {number}")))?;
+        let draft = Draft { publish_at: Some(at), ..draft };
+        self.catalog().put_draft(&draft)?;
+        Ok(draft)
+    }
+
+    /// The latest published version's number of a table; 0 for a table not published yet.
+    fn latest_number(&self, dataset: &str, table: &str) -> Result<u32> {
+        match self.catalog().dataset(dataset) {
+            Ok(d) => Ok(d.tables.iter().find(|t| t.name == table).map_or(0, |t| t.latest().version)),
+            Err(Error::DatasetNotFound(_)) => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+}
