@@ -121,8 +121,8 @@ async fn publishers_sign_in_see_their_datasets_and_sign_out() {
     assert_eq!(res.headers()["cache-control"], "no-store");
     let dashboard = res.text().await.unwrap();
     assert!(dashboard.contains("bat Бат"), "{dashboard}");
-    assert!(dashboard.contains(r#"href="/datasets/population""#), "nso's dataset: {dashboard}");
-    assert!(!dashboard.contains(r#"href="/datasets/air-quality""#), "another organization's: {dashboard}");
+    assert!(dashboard.contains(r#"href="/publish/datasets/population""#), "nso's dataset: {dashboard}");
+    assert!(!dashboard.contains("/datasets/air-quality"), "another organization's: {dashboard}");
 
     // Signing out takes the session's CSRF token; a forged form is refused.
     let res = b.post(s.url("/logout")).header("cookie", &cookie).form(&[("csrf", "forged")]).send().await.unwrap();
@@ -172,4 +172,88 @@ async fn a_session_ends_when_its_user_is_disabled() {
     assert!(res.text().await.unwrap().contains("Publisher's dashboard"));
     s.state.store.catalog().set_user_disabled("bat", true).unwrap();
     assert_eq!(b.get(s.url("/publish")).header("cookie", &cookie).send().await.unwrap().status(), 303);
+}
+
+/// The publisher's pages end to end, as a browser without scripts sends them: a new
+/// dataset from the form, a file uploaded as a multipart form that becomes a draft readers
+/// cannot see, its review, and its release; then the original comes back byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishers_create_upload_review_and_release_from_the_pages() {
+    let s = TestServer::standard().await;
+    account(&s, "bat", "tsagaan sar 2024", false);
+    let b = browser();
+    let (_, headers, _) = sign_in(&s, &b, "bat", "tsagaan sar 2024", "/publish").await;
+    let cookie = format!("od_session={}", set_cookie(&headers, "od_session").unwrap().0);
+    let page = |path: &str| {
+        let (b, url, cookie) = (b.clone(), s.url(path), cookie.clone());
+        async move {
+            let res = b.get(url).header("cookie", cookie).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+    let csrf = csrf_field(&page("/publish").await);
+    let post = |path: &str, form: Vec<(&'static str, String)>| {
+        let (b, url, cookie) = (b.clone(), s.url(path), cookie.clone());
+        async move { b.post(url).header("cookie", cookie).form(&form).send().await.unwrap() }
+    };
+    let new = |csrf: &str, org: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("organization", org.to_owned()),
+            ("id", "road-accidents".to_owned()),
+            ("title", "Зам тээврийн осол".to_owned()),
+            ("title_en", "Road accidents".to_owned()),
+            ("license", "CC-BY-4.0".to_owned()),
+            ("tags", "тээвэр, осол".to_owned()),
+        ]
+    };
+    assert_eq!(post("/publish/new", new("forged", "nso")).await.status(), 403);
+    assert_eq!(post("/publish/new", new(&csrf, "agaar")).await.status(), 403, "not bat's organization");
+    let res = post("/publish/new", new(&csrf, "nso")).await;
+    assert_eq!(
+        (res.status().as_u16(), res.headers()[LOCATION].to_str().unwrap()),
+        (303, "/publish/datasets/road-accidents")
+    );
+    let d = s.json("/api/v1/datasets/road-accidents", 200).await;
+    assert_eq!((d["title_en"].as_str(), d["tags"][1].as_str()), (Some("Road accidents"), Some("осол")), "{d}");
+
+    let sent = "Сар;Осол\n2024-01;120\n2024-02;98\n".as_bytes().to_vec();
+    let form = |csrf: &str| {
+        reqwest::multipart::Form::new()
+            .text("csrf", csrf.to_owned())
+            .text("table", "main")
+            .part("file", reqwest::multipart::Part::bytes(sent.clone()).file_name("osol.csv"))
+    };
+    let upload = s.url("/publish/datasets/road-accidents/upload");
+    let res = b.post(&upload).header("cookie", &cookie).multipart(form("forged")).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let res = b.post(&upload).header("cookie", &cookie).multipart(form(&csrf)).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let manage = res.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(manage.starts_with("/publish/datasets/road-accidents?job="), "{manage}");
+    let started = std::time::Instant::now();
+    let review = loop {
+        let html = page(&manage).await;
+        if !html.contains("http-equiv=\"refresh\"") {
+            break html;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the ingest did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(review.contains("succeeded"), "{review}");
+    assert!(review.contains("main v1") && review.contains("osol.csv"), "the draft and its report: {review}");
+    // Readers do not see the draft.
+    let d = s.json("/api/v1/datasets/road-accidents", 200).await;
+    assert_eq!(d["tables"].as_array().unwrap().len(), 0, "{d}");
+
+    let release = "/publish/datasets/road-accidents/tables/main/publish";
+    assert_eq!(post(release, vec![("csrf", "forged".into()), ("version", "1".into())]).await.status(), 403);
+    let res = post(release, vec![("csrf", csrf.clone()), ("version", "1".into())]).await;
+    assert_eq!(res.status(), 303);
+    let d = s.json("/api/v1/datasets/road-accidents", 200).await;
+    assert_eq!((d["tables"][0]["version"].as_u64(), d["tables"][0]["row_count"].as_u64()), (Some(1), Some(2)), "{d}");
+    let original = s.get("/api/v1/datasets/road-accidents/tables/main/versions/1/source").await;
+    assert_eq!(original.bytes().await.unwrap().as_ref(), sent.as_slice());
+    assert!(page("/publish").await.contains("/publish/datasets/road-accidents"));
 }

@@ -8,6 +8,11 @@ const KNOWN: &[(&str, &str)] = &[
     ("ODbL-1.0", "https://opendatacommons.org/licenses/odbl/1-0/"),
 ];
 
+/// The license ids a publisher picks from.
+pub fn known() -> impl Iterator<Item = &'static str> {
+    KNOWN.iter().map(|(id, _)| *id)
+}
+
 /// Checks that `id` has the shape of an SPDX license id (`CC-BY-4.0`, `LicenseRef-nso`):
 /// 1 to 64 letters, digits, `.`, `-` and `+`. It becomes part of an IRI in linked data.
 pub fn validate(id: &str) -> Result<(), String> {

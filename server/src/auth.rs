@@ -107,6 +107,23 @@ pub fn still_allowed(catalog: &dyn Catalog, token: &str, dataset: &str) -> Resul
     Ok(())
 }
 
+/// [`still_allowed`] for a signed-in publisher's work, which no token queued: the user
+/// still enabled and a member of the organization that holds `dataset` now.
+pub fn user_still_allowed(catalog: &dyn Catalog, user: &str, dataset: &str) -> Result<(), String> {
+    let user = catalog.user(user).map_err(|e| e.to_string())?;
+    if user.disabled {
+        return Err(format!("`{}` is disabled", user.id));
+    }
+    let organization = match catalog.dataset(dataset) {
+        Ok(d) => d.meta.organization,
+        Err(_) => return Err(format!("the dataset `{dataset}` was withdrawn")),
+    };
+    if !user.may_publish(&organization) {
+        return Err(format!("`{}` may no longer publish for the organization `{organization}`", user.id));
+    }
+    Ok(())
+}
+
 impl Caller {
     /// Refuses unless the caller administers `organization` (or is a site admin).
     pub fn check_admin(&self, organization: &str) -> Result<(), ApiError> {

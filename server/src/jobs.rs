@@ -205,13 +205,14 @@ async fn harvest(state: &AppState, namespace: &str) -> Result<(), Failure> {
 /// The ingest of one job, in a process of its own (see [`crate::ingest_child`]); the
 /// versions it published, or why it published nothing.
 ///
-/// The job may have waited: its token must still be allowed to publish into its dataset,
-/// and the dataset must still exist; the version never changes the dataset's metadata.
+/// The job may have waited: its token (or, for an upload from the publisher's pages, its
+/// user) must still be allowed to publish into its dataset, and the dataset must still
+/// exist; the version never changes the dataset's metadata.
 async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, Failure> {
     let catalog = state.store.catalog();
     match &job.token {
         Some(token) => crate::auth::still_allowed(catalog, token, &job.dataset)?,
-        None => return Err("the upload has no token to check".into()),
+        None => crate::auth::user_still_allowed(catalog, &job.user, &job.dataset)?,
     }
     let dataset = catalog
         .dataset(&job.dataset)

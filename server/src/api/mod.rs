@@ -9,6 +9,7 @@ pub mod model;
 pub mod originals;
 pub mod rows;
 pub mod sql;
+pub mod uploads;
 pub mod write;
 
 use axum::Router;

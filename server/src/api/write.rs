@@ -8,13 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use futures::StreamExt;
-use opendata_datasets::{AuditEntry, Change, DatasetMeta, Job, JobInput, JobStatus};
+use opendata_datasets::{AuditEntry, Change, DatasetMeta, Job, JobStatus, User};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
 
 use super::model::DatasetDetail;
+use super::uploads;
 use super::{ApiQuery, base_url};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code, Forbidden, Problem, RateLimited, Unauthorized};
@@ -80,20 +79,20 @@ pub struct JobView {
     pub report: Option<serde_json::Value>,
 }
 
-fn entry(caller: &Caller, action: &str, target: &str, detail: String) -> AuditEntry {
-    AuditEntry { at: Utc::now(), user: caller.0.id.clone(), action: action.into(), target: target.into(), detail }
+fn entry(user: &User, action: &str, target: &str, detail: String) -> AuditEntry {
+    AuditEntry { at: Utc::now(), user: user.id.clone(), action: action.into(), target: target.into(), detail }
 }
 
 /// Makes `change` with its audit entry, in one transaction.
 fn audited(
     state: &AppState,
-    caller: &Caller,
+    user: &User,
     change: Change<'_>,
     action: &str,
     target: &str,
     detail: String,
 ) -> ApiResult<()> {
-    Ok(state.store.catalog().audited(&change, &entry(caller, action, target, detail))?)
+    Ok(state.store.catalog().audited(&change, &entry(user, action, target, detail))?)
 }
 
 fn reindex(state: &AppState, id: &str) -> ApiResult<()> {
@@ -124,6 +123,26 @@ pub async fn create_dataset(
 ) -> ApiResult<Response> {
     let new: NewDataset = json_body(&body)?;
     caller.check(&new.organization)?;
+    let id = create(&state, &caller.0, new)?;
+    let catalog = state.store.catalog();
+    let meta = catalog.dataset(&id)?.meta;
+    let d = catalog.dataset(&meta.id)?;
+    let mut res = (StatusCode::CREATED, Json(DatasetDetail::new(&d, &base_url(&state, &headers)))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/datasets/{}", meta.id)) {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(res)
+}
+
+/// Creates a dataset for `user`, who may publish for its organization: checked, audited
+/// and searchable at once. Its id.
+pub(crate) fn create(state: &AppState, user: &User, new: NewDataset) -> ApiResult<String> {
+    if !user.may_publish(&new.organization) {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!("`{}` may not publish for the organization `{}`", user.id, new.organization),
+        ));
+    }
     opendata_datasets::ident::validate_local_id(&new.id)
         .map_err(|e| ApiError::new(Code::InvalidParameter, format!("`id`: {e}")))?;
     if new.title.trim().is_empty() {
@@ -133,7 +152,7 @@ pub async fn create_dataset(
         valid_license(license)?;
     }
     let catalog = state.store.catalog();
-    known_organization(&state, &new.organization)?;
+    known_organization(state, &new.organization)?;
     match catalog.dataset(&new.id) {
         Ok(_) => return Err(ApiError::new(Code::DatasetExists, format!("a dataset `{}` already exists", new.id))),
         Err(opendata_datasets::Error::DatasetNotFound(_)) => {}
@@ -150,14 +169,9 @@ pub async fn create_dataset(
         license: new.license.unwrap_or_else(|| "CC-BY-4.0".into()),
         source: new.source,
     };
-    audited(&state, &caller, Change::Dataset(&meta), "dataset.create", &meta.id, meta.title.clone())?;
-    reindex(&state, &meta.id)?;
-    let d = catalog.dataset(&meta.id)?;
-    let mut res = (StatusCode::CREATED, Json(DatasetDetail::new(&d, &base_url(&state, &headers)))).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/datasets/{}", meta.id)) {
-        res.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(res)
+    audited(state, user, Change::Dataset(&meta), "dataset.create", &meta.id, meta.title.clone())?;
+    reindex(state, &meta.id)?;
+    Ok(meta.id)
 }
 
 /// An organization named in a body must exist: a 400, since the URL named nothing missing.
@@ -231,7 +245,7 @@ pub async fn update_dataset(
     meta.license = patch.license.unwrap_or(meta.license);
     meta.source = patch.source.or(meta.source);
     let detail = String::from_utf8_lossy(&body).chars().take(500).collect();
-    audited(&state, &caller, Change::Dataset(&meta), "dataset.update", &id, detail)?;
+    audited(&state, &caller.0, Change::Dataset(&meta), "dataset.update", &id, detail)?;
     reindex(&state, &id)?;
     Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
 }
@@ -259,7 +273,7 @@ pub async fn withdraw_dataset(
     let catalog = state.store.catalog();
     let meta = catalog.dataset(&id)?.meta;
     caller.check_admin(&meta.organization)?;
-    audited(&state, &caller, Change::Withdraw(&id), "dataset.withdraw", &id, meta.title)?;
+    audited(&state, &caller.0, Change::Withdraw(&id), "dataset.withdraw", &id, meta.title)?;
     catalog.cancel_queued_jobs(&id, "the dataset was withdrawn before the upload ran")?;
     state.index.remove(&id)?;
     Ok(StatusCode::NO_CONTENT)
@@ -317,85 +331,21 @@ pub async fn upload_version(
     opendata_datasets::ident::validate_id(&table)
         .map_err(|e| ApiError::new(Code::InvalidParameter, format!("table name: {e}")))?;
     let staged = state.store.stage("upload");
-    let size = receive(&state, body, staged.path()).await?;
+    let size = uploads::receive(&state, body.into_data_stream(), staged.path()).await?;
     // The body may have taken minutes: the token and the membership are checked again.
     crate::auth::still_allowed(catalog, &caller.1, &id).map_err(|why| ApiError::new(Code::Forbidden, why))?;
-    if size == 0 {
-        return Err(ApiError::new(Code::InvalidParameter, "the body is empty: send the file"));
-    }
-    let job = Job {
-        id: job_id()?,
-        dataset: id.clone(),
-        table: table.clone(),
-        user: caller.0.id.clone(),
-        token: Some(caller.1.clone()),
-        status: JobStatus::Queued,
-        created_at: Utc::now(),
-        finished_at: None,
-        version: None,
-        error: None,
-        input: None,
-        lease: None,
-        attempts: 0,
-        harvest: None,
+    let upload = uploads::Upload {
+        dataset: id,
+        table,
+        file_name: p.file_name.unwrap_or_else(|| "upload".into()),
+        table_title: p.title,
+        draft: p.draft.unwrap_or(false),
     };
-    // Kept where every node can read it, then queued: any node's runner may take the job.
-    let file_name = p.file_name.unwrap_or_else(|| "upload".into());
-    let extension = std::path::Path::new(&file_name).extension().and_then(|e| e.to_str()).unwrap_or("");
-    let upload = state.store.keep_upload(staged, &job.id, extension)?;
-    let draft = p.draft.unwrap_or(false);
-    let job = Job { input: Some(JobInput { upload: upload.clone(), file_name, table_title: p.title, draft }), ..job };
-    let detail = format!("{size} bytes, job {}", job.id);
-    let queued = audited(&state, &caller, Change::Job(&job), "version.upload", &format!("{id}/{table}"), detail);
-    if let Err(e) = queued {
-        let _ = state.store.remove_upload(&upload);
-        return Err(e);
-    }
-    state.jobs_queued.notify_one();
+    let job = uploads::queue(&state, &caller.0, Some(&caller.1), staged, size, upload)?;
     let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.id)).map_err(ApiError::internal)?;
     let mut res = (StatusCode::ACCEPTED, Json(view(&state, job)?)).into_response();
     res.headers_mut().insert(header::LOCATION, location);
     Ok(res)
-}
-
-/// Streams an upload's body to `path`, within `limits.max_upload_bytes` and the upload
-/// deadlines: a client that stops sending, or sends too slowly to finish in time, loses the
-/// upload instead of holding a connection and a staged file.
-async fn receive(state: &AppState, body: Body, path: &std::path::Path) -> ApiResult<u64> {
-    let limits = &state.config.limits;
-    let (limit, idle) = (limits.max_upload_bytes, std::time::Duration::from_secs(limits.upload_idle_secs));
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(limits.upload_timeout_secs);
-    let mut file = tokio::fs::File::create(path).await.map_err(ApiError::internal)?;
-    let mut stream = body.into_data_stream();
-    let mut size = 0u64;
-    let too_slow = || {
-        ApiError::new(
-            Code::UploadTimeout,
-            format!(
-                "the upload stalled for {}s or ran past {}s (limits.upload_idle_secs, limits.upload_timeout_secs)",
-                limits.upload_idle_secs, limits.upload_timeout_secs
-            ),
-        )
-    };
-    loop {
-        let next = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + idle), stream.next());
-        let Some(chunk) = next.await.map_err(|_| too_slow())? else { break };
-        let chunk = chunk.map_err(|e| ApiError::new(Code::InvalidParameter, format!("the upload broke off: {e}")))?;
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(ApiError::new(
-                Code::PayloadTooLarge,
-                format!("uploads are at most {limit} bytes (limits.max_upload_bytes)"),
-            ));
-        }
-        file.write_all(&chunk).await.map_err(ApiError::internal)?;
-    }
-    file.flush().await.map_err(ApiError::internal)?;
-    Ok(size)
-}
-
-fn job_id() -> ApiResult<String> {
-    crate::jobs::new_id().map_err(|e| ApiError::internal(format!("no randomness: {e}")))
 }
 
 fn view(state: &AppState, job: Job) -> ApiResult<JobView> {
@@ -564,7 +514,7 @@ pub async fn edit_columns(
         settings: &settings,
     };
     let detail = String::from_utf8_lossy(&body).chars().take(500).collect();
-    audited(&state, &caller, change, "table.columns", &format!("{id}/{table}"), detail)?;
+    audited(&state, &caller.0, change, "table.columns", &format!("{id}/{table}"), detail)?;
     reindex(&state, &id)?;
     Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
 }

@@ -1,5 +1,5 @@
-//! `/login`, `/logout` and `/publish`: a publisher signs in with a password and sees their
-//! organizations' datasets. Each form carries a CSRF token: the sign-in form's in a cookie
+//! `/login` and `/logout`: a publisher signs in with a password. Each form carries a CSRF
+//! token: the sign-in form's in a cookie
 //! of its own (there is no session yet), every later form's in the session.
 
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use opendata_datasets::{Session, User};
 use serde::Deserialize;
 
 use super::i18n::{Lang, t};
-use super::layout::{lang_of, page, pairs, title_in};
+use super::layout::{lang_of, page, pairs};
 use crate::accounts::{self, COOKIE, LOGIN_COOKIE, Refused};
 use crate::client::Client;
 use crate::error::{ApiError, ApiResult};
@@ -210,52 +210,4 @@ pub(super) async fn logout(State(state): State<AppState>, signed_in: SignedIn, F
 /// The answer to a form whose CSRF token is wrong.
 pub(crate) fn forged() -> Response {
     (StatusCode::FORBIDDEN, "The form has expired: reload the page and send it again.").into_response()
-}
-
-/// The publisher's dashboard: their organizations and each one's datasets.
-pub(super) async fn publish(
-    State(state): State<AppState>,
-    signed_in: SignedIn,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<Response> {
-    let pairs = pairs(raw.as_deref());
-    let lang = lang_of(&pairs);
-    let catalog = state.store.catalog();
-    let user = &signed_in.user;
-    let orgs: Vec<_> = catalog.organizations()?.into_iter().filter(|o| user.may_publish(&o.id)).collect();
-    let mut sections = Vec::new();
-    for o in &orgs {
-        let mut datasets = catalog.datasets_of(&o.id)?;
-        datasets.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
-        sections.push((o, datasets));
-    }
-    let body = html! {
-        section.account {
-            h1 { (t(lang, "dashboard")) }
-            p { (t(lang, "signed_in_as")) " " strong { (user.name) } " (" (user.id) ")" }
-            form method="post" action="/logout" {
-                (signed_in.csrf_field())
-                button type="submit" { (t(lang, "sign_out")) }
-            }
-            @if sections.is_empty() { p { (t(lang, "no_organizations")) } }
-            @for (o, datasets) in &sections {
-                h2 { (title_in(lang, &o.title, o.title_en.as_deref())) }
-                table {
-                    thead { tr { th { (t(lang, "dataset")) } th { (t(lang, "tables")) } th { (t(lang, "updated")) } } }
-                    tbody {
-                        @for d in datasets {
-                            tr {
-                                td { a href=(format!("/datasets/{}", d.meta.id)) { (title_in(lang, &d.meta.title, d.meta.title_en.as_deref())) } }
-                                td { (d.tables.len()) }
-                                td { (d.updated_at.format("%Y-%m-%d")) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    let mut res = page(lang, "/publish", &pairs, t(lang, "dashboard"), html! {}, body);
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
 }

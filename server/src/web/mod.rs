@@ -10,6 +10,7 @@ mod i18n;
 mod layout;
 mod organization;
 mod preview;
+mod publish;
 mod search;
 
 use axum::Router;
@@ -40,7 +41,11 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/{file}", get(asset))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
-        .route("/publish", get(account::publish))
+        .route("/publish", get(publish::dashboard))
+        .route("/publish/new", get(publish::new_form).post(publish::create))
+        .route("/publish/datasets/{id}", get(publish::manage))
+        .route("/publish/datasets/{id}/upload", post(publish::upload))
+        .route("/publish/datasets/{id}/tables/{table}/publish", post(publish::release))
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

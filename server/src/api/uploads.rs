@@ -1,0 +1,121 @@
+//! Receiving an upload and queueing its ingest, shared by the API (`POST …/versions`, a
+//! token) and the publisher's pages (a multipart form, a session).
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures::{Stream, StreamExt};
+use opendata_datasets::{AuditEntry, Change, Job, JobInput, JobStatus, StagedFile, User};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{ApiError, ApiResult, Code};
+use crate::state::AppState;
+
+/// Streams an upload's body to `path`, within `limits.max_upload_bytes` and the upload
+/// deadlines: a client that stops sending, or sends too slowly to finish in time, loses the
+/// upload instead of holding a connection and a staged file.
+pub(crate) async fn receive<E: std::fmt::Display>(
+    state: &AppState,
+    mut stream: impl Stream<Item = Result<Bytes, E>> + Unpin,
+    path: &std::path::Path,
+) -> ApiResult<u64> {
+    let limits = &state.config.limits;
+    let (limit, idle) = (limits.max_upload_bytes, std::time::Duration::from_secs(limits.upload_idle_secs));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(limits.upload_timeout_secs);
+    let mut file = tokio::fs::File::create(path).await.map_err(ApiError::internal)?;
+    let mut size = 0u64;
+    let too_slow = || {
+        ApiError::new(
+            Code::UploadTimeout,
+            format!(
+                "the upload stalled for {}s or ran past {}s (limits.upload_idle_secs, limits.upload_timeout_secs)",
+                limits.upload_idle_secs, limits.upload_timeout_secs
+            ),
+        )
+    };
+    loop {
+        let next = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + idle), stream.next());
+        let Some(chunk) = next.await.map_err(|_| too_slow())? else { break };
+        let chunk = chunk.map_err(|e| ApiError::new(Code::InvalidParameter, format!("the upload broke off: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError::new(
+                Code::PayloadTooLarge,
+                format!("uploads are at most {limit} bytes (limits.max_upload_bytes)"),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    Ok(size)
+}
+
+/// A new job's id.
+pub(crate) fn job_id() -> ApiResult<String> {
+    crate::jobs::new_id().map_err(|e| ApiError::internal(format!("no randomness: {e}")))
+}
+
+/// What an upload is, besides its bytes.
+#[derive(Debug)]
+pub(crate) struct Upload {
+    pub(crate) dataset: String,
+    pub(crate) table: String,
+    /// The name the publisher gave the file (its extension tells the format).
+    pub(crate) file_name: String,
+    pub(crate) table_title: Option<String>,
+    pub(crate) draft: bool,
+}
+
+/// Keeps a received upload where every node can read it, then queues its ingest with its
+/// audit entry: any node's runner may take the job. `token` is the API token that sent it,
+/// checked again when the job runs; a signed-in publisher's upload has none, and their
+/// membership is checked instead.
+pub(crate) fn queue(
+    state: &AppState,
+    user: &User,
+    token: Option<&str>,
+    staged: StagedFile,
+    size: u64,
+    upload: Upload,
+) -> ApiResult<Job> {
+    if size == 0 {
+        return Err(ApiError::new(Code::InvalidParameter, "the file is empty: send its content"));
+    }
+    let id = job_id()?;
+    let extension = std::path::Path::new(&upload.file_name).extension().and_then(|e| e.to_str()).unwrap_or("");
+    let kept = state.store.keep_upload(staged, &id, extension)?;
+    let target = format!("{}/{}", upload.dataset, upload.table);
+    let job = Job {
+        id,
+        dataset: upload.dataset,
+        table: upload.table,
+        user: user.id.clone(),
+        token: token.map(str::to_owned),
+        status: JobStatus::Queued,
+        created_at: Utc::now(),
+        finished_at: None,
+        version: None,
+        error: None,
+        input: Some(JobInput {
+            upload: kept.clone(),
+            file_name: upload.file_name,
+            table_title: upload.table_title,
+            draft: upload.draft,
+        }),
+        lease: None,
+        attempts: 0,
+        harvest: None,
+    };
+    let entry = AuditEntry {
+        at: Utc::now(),
+        user: user.id.clone(),
+        action: "version.upload".into(),
+        target,
+        detail: format!("{size} bytes, job {}", job.id),
+    };
+    if let Err(e) = state.store.catalog().audited(&Change::Job(&job), &entry) {
+        let _ = state.store.remove_upload(&kept);
+        return Err(e.into());
+    }
+    state.jobs_queued.notify_one();
+    Ok(job)
+}

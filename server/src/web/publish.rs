@@ -1,0 +1,426 @@
+//! The publisher's pages: `/publish` (their organizations' datasets, drafts and scheduled
+//! releases), a form for a new dataset, and a page per dataset to upload a file, review the
+//! draft it becomes (its quality report and what changed), and publish it now or at a set
+//! time. Every upload from here is a draft: nothing reaches readers unreviewed. The forms
+//! work without JavaScript; a script adds drag and drop and an upload progress bar.
+
+use axum::Form;
+use axum::extract::{Multipart, Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use maud::{Markup, PreEscaped, html};
+use opendata_datasets::{Dataset, Draft};
+use serde::Deserialize;
+
+use super::account::{SignedIn, forged};
+use super::i18n::{Lang, t};
+use super::layout::{lang_of, page, pairs, param, title_in};
+use crate::api::uploads;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::state::AppState;
+
+/// Mongolia's time: release times are entered and shown in it.
+const ULAANBAATAR: i32 = 8 * 3600;
+
+fn private(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// A problem shown on the page, in place of the usual JSON.
+fn refused(status: StatusCode, why: impl std::fmt::Display) -> Response {
+    (status, format!("{why}")).into_response()
+}
+
+/// The dashboard: each organization the publisher may publish for, its datasets, and each
+/// table's draft and scheduled release.
+pub(super) async fn dashboard(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let pairs = pairs(raw.as_deref());
+    let lang = lang_of(&pairs);
+    let catalog = state.store.catalog();
+    let user = &signed_in.user;
+    let drafts = catalog.drafts()?;
+    let mut sections = Vec::new();
+    for o in catalog.organizations()?.into_iter().filter(|o| user.may_publish(&o.id)) {
+        let mut datasets = catalog.datasets_of(&o.id)?;
+        datasets.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
+        sections.push((o, datasets));
+    }
+    let body = html! {
+        section.account {
+            h1 { (t(lang, "dashboard")) }
+            p { (t(lang, "signed_in_as")) " " strong { (user.name) } " (" (user.id) ")" }
+            form method="post" action="/logout" {
+                (signed_in.csrf_field())
+                button type="submit" { (t(lang, "sign_out")) }
+            }
+            @if sections.is_empty() { p { (t(lang, "no_organizations")) } }
+            @else { p { a.button href="/publish/new" { (t(lang, "new_dataset")) } } }
+            @for (o, datasets) in &sections {
+                h2 { (title_in(lang, &o.title, o.title_en.as_deref())) }
+                table {
+                    thead { tr { th { (t(lang, "dataset")) } th { (t(lang, "tables")) } th { (t(lang, "drafts")) } th { (t(lang, "updated")) } } }
+                    tbody {
+                        @for d in datasets {
+                            tr {
+                                td { a href=(format!("/publish/datasets/{}", d.meta.id)) { (title_in(lang, &d.meta.title, d.meta.title_en.as_deref())) } }
+                                td { (d.tables.len()) }
+                                td {
+                                    @for draft in drafts.iter().filter(|x| x.new.dataset.id == d.meta.id) {
+                                        (draft.new.table) " v" (draft.number)
+                                        @if let Some(at) = draft.publish_at { " → " (local_time(at)) }
+                                        br;
+                                    }
+                                }
+                                td { (d.updated_at.format("%Y-%m-%d")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(private(page(lang, "/publish", &pairs, t(lang, "dashboard"), html! {}, body)))
+}
+
+fn local_time(at: DateTime<Utc>) -> String {
+    (at + chrono::Duration::seconds(ULAANBAATAR.into())).format("%Y-%m-%d %H:%M").to_string()
+}
+
+pub(super) async fn new_form(signed_in: SignedIn, RawQuery(raw): RawQuery) -> Response {
+    let pairs = pairs(raw.as_deref());
+    let lang = lang_of(&pairs);
+    private(page(lang, "/publish/new", &pairs, t(lang, "new_dataset"), html! {}, dataset_form(lang, &signed_in, None)))
+}
+
+fn dataset_form(lang: Lang, signed_in: &SignedIn, error: Option<&str>) -> Markup {
+    let orgs: Vec<&String> = signed_in.user.memberships.iter().map(|(o, _)| o).collect();
+    html! {
+        section.account {
+            h1 { (t(lang, "new_dataset")) }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            form method="post" action="/publish/new" {
+                (signed_in.csrf_field())
+                label for="organization" { (t(lang, "organization")) }
+                @if signed_in.user.site_admin {
+                    input #organization name="organization" required;
+                } @else {
+                    select #organization name="organization" required {
+                        @for o in &orgs { option value=(o) { (o) } }
+                    }
+                }
+                label for="id" { (t(lang, "dataset_id")) }
+                input #id name="id" required pattern="[a-z0-9][a-z0-9-]*" autocomplete="off";
+                label for="title" { (t(lang, "title_mn")) }
+                input #title name="title" required lang="mn";
+                label for="title_en" { (t(lang, "title_en")) }
+                input #title_en name="title_en" lang="en";
+                label for="description" { (t(lang, "description_mn")) }
+                textarea #description name="description" lang="mn" {}
+                label for="description_en" { (t(lang, "description_en")) }
+                textarea #description_en name="description_en" lang="en" {}
+                label for="tags" { (t(lang, "tags")) }
+                input #tags name="tags";
+                label for="license" { (t(lang, "license")) }
+                select #license name="license" {
+                    @for l in opendata_datasets::license::known() { option value=(l) { (l) } }
+                }
+                label for="source" { (t(lang, "source")) }
+                input #source name="source" type="url";
+                button type="submit" { (t(lang, "create")) }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NewDatasetForm {
+    csrf: String,
+    organization: String,
+    id: String,
+    title: String,
+    #[serde(default)]
+    title_en: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    description_en: String,
+    #[serde(default)]
+    tags: String,
+    license: Option<String>,
+    #[serde(default)]
+    source: String,
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Form(form): Form<NewDatasetForm>,
+) -> Response {
+    if !signed_in.sent(&form.csrf) {
+        return forged();
+    }
+    let some = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let new = crate::api::write::NewDataset {
+        id: form.id.trim().to_owned(),
+        organization: form.organization.trim().to_owned(),
+        title: form.title.trim().to_owned(),
+        title_en: some(form.title_en),
+        description: form.description.trim().to_owned(),
+        description_en: some(form.description_en),
+        tags: form.tags.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
+        license: form.license,
+        source: some(form.source),
+    };
+    match crate::api::write::create(&state, &signed_in.user, new) {
+        Ok(id) => Redirect::to(&format!("/publish/datasets/{id}")).into_response(),
+        Err(e) => {
+            let body = dataset_form(Lang::Mn, &signed_in, Some(&e.detail));
+            let mut res = private(page(Lang::Mn, "/publish/new", &[], t(Lang::Mn, "new_dataset"), html! {}, body));
+            *res.status_mut() = e.code.status();
+            res
+        }
+    }
+}
+
+/// A dataset as its publisher manages it: its tables, each one's draft with the draft's
+/// report, and the upload form.
+pub(super) async fn manage(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let pairs = pairs(raw.as_deref());
+    let lang = lang_of(&pairs);
+    let catalog = state.store.catalog();
+    let d = catalog.dataset(&id)?;
+    if !signed_in.user.may_publish(&d.meta.organization) {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!("`{}` may not publish for `{}`", signed_in.user.id, d.meta.organization),
+        ));
+    }
+    let drafts: Vec<Draft> = catalog.drafts()?.into_iter().filter(|x| x.new.dataset.id == id).collect();
+    let job = param(&pairs, "job").and_then(|j| catalog.job(j).ok()).filter(|j| j.dataset == id);
+    let running = job.as_ref().is_some_and(|j| {
+        matches!(j.status, opendata_datasets::JobStatus::Queued | opendata_datasets::JobStatus::Running)
+    });
+    let head = html! {
+        // While the ingest runs, the page looks again every 2 s; it needs no script for that.
+        @if running { meta http-equiv="refresh" content="2"; }
+    };
+    let body = html! {
+        section.account {
+            p { a href="/publish" { "← " (t(lang, "dashboard")) } }
+            h1 { (title_in(lang, &d.meta.title, d.meta.title_en.as_deref())) }
+            p { a href=(format!("/datasets/{id}")) { (t(lang, "public_page")) } }
+            @if let Some(j) = &job {
+                p.job role="status" {
+                    (t(lang, "job")) " " (j.id) ": " strong { (format!("{:?}", j.status).to_lowercase()) }
+                    @if let Some(e) = &j.error { " — " (e) }
+                }
+            }
+            (tables_section(lang, &d))
+            @for draft in &drafts { (draft_section(lang, &signed_in, &id, draft)) }
+            (upload_form(lang, &signed_in, &id, &d))
+        }
+        script { (PreEscaped(UPLOAD_JS)) }
+    };
+    Ok(private(page(lang, &format!("/publish/datasets/{id}"), &pairs, &d.meta.title, head, body)))
+}
+
+fn tables_section(lang: Lang, d: &Dataset) -> Markup {
+    html! {
+        h2 { (t(lang, "tables")) }
+        @if d.tables.is_empty() { p { (t(lang, "no_tables")) } }
+        ul {
+            @for table in &d.tables {
+                li { (table.title) " (" (table.name) "): v" (table.latest().version) ", " (table.latest().row_count) " " (t(lang, "rows")) }
+            }
+        }
+    }
+}
+
+fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft) -> Markup {
+    let report = &draft.new.report;
+    let action = format!("/publish/datasets/{id}/tables/{}/publish", draft.new.table);
+    html! {
+        section.draft {
+            h2 { (t(lang, "draft")) ": " (draft.new.table) " v" (draft.number) }
+            @if let Some(at) = draft.publish_at { p { strong { (t(lang, "scheduled_for")) " " (local_time(at)) " (UTC+8)" } } }
+            p { (draft.new.source.file_name) ": " (draft.new.row_count) " " (t(lang, "rows")) ", " (report.rows_read) " " (t(lang, "rows_read")) ", " (report.rows_rejected) " " (t(lang, "rows_rejected")) }
+            @if let Some(c) = &draft.new.changes {
+                p { (t(lang, "changes")) ": +" (c.rows_added) " / −" (c.rows_removed) }
+            }
+            table {
+                thead { tr { th { (t(lang, "column")) } th { (t(lang, "type")) } } }
+                tbody { @for c in &draft.new.columns { tr { td { (c.name) } td { (format!("{:?}", c.kind).to_lowercase()) } } } }
+            }
+            @if !report.warnings.is_empty() {
+                ul.warnings { @for w in &report.warnings { li { (w) } } }
+            }
+            form method="post" action=(action) {
+                (signed_in.csrf_field())
+                input type="hidden" name="version" value=(draft.number);
+                button type="submit" { (t(lang, "publish_now")) }
+            }
+            form method="post" action=(action) {
+                (signed_in.csrf_field())
+                input type="hidden" name="version" value=(draft.number);
+                label for=(format!("at-{}", draft.new.table)) { (t(lang, "publish_at")) " (UTC+8)" }
+                input id=(format!("at-{}", draft.new.table)) type="datetime-local" name="publish_at" required;
+                button type="submit" { (t(lang, "schedule")) }
+            }
+        }
+    }
+}
+
+fn upload_form(lang: Lang, signed_in: &SignedIn, id: &str, d: &Dataset) -> Markup {
+    let table = d.tables.first().map_or("main", |t| t.name.as_str());
+    html! {
+        h2 { (t(lang, "upload")) }
+        form #upload method="post" action=(format!("/publish/datasets/{id}/upload")) enctype="multipart/form-data" {
+            (signed_in.csrf_field())
+            label for="table" { (t(lang, "table_name")) }
+            input #table name="table" value=(table) required pattern="[a-z0-9][a-z0-9_-]*";
+            div.drop {
+                label for="file" { (t(lang, "choose_file")) }
+                input #file type="file" name="file" required;
+            }
+            progress #progress max="100" value="0" hidden {}
+            button type="submit" { (t(lang, "upload_draft")) }
+        }
+    }
+}
+
+/// Drag and drop onto the form, and a progress bar while the file goes up (XHR reports
+/// upload progress; fetch does not). Without it the form posts as usual.
+const UPLOAD_JS: &str = r#"(function(){var f=document.getElementById('upload');if(!f||!window.FormData)return;var i=document.getElementById('file'),p=document.getElementById('progress');f.addEventListener('dragover',function(e){e.preventDefault();f.classList.add('over')});f.addEventListener('dragleave',function(){f.classList.remove('over')});f.addEventListener('drop',function(e){e.preventDefault();f.classList.remove('over');if(e.dataTransfer.files.length){i.files=e.dataTransfer.files}});f.addEventListener('submit',function(e){e.preventDefault();var x=new XMLHttpRequest();x.open('POST',f.action);p.hidden=false;x.upload.onprogress=function(ev){if(ev.lengthComputable){p.value=Math.round(100*ev.loaded/ev.total)}};x.onload=function(){window.location=x.responseURL};x.send(new FormData(f))})})();"#;
+
+/// Receives the upload form: the file streams to disk (within the upload limits), and its
+/// ingest is queued as a draft of the table.
+pub(super) async fn upload(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    mut form: Multipart,
+) -> Response {
+    let d = match state.store.catalog().dataset(&id) {
+        Ok(d) => d,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if !signed_in.user.may_publish(&d.meta.organization) {
+        return refused(StatusCode::FORBIDDEN, "you may not publish for this organization");
+    }
+    let (mut csrf, mut table, mut received) = (String::new(), String::new(), None);
+    // The fields come in the form's order: the token and the table before the file.
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return refused(StatusCode::BAD_REQUEST, format!("the form broke off: {e}")),
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("table") => table = field.text().await.unwrap_or_default().trim().to_owned(),
+            Some("file") if signed_in.sent(&csrf) => {
+                let name = field.file_name().unwrap_or("upload").to_owned();
+                let staged = state.store.stage("upload");
+                match uploads::receive(&state, field, staged.path()).await {
+                    Ok(size) => received = Some((staged, name, size)),
+                    Err(e) => return e.into_response(),
+                }
+            }
+            _ => {}
+        }
+    }
+    if !signed_in.sent(&csrf) {
+        return forged();
+    }
+    if let Err(e) = opendata_datasets::ident::validate_id(&table) {
+        return refused(StatusCode::BAD_REQUEST, format!("table name: {e}"));
+    }
+    let Some((staged, file_name, size)) = received else {
+        return refused(StatusCode::BAD_REQUEST, "choose a file to upload");
+    };
+    // The body may have taken minutes: the membership is checked again.
+    if let Err(why) = crate::auth::user_still_allowed(state.store.catalog(), &signed_in.user.id, &id) {
+        return refused(StatusCode::FORBIDDEN, why);
+    }
+    let upload = uploads::Upload { dataset: id.clone(), table, file_name, table_title: None, draft: true };
+    match uploads::queue(&state, &signed_in.user, None, staged, size, upload) {
+        Ok(job) => Redirect::to(&format!("/publish/datasets/{id}?job={}", job.id)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PublishForm {
+    csrf: String,
+    version: u32,
+    /// `YYYY-MM-DDTHH:MM`, Ulaanbaatar time, from a `datetime-local` input.
+    publish_at: Option<String>,
+}
+
+/// Publishes a draft now, or schedules it.
+pub(super) async fn release(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path((id, table)): Path<(String, String)>,
+    Form(form): Form<PublishForm>,
+) -> Response {
+    if !signed_in.sent(&form.csrf) {
+        return forged();
+    }
+    let allowed = state.store.catalog().dataset(&id).map(|d| signed_in.user.may_publish(&d.meta.organization));
+    match allowed {
+        Ok(true) => {}
+        Ok(false) => return refused(StatusCode::FORBIDDEN, "you may not publish for this organization"),
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    let at = match form.publish_at.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M") {
+            Ok(local) => Some(DateTime::<Utc>::from_naive_utc_and_offset(
+                local - chrono::Duration::seconds(ULAANBAATAR.into()),
+                Utc,
+            )),
+            Err(_) => return refused(StatusCode::BAD_REQUEST, "the release time is YYYY-MM-DDTHH:MM"),
+        },
+    };
+    let store = state.store.clone();
+    let (i, tb, n) = (id.clone(), table.clone(), form.version);
+    let done = tokio::task::spawn_blocking(move || match at {
+        Some(at) if at > Utc::now() => store.schedule_draft(&i, &tb, n, at).map(|_| ()),
+        _ => store.publish_draft(&i, &tb, n).map(|_| ()),
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => {
+            let action = if at.is_some() { "version.schedule" } else { "version.publish" };
+            let entry = opendata_datasets::AuditEntry {
+                at: Utc::now(),
+                user: signed_in.user.id.clone(),
+                action: action.into(),
+                target: format!("{id}/{table}"),
+                detail: format!("version {}", form.version),
+            };
+            if let Err(e) = state.store.catalog().record(&entry) {
+                tracing::warn!(%e, "the audit log missed a release");
+            }
+            state.maintain.notify_one();
+            if let Err(e) = crate::publish::index_dataset(&state.store, &state.index, &id) {
+                tracing::warn!(%e, "published, but not yet searchable here");
+            }
+            Redirect::to(&format!("/publish/datasets/{id}")).into_response()
+        }
+        Ok(Err(e)) => ApiError::from(e).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
