@@ -242,4 +242,18 @@ async fn drafts_wait_for_review_then_publish_now_or_on_schedule() {
     assert_eq!(send(&s, M::POST, stale, Some(&editor), None).await.2["code"], "draft_not_found");
     let rows = s.json("/api/v1/datasets/population/tables/main/rows", 200).await;
     assert_eq!(rows["rows"][0]["people"], 84000, "{rows}");
+
+    // A draft that drops or retypes a column readers query asks for confirmation, naming it.
+    let path = "/api/v1/datasets/population/tables/main/versions?file_name=p.csv&draft=true";
+    let body = "aimag,people\nДорнод,many\n";
+    let (_, headers, _) = send(&s, M::POST, path, Some(&editor), Some(body.into())).await;
+    let job = wait_for_job(&s, &editor, headers["location"].to_str().unwrap()).await;
+    assert_eq!(job["version"], 5, "{job}");
+    let publish = "/api/v1/datasets/population/tables/main/versions/5/publish";
+    let (status, _, problem) = send(&s, M::POST, publish, Some(&editor), None).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("breaking_change")), "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("`people` changes from integer to string"), "{problem}");
+    assert_eq!(latest().await, Some(4));
+    let (status, _, published) = send(&s, M::POST, &format!("{publish}?confirm=true"), Some(&editor), None).await;
+    assert_eq!((status, published["version"].as_u64()), (200, Some(5)), "{published}");
 }

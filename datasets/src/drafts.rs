@@ -24,10 +24,12 @@ impl Store {
     }
 
     /// Publishes draft `number` of `dataset/table` as its next version. A draft that a newer
-    /// version overtook is stale: it is dropped, and publishing it fails.
-    pub fn publish_draft(&self, dataset: &str, table: &str, number: u32) -> Result<TableVersion> {
+    /// version overtook is stale: it is dropped, and publishing it fails. A draft that would
+    /// remove or retype columns readers rely on needs `confirmed`.
+    pub fn publish_draft(&self, dataset: &str, table: &str, number: u32, confirmed: bool) -> Result<TableVersion> {
         let draft = self.catalog().draft(dataset, table)?.filter(|d| d.number == number);
         let draft = draft.ok_or_else(|| Error::DraftNotFound(format!("{dataset}/{table} has no draft {number}")))?;
+        self.check_breaking(&draft, confirmed)?;
         if self.latest_number(dataset, table)? >= number {
             self.catalog().remove_draft(dataset, table)?;
             return Err(Error::DraftNotFound(format!(
@@ -41,13 +43,47 @@ impl Store {
         Ok(version)
     }
 
-    /// Schedules draft `number` to be published at `at` by the maintainer.
-    pub fn schedule_draft(&self, dataset: &str, table: &str, number: u32, at: DateTime<Utc>) -> Result<Draft> {
+    /// Schedules draft `number` to be published at `at` by the maintainer; confirming a
+    /// breaking change is asked now, since nobody is there at release time.
+    pub fn schedule_draft(
+        &self,
+        dataset: &str,
+        table: &str,
+        number: u32,
+        at: DateTime<Utc>,
+        confirmed: bool,
+    ) -> Result<Draft> {
         let draft = self.catalog().draft(dataset, table)?.filter(|d| d.number == number);
         let draft = draft.ok_or_else(|| Error::DraftNotFound(format!("{dataset}/{table} has no draft {number}")))?;
+        self.check_breaking(&draft, confirmed)?;
         let draft = Draft { publish_at: Some(at), ..draft };
         self.catalog().put_draft(&draft)?;
         Ok(draft)
+    }
+
+    /// What a draft would break for the table's readers: columns it removes, and columns
+    /// whose type it changes (a query or a program that reads them would fail).
+    pub fn breaking_changes(&self, draft: &Draft) -> Result<Vec<String>> {
+        let current = match self.catalog().dataset(&draft.new.dataset.id) {
+            Ok(d) => d.tables.into_iter().find(|t| t.name == draft.new.table).map(|t| t.latest().clone()),
+            Err(Error::DatasetNotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let Some(current) = current else { return Ok(Vec::new()) };
+        Ok(current
+            .columns
+            .iter()
+            .filter_map(|c| match draft.new.columns.iter().find(|n| n.name == c.name) {
+                None => Some(format!("`{}` is removed", c.name)),
+                Some(n) if n.kind != c.kind => Some(format!("`{}` changes from {} to {}", c.name, c.kind, n.kind)),
+                Some(_) => None,
+            })
+            .collect())
+    }
+
+    fn check_breaking(&self, draft: &Draft, confirmed: bool) -> Result<()> {
+        let breaking = self.breaking_changes(draft)?;
+        if breaking.is_empty() || confirmed { Ok(()) } else { Err(Error::BreakingChange(breaking.join("; "))) }
     }
 
     /// The latest published version's number of a table; 0 for a table not published yet.

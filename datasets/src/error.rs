@@ -31,6 +31,9 @@ pub enum Error {
     /// No ingest job with this id.
     #[error("job `{0}` not found")]
     JobNotFound(String),
+    /// Publishing would remove or retype columns readers rely on, and was not confirmed.
+    #[error("this version would break what readers rely on: {0}; confirm to publish it")]
+    BreakingChange(String),
     /// The table has no such draft (it was published, replaced or overtaken).
     #[error("{0}")]
     DraftNotFound(String),

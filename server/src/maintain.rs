@@ -89,7 +89,8 @@ fn release_due_drafts(state: &AppState) -> anyhow::Result<(usize, Option<chrono:
             continue;
         }
         let (dataset, table) = (&draft.new.dataset.id, &draft.new.table);
-        match state.store.publish_draft(dataset, table, draft.number) {
+        // Any breaking change was confirmed when the release was scheduled.
+        match state.store.publish_draft(dataset, table, draft.number, true) {
             Ok(v) => {
                 released += 1;
                 tracing::info!(dataset, table, version = v.version, "published a scheduled release");

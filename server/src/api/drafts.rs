@@ -21,6 +21,9 @@ pub struct PublishParams {
     /// Publish at this time (RFC 3339) instead of now; the draft stays invisible until then.
     #[param(example = "2027-01-15T09:00:00+08:00")]
     pub publish_at: Option<DateTime<Utc>>,
+    /// Publish even though the draft removes columns or changes their types (without it,
+    /// such a draft answers `409 breaking_change`, naming them).
+    pub confirm: Option<bool>,
 }
 
 /// A draft scheduled for release.
@@ -53,6 +56,7 @@ pub struct Scheduled {
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset, or no such draft", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The draft removes or retypes columns, and `confirm` was not given", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
 )]
@@ -76,7 +80,8 @@ pub async fn publish(
     };
     if let Some(at) = p.publish_at.filter(|at| *at > Utc::now()) {
         let (store, (i, t)) = (state.store.clone(), (id.clone(), table.clone()));
-        tokio::task::spawn_blocking(move || store.schedule_draft(&i, &t, number, at))
+        let confirmed = p.confirm.unwrap_or(false);
+        tokio::task::spawn_blocking(move || store.schedule_draft(&i, &t, number, at, confirmed))
             .await
             .map_err(ApiError::internal)??;
         state.store.catalog().record(&entry("version.schedule", format!("version {number} at {at}")))?;
@@ -84,8 +89,8 @@ pub async fn publish(
         let scheduled = Scheduled { dataset: id, table, version: number, publish_at: at };
         return Ok((StatusCode::ACCEPTED, Json(scheduled)).into_response());
     }
-    let (store, (i, t)) = (state.store.clone(), (id.clone(), table.clone()));
-    let published = tokio::task::spawn_blocking(move || store.publish_draft(&i, &t, number))
+    let (store, (i, t), confirmed) = (state.store.clone(), (id.clone(), table.clone()), p.confirm.unwrap_or(false));
+    let published = tokio::task::spawn_blocking(move || store.publish_draft(&i, &t, number, confirmed))
         .await
         .map_err(ApiError::internal)??;
     state.store.catalog().record(&entry("version.publish", format!("version {}", published.version)))?;

@@ -206,7 +206,11 @@ pub(super) async fn manage(
             format!("`{}` may not publish for `{}`", signed_in.user.id, d.meta.organization),
         ));
     }
-    let drafts: Vec<Draft> = catalog.drafts()?.into_iter().filter(|x| x.new.dataset.id == id).collect();
+    let mut drafts: Vec<(Draft, Vec<String>)> = Vec::new();
+    for draft in catalog.drafts()?.into_iter().filter(|x| x.new.dataset.id == id) {
+        let breaking = state.store.breaking_changes(&draft)?;
+        drafts.push((draft, breaking));
+    }
     let job = param(&pairs, "job").and_then(|j| catalog.job(j).ok()).filter(|j| j.dataset == id);
     let running = job.as_ref().is_some_and(|j| {
         matches!(j.status, opendata_datasets::JobStatus::Queued | opendata_datasets::JobStatus::Running)
@@ -227,7 +231,7 @@ pub(super) async fn manage(
                 }
             }
             (tables_section(lang, &d))
-            @for draft in &drafts { (draft_section(lang, &signed_in, &id, draft)) }
+            @for (draft, breaking) in &drafts { (draft_section(lang, &signed_in, &id, draft, breaking)) }
             (upload_form(lang, &signed_in, &id, &d))
         }
         script { (PreEscaped(UPLOAD_JS)) }
@@ -247,8 +251,13 @@ fn tables_section(lang: Lang, d: &Dataset) -> Markup {
     }
 }
 
-fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft) -> Markup {
+fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft, breaking: &[String]) -> Markup {
     let report = &draft.new.report;
+    let confirm = html! {
+        @if !breaking.is_empty() {
+            label { input type="checkbox" name="confirm" value="yes" required; " " (t(lang, "confirm_breaking")) }
+        }
+    };
     let action = format!("/publish/datasets/{id}/tables/{}/publish", draft.new.table);
     html! {
         section.draft {
@@ -265,9 +274,16 @@ fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft) -> M
             @if !report.warnings.is_empty() {
                 ul.warnings { @for w in &report.warnings { li { (w) } } }
             }
+            @if !breaking.is_empty() {
+                div.breaking role="alert" {
+                    p { strong { (t(lang, "breaking")) } }
+                    ul { @for b in breaking { li { (b) } } }
+                }
+            }
             form method="post" action=(action) {
                 (signed_in.csrf_field())
                 input type="hidden" name="version" value=(draft.number);
+                (confirm)
                 button type="submit" { (t(lang, "publish_now")) }
             }
             form method="post" action=(action) {
@@ -275,6 +291,7 @@ fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft) -> M
                 input type="hidden" name="version" value=(draft.number);
                 label for=(format!("at-{}", draft.new.table)) { (t(lang, "publish_at")) " (UTC+8)" }
                 input id=(format!("at-{}", draft.new.table)) type="datetime-local" name="publish_at" required;
+                (confirm)
                 button type="submit" { (t(lang, "schedule")) }
             }
         }
@@ -364,6 +381,8 @@ pub(super) async fn upload(
 pub(super) struct PublishForm {
     csrf: String,
     version: u32,
+    /// The publisher ticked the box that accepts the breaking changes listed.
+    confirm: Option<String>,
     /// `YYYY-MM-DDTHH:MM`, Ulaanbaatar time, from a `datetime-local` input.
     publish_at: Option<String>,
 }
@@ -395,10 +414,10 @@ pub(super) async fn release(
         },
     };
     let store = state.store.clone();
-    let (i, tb, n) = (id.clone(), table.clone(), form.version);
+    let (i, tb, n, confirmed) = (id.clone(), table.clone(), form.version, form.confirm.is_some());
     let done = tokio::task::spawn_blocking(move || match at {
-        Some(at) if at > Utc::now() => store.schedule_draft(&i, &tb, n, at).map(|_| ()),
-        _ => store.publish_draft(&i, &tb, n).map(|_| ()),
+        Some(at) if at > Utc::now() => store.schedule_draft(&i, &tb, n, at, confirmed).map(|_| ()),
+        _ => store.publish_draft(&i, &tb, n, confirmed).map(|_| ()),
     })
     .await;
     match done {
