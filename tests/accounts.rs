@@ -247,6 +247,21 @@ async fn publishers_create_upload_review_and_release_from_the_pages() {
     let d = s.json("/api/v1/datasets/road-accidents", 200).await;
     assert_eq!(d["tables"].as_array().unwrap().len(), 0, "{d}");
 
+    // Read again with the delimiter given rather than guessed: a new job, the same draft.
+    let fixes =
+        vec![("csrf", csrf.clone()), ("version", "1".into()), ("delimiter", ";".into()), ("header_row", "1".into())];
+    let res = post("/publish/datasets/road-accidents/tables/main/reread", fixes).await;
+    assert_eq!(res.status(), 303);
+    let again = res.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(again.starts_with("/publish/datasets/road-accidents?job=") && again != manage, "{again}");
+    let started = std::time::Instant::now();
+    while page(&again).await.contains("http-equiv=\"refresh\"") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the reading did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let review = page(&again).await;
+    assert!(review.contains("succeeded") && review.contains("main v1"), "{review}");
+
     let release = "/publish/datasets/road-accidents/tables/main/publish";
     assert_eq!(post(release, vec![("csrf", "forged".into()), ("version", "1".into())]).await.status(), 403);
     let res = post(release, vec![("csrf", csrf.clone()), ("version", "1".into())]).await;

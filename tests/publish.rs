@@ -257,3 +257,51 @@ async fn drafts_wait_for_review_then_publish_now_or_on_schedule() {
     let (status, _, published) = send(&s, M::POST, &format!("{publish}?confirm=true"), Some(&editor), None).await;
     assert_eq!((status, published["version"].as_u64()), (200, Some(5)), "{published}");
 }
+
+/// What the ingest guessed can be corrected and the same file read again, without sending
+/// it again: here the row that holds the column names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_is_read_again_with_corrections() {
+    use reqwest::Method as M;
+    let data = tempfile::tempdir().unwrap();
+    let store = crate::common::store(data.path());
+    store.catalog().upsert_organization(&org("nso", "ҮСХ")).unwrap();
+    store.catalog().upsert_dataset(&dataset("accidents", "nso", "Осол")).unwrap();
+    let editor = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
+    drop(store);
+    let s = TestServer::serve(data).await;
+    let body = "Хүснэгт 1,\nСар,Осол\n2024-01,120\n2024-02,98\n";
+    let path = "/api/v1/datasets/accidents/tables/main/versions?file_name=osol.csv&draft=true";
+    let (_, headers, _) = send(&s, M::POST, path, Some(&editor), Some(body.into())).await;
+    let guessed = wait_for_job(&s, &editor, headers["location"].to_str().unwrap()).await;
+    assert_eq!((guessed["status"].as_str(), guessed["version"].as_u64()), (Some("succeeded"), Some(1)), "{guessed}");
+
+    let reread = "/api/v1/datasets/accidents/tables/main/versions/1/reread";
+    let (status, _, problem) =
+        send(&s, M::POST, reread, Some(&editor), Some(json!({"delimiter": ";;"}).to_string().into())).await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_parameter")), "{problem}");
+    let (status, _, problem) =
+        send(&s, M::POST, reread, Some(&editor), Some(json!({"encoding": "klingon"}).to_string().into())).await;
+    assert_eq!(status, 400, "{problem}");
+    let fixes = json!({"header_row": 2, "types": {"osol": "float"}});
+    let (status, headers, _) = send(&s, M::POST, reread, Some(&editor), Some(fixes.to_string().into())).await;
+    assert_eq!(status, 202);
+    let read = wait_for_job(&s, &editor, headers["location"].to_str().unwrap()).await;
+    assert_eq!((read["status"].as_str(), read["draft"].as_bool()), (Some("succeeded"), Some(true)), "{read}");
+    assert_eq!(read["version"], 1, "the new reading replaces the draft: {read}");
+    let (_, _, published) =
+        send(&s, M::POST, "/api/v1/datasets/accidents/tables/main/versions/1/publish", Some(&editor), None).await;
+    assert_eq!(published["row_count"], 2, "{published}");
+    let d = s.json("/api/v1/datasets/accidents", 200).await;
+    let columns: Vec<(&str, &str)> = d["tables"][0]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(columns[1], ("osol", "float"), "{columns:?}");
+    assert_eq!(d["tables"][0]["columns"][1]["label"], "Осол", "{d}");
+    // The file was kept, not consumed by the reading.
+    let original = s.get("/api/v1/datasets/accidents/tables/main/versions/1/source").await;
+    assert_eq!(original.text().await.unwrap(), body);
+}

@@ -452,6 +452,33 @@ pub struct JobInput {
     /// Kept as a draft for review instead of published.
     #[serde(default)]
     pub draft: bool,
+    /// `upload` is a kept original (a draft read again), not an upload: it stays after the
+    /// job.
+    #[serde(default)]
+    pub original: bool,
+    /// How to read the file, where its publisher corrected what the ingest guessed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixes: Option<ReadFixes>,
+}
+
+/// What a publisher corrected about how their file is read, applied when it is read again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReadFixes {
+    /// A WHATWG encoding label (`windows-1251`, `utf-16le`).
+    #[serde(default)]
+    pub encoding: Option<String>,
+    /// One character, or `tab`.
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// The 1-based row that holds the column names; 0 for none.
+    #[serde(default)]
+    pub header_row: Option<usize>,
+    /// Only this sheet of a workbook.
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// Column types to use instead of the inferred ones, by column name.
+    #[serde(default)]
+    pub types: std::collections::BTreeMap<String, ColumnType>,
 }
 
 /// Another portal whose catalog this one harvests on a schedule: any node's job runner

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use opendata_datasets::{Job, JobStatus};
+use opendata_datasets::{ColumnOverride, Job, JobStatus, ReadFixes};
 use opendata_ingest::{IngestJob, ReadOptions};
 
 use crate::state::AppState;
@@ -104,7 +104,7 @@ async fn execute(state: &AppState, mut job: Job) {
     job.finished_at = Some(Utc::now());
     match state.store.catalog().finish_job(&job, &state.node) {
         Ok(true) => {
-            if let Some(input) = &job.input
+            if let Some(input) = job.input.as_ref().filter(|i| !i.original)
                 && let Err(e) = state.store.remove_upload(&input.upload)
             {
                 tracing::warn!(job = job.id, %e, "could not remove the job's upload; the sweep will");
@@ -219,9 +219,10 @@ async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, Failure> {
         .map_err(|e| if e.is_unavailable() { Failure::Interrupted } else { Failure::Failed(e.to_string()) })?;
     let input = job.input.as_ref().ok_or("the job has no upload to ingest")?;
     let source = {
-        let (store, upload) = (state.store.clone(), input.upload.clone());
+        let (store, upload, original) = (state.store.clone(), input.upload.clone(), input.original);
         // From a bucket, when another node received the upload.
-        tokio::task::spawn_blocking(move || store.upload_path(&upload)).await.map_err(|_| Failure::Interrupted)?
+        let local = move || if original { store.original_path(&upload) } else { store.upload_path(&upload) };
+        tokio::task::spawn_blocking(local).await.map_err(|_| Failure::Interrupted)?
     };
     let source = source.map_err(|e| {
         if e.is_unavailable() {
@@ -240,8 +241,13 @@ async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, Failure> {
         dataset: dataset.meta,
         table: job.table.clone(),
         table_title: input.table_title.clone(),
-        options: ReadOptions::default(),
-        columns: Default::default(),
+        options: read_options(input.fixes.as_ref())?,
+        columns: input
+            .fixes
+            .iter()
+            .flat_map(|f| &f.types)
+            .map(|(name, kind)| (name.clone(), ColumnOverride { kind: Some(*kind), ..Default::default() }))
+            .collect(),
         sort_by: None,
         limits: state.config.limits.ingest(),
         create_dataset: false,
@@ -255,6 +261,20 @@ async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, Failure> {
     crate::publish::index_dataset(&state.store, &state.index, &job.dataset)
         .map_err(|e| format!("published, but not yet searchable: {e}"))?;
     Ok(versions)
+}
+
+/// The read options a publisher's corrections give.
+fn read_options(fixes: Option<&ReadFixes>) -> Result<ReadOptions, Failure> {
+    let Some(f) = fixes else { return Ok(ReadOptions::default()) };
+    let delimiter = opendata_ingest::manifest::parse_delimiter(f.delimiter.as_deref())
+        .map_err(|e| Failure::Failed(e.to_string()))?;
+    Ok(ReadOptions {
+        encoding: f.encoding.clone(),
+        delimiter,
+        header_row: f.header_row,
+        sheet: f.sheet.clone(),
+        ..ReadOptions::default()
+    })
 }
 
 /// A new job's id: 16 random hex digits.

@@ -608,7 +608,7 @@ impl Catalog for PostgresCatalog {
 enum OwnedChange {
     Dataset(DatasetMeta),
     Withdraw(String),
-    Job(Job),
+    Job(Box<Job>),
     Columns { dataset: String, table: String, version: u32, columns: Vec<Column>, settings: TableSettings },
 }
 
@@ -617,7 +617,7 @@ impl From<&Change<'_>> for OwnedChange {
         match *change {
             Change::Dataset(meta) => Self::Dataset(meta.clone()),
             Change::Withdraw(id) => Self::Withdraw(id.to_owned()),
-            Change::Job(job) => Self::Job(job.clone()),
+            Change::Job(job) => Self::Job(Box::new(job.clone())),
             Change::Columns { dataset, table, version, columns, settings } => Self::Columns {
                 dataset: dataset.to_owned(),
                 table: table.to_owned(),

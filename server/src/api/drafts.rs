@@ -1,9 +1,10 @@
-//! Releasing a draft: `POST …/versions/{n}/publish`, now or at a time the publisher sets
+//! Reviewing a draft: reading its file again with corrections (`POST …/versions/{n}/reread`)
+//! and releasing it (`POST …/versions/{n}/publish`), now or at a time the publisher sets
 //! (the release calendar statistics offices keep; the maintainer publishes it then).
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use opendata_datasets::AuditEntry;
@@ -96,4 +97,88 @@ pub async fn publish(
     state.store.catalog().record(&entry("version.publish", format!("version {}", published.version)))?;
     crate::publish::index_dataset(&state.store, &state.index, &id).map_err(ApiError::internal)?;
     Ok(Json(VersionInfo::from(&published)).into_response())
+}
+
+/// Corrections to how a draft's file is read; what is absent is detected as before.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"delimiter": ";", "encoding": "windows-1251", "header_row": 3, "types": {"code": "text"}}))]
+pub struct ReadAgain {
+    /// A WHATWG encoding label (`windows-1251`, `utf-16le`).
+    pub encoding: Option<String>,
+    /// One character, or `tab`.
+    pub delimiter: Option<String>,
+    /// The 1-based row that holds the column names; 0 for a file without one.
+    pub header_row: Option<usize>,
+    /// Only this sheet of a workbook.
+    pub sheet: Option<String>,
+    /// Column types by column name: `text`, `integer`, `float`, `boolean`, `date`, `datetime`.
+    #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub types: std::collections::BTreeMap<String, opendata_datasets::ColumnType>,
+}
+
+/// Read a draft's file again, with corrections.
+///
+/// The ingest guessed the encoding, delimiter, header row, sheet and column types; this
+/// reads the same file (kept when it was uploaded) again with the publisher's corrections,
+/// as a new draft of the table. Nothing is uploaded again. `202` with a job.
+#[utoipa::path(
+    post, path = "/api/v1/datasets/{id}/tables/{table}/versions/{version}/reread", tag = "publish",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Dataset id", example = "road-accidents"),
+        ("table" = String, Path, description = "Table name", example = "main"),
+        ("version" = u32, Path, description = "The draft's version number", example = 2),
+    ),
+    request_body = ReadAgain,
+    responses(
+        (status = 202, description = "Queued as a job", body = super::write::JobView),
+        (status = 400, description = "Not a version number, or a correction that cannot apply", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "No such dataset, or no such draft", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
+    )
+)]
+pub async fn reread(
+    State(state): State<AppState>,
+    Path((id, table, version)): Path<(String, String, String)>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let dataset = state.store.catalog().dataset(&id)?;
+    caller.check(&dataset.meta.organization)?;
+    let number: u32 = version
+        .parse()
+        .map_err(|_| ApiError::new(Code::InvalidParameter, format!("`{version}` is not a version number")))?;
+    let fixes: ReadAgain = super::write::json_body(&body)?;
+    let fixes = read_fixes(fixes)?;
+    let draft = state.store.catalog().draft(&id, &table)?.filter(|d| d.number == number);
+    let draft =
+        draft.ok_or_else(|| opendata_datasets::Error::DraftNotFound(format!("{id}/{table} has no draft {number}")))?;
+    let job = super::uploads::reread(&state, &caller.0, Some(&caller.1), &draft, fixes)?;
+    let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", job.id)).map_err(ApiError::internal)?;
+    let mut res = (StatusCode::ACCEPTED, Json(super::write::view(&state, job)?)).into_response();
+    res.headers_mut().insert(header::LOCATION, location);
+    Ok(res)
+}
+
+/// Checks corrections before a job is queued for them: a bad one is a 400 now, not a
+/// failed job later.
+pub(crate) fn read_fixes(f: ReadAgain) -> ApiResult<opendata_datasets::ReadFixes> {
+    opendata_ingest::manifest::parse_delimiter(f.delimiter.as_deref())
+        .map_err(|e| ApiError::new(Code::InvalidParameter, format!("`delimiter`: {e}")))?;
+    if let Some(label) = &f.encoding
+        && encoding_rs::Encoding::for_label(label.as_bytes()).is_none()
+    {
+        return Err(ApiError::new(Code::InvalidParameter, format!("`encoding`: `{label}` is not an encoding label")));
+    }
+    Ok(opendata_datasets::ReadFixes {
+        encoding: f.encoding,
+        delimiter: f.delimiter,
+        header_row: f.header_row,
+        sheet: f.sheet,
+        types: f.types,
+    })
 }

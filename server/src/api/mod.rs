@@ -52,6 +52,7 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         write::withdraw_dataset,
         write::upload_version,
         drafts::publish,
+        drafts::reread,
         write::edit_columns,
         write::get_job,
         write::audit_log,
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", get(catalog::get_report))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/source", get(originals::original))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/publish", axum::routing::post(drafts::publish))
+        .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/reread", axum::routing::post(drafts::reread))
         .route("/api/v1/datasets/{id}/tables/{table}/{file}", get(rows::table_file))
         .route("/api/v1/sql", get(sql::sql_get).post(sql::sql_post))
         .merge(crate::web::routes())

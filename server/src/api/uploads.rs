@@ -100,6 +100,8 @@ pub(crate) fn queue(
             file_name: upload.file_name,
             table_title: upload.table_title,
             draft: upload.draft,
+            original: false,
+            fixes: None,
         }),
         lease: None,
         attempts: 0,
@@ -116,6 +118,54 @@ pub(crate) fn queue(
         let _ = state.store.remove_upload(&kept);
         return Err(e.into());
     }
+    state.jobs_queued.notify_one();
+    Ok(job)
+}
+
+/// Queues `draft` to be read again from its kept original with `fixes`, as a new draft of
+/// its table: nothing is uploaded again.
+pub(crate) fn reread(
+    state: &AppState,
+    user: &User,
+    token: Option<&str>,
+    draft: &opendata_datasets::Draft,
+    fixes: opendata_datasets::ReadFixes,
+) -> ApiResult<Job> {
+    let Some(original) = draft.new.source.original.clone() else {
+        return Err(ApiError::new(Code::OriginalNotKept, "this draft's file was not kept; upload it again"));
+    };
+    let (dataset, table) = (draft.new.dataset.id.clone(), draft.new.table.clone());
+    let job = Job {
+        id: job_id()?,
+        dataset: dataset.clone(),
+        table: table.clone(),
+        user: user.id.clone(),
+        token: token.map(str::to_owned),
+        status: JobStatus::Queued,
+        created_at: Utc::now(),
+        finished_at: None,
+        version: None,
+        error: None,
+        input: Some(JobInput {
+            upload: original,
+            file_name: draft.new.source.file_name.clone(),
+            table_title: Some(draft.new.table_title.clone()),
+            draft: true,
+            original: true,
+            fixes: Some(fixes),
+        }),
+        lease: None,
+        attempts: 0,
+        harvest: None,
+    };
+    let entry = AuditEntry {
+        at: Utc::now(),
+        user: user.id.clone(),
+        action: "version.reread".into(),
+        target: format!("{dataset}/{table}"),
+        detail: format!("draft {}, job {}", draft.number, job.id),
+    };
+    state.store.catalog().audited(&Change::Job(&job), &entry)?;
     state.jobs_queued.notify_one();
     Ok(job)
 }

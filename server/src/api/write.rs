@@ -191,7 +191,7 @@ fn valid_license(id: &str) -> ApiResult<()> {
 }
 
 /// A JSON body, or a 400 that says what is wrong with it.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::new(Code::InvalidParameter, format!("the body is not valid: {e}")))
 }
@@ -348,7 +348,7 @@ pub async fn upload_version(
     Ok(res)
 }
 
-fn view(state: &AppState, job: Job) -> ApiResult<JobView> {
+pub(crate) fn view(state: &AppState, job: Job) -> ApiResult<JobView> {
     let draft = job.input.as_ref().is_some_and(|i| i.draft);
     let report = match (job.status, job.version) {
         (JobStatus::Succeeded, Some(v)) => {

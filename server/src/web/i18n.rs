@@ -145,6 +145,12 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "This version removes or retypes columns that API users rely on:",
     ),
     ("confirm_breaking", "Ойлгосон, нийтлэх", "I understand; publish it"),
+    ("read_again", "Засаж дахин унших", "Correct and read again"),
+    ("encoding", "Кодчилол", "Encoding"),
+    ("delimiter", "Тусгаарлагч", "Delimiter"),
+    ("detect", "Автоматаар таних", "Detect"),
+    ("header_row", "Баганын нэр байгаа мөр", "Row with the column names"),
+    ("sheet", "Хуудас", "Sheet"),
 ];
 
 /// The string `key` in `lang`. An unknown key is a programming error, caught by the tests.

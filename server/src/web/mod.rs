@@ -46,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/publish/datasets/{id}", get(publish::manage))
         .route("/publish/datasets/{id}/upload", post(publish::upload))
         .route("/publish/datasets/{id}/tables/{table}/publish", post(publish::release))
+        .route("/publish/datasets/{id}/tables/{table}/reread", post(publish::reread))
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -280,6 +280,7 @@ fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft, brea
                     ul { @for b in breaking { li { (b) } } }
                 }
             }
+            (reread_form(lang, signed_in, id, draft))
             form method="post" action=(action) {
                 (signed_in.csrf_field())
                 input type="hidden" name="version" value=(draft.number);
@@ -295,6 +296,93 @@ fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft, brea
                 button type="submit" { (t(lang, "schedule")) }
             }
         }
+    }
+}
+
+/// Corrections to what the ingest guessed, read again from the kept file.
+fn reread_form(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft) -> Markup {
+    let table = &draft.new.table;
+    let field = |name: &str| format!("{name}-{table}");
+    html! {
+        details {
+            summary { (t(lang, "read_again")) }
+            form method="post" action=(format!("/publish/datasets/{id}/tables/{table}/reread")) {
+                (signed_in.csrf_field())
+                input type="hidden" name="version" value=(draft.number);
+                label for=(field("encoding")) { (t(lang, "encoding")) }
+                select id=(field("encoding")) name="encoding" {
+                    option value="" { (t(lang, "detect")) }
+                    @for e in ["utf-8", "windows-1251", "utf-16le", "utf-16be"] { option value=(e) { (e) } }
+                }
+                label for=(field("delimiter")) { (t(lang, "delimiter")) }
+                select id=(field("delimiter")) name="delimiter" {
+                    option value="" { (t(lang, "detect")) }
+                    @for (v, shown) in [(",", ","), (";", ";"), ("tab", "Tab"), ("|", "|")] { option value=(v) { (shown) } }
+                }
+                label for=(field("header_row")) { (t(lang, "header_row")) }
+                input id=(field("header_row")) name="header_row" type="number" min="0" max="1000";
+                label for=(field("sheet")) { (t(lang, "sheet")) }
+                input id=(field("sheet")) name="sheet";
+                button type="submit" { (t(lang, "read_again")) }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RereadForm {
+    csrf: String,
+    version: u32,
+    #[serde(default)]
+    encoding: String,
+    #[serde(default)]
+    delimiter: String,
+    #[serde(default)]
+    header_row: String,
+    #[serde(default)]
+    sheet: String,
+}
+
+/// Queues the draft's file to be read again with the corrections given.
+pub(super) async fn reread(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path((id, table)): Path<(String, String)>,
+    Form(form): Form<RereadForm>,
+) -> Response {
+    if !signed_in.sent(&form.csrf) {
+        return forged();
+    }
+    let catalog = state.store.catalog();
+    let allowed = catalog.dataset(&id).map(|d| signed_in.user.may_publish(&d.meta.organization));
+    match allowed {
+        Ok(true) => {}
+        Ok(false) => return refused(StatusCode::FORBIDDEN, "you may not publish for this organization"),
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    let some = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let header_row = match some(form.header_row).map(|h| h.parse::<usize>()) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return refused(StatusCode::BAD_REQUEST, "the header row is a number"),
+    };
+    let fixes = crate::api::drafts::ReadAgain {
+        encoding: some(form.encoding),
+        delimiter: some(form.delimiter),
+        header_row,
+        sheet: some(form.sheet),
+        types: Default::default(),
+    };
+    let queued = crate::api::drafts::read_fixes(fixes).and_then(|fixes| {
+        let draft = catalog.draft(&id, &table)?.filter(|d| d.number == form.version);
+        let draft = draft.ok_or_else(|| {
+            opendata_datasets::Error::DraftNotFound(format!("{id}/{table} has no draft {}", form.version))
+        })?;
+        uploads::reread(&state, &signed_in.user, None, &draft, fixes)
+    });
+    match queued {
+        Ok(job) => Redirect::to(&format!("/publish/datasets/{id}?job={}", job.id)).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
