@@ -270,5 +270,34 @@ async fn publishers_create_upload_review_and_release_from_the_pages() {
     assert_eq!((d["tables"][0]["version"].as_u64(), d["tables"][0]["row_count"].as_u64()), (Some(1), Some(2)), "{d}");
     let original = s.get("/api/v1/datasets/road-accidents/tables/main/versions/1/source").await;
     assert_eq!(original.bytes().await.unwrap().as_ref(), sent.as_slice());
+
+    // Metadata and the column dictionary, edited on the dataset's page.
+    let manage = page("/publish/datasets/road-accidents").await;
+    assert!(manage.contains(r#"name="label.osol""#), "{manage}");
+    let edit = vec![
+        ("csrf", csrf.clone()),
+        ("title", "Зам тээврийн осол, сараар".into()),
+        ("title_en", "Road accidents by month".into()),
+        ("description", "Цагдаагийн бүртгэлээр".into()),
+        ("tags", "тээвэр".into()),
+        ("license", "CC0-1.0".into()),
+    ];
+    assert_eq!(post("/publish/datasets/road-accidents/edit", edit).await.status(), 303);
+    let columns = vec![
+        ("csrf", csrf.clone()),
+        ("label.osol", "Ослын тоо".into()),
+        ("description.osol", "Бүртгэгдсэн осол".into()),
+    ];
+    assert_eq!(post("/publish/datasets/road-accidents/tables/main/columns", columns).await.status(), 303);
+    let forged = vec![("csrf", "forged".to_owned()), ("label.osol", "x".into())];
+    assert_eq!(post("/publish/datasets/road-accidents/tables/main/columns", forged).await.status(), 403);
+    let d = s.json("/api/v1/datasets/road-accidents", 200).await;
+    assert_eq!(
+        (d["title_en"].as_str(), d["license"].as_str()),
+        (Some("Road accidents by month"), Some("CC0-1.0")),
+        "{d}"
+    );
+    let osol = d["tables"][0]["columns"].as_array().unwrap().iter().find(|c| c["name"] == "osol").unwrap().clone();
+    assert_eq!((osol["label"].as_str(), osol["description"].as_str()), (Some("Ослын тоо"), Some("Бүртгэгдсэн осол")));
     assert!(page("/publish").await.contains("/publish/datasets/road-accidents"));
 }

@@ -137,12 +137,7 @@ pub async fn create_dataset(
 /// Creates a dataset for `user`, who may publish for its organization: checked, audited
 /// and searchable at once. Its id.
 pub(crate) fn create(state: &AppState, user: &User, new: NewDataset) -> ApiResult<String> {
-    if !user.may_publish(&new.organization) {
-        return Err(ApiError::new(
-            Code::Forbidden,
-            format!("`{}` may not publish for the organization `{}`", user.id, new.organization),
-        ));
-    }
+    may_publish(user, &new.organization)?;
     opendata_datasets::ident::validate_local_id(&new.id)
         .map_err(|e| ApiError::new(Code::InvalidParameter, format!("`id`: {e}")))?;
     if new.title.trim().is_empty() {
@@ -221,12 +216,21 @@ pub async fn update_dataset(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<DatasetDetail>> {
     let patch: DatasetPatch = json_body(&body)?;
+    let detail = String::from_utf8_lossy(&body).chars().take(500).collect();
+    update(&state, &caller.0, &id, patch, detail)?;
     let catalog = state.store.catalog();
-    let mut meta = catalog.dataset(&id)?.meta;
-    caller.check(&meta.organization)?;
+    Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
+}
+
+/// Changes a dataset's metadata for `user`, who may publish for its organization (and for
+/// the one it moves to): checked, audited, and searchable at once.
+pub(crate) fn update(state: &AppState, user: &User, id: &str, patch: DatasetPatch, detail: String) -> ApiResult<()> {
+    let catalog = state.store.catalog();
+    let mut meta = catalog.dataset(id)?.meta;
+    may_publish(user, &meta.organization)?;
     if let Some(org) = patch.organization {
-        caller.check(&org)?;
-        known_organization(&state, &org)?;
+        may_publish(user, &org)?;
+        known_organization(state, &org)?;
         meta.organization = org;
     }
     if let Some(title) = patch.title {
@@ -244,10 +248,19 @@ pub async fn update_dataset(
     }
     meta.license = patch.license.unwrap_or(meta.license);
     meta.source = patch.source.or(meta.source);
-    let detail = String::from_utf8_lossy(&body).chars().take(500).collect();
-    audited(&state, &caller.0, Change::Dataset(&meta), "dataset.update", &id, detail)?;
-    reindex(&state, &id)?;
-    Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
+    audited(state, user, Change::Dataset(&meta), "dataset.update", id, detail)?;
+    reindex(state, id)
+}
+
+fn may_publish(user: &User, organization: &str) -> ApiResult<()> {
+    if user.may_publish(organization) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::Forbidden,
+            format!("`{}` may not publish for the organization `{organization}`", user.id),
+        ))
+    }
 }
 
 /// Withdraw a dataset.
@@ -476,9 +489,25 @@ pub async fn edit_columns(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<DatasetDetail>> {
     let ColumnEdits(edits) = json_body(&body)?;
+    let detail = String::from_utf8_lossy(&body).chars().take(500).collect();
+    edit_columns_of(&state, &caller.0, &id, &table, &edits, detail)?;
     let catalog = state.store.catalog();
-    let dataset = catalog.dataset(&id)?;
-    caller.check(&dataset.meta.organization)?;
+    Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
+}
+
+/// Edits a table's column dictionary for `user`, who may publish for its dataset's
+/// organization (see [`edit_columns`]).
+pub(crate) fn edit_columns_of(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    table: &str,
+    edits: &std::collections::BTreeMap<String, opendata_datasets::ColumnOverride>,
+    detail: String,
+) -> ApiResult<()> {
+    let catalog = state.store.catalog();
+    let dataset = catalog.dataset(id)?;
+    may_publish(user, &dataset.meta.organization)?;
     let t = dataset
         .tables
         .iter()
@@ -486,9 +515,9 @@ pub async fn edit_columns(
         .ok_or_else(|| ApiError::new(Code::TableNotFound, format!("dataset `{id}` has no table `{table}`")))?;
     let latest = t.latest();
     let mut columns = latest.columns.clone();
-    let mut settings = catalog.table_settings(&id, &table)?;
+    let mut settings = catalog.table_settings(id, table)?;
     // Nothing is stored until every edit names a column: both are local copies until then.
-    for (name, edit) in &edits {
+    for (name, edit) in edits {
         let column = match columns.iter().position(|c| &c.name == name) {
             Some(i) => &mut columns[i],
             None => return Err(crate::engine::params::unknown_column(name, &latest.columns)),
@@ -506,15 +535,8 @@ pub async fn edit_columns(
             stored.kind = edit.kind;
         }
     }
-    let change = Change::Columns {
-        dataset: &id,
-        table: &table,
-        version: latest.version,
-        columns: &columns,
-        settings: &settings,
-    };
-    let detail = String::from_utf8_lossy(&body).chars().take(500).collect();
-    audited(&state, &caller.0, change, "table.columns", &format!("{id}/{table}"), detail)?;
-    reindex(&state, &id)?;
-    Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
+    let change =
+        Change::Columns { dataset: id, table, version: latest.version, columns: &columns, settings: &settings };
+    audited(state, user, change, "table.columns", &format!("{id}/{table}"), detail)?;
+    reindex(state, id)
 }

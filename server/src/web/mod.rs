@@ -45,6 +45,8 @@ pub fn routes() -> Router<AppState> {
         .route("/publish/new", get(publish::new_form).post(publish::create))
         .route("/publish/datasets/{id}", get(publish::manage))
         .route("/publish/datasets/{id}/upload", post(publish::upload))
+        .route("/publish/datasets/{id}/edit", post(publish::edit))
+        .route("/publish/datasets/{id}/tables/{table}/columns", post(publish::edit_columns))
         .route("/publish/datasets/{id}/tables/{table}/publish", post(publish::release))
         .route("/publish/datasets/{id}/tables/{table}/reread", post(publish::reread))
 }

@@ -230,7 +230,8 @@ pub(super) async fn manage(
                     @if let Some(e) = &j.error { " — " (e) }
                 }
             }
-            (tables_section(lang, &d))
+            (metadata_form(lang, &signed_in, &d))
+            (tables_section(lang, &signed_in, &d))
             @for (draft, breaking) in &drafts { (draft_section(lang, &signed_in, &id, draft, breaking)) }
             (upload_form(lang, &signed_in, &id, &d))
         }
@@ -239,15 +240,132 @@ pub(super) async fn manage(
     Ok(private(page(lang, &format!("/publish/datasets/{id}"), &pairs, &d.meta.title, head, body)))
 }
 
-fn tables_section(lang: Lang, d: &Dataset) -> Markup {
+/// The dataset's metadata, in both languages, to edit.
+fn metadata_form(lang: Lang, signed_in: &SignedIn, d: &Dataset) -> Markup {
+    let m = &d.meta;
+    html! {
+        details {
+            summary { (t(lang, "edit_metadata")) }
+            form method="post" action=(format!("/publish/datasets/{}/edit", m.id)) {
+                (signed_in.csrf_field())
+                label for="title" { (t(lang, "title_mn")) }
+                input #title name="title" required lang="mn" value=(m.title);
+                label for="title_en" { (t(lang, "title_en")) }
+                input #title_en name="title_en" lang="en" value=(m.title_en.as_deref().unwrap_or_default());
+                label for="description" { (t(lang, "description_mn")) }
+                textarea #description name="description" lang="mn" { (m.description) }
+                label for="description_en" { (t(lang, "description_en")) }
+                textarea #description_en name="description_en" lang="en" { (m.description_en.as_deref().unwrap_or_default()) }
+                label for="tags" { (t(lang, "tags")) }
+                input #tags name="tags" value=(m.tags.join(", "));
+                label for="license" { (t(lang, "license")) }
+                select #license name="license" {
+                    @for l in opendata_datasets::license::known() { option value=(l) selected[l == m.license] { (l) } }
+                    @if !opendata_datasets::license::known().any(|l| l == m.license) { option value=(m.license) selected { (m.license) } }
+                }
+                label for="source" { (t(lang, "source")) }
+                input #source name="source" type="url" value=(m.source.as_deref().unwrap_or_default());
+                button type="submit" { (t(lang, "save")) }
+            }
+        }
+    }
+}
+
+/// Each table, with its column dictionary to edit: labels and descriptions readers see.
+fn tables_section(lang: Lang, signed_in: &SignedIn, d: &Dataset) -> Markup {
     html! {
         h2 { (t(lang, "tables")) }
         @if d.tables.is_empty() { p { (t(lang, "no_tables")) } }
-        ul {
-            @for table in &d.tables {
-                li { (table.title) " (" (table.name) "): v" (table.latest().version) ", " (table.latest().row_count) " " (t(lang, "rows")) }
+        @for table in &d.tables {
+            h3 { (table.title) " (" (table.name) "): v" (table.latest().version) ", " (table.latest().row_count) " " (t(lang, "rows")) }
+            details {
+                summary { (t(lang, "edit_columns")) }
+                form method="post" action=(format!("/publish/datasets/{}/tables/{}/columns", d.meta.id, table.name)) {
+                    (signed_in.csrf_field())
+                    table {
+                        thead { tr { th { (t(lang, "column")) } th { (t(lang, "type")) } th { (t(lang, "label")) } th { (t(lang, "column_description")) } } }
+                        tbody {
+                            @for (i, c) in table.latest().columns.iter().enumerate() {
+                                tr {
+                                    td { (c.name) }
+                                    td { (c.kind) }
+                                    td {
+                                        label.visually-hidden for=(format!("label-{}-{i}", table.name)) { (t(lang, "label")) " " (c.name) }
+                                        input id=(format!("label-{}-{i}", table.name)) name=(format!("label.{}", c.name)) value=(c.label);
+                                    }
+                                    td {
+                                        label.visually-hidden for=(format!("description-{}-{i}", table.name)) { (t(lang, "column_description")) " " (c.name) }
+                                        input id=(format!("description-{}-{i}", table.name)) name=(format!("description.{}", c.name)) value=(c.description);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    button type="submit" { (t(lang, "save")) }
+                }
             }
         }
+    }
+}
+
+/// Saves the metadata form.
+pub(super) async fn edit(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |k: &str| form.iter().find(|(name, _)| name == k).map(|(_, v)| v.trim().to_owned());
+    if !field("csrf").is_some_and(|c| signed_in.sent(&c)) {
+        return forged();
+    }
+    let optional = |k: &str| field(k).filter(|v| !v.is_empty());
+    let patch = crate::api::write::DatasetPatch {
+        organization: None,
+        title: field("title"),
+        title_en: optional("title_en"),
+        description: field("description"),
+        description_en: optional("description_en"),
+        tags: field("tags").map(|t| t.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect()),
+        license: optional("license"),
+        source: optional("source"),
+    };
+    match crate::api::write::update(&state, &signed_in.user, &id, patch, "from the publisher's page".into()) {
+        Ok(()) => Redirect::to(&format!("/publish/datasets/{id}")).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Saves a table's column dictionary form (`label.<column>`, `description.<column>`).
+pub(super) async fn edit_columns(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path((id, table)): Path<(String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let csrf = form.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or_default();
+    if !signed_in.sent(csrf) {
+        return forged();
+    }
+    let mut edits: std::collections::BTreeMap<String, opendata_datasets::ColumnOverride> = Default::default();
+    for (key, value) in &form {
+        let value = Some(value.trim().to_owned());
+        if let Some(name) = key.strip_prefix("label.") {
+            edits.entry(name.to_owned()).or_default().label = value;
+        } else if let Some(name) = key.strip_prefix("description.") {
+            edits.entry(name.to_owned()).or_default().description = value;
+        }
+    }
+    match crate::api::write::edit_columns_of(
+        &state,
+        &signed_in.user,
+        &id,
+        &table,
+        &edits,
+        "from the publisher's page".into(),
+    ) {
+        Ok(()) => Redirect::to(&format!("/publish/datasets/{id}")).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
