@@ -11,6 +11,7 @@ mod layout;
 mod organization;
 mod preview;
 mod publish;
+mod review;
 mod search;
 
 use axum::Router;
@@ -47,8 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route("/publish/datasets/{id}/upload", post(publish::upload))
         .route("/publish/datasets/{id}/edit", post(publish::edit))
         .route("/publish/datasets/{id}/tables/{table}/columns", post(publish::edit_columns))
-        .route("/publish/datasets/{id}/tables/{table}/publish", post(publish::release))
-        .route("/publish/datasets/{id}/tables/{table}/reread", post(publish::reread))
+        .route("/publish/datasets/{id}/tables/{table}/publish", post(review::release))
+        .route("/publish/datasets/{id}/tables/{table}/reread", post(review::reread))
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
