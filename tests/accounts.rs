@@ -300,4 +300,19 @@ async fn publishers_create_upload_review_and_release_from_the_pages() {
     let osol = d["tables"][0]["columns"].as_array().unwrap().iter().find(|c| c["name"] == "osol").unwrap().clone();
     assert_eq!((osol["label"].as_str(), osol["description"].as_str()), (Some("Ослын тоо"), Some("Бүртгэгдсэн осол")));
     assert!(page("/publish").await.contains("/publish/datasets/road-accidents"));
+
+    // A file with no rows fails, and the dashboard lists the failure with its reason.
+    let empty = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("table", "main")
+        .part("file", reqwest::multipart::Part::bytes(b"Sar;Osol\n".to_vec()).file_name("empty.csv"));
+    let res = b.post(&upload).header("cookie", &cookie).multipart(empty).send().await.unwrap();
+    let failing = res.headers()[LOCATION].to_str().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    while page(&failing).await.contains("http-equiv=\"refresh\"") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the ingest did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let dashboard = page("/publish").await;
+    assert!(dashboard.contains("class=\"failed\"") && dashboard.contains("no rows"), "{dashboard}");
 }

@@ -207,6 +207,8 @@ fn leases(c: &dyn Catalog) {
     assert_eq!((claimed.id.as_str(), claimed.status, claimed.attempts), ("first", JobStatus::Running, 1));
     assert_eq!(c.claim_job("n2", later).unwrap().unwrap().id, "second");
     assert!(c.claim_job("n3", later).unwrap().is_none(), "both are leased");
+    let recent: Vec<String> = c.recent_jobs(2).unwrap().into_iter().map(|j| j.id).collect();
+    assert_eq!(recent, ["second", "first"], "newest first, a claim does not reorder them");
     assert!(c.renew_job("first", "n1", later).unwrap());
     assert!(!c.renew_job("first", "n2", later).unwrap(), "not n2's");
 

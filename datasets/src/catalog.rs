@@ -150,6 +150,8 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Creates or updates an ingest job.
     fn put_job(&self, job: &Job) -> Result<()>;
     fn job(&self, id: &str) -> Result<Job>;
+    /// The latest `limit` jobs, newest first.
+    fn recent_jobs(&self, limit: usize) -> Result<Vec<Job>>;
     /// Claims the oldest job that waits (queued, or running under a lease that ran out:
     /// its node died) for `node` until `until`, and marks it running. Concurrent claims from
     /// several nodes never get the same job. A job started [`MAX_ATTEMPTS`] times fails

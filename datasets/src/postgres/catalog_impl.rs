@@ -370,6 +370,13 @@ impl Catalog for PostgresCatalog {
         })
     }
 
+    fn recent_jobs(&self, limit: usize) -> Result<Vec<Job>> {
+        self.with(move |c| async move {
+            let rows = c.query("SELECT job FROM jobs ORDER BY ord DESC LIMIT $1", &[&(limit as i64)]).await?;
+            rows.iter().map(|r| Ok(serde_json::from_str(r.get::<_, &str>(0))?)).collect()
+        })
+    }
+
     fn claim_job(&self, node: &str, until: chrono::DateTime<Utc>) -> Result<Option<Job>> {
         let node = node.to_owned();
         self.with(move |mut c| async move {

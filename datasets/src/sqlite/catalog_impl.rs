@@ -319,6 +319,13 @@ impl Catalog for SqliteCatalog {
         put_job(&self.conn(), job)
     }
 
+    fn recent_jobs(&self, limit: usize) -> Result<Vec<Job>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT job FROM jobs ORDER BY rowid DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.iter().map(|j| Ok(serde_json::from_str(j)?)).collect()
+    }
+
     fn claim_job(&self, node: &str, until: DateTime<Utc>) -> Result<Option<Job>> {
         self.write(|tx| {
             loop {

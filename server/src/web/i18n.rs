@@ -151,6 +151,8 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("label", "Нэр (уншигчид харагдах)", "Label (what readers see)"),
     ("column_description", "Тайлбар", "Description"),
     ("save", "Хадгалах", "Save"),
+    ("recent_jobs", "Сүүлийн оруулалтууд", "Recent uploads"),
+    ("status", "Төлөв", "Status"),
     ("encoding", "Кодчилол", "Encoding"),
     ("delimiter", "Тусгаарлагч", "Delimiter"),
     ("detect", "Автоматаар таних", "Detect"),

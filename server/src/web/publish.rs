@@ -46,6 +46,10 @@ pub(super) async fn dashboard(
     let catalog = state.store.catalog();
     let user = &signed_in.user;
     let drafts = catalog.drafts()?;
+    // The recent jobs of the publisher's organizations' datasets: uploads and their failures.
+    let mine = |dataset: &str| catalog.dataset(dataset).is_ok_and(|d| user.may_publish(&d.meta.organization));
+    let jobs: Vec<_> =
+        catalog.recent_jobs(500)?.into_iter().filter(|j| j.harvest.is_none() && mine(&j.dataset)).take(20).collect();
     let mut sections = Vec::new();
     for o in catalog.organizations()?.into_iter().filter(|o| user.may_publish(&o.id)) {
         let mut datasets = catalog.datasets_of(&o.id)?;
@@ -59,6 +63,25 @@ pub(super) async fn dashboard(
             form method="post" action="/logout" {
                 (signed_in.csrf_field())
                 button type="submit" { (t(lang, "sign_out")) }
+            }
+            @if !jobs.is_empty() {
+                h2 { (t(lang, "recent_jobs")) }
+                table.jobs {
+                    thead { tr { th { (t(lang, "updated")) } th { (t(lang, "dataset")) } th { (t(lang, "status")) } th { (t(lang, "reason")) } } }
+                    tbody {
+                        @for j in &jobs {
+                            tr.failed[j.status == opendata_datasets::JobStatus::Failed] {
+                                td { (local_time(j.created_at)) }
+                                td { a href=(format!("/publish/datasets/{}?job={}", j.dataset, j.id)) { (j.dataset) "/" (j.table) } }
+                                td {
+                                    (format!("{:?}", j.status).to_lowercase())
+                                    @if let Some(v) = j.version { " v" (v) }
+                                }
+                                td { (j.error.as_deref().unwrap_or_default()) }
+                            }
+                        }
+                    }
+                }
             }
             @if sections.is_empty() { p { (t(lang, "no_organizations")) } }
             @else { p { a.button href="/publish/new" { (t(lang, "new_dataset")) } } }
