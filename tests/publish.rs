@@ -197,6 +197,20 @@ async fn drafts_wait_for_review_then_publish_now_or_on_schedule() {
     );
     let csv = s.get("/api/v1/datasets/population/tables/main/data.csv").await.text().await.unwrap();
     assert!(!csv.contains("Хэнтий"), "{csv}");
+    // A draft waits as long as its review takes: an old draft file survives the sweep that
+    // opening the data folder runs, and a backup carries it.
+    let draft = s.state.store.catalog().draft("population", "main").unwrap().unwrap();
+    let file = s.data.path().join(&draft.new.file);
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
+    drop(crate::common::store(s.data.path()));
+    assert!(file.exists(), "the sweep took a draft's file");
+    if !crate::SCALED {
+        let backup = tempfile::tempdir().unwrap();
+        s.state.store.backup(&backup.path().join("b")).unwrap();
+        assert!(backup.path().join("b").join(&draft.new.file).exists(), "the backup lacks the draft's file");
+    }
+
     // The draft's report, for its organization only.
     let report = "/api/v1/datasets/population/tables/main/versions/2/report";
     assert_eq!(s.json(report, 404).await["code"], "version_not_found");

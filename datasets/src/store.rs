@@ -132,12 +132,8 @@ impl Store {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        let referenced: std::collections::HashSet<PathBuf> = self
-            .catalog
-            .datasets()?
-            .iter()
-            .flat_map(|d| d.tables.iter().flat_map(|t| t.versions.iter().map(|v| self.root.join(&v.file))))
-            .collect();
+        let referenced: std::collections::HashSet<PathBuf> =
+            named_files(self.catalog.as_ref())?.iter().map(|f| self.root.join(f)).collect();
         let tables = self.root.join("tables");
         for dataset in std::fs::read_dir(&tables).map_err(Error::io(&tables))?.flatten() {
             for table in std::fs::read_dir(dataset.path()).into_iter().flatten().flatten() {
@@ -157,7 +153,7 @@ impl Store {
     /// absent, while the portal goes on serving and publishing: the catalog as of one
     /// moment, and every version file it names (immutable, so copying them afterwards is
     /// exact). The search index is not copied; [`Store::restore`]'s caller rebuilds it.
-    /// Returns the number of version files.
+    /// Returns the number of files (versions, originals and drafts).
     pub fn backup(&self, to: &Path) -> Result<usize> {
         if self.bucket.is_some() {
             return Err(Error::Unsupported("files in a bucket are backed up with the bucket (see deploy/README.md)"));
@@ -167,21 +163,16 @@ impl Store {
         self.catalog.backup(&catalog)?;
         let copy = SqliteCatalog::open(&catalog)?;
         let mut files = 0;
-        for d in copy.datasets()? {
-            for file in d.tables.iter().flat_map(|t| &t.versions).flat_map(TableVersion::files) {
-                let (from, into) = (self.root.join(file), to.join(file));
-                if into.exists() {
-                    continue; // an original shared by several versions
-                }
-                if let Some(dir) = into.parent() {
-                    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-                }
-                // A hard link costs nothing and cannot go stale: a version file never changes.
-                std::fs::hard_link(&from, &into)
-                    .or_else(|_| std::fs::copy(&from, &into).map(|_| ()))
-                    .map_err(Error::io(&into))?;
-                files += 1;
+        for file in &named_files(&copy)? {
+            let (from, into) = (self.root.join(file), to.join(file));
+            if let Some(dir) = into.parent() {
+                std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
             }
+            // A hard link costs nothing and cannot go stale: a stored file never changes.
+            std::fs::hard_link(&from, &into)
+                .or_else(|_| std::fs::copy(&from, &into).map(|_| ()))
+                .map_err(Error::io(&into))?;
+            files += 1;
         }
         Ok(files)
     }
@@ -190,14 +181,12 @@ impl Store {
     pub fn restore(from: &Path, to: &Path) -> Result<Self> {
         empty_dir(to)?;
         let copy = SqliteCatalog::open(&from.join(CATALOG))?;
-        for d in copy.datasets()? {
-            for file in d.tables.iter().flat_map(|t| &t.versions).flat_map(TableVersion::files) {
-                let (source, into) = (from.join(file), to.join(file));
-                if let Some(dir) = into.parent() {
-                    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-                }
-                std::fs::copy(&source, &into).map_err(Error::io(&source))?;
+        for file in &named_files(&copy)? {
+            let (source, into) = (from.join(file), to.join(file));
+            if let Some(dir) = into.parent() {
+                std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
             }
+            std::fs::copy(&source, &into).map_err(Error::io(&source))?;
         }
         drop(copy);
         std::fs::copy(from.join(CATALOG), to.join(CATALOG)).map_err(Error::io(from.join(CATALOG)))?;
@@ -282,13 +271,8 @@ impl Store {
     pub fn sweep_bucket(&self) -> Result<usize> {
         let Some(bucket) = &self.bucket else { return Ok(0) };
         let datasets = self.catalog.datasets()?;
-        let drafts = self.catalog.drafts()?;
-        let mut files: std::collections::HashSet<&str> =
-            datasets.iter().flat_map(|d| &d.tables).flat_map(|t| &t.versions).flat_map(TableVersion::files).collect();
-        for d in &drafts {
-            files.insert(&d.new.file);
-            files.extend(d.new.source.original.as_deref());
-        }
+        let named = named_files(self.catalog.as_ref())?;
+        let files: std::collections::HashSet<&str> = named.iter().map(String::as_str).collect();
         let tables: std::collections::HashSet<String> =
             datasets.iter().flat_map(|d| d.tables.iter().map(move |t| delta::log_dir(&d.meta.id, &t.name))).collect();
         let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
@@ -488,6 +472,25 @@ impl Store {
         }
         Ok(relative)
     }
+}
+
+/// Every stored file the catalog names: each version's Parquet file and original, and each
+/// draft's, which waits for its review for as long as that takes.
+fn named_files(catalog: &dyn Catalog) -> Result<Vec<String>> {
+    let mut files: Vec<String> = catalog
+        .datasets()?
+        .iter()
+        .flat_map(|d| &d.tables)
+        .flat_map(|t| &t.versions)
+        .flat_map(TableVersion::files)
+        .map(str::to_owned)
+        .collect();
+    for d in catalog.drafts()? {
+        files.extend(std::iter::once(d.new.file).chain(d.new.source.original));
+    }
+    files.sort_unstable();
+    files.dedup();
+    Ok(files)
 }
 
 /// The catalog's file in a data folder.

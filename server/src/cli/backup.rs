@@ -29,7 +29,7 @@ pub fn backup(config: Option<&PathBuf>, args: BackupArgs) -> anyhow::Result<()> 
     let config = load(config, &args.data)?;
     let store = config.open_store()?;
     let files = store.backup(&args.to).with_context(|| format!("cannot back up to {}", args.to.display()))?;
-    println!("backed up the catalog and {files} version files to {}", args.to.display());
+    println!("backed up the catalog and {files} files (versions, originals, drafts) to {}", args.to.display());
     Ok(())
 }
 
