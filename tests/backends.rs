@@ -114,7 +114,23 @@ fn publishing(c: &dyn Catalog) {
     assert_eq!(c.datasets_of("nso").unwrap().len(), 3);
 
     c.withdraw_dataset("pop").unwrap();
-    assert!(matches!(c.dataset("pop"), Err(Error::DatasetNotFound(_))));
+    assert!(matches!(c.dataset("pop"), Err(Error::DatasetNotFound(_))), "no record of why: not found");
+    let why = Withdrawal {
+        dataset: "pop2".into(),
+        organization: "nso".into(),
+        title: "pop2".into(),
+        reason: "counted twice".into(),
+        at: Utc::now(),
+        by: "bat".into(),
+    };
+    c.add_version(&version("pop2", "main", 3)).unwrap();
+    c.audited(&Change::Withdraw(&why), &entry("dataset.withdraw")).unwrap();
+    assert!(matches!(c.dataset("pop2"), Err(Error::DatasetWithdrawn { reason, .. }) if reason == "counted twice"));
+    assert_eq!(c.withdrawal("pop2").unwrap(), Some(why));
+    assert_eq!(c.withdrawal("pop").unwrap(), None);
+    c.add_version(&version("pop2", "main", 3)).unwrap();
+    assert_eq!(c.dataset("pop2").unwrap().tables[0].latest().version, 1, "made again: found, not gone");
+    c.withdraw_dataset("pop2").unwrap();
     assert!(matches!(c.withdraw_dataset("pop"), Err(Error::DatasetNotFound(_))));
     assert_eq!(c.datasets().unwrap().len(), 2);
 }
@@ -180,7 +196,16 @@ fn accounts(c: &dyn Catalog) {
 
     // A change and its audit entry commit together, or neither does.
     c.audited(&Change::Dataset(&meta("d", "nso")), &entry("dataset.create")).unwrap();
-    assert!(c.audited(&Change::Withdraw("nope"), &entry("dataset.withdraw")).is_err());
+    let nope = Withdrawal {
+        dataset: "nope".into(),
+        organization: "nso".into(),
+        title: String::new(),
+        reason: "none".into(),
+        at: Utc::now(),
+        by: "bat".into(),
+    };
+    assert!(c.audited(&Change::Withdraw(&nope), &entry("dataset.withdraw")).is_err());
+    assert_eq!(c.withdrawal("nope").unwrap(), None, "the record of a withdrawal that failed is not kept");
     assert!(c.audited(&Change::Dataset(&meta("d", "no-such-org")), &entry("dataset.update")).is_err());
     c.audited(&Change::Job(&job("j0", "d", JobStatus::Queued)), &entry("version.upload")).unwrap();
     let actions: Vec<_> = c.audit_log(10).unwrap().into_iter().map(|e| e.action).collect();

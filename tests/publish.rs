@@ -133,12 +133,19 @@ async fn publishers_write_through_the_api() {
         let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(not_allowed), None).await;
         assert_eq!(status, 403);
     }
-    let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(&nso_admin), None).await;
+    let withdraw = "/api/v1/datasets/road-accidents?reason=counted%20twice%3B%20see%20road-accidents-2025";
+    let (status, _, _) = send(&s, M::DELETE, withdraw, Some(&nso_admin), None).await;
     assert_eq!(status, 204);
-    assert_eq!(s.json("/api/v1/datasets/road-accidents", 404).await["code"], "dataset_not_found");
+    // Its address, and every address under it, says it is gone and why.
+    let gone = s.json("/api/v1/datasets/road-accidents", 410).await;
+    assert_eq!(gone["code"], "dataset_withdrawn");
+    assert!(gone["detail"].as_str().unwrap().contains("counted twice; see road-accidents-2025"), "{gone}");
+    assert_eq!(s.json("/api/v1/datasets/road-accidents/tables/main/rows", 410).await["code"], "dataset_withdrawn");
+    assert_eq!(s.get("/datasets/road-accidents").await.status(), 410);
+    assert_eq!(s.json("/api/v1/datasets/nope", 404).await["code"], "dataset_not_found");
     assert_eq!(s.json("/api/v1/datasets?q=traffic", 200).await["total"], 0);
     let (status, _, _) = send(&s, M::DELETE, "/api/v1/datasets/road-accidents", Some(&nso_admin), None).await;
-    assert_eq!(status, 404);
+    assert_eq!(status, 410);
 
     // The audit log: who did what, for site administrators.
     let (status, _, _) = send(&s, M::GET, "/api/v1/audit", Some(&editor), None).await;

@@ -96,6 +96,8 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Withdraws a dataset: it leaves the catalog (its files stay on disk until swept).
     fn withdraw_dataset(&self, id: &str) -> Result<()>;
+    /// Why dataset `id` was withdrawn, if it was (and was not made again since).
+    fn withdrawal(&self, id: &str) -> Result<Option<Withdrawal>>;
 
     /// Adds a user; an existing id is an error.
     fn create_user(&self, user: &User) -> Result<()>;
@@ -205,8 +207,9 @@ pub struct Changes {
 pub enum Change<'a> {
     /// [`Catalog::upsert_dataset`].
     Dataset(&'a DatasetMeta),
-    /// [`Catalog::withdraw_dataset`].
-    Withdraw(&'a str),
+    /// [`Catalog::withdraw_dataset`], keeping the record of why: the dataset then answers
+    /// [`crate::Error::DatasetWithdrawn`].
+    Withdraw(&'a Withdrawal),
     /// [`Catalog::put_job`]: an upload queued for ingest.
     Job(&'a Job),
     /// [`Catalog::set_columns`] and [`Catalog::set_table_settings`] of one table.

@@ -34,6 +34,9 @@ pub enum Error {
     /// Publishing would remove or retype columns readers rely on, and was not confirmed.
     #[error("this version would break what readers rely on: {0}; confirm to publish it")]
     BreakingChange(String),
+    /// The dataset was withdrawn, for this reason.
+    #[error("dataset `{id}` was withdrawn: {reason}")]
+    DatasetWithdrawn { id: String, reason: String },
     /// The table has no such draft (it was published, replaced or overtaken).
     #[error("{0}")]
     DraftNotFound(String),

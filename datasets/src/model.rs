@@ -521,6 +521,19 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Why a dataset left the catalog, kept so that its address answers `410 Gone` with the
+/// reason rather than a bare 404: citations of it stay explicable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    pub dataset: String,
+    pub organization: String,
+    pub title: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    /// The user who withdrew it.
+    pub by: String,
+}
+
 /// A node's claim on a running job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lease {

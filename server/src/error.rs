@@ -40,6 +40,7 @@ codes! {
     VersionNotFound => ("version_not_found", NOT_FOUND, "Table version not found"),
     OriginalNotKept => ("original_not_kept", NOT_FOUND, "Original file not kept"),
     DraftNotFound => ("draft_not_found", NOT_FOUND, "Draft not found"),
+    DatasetWithdrawn => ("dataset_withdrawn", GONE, "Dataset withdrawn"),
     BreakingChange => ("breaking_change", CONFLICT, "Confirm the breaking change"),
     OrganizationNotFound => ("organization_not_found", NOT_FOUND, "Organization not found"),
     RouteNotFound => ("route_not_found", NOT_FOUND, "No such route"),
@@ -201,6 +202,7 @@ impl From<opendata_datasets::Error> for ApiError {
             E::OrganizationNotFound(id) => ApiError::new(Code::OrganizationNotFound, format!("no organization `{id}`")),
             E::JobNotFound(id) => ApiError::new(Code::JobNotFound, format!("no job `{id}`")),
             E::DraftNotFound(why) => ApiError::new(Code::DraftNotFound, why),
+            e @ E::DatasetWithdrawn { .. } => ApiError::new(Code::DatasetWithdrawn, e.to_string()),
             e @ E::BreakingChange(_) => ApiError::new(Code::BreakingChange, e.to_string()),
             // An id that is not a slug cannot exist.
             E::InvalidId { value, .. } => ApiError::new(Code::DatasetNotFound, format!("no dataset `{value}`")),

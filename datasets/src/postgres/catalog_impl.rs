@@ -46,8 +46,25 @@ impl Catalog for PostgresCatalog {
     }
 
     fn dataset(&self, id: &str) -> Result<Dataset> {
+        let found = {
+            let id = id.to_owned();
+            self.with(move |c| async move { load_dataset(&**c, &id).await })
+        };
+        match found {
+            Err(Error::DatasetNotFound(_)) => match self.withdrawal(id)? {
+                Some(w) => Err(Error::DatasetWithdrawn { id: id.to_owned(), reason: w.reason }),
+                None => Err(Error::DatasetNotFound(id.to_owned())),
+            },
+            found => found,
+        }
+    }
+
+    fn withdrawal(&self, id: &str) -> Result<Option<Withdrawal>> {
         let id = id.to_owned();
-        self.with(move |c| async move { load_dataset(&**c, &id).await })
+        self.with(move |c| async move {
+            let row = c.query_opt("SELECT record FROM withdrawals WHERE id = $1", &[&id]).await?;
+            Ok(row.map(|r| serde_json::from_str(r.get::<_, &str>(0))).transpose()?)
+        })
     }
 
     fn datasets(&self) -> Result<Vec<Dataset>> {
@@ -334,7 +351,15 @@ impl Catalog for PostgresCatalog {
             let tx = feed_transaction(&mut c).await?;
             match &change {
                 OwnedChange::Dataset(meta) => upsert_dataset(&tx, meta, Utc::now()).await?,
-                OwnedChange::Withdraw(id) => withdraw_dataset(&tx, id).await?,
+                OwnedChange::Withdraw(w) => {
+                    withdraw_dataset(&tx, &w.dataset).await?;
+                    tx.execute(
+                        "INSERT INTO withdrawals (id, record) VALUES ($1, $2)
+                         ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+                        &[&w.dataset, &serde_json::to_string(w)?],
+                    )
+                    .await?;
+                }
                 OwnedChange::Job(job) => put_job(&*tx, job).await?,
                 OwnedChange::Columns { dataset, table, version, columns, settings } => {
                     set_columns(&tx, dataset, table, *version, columns).await?;
@@ -614,7 +639,7 @@ impl Catalog for PostgresCatalog {
 #[derive(Clone)]
 enum OwnedChange {
     Dataset(DatasetMeta),
-    Withdraw(String),
+    Withdraw(Withdrawal),
     Job(Box<Job>),
     Columns { dataset: String, table: String, version: u32, columns: Vec<Column>, settings: TableSettings },
 }
@@ -623,7 +648,7 @@ impl From<&Change<'_>> for OwnedChange {
     fn from(change: &Change<'_>) -> Self {
         match *change {
             Change::Dataset(meta) => Self::Dataset(meta.clone()),
-            Change::Withdraw(id) => Self::Withdraw(id.to_owned()),
+            Change::Withdraw(w) => Self::Withdraw(w.clone()),
             Change::Job(job) => Self::Job(Box::new(job.clone())),
             Change::Columns { dataset, table, version, columns, settings } => Self::Columns {
                 dataset: dataset.to_owned(),

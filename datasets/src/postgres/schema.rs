@@ -97,6 +97,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE sessions (hash TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL, session TEXT NOT NULL);",
     // 6: versions waiting for review.
     "CREATE TABLE drafts (dataset TEXT NOT NULL, tbl TEXT NOT NULL, draft TEXT NOT NULL, PRIMARY KEY (dataset, tbl));",
+    // 7: why datasets were withdrawn.
+    "CREATE TABLE withdrawals (id TEXT PRIMARY KEY, record TEXT NOT NULL);",
 ];
 
 /// Arbitrary, fixed: the advisory lock migrations run under.

@@ -39,7 +39,21 @@ impl Catalog for SqliteCatalog {
     }
 
     fn dataset(&self, id: &str) -> Result<Dataset> {
-        load_dataset(&self.conn(), id)
+        // The connection's lock is let go before `withdrawal` takes it again.
+        let found = load_dataset(&self.conn(), id);
+        match found {
+            Err(Error::DatasetNotFound(_)) => match self.withdrawal(id)? {
+                Some(w) => Err(Error::DatasetWithdrawn { id: id.to_owned(), reason: w.reason }),
+                None => Err(Error::DatasetNotFound(id.to_owned())),
+            },
+            found => found,
+        }
+    }
+
+    fn withdrawal(&self, id: &str) -> Result<Option<Withdrawal>> {
+        let json: Option<String> =
+            self.conn().query_row("SELECT record FROM withdrawals WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
     }
 
     fn datasets(&self) -> Result<Vec<Dataset>> {
@@ -289,7 +303,14 @@ impl Catalog for SqliteCatalog {
         self.write(|tx| {
             match *change {
                 Change::Dataset(meta) => upsert_dataset(tx, meta, &Utc::now().to_rfc3339())?,
-                Change::Withdraw(id) => withdraw_dataset(tx, id)?,
+                Change::Withdraw(w) => {
+                    withdraw_dataset(tx, &w.dataset)?;
+                    tx.execute(
+                        "INSERT INTO withdrawals (id, record) VALUES (?1, ?2)
+                         ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+                        params![w.dataset, serde_json::to_string(w)?],
+                    )?;
+                }
                 Change::Job(job) => put_job(tx, job)?,
                 Change::Columns { dataset, table, version, columns, settings } => {
                     set_columns(tx, dataset, table, version, columns)?;

@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 /// Each step brings a catalog from schema version `i` to `i + 1`; `PRAGMA user_version`
 /// holds how many have run. Steps only ever add.
 const MIGRATIONS: &[fn(&Connection) -> Result<()>] =
-    &[v1_base, v2_changes, v3_job_leases, v4_leaders, v5_harvest_sources, v6_sessions, v7_drafts];
+    &[v1_base, v2_changes, v3_job_leases, v4_leaders, v5_harvest_sources, v6_sessions, v7_drafts, v8_withdrawals];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -150,6 +150,12 @@ fn v7_drafts(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE drafts (dataset TEXT NOT NULL, tbl TEXT NOT NULL, draft TEXT NOT NULL, PRIMARY KEY (dataset, tbl))",
     )?;
+    Ok(())
+}
+
+/// Why datasets were withdrawn.
+fn v8_withdrawals(conn: &Connection) -> Result<()> {
+    conn.execute_batch("CREATE TABLE withdrawals (id TEXT PRIMARY KEY, record TEXT NOT NULL)")?;
     Ok(())
 }
 

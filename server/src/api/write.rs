@@ -263,30 +263,51 @@ fn may_publish(user: &User, organization: &str) -> ApiResult<()> {
     }
 }
 
+/// Why a dataset is withdrawn.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WithdrawParams {
+    /// Shown to everyone who follows a link to it afterwards (`410 Gone`).
+    #[param(example = "replaced by road-accidents-2025, which counts injuries too")]
+    pub reason: Option<String>,
+}
+
 /// Withdraw a dataset.
 ///
-/// It leaves the catalog, the search index and every listing. Withdrawing twice is a 404.
-/// Only an admin of the organization (or a site admin) may withdraw; editors publish.
+/// It leaves the catalog, the search index and every listing; its address then answers
+/// `410 Gone` with the reason given. Only an admin of the organization (or a site admin)
+/// may withdraw; editors publish.
 #[utoipa::path(
     delete, path = "/api/v1/datasets/{id}", tag = "publish", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Dataset id", example = "road-accidents")),
+    params(("id" = String, Path, description = "Dataset id", example = "road-accidents"), WithdrawParams),
     responses(
         (status = 204, description = "Withdrawn"),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Already withdrawn", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
 )]
 pub async fn withdraw_dataset(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<WithdrawParams>,
     caller: Caller,
 ) -> ApiResult<StatusCode> {
     let catalog = state.store.catalog();
     let meta = catalog.dataset(&id)?.meta;
     caller.check_admin(&meta.organization)?;
-    audited(&state, &caller.0, Change::Withdraw(&id), "dataset.withdraw", &id, meta.title)?;
+    let reason: String = p.reason.unwrap_or_default().trim().chars().take(1000).collect();
+    let withdrawal = opendata_datasets::Withdrawal {
+        dataset: id.clone(),
+        organization: meta.organization.clone(),
+        title: meta.title.clone(),
+        reason: if reason.is_empty() { "withdrawn by its publisher".into() } else { reason },
+        at: Utc::now(),
+        by: caller.0.id.clone(),
+    };
+    audited(&state, &caller.0, Change::Withdraw(&withdrawal), "dataset.withdraw", &id, meta.title)?;
     catalog.cancel_queued_jobs(&id, "the dataset was withdrawn before the upload ran")?;
     state.index.remove(&id)?;
     Ok(StatusCode::NO_CONTENT)
