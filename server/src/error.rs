@@ -84,6 +84,16 @@ codes! {
 )]
 pub struct RateLimited(pub Problem);
 
+/// The 410 of every route under a withdrawn dataset, described once.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "The dataset was withdrawn; `detail` gives the reason",
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:opendata:problem:dataset_withdrawn", "title": "Dataset withdrawn", "status": 410,
+        "detail": "dataset `road-accidents` was withdrawn: replaced by road-accidents-2025", "code": "dataset_withdrawn"})
+)]
+pub struct Gone(pub Problem);
+
 /// The 401 of every write route, described once.
 #[derive(Debug, ToResponse)]
 #[response(

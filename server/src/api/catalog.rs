@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::model::*;
 use super::{ApiQuery, base_url};
-use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
+use crate::error::{ApiError, ApiResult, Code, Gone, Problem, RateLimited};
 use crate::state::AppState;
 
 /// The deepest search page: (page - 1) × per_page stays within the index's u32 offsets.
@@ -213,6 +213,7 @@ pub async fn suggest(
         (status = 200, description = "The dataset", body = DatasetDetail),
         (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:opendata:problem:dataset_not_found", "title": "Dataset not found", "status": 404, "detail": "no dataset `nope`", "code": "dataset_not_found"})),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
     )
 )]
@@ -279,6 +280,7 @@ pub async fn get_organization(
     responses(
         (status = 200, description = "The report", body = VersionReport),
         (status = 404, description = "No such dataset, table or version", body = Problem, content_type = "application/problem+json"),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
     )
 )]

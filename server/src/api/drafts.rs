@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiQuery;
 use super::model::VersionInfo;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Code, Forbidden, Problem, RateLimited, Unauthorized};
+use crate::error::{ApiError, ApiResult, Code, Forbidden, Gone, Problem, RateLimited, Unauthorized};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -58,6 +58,7 @@ pub struct Scheduled {
         (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset, or no such draft", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The draft removes or retypes columns, and `confirm` was not given", body = Problem, content_type = "application/problem+json"),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
     )
 )]
@@ -138,6 +139,7 @@ pub struct ReadAgain {
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset, or no such draft", body = Problem, content_type = "application/problem+json"),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
     )
 )]

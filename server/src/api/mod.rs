@@ -58,7 +58,7 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         write::audit_log,
     ),
     modifiers(&BearerAuth),
-    components(schemas(crate::error::Problem, ckan::CkanAction), responses(crate::error::RateLimited, crate::error::Unauthorized, crate::error::Forbidden)),
+    components(schemas(crate::error::Problem, ckan::CkanAction), responses(crate::error::RateLimited, crate::error::Gone, crate::error::Unauthorized, crate::error::Forbidden)),
     tags(
         (name = "catalog", description = "Datasets and organizations"),
         (name = "data", description = "Rows, filters and downloads"),

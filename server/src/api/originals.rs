@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
 use super::rows::{serve_file, set_cache_headers};
-use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
+use crate::error::{ApiError, ApiResult, Code, Gone, Problem, RateLimited};
 use crate::state::AppState;
 
 /// The content type of an original, by the format the ingest read it as.
@@ -75,6 +75,7 @@ fn disposition(name: &str) -> HeaderValue {
         (status = 304, description = "Not modified since the client's copy"),
         (status = 400, description = "The version is not a number", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such dataset, table or version, or its original was not kept", body = Problem, content_type = "application/problem+json"),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
     )
 )]

@@ -18,7 +18,7 @@ use crate::encode::ExportFormat;
 use crate::engine::PageBody;
 use crate::engine::params::{Cursor, RawParams, RowsFormat, RowsRequest};
 use crate::engine::task::{ChartTask, ExportTask, PageEncoding, TableFile};
-use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
+use crate::error::{ApiError, ApiResult, Code, Gone, Problem, RateLimited};
 use crate::state::AppState;
 
 /// A table version and the validated request against it.
@@ -181,6 +181,7 @@ pub(crate) struct Page {
         (status = 404, description = "No such dataset, table or version", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The query took too long, or too many are running (`Retry-After` says when to retry)", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:opendata:problem:overloaded", "title": "Server busy", "status": 503, "detail": "too many queries are running; retry shortly", "code": "overloaded"})),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
     )
 )]
@@ -299,6 +300,7 @@ fn next_query(raw: Option<&str>, cursor: &str) -> String {
         (status = 400, description = "Bad filter or parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such dataset, table, version or file", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "The range lies outside the file", body = Problem, content_type = "application/problem+json"),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
         (status = 503, description = "Too many queries are running, or the download could not start in time (`Retry-After` says when to retry)", body = Problem, content_type = "application/problem+json"),
     )

@@ -16,7 +16,7 @@ use super::model::DatasetDetail;
 use super::uploads;
 use super::{ApiQuery, base_url};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Code, Forbidden, Problem, RateLimited, Unauthorized};
+use crate::error::{ApiError, ApiResult, Code, Forbidden, Gone, Problem, RateLimited, Unauthorized};
 use crate::state::AppState;
 
 /// A new dataset's metadata.
@@ -112,6 +112,7 @@ fn reindex(state: &AppState, id: &str) -> ApiResult<()> {
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The id is a withdrawn dataset's: choose another", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
 )]
@@ -205,6 +206,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResul
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
     )
 )]
@@ -349,6 +351,7 @@ pub struct UploadParams {
         (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
         (status = 408, description = "The body paused longer than limits.upload_idle_secs or took longer than limits.upload_timeout_secs", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than limits.max_upload_bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
     )
 )]
@@ -499,6 +502,7 @@ pub struct ColumnEdits(pub std::collections::BTreeMap<String, opendata_datasets:
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, description = "No such dataset or table", body = Problem, content_type = "application/problem+json"),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
     )
 )]
