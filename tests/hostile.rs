@@ -458,8 +458,8 @@ async fn queued_uploads_check_again_before_they_run() {
     let done = wait_for_job(&s, &editor, &job).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert!(done["error"].as_str().unwrap().contains("withdrawn"), "{done}");
-    let (status, _, _) = send(&s, M::GET, "/api/v1/datasets/d", None, None).await;
-    assert_eq!(status, 404, "the queued upload re-created the withdrawn dataset");
+    let (status, _, problem) = send(&s, M::GET, "/api/v1/datasets/d", None, None).await;
+    assert_eq!((status, problem["code"].as_str()), (410, Some("dataset_withdrawn")), "the queued upload re-created it");
 
     // Moved to another organization while queued: the move stands.
     let (s, editor, admin, _) = busy_server().await;

@@ -20,6 +20,15 @@ pub(crate) fn take(job: &mut Job, node: &str, until: DateTime<Utc>) {
     }
 }
 
+/// Why dataset `id` is not in the catalog: withdrawn (with the reason), or never there.
+pub(crate) fn missing(catalog: &impl Catalog, id: &str) -> crate::Error {
+    match catalog.withdrawal(id) {
+        Ok(Some(w)) => crate::Error::DatasetWithdrawn { id: id.to_owned(), reason: w.reason },
+        Ok(None) => crate::Error::DatasetNotFound(id.to_owned()),
+        Err(e) => e,
+    }
+}
+
 /// Whether `job` is running under `node`'s lease.
 pub(crate) fn held_by(job: &Job, node: &str) -> bool {
     job.status == JobStatus::Running && job.lease.as_ref().is_some_and(|l| l.node == node)

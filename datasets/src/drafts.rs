@@ -66,7 +66,7 @@ impl Store {
     pub fn breaking_changes(&self, draft: &Draft) -> Result<Vec<String>> {
         let current = match self.catalog().dataset(&draft.new.dataset.id) {
             Ok(d) => d.tables.into_iter().find(|t| t.name == draft.new.table).map(|t| t.latest().clone()),
-            Err(Error::DatasetNotFound(_)) => None,
+            Err(e) if e.is_missing_dataset() => None,
             Err(e) => return Err(e),
         };
         let Some(current) = current else { return Ok(Vec::new()) };
@@ -90,7 +90,7 @@ impl Store {
     fn latest_number(&self, dataset: &str, table: &str) -> Result<u32> {
         match self.catalog().dataset(dataset) {
             Ok(d) => Ok(d.tables.iter().find(|t| t.name == table).map_or(0, |t| t.latest().version)),
-            Err(Error::DatasetNotFound(_)) => Ok(0),
+            Err(e) if e.is_missing_dataset() => Ok(0),
             Err(e) => Err(e),
         }
     }

@@ -61,6 +61,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the dataset asked for is not in the catalog: never made, or withdrawn.
+    pub fn is_missing_dataset(&self) -> bool {
+        matches!(self, Error::DatasetNotFound(_) | Error::DatasetWithdrawn { .. })
+    }
+
     /// Whether the catalog's database or the bucket could not be reached: an outage of a
     /// moment (a restart, a lost connection), worth a retry, not a fault of the request.
     pub fn is_unavailable(&self) -> bool {

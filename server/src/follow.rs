@@ -53,7 +53,7 @@ fn apply(state: &Inner, seq: u64) -> anyhow::Result<u64> {
     for id in &ids {
         match catalog.dataset(id) {
             Ok(_) => crate::publish::index_dataset(&state.store, &state.index, id)?,
-            Err(opendata_datasets::Error::DatasetNotFound(_)) => state.index.remove(id)?,
+            Err(e) if e.is_missing_dataset() => state.index.remove(id)?,
             Err(e) => return Err(e.into()),
         }
     }

@@ -51,10 +51,7 @@ impl Catalog for PostgresCatalog {
             self.with(move |c| async move { load_dataset(&**c, &id).await })
         };
         match found {
-            Err(Error::DatasetNotFound(_)) => match self.withdrawal(id)? {
-                Some(w) => Err(Error::DatasetWithdrawn { id: id.to_owned(), reason: w.reason }),
-                None => Err(Error::DatasetNotFound(id.to_owned())),
-            },
+            Err(Error::DatasetNotFound(_)) => Err(crate::catalog::missing(self, id)),
             found => found,
         }
     }

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::schema::free_sql_name;
 use super::*;
-use crate::catalog::{Catalog, Change, Changes, Draft, NewVersion, Totals, held_by, take};
+use crate::catalog::{Catalog, Change, Changes, Draft, NewVersion, Totals, held_by, missing, take};
 
 impl Catalog for SqliteCatalog {
     fn upsert_organization(&self, org: &Organization) -> Result<()> {
@@ -42,10 +42,7 @@ impl Catalog for SqliteCatalog {
         // The connection's lock is let go before `withdrawal` takes it again.
         let found = load_dataset(&self.conn(), id);
         match found {
-            Err(Error::DatasetNotFound(_)) => match self.withdrawal(id)? {
-                Some(w) => Err(Error::DatasetWithdrawn { id: id.to_owned(), reason: w.reason }),
-                None => Err(Error::DatasetNotFound(id.to_owned())),
-            },
+            Err(Error::DatasetNotFound(_)) => Err(missing(self, id)),
             found => found,
         }
     }

@@ -291,9 +291,7 @@ pub async fn get_report(
 ) -> ApiResult<Json<VersionReport>> {
     let catalog = state.store.catalog();
     let dataset = catalog.dataset(&id)?;
-    let version: u32 = version
-        .parse()
-        .map_err(|_| ApiError::new(Code::InvalidParameter, format!("`{version}` is not a version number")))?;
+    let version = super::version_number(&version)?;
     if let Some(draft) = catalog.draft(&id, &table)?.filter(|d| d.number == version)
         && crate::auth::Caller::of(&headers, &state).is_ok_and(|c| c.0.may_publish(&dataset.meta.organization))
     {

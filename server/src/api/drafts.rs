@@ -70,9 +70,7 @@ pub async fn publish(
 ) -> ApiResult<Response> {
     let dataset = state.store.catalog().dataset(&id)?;
     caller.check(&dataset.meta.organization)?;
-    let number: u32 = version
-        .parse()
-        .map_err(|_| ApiError::new(Code::InvalidParameter, format!("`{version}` is not a version number")))?;
+    let number = super::version_number(&version)?;
     let entry = |action: &str, detail: String| AuditEntry {
         at: Utc::now(),
         user: caller.0.id.clone(),
@@ -151,9 +149,7 @@ pub async fn reread(
 ) -> ApiResult<Response> {
     let dataset = state.store.catalog().dataset(&id)?;
     caller.check(&dataset.meta.organization)?;
-    let number: u32 = version
-        .parse()
-        .map_err(|_| ApiError::new(Code::InvalidParameter, format!("`{version}` is not a version number")))?;
+    let number = super::version_number(&version)?;
     let fixes: ReadAgain = super::write::json_body(&body)?;
     let fixes = read_fixes(fixes)?;
     let draft = state.store.catalog().draft(&id, &table)?.filter(|d| d.number == number);

@@ -20,7 +20,7 @@ use axum::routing::get;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
 
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::state::AppState;
 
 /// The OpenAPI 3.1 description of the API, generated from the handlers' annotations.
@@ -189,4 +189,9 @@ pub fn host_allowed(config: &crate::Config, host: &str) -> bool {
         return matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]");
     }
     listed.iter().any(|allowed| *allowed == host || *allowed == name)
+}
+
+/// A version number from a path, or a 400 that says what was given.
+pub(crate) fn version_number(raw: &str) -> ApiResult<u32> {
+    raw.parse().map_err(|_| ApiError::new(Code::InvalidParameter, format!("`{raw}` is not a version number")))
 }

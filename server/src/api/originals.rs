@@ -90,9 +90,7 @@ pub async fn original(
         .iter()
         .find(|t| t.name == table)
         .ok_or_else(|| opendata_datasets::Error::TableNotFound { dataset: id.clone(), table: table.clone() })?;
-    let number: u32 = version
-        .parse()
-        .map_err(|_| ApiError::new(Code::InvalidParameter, format!("`{version}` is not a version number")))?;
+    let number = super::version_number(&version)?;
     let v = t.version(Some(number))?;
     let Some(relative) = v.source.original.clone() else {
         return Err(ApiError::new(

@@ -83,43 +83,20 @@ pub(crate) fn queue(
     let id = job_id()?;
     let extension = std::path::Path::new(&upload.file_name).extension().and_then(|e| e.to_str()).unwrap_or("");
     let kept = state.store.keep_upload(staged, &id, extension)?;
-    let target = format!("{}/{}", upload.dataset, upload.table);
-    let job = Job {
-        id,
-        dataset: upload.dataset,
-        table: upload.table,
-        user: user.id.clone(),
-        token: token.map(str::to_owned),
-        status: JobStatus::Queued,
-        created_at: Utc::now(),
-        finished_at: None,
-        version: None,
-        error: None,
-        input: Some(JobInput {
-            upload: kept.clone(),
-            file_name: upload.file_name,
-            table_title: upload.table_title,
-            draft: upload.draft,
-            original: false,
-            fixes: None,
-        }),
-        lease: None,
-        attempts: 0,
-        harvest: None,
+    let input = JobInput {
+        upload: kept.clone(),
+        file_name: upload.file_name,
+        table_title: upload.table_title,
+        draft: upload.draft,
+        original: false,
+        fixes: None,
     };
-    let entry = AuditEntry {
-        at: Utc::now(),
-        user: user.id.clone(),
-        action: "version.upload".into(),
-        target,
-        detail: format!("{size} bytes, job {}", job.id),
-    };
-    if let Err(e) = state.store.catalog().audited(&Change::Job(&job), &entry) {
+    let detail = format!("{size} bytes, job {id}");
+    let queued = enqueue(state, user, token, id, (upload.dataset, upload.table), input, ("version.upload", detail));
+    if queued.is_err() {
         let _ = state.store.remove_upload(&kept);
-        return Err(e.into());
     }
-    state.jobs_queued.notify_one();
-    Ok(job)
+    queued
 }
 
 /// Queues `draft` to be read again from its kept original with `fixes`, as a new draft of
@@ -134,11 +111,36 @@ pub(crate) fn reread(
     let Some(original) = draft.new.source.original.clone() else {
         return Err(ApiError::new(Code::OriginalNotKept, "this draft's file was not kept; upload it again"));
     };
-    let (dataset, table) = (draft.new.dataset.id.clone(), draft.new.table.clone());
+    let id = job_id()?;
+    let input = JobInput {
+        upload: original,
+        file_name: draft.new.source.file_name.clone(),
+        table_title: Some(draft.new.table_title.clone()),
+        draft: true,
+        original: true,
+        fixes: Some(fixes),
+    };
+    let detail = format!("draft {}, job {id}", draft.number);
+    let table = (draft.new.dataset.id.clone(), draft.new.table.clone());
+    enqueue(state, user, token, id, table, input, ("version.reread", detail))
+}
+
+/// Queues job `id` on `dataset/table` with its input and its audit entry (action, detail),
+/// in one transaction, and wakes this node's runner.
+fn enqueue(
+    state: &AppState,
+    user: &User,
+    token: Option<&str>,
+    id: String,
+    (dataset, table): (String, String),
+    input: JobInput,
+    (action, detail): (&str, String),
+) -> ApiResult<Job> {
+    let target = format!("{dataset}/{table}");
     let job = Job {
-        id: job_id()?,
-        dataset: dataset.clone(),
-        table: table.clone(),
+        id,
+        dataset,
+        table,
         user: user.id.clone(),
         token: token.map(str::to_owned),
         status: JobStatus::Queued,
@@ -146,25 +148,12 @@ pub(crate) fn reread(
         finished_at: None,
         version: None,
         error: None,
-        input: Some(JobInput {
-            upload: original,
-            file_name: draft.new.source.file_name.clone(),
-            table_title: Some(draft.new.table_title.clone()),
-            draft: true,
-            original: true,
-            fixes: Some(fixes),
-        }),
+        input: Some(input),
         lease: None,
         attempts: 0,
         harvest: None,
     };
-    let entry = AuditEntry {
-        at: Utc::now(),
-        user: user.id.clone(),
-        action: "version.reread".into(),
-        target: format!("{dataset}/{table}"),
-        detail: format!("draft {}, job {}", draft.number, job.id),
-    };
+    let entry = AuditEntry { at: Utc::now(), user: user.id.clone(), action: action.into(), target, detail };
     state.store.catalog().audited(&Change::Job(&job), &entry)?;
     state.jobs_queued.notify_one();
     Ok(job)
