@@ -301,6 +301,18 @@ async fn publishers_create_upload_review_and_release_from_the_pages() {
     assert_eq!((osol["label"].as_str(), osol["description"].as_str()), (Some("Ослын тоо"), Some("Бүртгэгдсэн осол")));
     assert!(page("/publish").await.contains("/publish/datasets/road-accidents"));
 
+    // A file larger than a form's usual 2 MB goes up whole, as a new draft.
+    let mut big = String::from("Sar;Osol\n");
+    while big.len() < 3 << 20 {
+        big.push_str("2024-01;120\n");
+    }
+    let large = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("table", "big")
+        .part("file", reqwest::multipart::Part::bytes(big.into_bytes()).file_name("big.csv"));
+    let res = b.post(&upload).header("cookie", &cookie).multipart(large).send().await.unwrap();
+    assert_eq!(res.status(), 303, "a 3 MB upload from the page");
+
     // A file with no rows fails, and the dashboard lists the failure with its reason.
     let empty = reqwest::multipart::Form::new()
         .text("csrf", csrf.clone())

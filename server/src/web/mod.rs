@@ -45,7 +45,9 @@ pub fn routes() -> Router<AppState> {
         .route("/publish", get(publish::dashboard))
         .route("/publish/new", get(publish::new_form).post(publish::create))
         .route("/publish/datasets/{id}", get(publish::manage))
-        .route("/publish/datasets/{id}/upload", post(publish::upload))
+        // The file streams to disk within `limits.max_upload_bytes` (see `uploads::receive`),
+        // and the form's other fields are read short: no whole-body limit on top.
+        .route("/publish/datasets/{id}/upload", post(publish::upload).layer(axum::extract::DefaultBodyLimit::disable()))
         .route("/publish/datasets/{id}/edit", post(publish::edit))
         .route("/publish/datasets/{id}/tables/{table}/columns", post(publish::edit_columns))
         .route("/publish/datasets/{id}/tables/{table}/publish", post(review::release))

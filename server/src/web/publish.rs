@@ -439,8 +439,8 @@ pub(super) async fn upload(
             Err(e) => return refused(StatusCode::BAD_REQUEST, format!("the form broke off: {e}")),
         };
         match field.name() {
-            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
-            Some("table") => table = field.text().await.unwrap_or_default().trim().to_owned(),
+            Some("csrf") => csrf = short_text(field).await,
+            Some("table") => table = short_text(field).await.trim().to_owned(),
             Some("file") if signed_in.sent(&csrf) => {
                 let name = field.file_name().unwrap_or("upload").to_owned();
                 let staged = state.store.stage("upload");
@@ -470,4 +470,17 @@ pub(super) async fn upload(
         Ok(job) => Redirect::to(&format!("/publish/datasets/{id}?job={}", job.id)).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// A form field that is a token or a name, read up to 1 KiB: the route takes bodies as large
+/// as an upload, so its other fields are bounded here instead.
+async fn short_text(mut field: axum::extract::multipart::Field<'_>) -> String {
+    let mut bytes = Vec::new();
+    while let Ok(Some(chunk)) = field.chunk().await {
+        if bytes.len() + chunk.len() > 1024 {
+            return String::new();
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).unwrap_or_default()
 }
