@@ -62,6 +62,16 @@ impl TableVersion {
     }
 }
 
+impl Dataset {
+    /// The table named `name`.
+    pub fn table(&self, name: &str) -> crate::Result<&Table> {
+        self.tables
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| crate::Error::TableNotFound { dataset: self.meta.id.clone(), table: name.to_owned() })
+    }
+}
+
 impl Table {
     /// The latest version.
     pub fn latest(&self) -> &TableVersion {
@@ -438,6 +448,28 @@ pub struct Job {
     /// harvest (`dataset` and `table` are then empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harvest: Option<String>,
+}
+
+impl Job {
+    /// A job that waits in the queue for a node to take it.
+    pub fn queued(id: String, dataset: String, table: String, user: String) -> Self {
+        Job {
+            id,
+            dataset,
+            table,
+            user,
+            token: None,
+            status: JobStatus::Queued,
+            created_at: Utc::now(),
+            finished_at: None,
+            version: None,
+            error: None,
+            input: None,
+            lease: None,
+            attempts: 0,
+            harvest: None,
+        }
+    }
 }
 
 /// An upload waiting in the data folder for its ingest.

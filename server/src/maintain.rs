@@ -120,20 +120,8 @@ fn queue_due_harvests(state: &AppState) -> anyhow::Result<usize> {
             continue;
         }
         let job = Job {
-            id: crate::jobs::new_id()?,
-            dataset: String::new(),
-            table: String::new(),
-            user: "maintainer".into(),
-            token: None,
-            status: JobStatus::Queued,
-            created_at: now,
-            finished_at: None,
-            version: None,
-            error: None,
-            input: None,
-            lease: None,
-            attempts: 0,
             harvest: Some(source.namespace.clone()),
+            ..Job::queued(crate::jobs::new_id()?, String::new(), String::new(), "maintainer".into())
         };
         // Queued before the source moves on: a crash between the two harvests twice (which
         // publishes nothing new), never skips a harvest.

@@ -297,11 +297,7 @@ pub async fn get_report(
     {
         return Ok(Json(VersionReport { dataset: id, table, version, report: draft.new.report }));
     }
-    let t = dataset
-        .tables
-        .iter()
-        .find(|t| t.name == table)
-        .ok_or_else(|| opendata_datasets::Error::TableNotFound { dataset: id.clone(), table: table.clone() })?;
+    let t = dataset.table(&table)?;
     t.version(Some(version))?;
     let report = catalog.report(&id, &table, version)?;
     Ok(Json(VersionReport { dataset: id, table, version, report }))

@@ -85,11 +85,7 @@ pub async fn original(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let dataset = state.store.catalog().dataset(&id)?;
-    let t = dataset
-        .tables
-        .iter()
-        .find(|t| t.name == table)
-        .ok_or_else(|| opendata_datasets::Error::TableNotFound { dataset: id.clone(), table: table.clone() })?;
+    let t = dataset.table(&table)?;
     let number = super::version_number(&version)?;
     let v = t.version(Some(number))?;
     let Some(relative) = v.source.original.clone() else {

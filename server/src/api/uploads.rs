@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use chrono::Utc;
 use futures::{Stream, StreamExt};
-use opendata_datasets::{AuditEntry, Change, Job, JobInput, JobStatus, StagedFile, User};
+use opendata_datasets::{AuditEntry, Change, Job, JobInput, StagedFile, User};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, ApiResult, Code};
@@ -137,22 +137,8 @@ fn enqueue(
     (action, detail): (&str, String),
 ) -> ApiResult<Job> {
     let target = format!("{dataset}/{table}");
-    let job = Job {
-        id,
-        dataset,
-        table,
-        user: user.id.clone(),
-        token: token.map(str::to_owned),
-        status: JobStatus::Queued,
-        created_at: Utc::now(),
-        finished_at: None,
-        version: None,
-        error: None,
-        input: Some(input),
-        lease: None,
-        attempts: 0,
-        harvest: None,
-    };
+    let job =
+        Job { token: token.map(str::to_owned), input: Some(input), ..Job::queued(id, dataset, table, user.id.clone()) };
     let entry = AuditEntry { at: Utc::now(), user: user.id.clone(), action: action.into(), target, detail };
     state.store.catalog().audited(&Change::Job(&job), &entry)?;
     state.jobs_queued.notify_one();

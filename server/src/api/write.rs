@@ -533,11 +533,7 @@ pub(crate) fn edit_columns_of(
     let catalog = state.store.catalog();
     let dataset = catalog.dataset(id)?;
     may_publish(user, &dataset.meta.organization)?;
-    let t = dataset
-        .tables
-        .iter()
-        .find(|t| t.name == table)
-        .ok_or_else(|| ApiError::new(Code::TableNotFound, format!("dataset `{id}` has no table `{table}`")))?;
+    let t = dataset.table(table)?;
     let latest = t.latest();
     let mut columns = latest.columns.clone();
     let mut settings = catalog.table_settings(id, table)?;
