@@ -128,11 +128,51 @@ fn publishing(c: &dyn Catalog) {
     assert!(matches!(c.dataset("pop2"), Err(Error::DatasetWithdrawn { reason, .. }) if reason == "counted twice"));
     assert_eq!(c.withdrawal("pop2").unwrap(), Some(why));
     assert_eq!(c.withdrawal("pop").unwrap(), None);
-    c.add_version(&version("pop2", "main", 3)).unwrap();
-    assert_eq!(c.dataset("pop2").unwrap().tables[0].latest().version, 1, "made again: found, not gone");
+    // Withdrawn, a dataset keeps its id and its versions, out of every listing, until restored.
+    let again = c.add_version(&version("pop2", "main", 3));
+    assert!(matches!(again, Err(Error::DatasetWithdrawn { .. })), "never made again: {again:?}");
+    let withdrawn: Vec<String> = c.withdrawn_datasets().unwrap().into_iter().map(|d| d.meta.id).collect();
+    assert_eq!(withdrawn, ["pop", "pop2"]);
+    assert_eq!(c.totals().unwrap(), Totals { datasets: 2, organizations: 1, rows: 2 });
+    c.audited(&Change::Restore("pop2"), &entry("dataset.restore")).unwrap();
+    let back = c.dataset("pop2").unwrap();
+    assert_eq!((back.tables[0].latest().version, back.tables[0].latest().row_count), (1, 3), "as it was");
+    assert_eq!(c.withdrawal("pop2").unwrap(), None);
+    assert!(matches!(c.audited(&Change::Restore("pop2"), &entry("x")), Err(Error::NothingToRestore(_))));
+    assert_eq!(c.audit_log(10).unwrap().iter().filter(|e| e.action == "x").count(), 0, "a failed change logs nothing");
     c.withdraw_dataset("pop2").unwrap();
     assert!(matches!(c.withdraw_dataset("pop"), Err(Error::DatasetNotFound(_))));
     assert_eq!(c.datasets().unwrap().len(), 2);
+
+    // A private dataset is in the catalog, and out of the public counts.
+    let mut hidden = c.dataset("air-quality").unwrap().meta;
+    hidden.private = true;
+    c.upsert_dataset(&hidden).unwrap();
+    assert!(c.dataset("air-quality").unwrap().meta.private);
+    assert_eq!(c.totals().unwrap(), Totals { datasets: 1, organizations: 1, rows: 1 });
+
+    // Documents and links.
+    let pdf = Resource {
+        id: "a1b2c3d4".into(),
+        dataset: "air_quality".into(),
+        title: "Аргачлал".into(),
+        description: String::new(),
+        format: "PDF".into(),
+        media_type: "application/pdf".into(),
+        size: Some(10),
+        file: Some("originals/ab/abc.pdf".into()),
+        file_name: Some("method.pdf".into()),
+        url: None,
+        created_at: Utc::now(),
+    };
+    c.audited(&Change::AddResource(&pdf), &entry("resource.add")).unwrap();
+    assert_eq!(c.dataset("air_quality").unwrap().resources, std::slice::from_ref(&pdf));
+    let gone = Resource { dataset: "pop2".into(), ..pdf.clone() };
+    assert!(matches!(c.audited(&Change::AddResource(&gone), &entry("x")), Err(Error::DatasetNotFound(_))));
+    let remove = Change::RemoveResource { dataset: "air_quality", id: "a1b2c3d4" };
+    c.audited(&remove, &entry("resource.remove")).unwrap();
+    assert!(c.dataset("air_quality").unwrap().resources.is_empty());
+    assert!(matches!(c.audited(&remove, &entry("x")), Err(Error::ResourceNotFound { .. })));
 }
 
 /// Users, roles, tokens, the audit log and jobs.
@@ -171,6 +211,13 @@ fn accounts(c: &dyn Catalog) {
     c.set_membership("bat", "nso", Role::Editor).unwrap();
     c.set_membership("bat", "nso", Role::Admin).unwrap();
     assert_eq!(c.user("bat").unwrap().memberships, [("nso".to_owned(), Role::Admin)]);
+    assert_eq!(c.members("nso").unwrap(), [("bat".to_owned(), Role::Admin)]);
+    let leave = Change::Membership { user: "bat", organization: "nso", role: None };
+    c.audited(&leave, &entry("member.remove")).unwrap();
+    assert!(c.members("nso").unwrap().is_empty() && c.user("bat").unwrap().memberships.is_empty());
+    let join = Change::Membership { user: "bat", organization: "nso", role: Some(Role::Admin) };
+    c.audited(&join, &entry("member.set")).unwrap();
+    assert_eq!(c.members("nso").unwrap(), [("bat".to_owned(), Role::Admin)]);
     c.set_user_disabled("bat", true).unwrap();
     assert!(c.user("bat").unwrap().disabled);
     assert!(matches!(c.set_user_disabled("nobody", true), Err(Error::UserNotFound(_))));
@@ -209,7 +256,11 @@ fn accounts(c: &dyn Catalog) {
     assert!(c.audited(&Change::Dataset(&meta("d", "no-such-org")), &entry("dataset.update")).is_err());
     c.audited(&Change::Job(&job("j0", "d", JobStatus::Queued)), &entry("version.upload")).unwrap();
     let actions: Vec<_> = c.audit_log(10).unwrap().into_iter().map(|e| e.action).collect();
-    assert_eq!(actions, ["version.upload", "dataset.create"], "newest first, no failed change");
+    assert_eq!(
+        actions,
+        ["version.upload", "dataset.create", "member.set", "member.remove"],
+        "newest first, no failed change"
+    );
     assert_eq!(c.dataset("d").unwrap().meta.organization, "nso");
 
     c.put_job(&job("b", "d", JobStatus::Succeeded)).unwrap();

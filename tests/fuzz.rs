@@ -239,7 +239,7 @@ fn search_queries() {
         let _ = search_index::clause_count(&q);
         let query = search_index::SearchQuery { q: Some(q.clone()), limit: 10, ..Default::default() };
         prop_assert!(index.search(&query).is_ok());
-        prop_assert!(index.suggest(&q, 5).is_ok());
+        prop_assert!(index.suggest(&q, 5, &Default::default()).is_ok());
         Ok(())
     });
 }

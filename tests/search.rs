@@ -73,6 +73,7 @@ fn judged_entries() -> Vec<IndexedDataset> {
             values: e.values,
             years: Some((e.years[0], e.years[1])),
             updated_at: 0,
+            private: false,
         })
         .collect()
 }

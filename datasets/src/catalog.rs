@@ -105,8 +105,11 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Withdraws a dataset: it leaves the catalog (its files stay on disk until swept).
     fn withdraw_dataset(&self, id: &str) -> Result<()>;
-    /// Why dataset `id` was withdrawn, if it was (and was not made again since).
+    /// Why dataset `id` was withdrawn, if it was (and was not restored since).
     fn withdrawal(&self, id: &str) -> Result<Option<Withdrawal>>;
+    /// Every withdrawn dataset, whole: it stays in the catalog, out of every listing, so
+    /// that its organization's admin can restore it and its files are not swept.
+    fn withdrawn_datasets(&self) -> Result<Vec<Dataset>>;
 
     /// Adds a user; an existing id is an error.
     fn create_user(&self, user: &User) -> Result<()>;
@@ -114,6 +117,8 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     fn user(&self, id: &str) -> Result<User>;
     /// Makes `user` a member of `organization` in `role` (replacing a previous role).
     fn set_membership(&self, user: &str, organization: &str, role: Role) -> Result<()>;
+    /// The members of `organization` with their roles, by user id.
+    fn members(&self, organization: &str) -> Result<Vec<(String, Role)>>;
 
     /// Stores a token record with the hash of its secret.
     fn add_token(&self, token: &ApiToken, hash: &str) -> Result<()>;
@@ -219,8 +224,18 @@ pub enum Change<'a> {
     /// [`Catalog::withdraw_dataset`], keeping the record of why: the dataset then answers
     /// [`crate::Error::DatasetWithdrawn`].
     Withdraw(&'a Withdrawal),
+    /// Brings a withdrawn dataset back, as it was, and forgets why it left.
+    Restore(&'a str),
     /// [`Catalog::put_job`]: an upload queued for ingest.
     Job(&'a Job),
+    /// Adds a file or link that is not a table; its file is already stored.
+    AddResource(&'a Resource),
+    /// Takes a resource off its dataset (the sweep removes its file).
+    RemoveResource { dataset: &'a str, id: &'a str },
+    /// [`Catalog::set_membership`], or the end of one (`role: None`).
+    Membership { user: &'a str, organization: &'a str, role: Option<Role> },
+    /// [`Catalog::upsert_organization`].
+    Organization(&'a Organization),
     /// [`Catalog::set_columns`] and [`Catalog::set_table_settings`] of one table.
     Columns { dataset: &'a str, table: &'a str, version: u32, columns: &'a [Column], settings: &'a TableSettings },
 }

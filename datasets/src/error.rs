@@ -37,6 +37,13 @@ pub enum Error {
     /// The dataset was withdrawn, for this reason.
     #[error("dataset `{id}` was withdrawn: {reason}")]
     DatasetWithdrawn { id: String, reason: String },
+    /// A restore named a dataset that is not withdrawn (or was withdrawn before
+    /// withdrawals were kept whole).
+    #[error("dataset `{0}` is not withdrawn: there is nothing to restore")]
+    NothingToRestore(String),
+    /// The dataset has no file or link with this id.
+    #[error("dataset `{dataset}` has no resource `{id}`")]
+    ResourceNotFound { dataset: String, id: String },
     /// The table has no such draft (it was published, replaced or overtaken).
     #[error("{0}")]
     DraftNotFound(String),

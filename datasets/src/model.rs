@@ -30,7 +30,23 @@ pub struct DatasetMeta {
     pub license: String,
     /// Where the data comes from: a URL or a citation.
     pub source: Option<String>,
+    /// How often it is updated: one of [`FREQUENCIES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency: Option<String>,
+    /// The period the data covers, as the publisher writes it (`2010–2024`, `2024 Q3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporal: Option<String>,
+    /// The places it covers (`Mongolia`, `Ulaanbaatar, by district`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spatial: Option<String>,
+    /// Seen only by its organization's members (and site admins), on every surface.
+    #[serde(default)]
+    pub private: bool,
 }
+
+/// Update frequencies a dataset may declare, as in DCAT's frequency vocabulary.
+pub const FREQUENCIES: [&str; 9] =
+    ["continuous", "daily", "weekly", "monthly", "quarterly", "biannual", "annual", "irregular", "never"];
 
 /// A dataset with its timestamps and tables.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +56,40 @@ pub struct Dataset {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub tables: Vec<Table>,
+    /// Files and links that are not tables, oldest first.
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+}
+
+/// A file or link that is not a table: a methodology PDF, a DOCX, a ZIP, an image, or a
+/// link to something kept elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// Unique within its dataset.
+    pub id: String,
+    pub dataset: String,
+    pub title: String,
+    pub description: String,
+    /// Upper-case, as catalogs show it: `PDF`, `DOCX`, `ZIP`, `PNG`, `LINK`.
+    pub format: String,
+    /// What it is served as; only types that browsers do not run (see the server).
+    pub media_type: String,
+    /// Bytes of a stored file; `None` for a link.
+    pub size: Option<u64>,
+    /// The stored file (relative to storage), or `None` for a link.
+    pub file: Option<String>,
+    /// The file's name as it was sent, for downloads.
+    pub file_name: Option<String>,
+    /// Where a link points.
+    pub url: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl DatasetMeta {
+    /// Whether `user` (or an anonymous reader, `None`) may see the dataset at all.
+    pub fn visible_to(&self, user: Option<&User>) -> bool {
+        !self.private || user.is_some_and(|u| u.may_publish(&self.organization))
+    }
 }
 
 /// A named table in a dataset, with every version it has had.
@@ -336,6 +386,15 @@ pub enum Role {
     Admin,
     /// Publishes and edits the organization's datasets.
     Editor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+        }
+    }
 }
 
 impl std::str::FromStr for Role {

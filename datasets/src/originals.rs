@@ -1,5 +1,6 @@
 //! The files agencies sent, kept beside the tables read from them: researchers cite and
-//! re-check the spreadsheet as published, not only the portal's reading of it.
+//! re-check the spreadsheet as published, not only the portal's reading of it. Documents
+//! that are not tables (a methodology PDF; see [`crate::Resource`]) are kept the same way.
 //!
 //! An original is stored once under its content hash (`originals/ab/<blake3>.<ext>`), so
 //! the tables of a workbook's sheets, and an unchanged file sent again, share one copy.

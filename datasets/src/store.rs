@@ -270,7 +270,7 @@ impl Store {
     /// objects went. One node does this at a time (see [`Catalog::lead`]).
     pub fn sweep_bucket(&self) -> Result<usize> {
         let Some(bucket) = &self.bucket else { return Ok(0) };
-        let datasets = self.catalog.datasets()?;
+        let datasets = [self.catalog.datasets()?, self.catalog.withdrawn_datasets()?].concat();
         let named = named_files(self.catalog.as_ref())?;
         let files: std::collections::HashSet<&str> = named.iter().map(String::as_str).collect();
         let tables: std::collections::HashSet<String> =
@@ -477,12 +477,14 @@ impl Store {
 /// Every stored file the catalog names: each version's Parquet file and original, and each
 /// draft's, which waits for its review for as long as that takes.
 fn named_files(catalog: &dyn Catalog) -> Result<Vec<String>> {
-    let mut files: Vec<String> = catalog
-        .datasets()?
+    // A withdrawn dataset keeps its files: its organization's admin may restore it.
+    let datasets = [catalog.datasets()?, catalog.withdrawn_datasets()?].concat();
+    let mut files: Vec<String> = datasets
         .iter()
         .flat_map(|d| &d.tables)
         .flat_map(|t| &t.versions)
         .flat_map(TableVersion::files)
+        .chain(datasets.iter().flat_map(|d| &d.resources).filter_map(|r| r.file.as_deref()))
         .map(str::to_owned)
         .collect();
     for d in catalog.drafts()? {

@@ -176,6 +176,7 @@ impl DatasetSpec {
             tags: self.tags.clone(),
             license: self.license.clone(),
             source: self.source.clone(),
+            ..Default::default()
         }
     }
 }

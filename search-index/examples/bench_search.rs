@@ -35,6 +35,7 @@ fn dataset(v: &Value) -> IndexedDataset {
         values: strings(&v["values"]),
         years: v["years"][0].as_i64().zip(v["years"][1].as_i64()).map(|(a, b)| (a as i32, b as i32)),
         updated_at: v["updated_at"].as_i64().unwrap_or_default(),
+        private: false,
     }
 }
 
@@ -88,7 +89,7 @@ fn main() -> anyhow::Result<()> {
             // What a search box sends while the last word is half typed.
             let typed: String = q.chars().take(q.chars().count().max(3) - 1).collect();
             let t = Instant::now();
-            index.suggest(&typed, 5)?;
+            index.suggest(&typed, 5, &Default::default())?;
             times.push(t.elapsed());
         }
     }

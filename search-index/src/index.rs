@@ -13,7 +13,7 @@ use tantivy::schema::{Facet, Field, IndexRecordOption, Value};
 use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, TantivyError, Term};
 
 use crate::analysis::{self, ANALYZER, MnEnTokenizer};
-use crate::schema::{self, Fields, IndexedDataset};
+use crate::schema::{self, Fields, IndexedDataset, PUBLIC, members_of};
 use crate::{Error, Result};
 
 /// How results are ordered.
@@ -54,6 +54,37 @@ pub struct SearchQuery {
     pub sort: Sort,
     pub offset: usize,
     pub limit: usize,
+    /// Whose private datasets may be found: by default nobody's.
+    pub audience: Audience,
+}
+
+/// Who searches, as far as private datasets go: they are found, counted and faceted only
+/// for their organization's members.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Audience {
+    /// Anonymous: public datasets only.
+    #[default]
+    Public,
+    /// Public datasets, and the private ones of these organizations.
+    Members(Vec<String>),
+    /// Every dataset (a site admin).
+    Everyone,
+}
+
+impl Audience {
+    /// The filter it adds to a query, if any.
+    fn filter(&self, field: Field) -> Option<Box<dyn Query>> {
+        let term = |t: &str| -> (Occur, Box<dyn Query>) {
+            (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::Basic)))
+        };
+        match self {
+            Audience::Everyone => None,
+            Audience::Public => Some(Box::new(BooleanQuery::new(vec![term(PUBLIC)]))),
+            Audience::Members(orgs) => Some(Box::new(BooleanQuery::new(
+                std::iter::once(term(PUBLIC)).chain(orgs.iter().map(|o| term(&members_of(o)))).collect(),
+            ))),
+        }
+    }
 }
 
 /// One result: what a listing shows, and why it matched.
@@ -286,6 +317,7 @@ impl SearchIndex {
             doc.add_text(f.description_en, t);
         }
         doc.add_text(f.organization, &d.organization);
+        doc.add_text(f.audience, if d.private { members_of(&d.organization) } else { PUBLIC.to_owned() });
         doc.add_facet(f.facet_organization, Facet::from_path([d.organization.as_str()]));
         for name in &d.organization_names {
             doc.add_text(f.organization_text, name);
@@ -346,7 +378,7 @@ impl SearchIndex {
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
         let searcher = self.reader.searcher();
         let clauses = query.q.as_deref().map(parse).unwrap_or_default();
-        let text = self.text_query(&searcher, &clauses, query.lang)?;
+        let text = self.text_query(&searcher, &clauses, query.lang, &query.audience)?;
         let main = self.with_filters(text.box_clone(), query, None);
 
         // One pass gives the count, the facets and (by relevance) the page. The facets of
@@ -403,7 +435,7 @@ impl SearchIndex {
     }
 
     /// Title and term completions for what has been typed so far.
-    pub fn suggest(&self, q: &str, limit: usize) -> Result<Suggestions> {
+    pub fn suggest(&self, q: &str, limit: usize, audience: &Audience) -> Result<Suggestions> {
         let clauses: Vec<Clause> = parse(q).into_iter().filter(|c| !c.exclude).collect();
         let Some(last) = clauses.last() else {
             return Ok(Suggestions::default());
@@ -414,6 +446,9 @@ impl SearchIndex {
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for c in &clauses {
             must.push((Occur::Must, word_query(&fields, c)));
+        }
+        if let Some(only) = audience.filter(f.audience) {
+            must.push((Occur::Must, Box::new(BoostQuery::new(only, 0.0))));
         }
         let top = searcher.search(&BooleanQuery::new(must), &TopDocs::with_limit(limit.max(1)).order_by_score())?;
         let prefixes: Vec<String> = last.words.last().cloned().unwrap_or_default();
@@ -453,10 +488,28 @@ impl SearchIndex {
     /// every word, datasets with all but one of them are found instead, and so on: a
     /// journalist's `air pollution ulaanbaatar` should not come back empty because no
     /// title says "pollution".
-    fn text_query(&self, searcher: &Searcher, clauses: &[Clause], lang: Lang) -> Result<Box<dyn Query>> {
+    fn text_query(
+        &self,
+        searcher: &Searcher,
+        clauses: &[Clause],
+        lang: Lang,
+        audience: &Audience,
+    ) -> Result<Box<dyn Query>> {
         if clauses.is_empty() {
             return Ok(Box::new(AllQuery));
         }
+        // Counted among what the searcher may see only: which words are kept must not
+        // depend on private datasets' text.
+        let only = audience.filter(self.fields.audience);
+        let count = |q: &dyn Query| -> Result<usize> {
+            Ok(match &only {
+                Some(only) => searcher.search(
+                    &BooleanQuery::new(vec![(Occur::Must, q.box_clone()), (Occur::Must, only.box_clone())]),
+                    &Count,
+                )?,
+                None => searcher.search(q, &Count)?,
+            })
+        };
         let weighted = self.weighted(lang);
         let mut required: Vec<Box<dyn Query>> = Vec::new();
         let mut excluded: Vec<Box<dyn Query>> = Vec::new();
@@ -468,7 +521,7 @@ impl SearchIndex {
                 if let Some(q) = self.excluding(searcher, q)? {
                     excluded.push(q);
                 }
-            } else if !check || searcher.search(&q, &Count)? > 0 {
+            } else if !check || count(q.as_ref())? > 0 {
                 required.push(q);
             }
         }
@@ -488,7 +541,7 @@ impl SearchIndex {
         let mut min = required.len();
         loop {
             let query = build(min);
-            if min <= 1 || searcher.search(&query, &Count)? > 0 {
+            if min <= 1 || count(query.as_ref())? > 0 {
                 return Ok(query);
             }
             min -= 1;
@@ -528,6 +581,10 @@ impl SearchIndex {
         // Boost 0: a filter narrows results without changing their relevance order.
         let filter =
             |q: Box<dyn Query>| -> (Occur, Box<dyn Query>) { (Occur::Must, Box::new(BoostQuery::new(q, 0.0))) };
+        // Never skipped: a facet's counts must not count what the searcher may not see.
+        if let Some(only) = query.audience.filter(f.audience) {
+            clauses.push(filter(only));
+        }
         for (dim, field, value) in [
             (Dim::Organization, f.organization, &query.organization),
             (Dim::Tag, f.tag, &query.tag),
@@ -867,6 +924,38 @@ mod tests {
 
     fn ids(r: &SearchResults) -> Vec<&str> {
         r.hits.iter().map(|h| h.id.as_str()).collect()
+    }
+
+    #[test]
+    fn private_datasets_are_found_counted_and_suggested_only_for_their_members() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let hidden = IndexedDataset {
+            private: true,
+            ..doc("budget-draft", "Төсвийн хэлэлцүүлэг", "mof", &["төсөв"], &[], 2)
+        };
+        index.upsert(&[doc("budget", "Төсвийн гүйцэтгэл", "mof", &["төсөв"], &[], 1), hidden]).unwrap();
+        let search = |audience: Audience, q: &str| {
+            index.search(&SearchQuery { q: Some(q.into()), limit: 10, audience, ..Default::default() }).unwrap()
+        };
+        for audience in [Audience::Public, Audience::Members(vec!["nso".into()])] {
+            let found = search(audience.clone(), "төсөв");
+            assert_eq!((ids(&found), found.total), (vec!["budget"], 1), "{audience:?}");
+            assert_eq!(found.facets.organization[0], FacetCount { value: "mof".into(), count: 1 });
+            assert!(found.facets.tag.iter().all(|t| t.count == 1), "{:?}", found.facets.tag);
+            // A word only the private dataset has finds nothing, rather than narrowing
+            // what the other words find differently.
+            assert_eq!(search(audience.clone(), "хэлэлцүүлэг").total, 0);
+            assert_eq!(search(audience.clone(), "төсөв хэлэлцүүлэг").total, 1);
+            let titles = index.suggest("төс", 10, &audience).unwrap().titles;
+            assert_eq!(titles.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["budget"]);
+        }
+        for audience in [Audience::Members(vec!["mof".into()]), Audience::Everyone] {
+            let found = search(audience.clone(), "төсөв");
+            assert_eq!(found.total, 2, "{audience:?}");
+            assert_eq!(found.facets.organization[0].count, 2);
+            assert_eq!(index.suggest("төс", 10, &audience).unwrap().titles.len(), 2);
+        }
     }
 
     #[test]

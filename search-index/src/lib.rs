@@ -13,7 +13,7 @@ mod schema;
 
 pub use error::{Error, Result};
 pub use index::{
-    FacetCount, Facets, Hit, Lang, SearchIndex, SearchQuery, SearchResults, Sort, SuggestedTitle, Suggestions,
-    clause_count,
+    Audience, FacetCount, Facets, Hit, Lang, SearchIndex, SearchQuery, SearchResults, Sort, SuggestedTitle,
+    Suggestions, clause_count,
 };
 pub use schema::IndexedDataset;

@@ -19,6 +19,8 @@ pub(crate) struct Fields {
     pub values: Field,
     pub years_text: Field,
     pub organization: Field,
+    /// [`PUBLIC`] for a public dataset; its organization's [`members_of`] for a private one.
+    pub audience: Field,
     pub tag: Field,
     pub format: Field,
     pub license: Field,
@@ -54,6 +56,7 @@ pub(crate) fn build() -> (Schema, Fields) {
         values: b.add_text_field("values", text()),
         years_text: b.add_text_field("years_text", text()),
         organization: b.add_text_field("organization", STRING | STORED),
+        audience: b.add_text_field("audience", STRING),
         tag: b.add_text_field("tag", STRING | STORED),
         format: b.add_text_field("format", STRING | STORED),
         license: b.add_text_field("license", STRING | STORED),
@@ -93,6 +96,16 @@ pub struct IndexedDataset {
     /// First and last year the data covers, from date columns and year columns.
     pub years: Option<(i32, i32)>,
     pub updated_at: i64,
+    /// Found only by its organization's members (see [`crate::Audience`]).
+    pub private: bool,
+}
+
+/// The audience term of a public dataset.
+pub(crate) const PUBLIC: &str = "public";
+
+/// The audience term of a dataset private to `organization`.
+pub(crate) fn members_of(organization: &str) -> String {
+    format!("members:{organization}")
 }
 
 /// Years outside this range in a "year" column are codes, not years.
@@ -102,6 +115,7 @@ impl IndexedDataset {
     pub fn new(dataset: &Dataset, organization: &Organization) -> Self {
         let meta = &dataset.meta;
         let mut formats: Vec<String> = dataset.tables.iter().map(|t| t.latest().source.format.clone()).collect();
+        formats.extend(dataset.resources.iter().map(|r| r.format.to_lowercase()));
         formats.sort();
         formats.dedup();
         let mut columns = Vec::new();
@@ -126,6 +140,8 @@ impl IndexedDataset {
         }
         values.sort();
         values.dedup();
+        // A methodology note's title is as much what a dataset holds as a table's.
+        columns.extend(dataset.resources.iter().map(|r| r.title.clone()));
         Self {
             id: meta.id.clone(),
             title: meta.title.clone(),
@@ -144,6 +160,7 @@ impl IndexedDataset {
             values,
             years,
             updated_at: dataset.updated_at.timestamp_micros(),
+            private: meta.private,
         }
     }
 }

@@ -95,6 +95,7 @@ fn meta(
         tags: tags.iter().map(|t| t.to_string()).collect(),
         license: "CC-BY-4.0".into(),
         source: Some(source.into()),
+        ..Default::default()
     }
 }
 

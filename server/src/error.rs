@@ -40,6 +40,9 @@ codes! {
     VersionNotFound => ("version_not_found", NOT_FOUND, "Table version not found"),
     OriginalNotKept => ("original_not_kept", NOT_FOUND, "Original file not kept"),
     DraftNotFound => ("draft_not_found", NOT_FOUND, "Draft not found"),
+    ResourceNotFound => ("resource_not_found", NOT_FOUND, "Resource not found"),
+    NothingToRestore => ("nothing_to_restore", CONFLICT, "Dataset not withdrawn"),
+    UnreadableFile => ("unreadable_file", BAD_REQUEST, "File does not match its format"),
     DatasetWithdrawn => ("dataset_withdrawn", GONE, "Dataset withdrawn"),
     BreakingChange => ("breaking_change", CONFLICT, "Confirm the breaking change"),
     OrganizationNotFound => ("organization_not_found", NOT_FOUND, "Organization not found"),
@@ -214,6 +217,8 @@ impl From<opendata_datasets::Error> for ApiError {
             E::DraftNotFound(why) => ApiError::new(Code::DraftNotFound, why),
             e @ E::DatasetWithdrawn { .. } => ApiError::new(Code::DatasetWithdrawn, e.to_string()),
             e @ E::BreakingChange(_) => ApiError::new(Code::BreakingChange, e.to_string()),
+            e @ E::NothingToRestore(_) => ApiError::new(Code::NothingToRestore, e.to_string()),
+            e @ E::ResourceNotFound { .. } => ApiError::new(Code::ResourceNotFound, e.to_string()),
             // An id that is not a slug cannot exist.
             E::InvalidId { value, .. } => ApiError::new(Code::DatasetNotFound, format!("no dataset `{value}`")),
             e if e.is_unavailable() => {

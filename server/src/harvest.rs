@@ -9,7 +9,7 @@
 //! are license ids; and every request goes through [`crate::fetch::agent`]'s address fence.
 
 use anyhow::{Context, bail};
-use opendata_datasets::{DatasetMeta, HarvestProtocol, HarvestSource, Organization, Store, ident};
+use opendata_datasets::{Change, DatasetMeta, HarvestProtocol, HarvestSource, Organization, Store, ident};
 use search_index::SearchIndex;
 use serde_json::Value;
 
@@ -20,6 +20,19 @@ pub struct Harvested {
     pub meta: DatasetMeta,
     /// (table name, title, URL)
     pub tables: Vec<(String, String, String)>,
+    /// Resources that are not tables (documents, archives, images, links): kept as links
+    /// to where the source serves them.
+    pub documents: Vec<HarvestedDocument>,
+}
+
+/// A non-tabular resource found at the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HarvestedDocument {
+    pub title: String,
+    pub description: String,
+    /// Upper-case, as catalogs show it (`PDF`).
+    pub format: String,
+    pub url: String,
 }
 
 /// What one harvest of a source did.
@@ -64,17 +77,73 @@ pub fn run(
         if source.metadata_only || h.tables.is_empty() {
             // A metadata-only dataset: it links to its source, as CKAN allows.
             store.catalog().upsert_dataset(&h.meta)?;
-            crate::publish::index_dataset(store, index, &h.meta.id)?;
-            continue;
-        }
-        for (table, title, url) in &h.tables {
-            match ingest_table(&h.meta, table, title, url) {
-                Ok(()) => report.tables += 1,
-                Err(e) => report.failures.push(format!("{}/{table}: {e:#}", h.meta.id)),
+        } else {
+            for (table, title, url) in &h.tables {
+                match ingest_table(&h.meta, table, title, url) {
+                    Ok(()) => report.tables += 1,
+                    Err(e) => report.failures.push(format!("{}/{table}: {e:#}", h.meta.id)),
+                }
             }
+        }
+        match sync_documents(store, &source.namespace, h) {
+            Ok(()) => crate::publish::index_dataset(store, index, &h.meta.id)?,
+            Err(e) => report.failures.push(format!("{} documents: {e:#}", h.meta.id)),
         }
     }
     Ok(report)
+}
+
+/// Makes the harvested dataset's links to documents those the source lists now: new ones
+/// added, gone ones removed, each audited as the harvest's. A link's id is its URL's hash,
+/// so harvesting again changes nothing that did not change.
+fn sync_documents(store: &Store, namespace: &str, h: &Harvested) -> anyhow::Result<()> {
+    let catalog = store.catalog();
+    let Ok(dataset) = catalog.dataset(&h.meta.id) else { return Ok(()) };
+    let id_of = |url: &str| blake3::hash(url.as_bytes()).to_hex()[..8].to_owned();
+    let entry = |action: &str, target: String, detail: String| opendata_datasets::AuditEntry {
+        at: chrono::Utc::now(),
+        user: format!("harvest:{namespace}"),
+        action: action.into(),
+        target,
+        detail,
+    };
+    for doc in &h.documents {
+        let id = id_of(&doc.url);
+        if dataset.resources.iter().any(|r| r.id == id) {
+            continue;
+        }
+        let resource = opendata_datasets::Resource {
+            id: id.clone(),
+            dataset: h.meta.id.clone(),
+            title: doc.title.chars().take(300).collect(),
+            description: doc.description.chars().take(8192).collect(),
+            format: doc.format.clone(),
+            media_type: "text/html".into(),
+            size: None,
+            file: None,
+            file_name: None,
+            url: Some(doc.url.clone()),
+            created_at: chrono::Utc::now(),
+        };
+        let target = format!("{}/{id}", h.meta.id);
+        catalog.audited(&Change::AddResource(&resource), &entry("resource.add", target, doc.url.clone()))?;
+    }
+    for r in dataset.resources.iter().filter(|r| !h.documents.iter().any(|d| id_of(&d.url) == r.id)) {
+        let change = Change::RemoveResource { dataset: &h.meta.id, id: &r.id };
+        catalog.audited(&change, &entry("resource.remove", format!("{}/{}", h.meta.id, r.id), String::new()))?;
+    }
+    Ok(())
+}
+
+/// A document of the source, if `url` is a web address a reader can follow.
+fn document(title: String, description: String, format: &str, url: String) -> Option<HarvestedDocument> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2000
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    let format: String = format.chars().filter(char::is_ascii_alphanumeric).take(10).collect();
+    let format = if format.is_empty() { "LINK".to_owned() } else { format.to_ascii_uppercase() };
+    let title = if title.trim().is_empty() { url.clone() } else { title };
+    ok.then_some(HarvestedDocument { title, description, format, url })
 }
 
 /// A source's namespace when none is given: its host name (`data.gov.mn` → `data-gov-mn`).
@@ -149,17 +218,20 @@ pub fn ckan(base: &str, agent: &ureq::Agent, namespace: &str) -> anyhow::Result<
                 .collect(),
             license: license(Some(text(&p["license_id"]))),
             source: p["url"].as_str().filter(|u| !u.is_empty()).map(str::to_owned),
+            ..Default::default()
         };
-        let mut tables = Vec::new();
+        let (mut tables, mut documents) = (Vec::new(), Vec::new());
         for r in p["resources"].as_array().into_iter().flatten() {
             let format = text(&r["format"]).to_lowercase();
             let url = text(&r["url"]);
+            let title = Some(text(&r["name"])).filter(|n| !n.is_empty()).unwrap_or_else(|| text(&r["id"]));
             if TABULAR.contains(&format.as_str()) && url.starts_with("http") {
-                let title = Some(text(&r["name"])).filter(|n| !n.is_empty()).unwrap_or_else(|| text(&r["id"]));
                 tables.push((unique(&tables, ident::slug(&title)), title, url));
+            } else if let Some(doc) = document(title, text(&r["description"]), &format, url) {
+                documents.push(doc);
             }
         }
-        out.push(Harvested { organization, meta, tables });
+        out.push(Harvested { organization, meta, tables, documents });
     }
     Ok(out)
 }
@@ -224,7 +296,7 @@ pub fn dcat(url: &str, agent: &ureq::Agent, namespace: &str) -> anyhow::Result<V
             };
             let title =
                 literal(n, &format!("{DCT}title"), Some("mn")).or_else(|| literal(n, &format!("{DCT}title"), None));
-            let mut tables = Vec::new();
+            let (mut tables, mut documents) = (Vec::new(), Vec::new());
             let mut license = None;
             for d in values(n, &format!("{DCAT}distribution")) {
                 let Some(dist) = node(&text(&d["@id"])) else { continue };
@@ -239,10 +311,14 @@ pub fn dcat(url: &str, agent: &ureq::Agent, namespace: &str) -> anyhow::Result<V
                     .map(|u| text(&u["@id"]))
                     .unwrap_or_default();
                 // One download per table: CSV where offered, which every portal can read.
+                let t = literal(dist, &format!("{DCT}title"), None).unwrap_or_else(|| "data".into());
                 if format == "csv" && download.starts_with("http") {
-                    let t = literal(dist, &format!("{DCT}title"), None).unwrap_or_else(|| "data".into());
                     let t = t.trim_end_matches(" (csv)").to_owned();
                     tables.push((unique(&tables, ident::slug(&t)), t, download));
+                } else if !TABULAR.contains(&format.as_str()) && !format.is_empty() {
+                    // A table's other encodings are the table again; anything else is a document.
+                    let description = literal(dist, &format!("{DCT}description"), None).unwrap_or_default();
+                    documents.extend(document(t, description, &format, download));
                 }
             }
             out.push(Harvested {
@@ -262,8 +338,10 @@ pub fn dcat(url: &str, agent: &ureq::Agent, namespace: &str) -> anyhow::Result<V
                         .collect(),
                     license: self::license(license),
                     source: Some(iri),
+                    ..Default::default()
                 },
                 tables,
+                documents,
             });
         }
         next = nodes

@@ -23,6 +23,7 @@ pub mod jobs;
 mod maintain;
 pub mod publish;
 pub mod ratelimit;
+pub mod reader;
 pub mod serve;
 pub mod state;
 pub mod web;

@@ -7,17 +7,10 @@ use super::*;
 
 impl Catalog for PostgresCatalog {
     fn upsert_organization(&self, org: &Organization) -> Result<()> {
-        validate_id(&org.id)?;
         let org = org.clone();
         self.with(move |mut c| async move {
             let tx = feed_transaction(&mut c).await?;
-            tx.execute(
-                "INSERT INTO organizations (id, title, title_en, description, url) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (id) DO UPDATE SET title = $2, title_en = $3, description = $4, url = $5",
-                &[&org.id, &org.title, &org.title_en, &org.description, &org.url],
-            )
-            .await?;
-            changed(&tx, None, Some(&org.id)).await?;
+            upsert_organization(&tx, &org).await?;
             Ok(tx.commit().await?)
         })
     }
@@ -48,7 +41,7 @@ impl Catalog for PostgresCatalog {
     fn dataset(&self, id: &str) -> Result<Dataset> {
         let found = {
             let id = id.to_owned();
-            self.with(move |c| async move { load_dataset(&**c, &id).await })
+            self.with(move |c| async move { load_dataset(&**c, &id, false).await })
         };
         match found {
             Err(Error::DatasetNotFound(_)) => Err(crate::catalog::missing(self, id)),
@@ -65,13 +58,27 @@ impl Catalog for PostgresCatalog {
     }
 
     fn datasets(&self) -> Result<Vec<Dataset>> {
-        self.with(move |c| async move { load_datasets(&c, "SELECT id FROM datasets ORDER BY id", &[]).await })
+        self.with(move |c| async move {
+            load_datasets(&c, "SELECT id FROM datasets WHERE NOT withdrawn ORDER BY id", &[], false).await
+        })
+    }
+
+    fn withdrawn_datasets(&self) -> Result<Vec<Dataset>> {
+        self.with(move |c| async move {
+            load_datasets(&c, "SELECT id FROM datasets WHERE withdrawn ORDER BY id", &[], true).await
+        })
     }
 
     fn datasets_of(&self, organization: &str) -> Result<Vec<Dataset>> {
         let org = organization.to_owned();
         self.with(move |c| async move {
-            load_datasets(&c, "SELECT id FROM datasets WHERE organization = $1 ORDER BY id", &[&org]).await
+            load_datasets(
+                &c,
+                "SELECT id FROM datasets WHERE organization = $1 AND NOT withdrawn ORDER BY id",
+                &[&org],
+                false,
+            )
+            .await
         })
     }
 
@@ -83,7 +90,8 @@ impl Catalog for PostgresCatalog {
             let tx = feed_transaction(&mut c).await?;
             let now = Utc::now();
             let id = &new.dataset.id;
-            let touched = tx.execute("UPDATE datasets SET updated_at = $2 WHERE id = $1", &[id, &now]).await?;
+            let touched =
+                tx.execute("UPDATE datasets SET updated_at = $2 WHERE id = $1 AND NOT withdrawn", &[id, &now]).await?;
             match (touched, new.create_dataset) {
                 (0, true) => upsert_dataset(&tx, &new.dataset, now).await?,
                 (0, false) => return Err(Error::DatasetNotFound(id.clone())),
@@ -195,8 +203,11 @@ impl Catalog for PostgresCatalog {
         self.with(move |c| async move {
             let row = c
                 .query_one(
-                    "SELECT (SELECT count(*) FROM datasets), (SELECT count(*) FROM organizations),
-                            (SELECT coalesce(sum(row_count), 0)::BIGINT FROM versions v WHERE version =
+                    "SELECT (SELECT count(*) FROM datasets WHERE NOT withdrawn AND NOT private),
+                            (SELECT count(*) FROM organizations),
+                            (SELECT coalesce(sum(row_count), 0)::BIGINT FROM versions v
+                              JOIN datasets d ON d.id = v.dataset AND NOT d.withdrawn AND NOT d.private
+                              WHERE version =
                               (SELECT max(version) FROM versions w WHERE w.dataset = v.dataset AND w.tbl = v.tbl))",
                     &[],
                 )
@@ -262,18 +273,19 @@ impl Catalog for PostgresCatalog {
 
     fn set_membership(&self, user: &str, organization: &str, role: Role) -> Result<()> {
         let (user, org) = (user.to_owned(), organization.to_owned());
-        let role = match role {
-            Role::Admin => "admin",
-            Role::Editor => "editor",
-        };
+        self.with(move |c| async move { set_membership(&**c, &user, &org, Some(role)).await })
+    }
+
+    fn members(&self, organization: &str) -> Result<Vec<(String, Role)>> {
+        let org = organization.to_owned();
         self.with(move |c| async move {
-            c.execute(
-                "INSERT INTO memberships (user_id, organization, role) VALUES ($1, $2, $3)
-                 ON CONFLICT (user_id, organization) DO UPDATE SET role = excluded.role",
-                &[&user, &org, &role],
-            )
-            .await?;
-            Ok(())
+            let rows = c
+                .query("SELECT user_id, role FROM memberships WHERE organization = $1 ORDER BY user_id", &[&org])
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), if r.get::<_, &str>(1) == "admin" { Role::Admin } else { Role::Editor }))
+                .collect())
         })
     }
 
@@ -357,7 +369,14 @@ impl Catalog for PostgresCatalog {
                     )
                     .await?;
                 }
+                OwnedChange::Restore(id) => restore_dataset(&tx, id).await?,
                 OwnedChange::Job(job) => put_job(&*tx, job).await?,
+                OwnedChange::AddResource(resource) => add_resource(&tx, resource).await?,
+                OwnedChange::RemoveResource { dataset, id } => remove_resource(&tx, dataset, id).await?,
+                OwnedChange::Membership { user, organization, role } => {
+                    set_membership(&*tx, user, organization, *role).await?
+                }
+                OwnedChange::Organization(org) => upsert_organization(&tx, org).await?,
                 OwnedChange::Columns { dataset, table, version, columns, settings } => {
                     set_columns(&tx, dataset, table, *version, columns).await?;
                     set_table_settings(&tx, dataset, table, settings).await?;
@@ -637,7 +656,12 @@ impl Catalog for PostgresCatalog {
 enum OwnedChange {
     Dataset(DatasetMeta),
     Withdraw(Withdrawal),
+    Restore(String),
     Job(Box<Job>),
+    AddResource(Box<Resource>),
+    RemoveResource { dataset: String, id: String },
+    Membership { user: String, organization: String, role: Option<Role> },
+    Organization(Organization),
     Columns { dataset: String, table: String, version: u32, columns: Vec<Column>, settings: TableSettings },
 }
 
@@ -646,7 +670,16 @@ impl From<&Change<'_>> for OwnedChange {
         match *change {
             Change::Dataset(meta) => Self::Dataset(meta.clone()),
             Change::Withdraw(w) => Self::Withdraw(w.clone()),
+            Change::Restore(id) => Self::Restore(id.to_owned()),
             Change::Job(job) => Self::Job(Box::new(job.clone())),
+            Change::AddResource(r) => Self::AddResource(Box::new(r.clone())),
+            Change::RemoveResource { dataset, id } => {
+                Self::RemoveResource { dataset: dataset.to_owned(), id: id.to_owned() }
+            }
+            Change::Membership { user, organization, role } => {
+                Self::Membership { user: user.to_owned(), organization: organization.to_owned(), role }
+            }
+            Change::Organization(org) => Self::Organization(org.clone()),
             Change::Columns { dataset, table, version, columns, settings } => Self::Columns {
                 dataset: dataset.to_owned(),
                 table: table.to_owned(),

@@ -129,12 +129,20 @@ async fn upsert_dataset(tx: &Transaction<'_>, meta: &DatasetMeta, now: DateTime<
     if tx.query_opt("SELECT 1 FROM organizations WHERE id = $1", &[&meta.organization]).await?.is_none() {
         return Err(Error::OrganizationNotFound(meta.organization.clone()));
     }
-    tx.execute(
-        "INSERT INTO datasets (id, organization, meta, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-         ON CONFLICT (id) DO UPDATE SET organization = $2, meta = $3, updated_at = $4",
-        &[&meta.id, &meta.organization, &serde_json::to_string(meta)?, &now],
-    )
-    .await?;
+    // A withdrawn dataset keeps its id: it is restored, never made again.
+    let written = tx
+        .execute(
+            "INSERT INTO datasets (id, organization, meta, private, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+             ON CONFLICT (id) DO UPDATE SET organization = $2, meta = $3, private = $4, updated_at = $5
+             WHERE NOT datasets.withdrawn",
+            &[&meta.id, &meta.organization, &serde_json::to_string(meta)?, &meta.private, &now],
+        )
+        .await?;
+    if written == 0 {
+        let reason = tx.query_opt("SELECT record FROM withdrawals WHERE id = $1", &[&meta.id]).await?;
+        let reason = reason.map(|r| serde_json::from_str::<Withdrawal>(r.get(0))).transpose()?.map(|w| w.reason);
+        return Err(Error::DatasetWithdrawn { id: meta.id.clone(), reason: reason.unwrap_or_default() });
+    }
     changed(tx, Some(&meta.id), None).await
 }
 
@@ -165,12 +173,78 @@ async fn set_table_settings(tx: &Transaction<'_>, dataset: &str, table: &str, se
 }
 
 async fn withdraw_dataset(tx: &Transaction<'_>, id: &str) -> Result<()> {
-    tx.execute("DELETE FROM versions WHERE dataset = $1", &[&id]).await?;
-    tx.execute("DELETE FROM tables WHERE dataset = $1", &[&id]).await?;
-    if tx.execute("DELETE FROM datasets WHERE id = $1", &[&id]).await? == 0 {
+    if tx.execute("UPDATE datasets SET withdrawn = true WHERE id = $1 AND NOT withdrawn", &[&id]).await? == 0 {
         return Err(Error::DatasetNotFound(id.to_owned()));
     }
     changed(tx, Some(id), None).await
+}
+
+async fn restore_dataset(tx: &Transaction<'_>, id: &str) -> Result<()> {
+    if tx.execute("UPDATE datasets SET withdrawn = false WHERE id = $1 AND withdrawn", &[&id]).await? == 0 {
+        return Err(Error::NothingToRestore(id.to_owned()));
+    }
+    tx.execute("DELETE FROM withdrawals WHERE id = $1", &[&id]).await?;
+    changed(tx, Some(id), None).await
+}
+
+async fn add_resource(tx: &Transaction<'_>, resource: &Resource) -> Result<()> {
+    validate_id(&resource.id)?;
+    let touched = tx
+        .execute(
+            "UPDATE datasets SET updated_at = $2 WHERE id = $1 AND NOT withdrawn",
+            &[&resource.dataset, &Utc::now()],
+        )
+        .await?;
+    if touched == 0 {
+        return Err(Error::DatasetNotFound(resource.dataset.clone()));
+    }
+    tx.execute(
+        "INSERT INTO resources (dataset, id, record) VALUES ($1, $2, $3)",
+        &[&resource.dataset, &resource.id, &serde_json::to_string(resource)?],
+    )
+    .await?;
+    changed(tx, Some(&resource.dataset), None).await
+}
+
+async fn remove_resource(tx: &Transaction<'_>, dataset: &str, id: &str) -> Result<()> {
+    if tx.execute("DELETE FROM resources WHERE dataset = $1 AND id = $2", &[&dataset, &id]).await? == 0 {
+        return Err(Error::ResourceNotFound { dataset: dataset.to_owned(), id: id.to_owned() });
+    }
+    changed(tx, Some(dataset), None).await
+}
+
+async fn set_membership(
+    c: &impl tokio_postgres::GenericClient,
+    user: &str,
+    organization: &str,
+    role: Option<Role>,
+) -> Result<()> {
+    match role {
+        Some(role) => {
+            c.execute(
+                "INSERT INTO memberships (user_id, organization, role) VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id, organization) DO UPDATE SET role = excluded.role",
+                &[&user, &organization, &role.as_str()],
+            )
+            .await?
+        }
+        None => {
+            c.execute("DELETE FROM memberships WHERE user_id = $1 AND organization = $2", &[&user, &organization])
+                .await?
+        }
+    };
+    Ok(())
+}
+
+async fn upsert_organization(tx: &Transaction<'_>, org: &Organization) -> Result<()> {
+    validate_id(&org.id)?;
+    tx.execute(
+        "INSERT INTO organizations (id, title, title_en, description, url) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET title = $2, title_en = $3, description = $4, url = $5",
+        &[&org.id, &org.title, &org.title_en, &org.description, &org.url],
+    )
+    .await?;
+    changed(tx, None, Some(&org.id)).await
 }
 
 async fn put_job(client: &impl tokio_postgres::GenericClient, job: &Job) -> Result<()> {
@@ -217,9 +291,13 @@ fn organization_from_row(r: &Row) -> Organization {
 
 const ORG_COLUMNS: &str = "SELECT id, title, title_en, description, url FROM organizations";
 
-async fn load_dataset(c: &impl tokio_postgres::GenericClient, id: &str) -> Result<Dataset> {
+/// Dataset `id` if it is in the catalog (`withdrawn: false`), or if it was withdrawn.
+async fn load_dataset(c: &impl tokio_postgres::GenericClient, id: &str, withdrawn: bool) -> Result<Dataset> {
     let row = c
-        .query_opt("SELECT meta, created_at, updated_at FROM datasets WHERE id = $1", &[&id])
+        .query_opt(
+            "SELECT meta, created_at, updated_at FROM datasets WHERE id = $1 AND withdrawn = $2",
+            &[&id, &withdrawn],
+        )
         .await?
         .ok_or_else(|| Error::DatasetNotFound(id.to_owned()))?;
     let meta: DatasetMeta = serde_json::from_str(row.get(0))?;
@@ -253,18 +331,26 @@ async fn load_dataset(c: &impl tokio_postgres::GenericClient, id: &str) -> Resul
             .collect::<Result<Vec<_>>>()?;
         tables.push(Table { dataset: id.to_owned(), sql_name: t.get(2), name, title: t.get(1), versions });
     }
-    Ok(Dataset { meta, created_at: row.get(1), updated_at: row.get(2), tables })
+    let resources = c
+        .query("SELECT record FROM resources WHERE dataset = $1 ORDER BY ord", &[&id])
+        .await?
+        .iter()
+        .map(|r| serde_json::from_str(r.get::<_, &str>(0)))
+        .collect::<serde_json::Result<Vec<Resource>>>()?;
+    Ok(Dataset { meta, created_at: row.get(1), updated_at: row.get(2), tables, resources })
 }
 
+/// The datasets whose ids `sql` selects; `withdrawn` as in [`load_dataset`].
 async fn load_datasets(
     c: &Object,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    withdrawn: bool,
 ) -> Result<Vec<Dataset>> {
     let ids: Vec<String> = c.query(sql, params).await?.iter().map(|r| r.get(0)).collect();
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        out.push(load_dataset(&***c, &id).await?);
+        out.push(load_dataset(&***c, &id, withdrawn).await?);
     }
     Ok(out)
 }

@@ -99,6 +99,16 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE drafts (dataset TEXT NOT NULL, tbl TEXT NOT NULL, draft TEXT NOT NULL, PRIMARY KEY (dataset, tbl));",
     // 7: why datasets were withdrawn.
     "CREATE TABLE withdrawals (id TEXT PRIMARY KEY, record TEXT NOT NULL);",
+    // 8: private datasets; withdrawn ones kept for a restore; files and links that are not tables.
+    "ALTER TABLE datasets ADD COLUMN withdrawn BOOLEAN NOT NULL DEFAULT false,
+                         ADD COLUMN private BOOLEAN NOT NULL DEFAULT false;
+     CREATE TABLE resources (
+         dataset TEXT NOT NULL REFERENCES datasets(id),
+         id TEXT NOT NULL,
+         record TEXT NOT NULL,
+         ord BIGSERIAL,
+         PRIMARY KEY (dataset, id)
+     );",
 ];
 
 /// Arbitrary, fixed: the advisory lock migrations run under.

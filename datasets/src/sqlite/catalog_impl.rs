@@ -9,15 +9,7 @@ use crate::catalog::{Catalog, Change, Changes, Draft, NewVersion, Totals, held_b
 
 impl Catalog for SqliteCatalog {
     fn upsert_organization(&self, org: &Organization) -> Result<()> {
-        validate_id(&org.id)?;
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO organizations (id, title, title_en, description, url) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(id) DO UPDATE SET title = ?2, title_en = ?3, description = ?4, url = ?5",
-                params![org.id, org.title, org.title_en, org.description, org.url],
-            )?;
-            changed(tx, None, Some(&org.id))
-        })
+        self.write(|tx| upsert_organization(tx, org))
     }
 
     fn organization(&self, id: &str) -> Result<Organization> {
@@ -40,7 +32,7 @@ impl Catalog for SqliteCatalog {
 
     fn dataset(&self, id: &str) -> Result<Dataset> {
         // The connection's lock is let go before `withdrawal` takes it again.
-        let found = load_dataset(&self.conn(), id);
+        let found = load_dataset(&self.conn(), id, false);
         match found {
             Err(Error::DatasetNotFound(_)) => Err(missing(self, id)),
             found => found,
@@ -56,19 +48,28 @@ impl Catalog for SqliteCatalog {
     fn datasets(&self) -> Result<Vec<Dataset>> {
         let conn = self.conn();
         let ids = conn
-            .prepare("SELECT id FROM datasets ORDER BY id")?
+            .prepare("SELECT id FROM datasets WHERE NOT withdrawn ORDER BY id")?
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        ids.iter().map(|id| load_dataset(&conn, id)).collect()
+        ids.iter().map(|id| load_dataset(&conn, id, false)).collect()
+    }
+
+    fn withdrawn_datasets(&self) -> Result<Vec<Dataset>> {
+        let conn = self.conn();
+        let ids = conn
+            .prepare("SELECT id FROM datasets WHERE withdrawn ORDER BY id")?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.iter().map(|id| load_dataset(&conn, id, true)).collect()
     }
 
     fn datasets_of(&self, organization: &str) -> Result<Vec<Dataset>> {
         let conn = self.conn();
         let ids = conn
-            .prepare("SELECT id FROM datasets WHERE organization = ?1 ORDER BY id")?
+            .prepare("SELECT id FROM datasets WHERE organization = ?1 AND NOT withdrawn ORDER BY id")?
             .query_map([organization], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        ids.iter().map(|id| load_dataset(&conn, id)).collect()
+        ids.iter().map(|id| load_dataset(&conn, id, false)).collect()
     }
 
     fn add_version(&self, new: &NewVersion) -> Result<TableVersion> {
@@ -78,8 +79,10 @@ impl Catalog for SqliteCatalog {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = Utc::now();
         let now_s = now.to_rfc3339();
-        let touched =
-            tx.execute("UPDATE datasets SET updated_at = ?2 WHERE id = ?1", params![new.dataset.id, now_s])?;
+        let touched = tx.execute(
+            "UPDATE datasets SET updated_at = ?2 WHERE id = ?1 AND NOT withdrawn",
+            params![new.dataset.id, now_s],
+        )?;
         match (touched, new.create_dataset) {
             (0, true) => upsert_dataset(&tx, &new.dataset, &now_s)?,
             (0, false) => return Err(Error::DatasetNotFound(new.dataset.id.clone())),
@@ -180,11 +183,12 @@ impl Catalog for SqliteCatalog {
         let conn = self.conn();
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, u64>(0));
         Ok(Totals {
-            datasets: count("SELECT count(*) FROM datasets")?,
+            datasets: count("SELECT count(*) FROM datasets WHERE NOT withdrawn AND NOT private")?,
             organizations: count("SELECT count(*) FROM organizations")?,
             rows: count(
-                "SELECT coalesce(sum(row_count), 0) FROM versions v WHERE version =
-                 (SELECT max(version) FROM versions w WHERE w.dataset = v.dataset AND w.tbl = v.tbl)",
+                "SELECT coalesce(sum(row_count), 0) FROM versions v
+                 JOIN datasets d ON d.id = v.dataset AND NOT d.withdrawn AND NOT d.private
+                 WHERE version = (SELECT max(version) FROM versions w WHERE w.dataset = v.dataset AND w.tbl = v.tbl)",
             )?,
         })
     }
@@ -226,17 +230,20 @@ impl Catalog for SqliteCatalog {
     }
 
     fn set_membership(&self, user: &str, organization: &str, role: Role) -> Result<()> {
+        set_membership(&self.conn(), user, organization, Some(role))
+    }
+
+    fn members(&self, organization: &str) -> Result<Vec<(String, Role)>> {
         let conn = self.conn();
-        let role = match role {
-            Role::Admin => "admin",
-            Role::Editor => "editor",
-        };
-        conn.execute(
-            "INSERT INTO memberships (user, organization, role) VALUES (?1, ?2, ?3)
-             ON CONFLICT (user, organization) DO UPDATE SET role = excluded.role",
-            params![user, organization, role],
-        )?;
-        Ok(())
+        let mut stmt =
+            conn.prepare_cached("SELECT user, role FROM memberships WHERE organization = ?1 ORDER BY user")?;
+        let rows = stmt
+            .query_map([organization], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, role)| (user, if role == "admin" { Role::Admin } else { Role::Editor }))
+            .collect())
     }
 
     fn add_token(&self, token: &ApiToken, hash: &str) -> Result<()> {
@@ -308,7 +315,12 @@ impl Catalog for SqliteCatalog {
                         params![w.dataset, serde_json::to_string(w)?],
                     )?;
                 }
+                Change::Restore(id) => restore_dataset(tx, id)?,
                 Change::Job(job) => put_job(tx, job)?,
+                Change::AddResource(resource) => add_resource(tx, resource)?,
+                Change::RemoveResource { dataset, id } => remove_resource(tx, dataset, id)?,
+                Change::Membership { user, organization, role } => set_membership(tx, user, organization, role)?,
+                Change::Organization(org) => upsert_organization(tx, org)?,
                 Change::Columns { dataset, table, version, columns, settings } => {
                     set_columns(tx, dataset, table, version, columns)?;
                     set_table_settings(tx, dataset, table, settings)?;

@@ -63,11 +63,14 @@ fn load_job(conn: &Connection, id: &str) -> Result<Job> {
     Ok(serde_json::from_str(&job)?)
 }
 
-fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
+/// Dataset `id` if it is in the catalog (`withdrawn: false`), or if it was withdrawn.
+fn load_dataset(conn: &Connection, id: &str, withdrawn: bool) -> Result<Dataset> {
     let row = conn
-        .query_row("SELECT meta, created_at, updated_at FROM datasets WHERE id = ?1", [id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-        })
+        .query_row(
+            "SELECT meta, created_at, updated_at FROM datasets WHERE id = ?1 AND withdrawn = ?2",
+            params![id, withdrawn],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+        )
         .optional()?
         .ok_or_else(|| Error::DatasetNotFound(id.to_owned()))?;
     let meta: DatasetMeta = serde_json::from_str(&row.0)?;
@@ -114,7 +117,14 @@ fn load_dataset(conn: &Connection, id: &str) -> Result<Dataset> {
             .collect::<Result<Vec<_>>>()?;
         tables.push(Table { dataset: id.to_owned(), sql_name, name, title, versions });
     }
-    Ok(Dataset { meta, created_at: parse_time(&row.1)?, updated_at: parse_time(&row.2)?, tables })
+    let mut stmt = conn.prepare_cached("SELECT record FROM resources WHERE dataset = ?1 ORDER BY rowid")?;
+    let resources = stmt
+        .query_map([id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .iter()
+        .map(|r| serde_json::from_str(r))
+        .collect::<serde_json::Result<Vec<Resource>>>()?;
+    Ok(Dataset { meta, created_at: parse_time(&row.1)?, updated_at: parse_time(&row.2)?, tables, resources })
 }
 
 const ORG_COLUMNS: &str = "SELECT id, title, title_en, description, url FROM organizations";
@@ -138,12 +148,27 @@ fn upsert_dataset(conn: &Connection, meta: &DatasetMeta, now: &str) -> Result<()
     if !exists {
         return Err(Error::OrganizationNotFound(meta.organization.clone()));
     }
-    conn.execute(
-        "INSERT INTO datasets (id, organization, meta, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-         ON CONFLICT(id) DO UPDATE SET organization = ?2, meta = ?3, updated_at = ?4",
-        params![meta.id, meta.organization, serde_json::to_string(meta)?, now],
+    // A withdrawn dataset keeps its id: it is restored, never made again.
+    let written = conn.execute(
+        "INSERT INTO datasets (id, organization, meta, private, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT(id) DO UPDATE SET organization = ?2, meta = ?3, private = ?4, updated_at = ?5
+         WHERE NOT datasets.withdrawn",
+        params![meta.id, meta.organization, serde_json::to_string(meta)?, meta.private, now],
     )?;
+    if written == 0 {
+        return Err(Error::DatasetWithdrawn { id: meta.id.clone(), reason: withdrawn_reason(conn, &meta.id)? });
+    }
     changed(conn, Some(&meta.id), None)
+}
+
+fn upsert_organization(conn: &Connection, org: &Organization) -> Result<()> {
+    validate_id(&org.id)?;
+    conn.execute(
+        "INSERT INTO organizations (id, title, title_en, description, url) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(id) DO UPDATE SET title = ?2, title_en = ?3, description = ?4, url = ?5",
+        params![org.id, org.title, org.title_en, org.description, org.url],
+    )?;
+    changed(conn, None, Some(&org.id))
 }
 
 fn set_columns(conn: &Connection, dataset: &str, table: &str, version: u32, columns: &[Column]) -> Result<()> {
@@ -169,12 +194,68 @@ fn set_table_settings(conn: &Connection, dataset: &str, table: &str, settings: &
 }
 
 fn withdraw_dataset(conn: &Connection, id: &str) -> Result<()> {
-    conn.execute("DELETE FROM versions WHERE dataset = ?1", [id])?;
-    conn.execute("DELETE FROM tables WHERE dataset = ?1", [id])?;
-    if conn.execute("DELETE FROM datasets WHERE id = ?1", [id])? == 0 {
+    if conn.execute("UPDATE datasets SET withdrawn = 1 WHERE id = ?1 AND NOT withdrawn", [id])? == 0 {
         return Err(Error::DatasetNotFound(id.to_owned()));
     }
     changed(conn, Some(id), None)
+}
+
+fn restore_dataset(conn: &Connection, id: &str) -> Result<()> {
+    if conn.execute("UPDATE datasets SET withdrawn = 0 WHERE id = ?1 AND withdrawn", [id])? == 0 {
+        return Err(Error::NothingToRestore(id.to_owned()));
+    }
+    conn.execute("DELETE FROM withdrawals WHERE id = ?1", [id])?;
+    changed(conn, Some(id), None)
+}
+
+fn withdrawn_reason(conn: &Connection, id: &str) -> Result<String> {
+    let record: Option<String> =
+        conn.query_row("SELECT record FROM withdrawals WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+    let reason = record.map(|r| serde_json::from_str::<Withdrawal>(&r)).transpose()?.map(|w| w.reason);
+    Ok(reason.unwrap_or_default())
+}
+
+fn add_resource(conn: &Connection, resource: &Resource) -> Result<()> {
+    validate_id(&resource.id)?;
+    let live: bool =
+        conn.query_row("SELECT count(*) FROM datasets WHERE id = ?1 AND NOT withdrawn", [&resource.dataset], |r| {
+            r.get(0)
+        })?;
+    if !live {
+        return Err(Error::DatasetNotFound(resource.dataset.clone()));
+    }
+    conn.execute(
+        "INSERT INTO resources (dataset, id, record) VALUES (?1, ?2, ?3)",
+        params![resource.dataset, resource.id, serde_json::to_string(resource)?],
+    )?;
+    conn.execute(
+        "UPDATE datasets SET updated_at = ?2 WHERE id = ?1",
+        params![resource.dataset, Utc::now().to_rfc3339()],
+    )?;
+    changed(conn, Some(&resource.dataset), None)
+}
+
+fn remove_resource(conn: &Connection, dataset: &str, id: &str) -> Result<()> {
+    if conn.execute("DELETE FROM resources WHERE dataset = ?1 AND id = ?2", params![dataset, id])? == 0 {
+        return Err(Error::ResourceNotFound { dataset: dataset.to_owned(), id: id.to_owned() });
+    }
+    changed(conn, Some(dataset), None)
+}
+
+fn set_membership(conn: &Connection, user: &str, organization: &str, role: Option<Role>) -> Result<()> {
+    match role {
+        Some(role) => {
+            conn.execute(
+                "INSERT INTO memberships (user, organization, role) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user, organization) DO UPDATE SET role = excluded.role",
+                params![user, organization, role.as_str()],
+            )?;
+        }
+        None => {
+            conn.execute("DELETE FROM memberships WHERE user = ?1 AND organization = ?2", params![user, organization])?;
+        }
+    }
+    Ok(())
 }
 
 /// Appends to the change feed; called inside the transaction of the change itself.

@@ -77,8 +77,17 @@ CREATE TABLE IF NOT EXISTS jobs (
 
 /// Each step brings a catalog from schema version `i` to `i + 1`; `PRAGMA user_version`
 /// holds how many have run. Steps only ever add.
-const MIGRATIONS: &[fn(&Connection) -> Result<()>] =
-    &[v1_base, v2_changes, v3_job_leases, v4_leaders, v5_harvest_sources, v6_sessions, v7_drafts, v8_withdrawals];
+const MIGRATIONS: &[fn(&Connection) -> Result<()>] = &[
+    v1_base,
+    v2_changes,
+    v3_job_leases,
+    v4_leaders,
+    v5_harvest_sources,
+    v6_sessions,
+    v7_drafts,
+    v8_withdrawals,
+    v9_private_and_resources,
+];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -156,6 +165,21 @@ fn v7_drafts(conn: &Connection) -> Result<()> {
 /// Why datasets were withdrawn.
 fn v8_withdrawals(conn: &Connection) -> Result<()> {
     conn.execute_batch("CREATE TABLE withdrawals (id TEXT PRIMARY KEY, record TEXT NOT NULL)")?;
+    Ok(())
+}
+
+/// Private datasets; withdrawn ones kept for a restore; files and links that are not tables.
+fn v9_private_and_resources(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "ALTER TABLE datasets ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE datasets ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+         CREATE TABLE resources (
+             dataset TEXT NOT NULL REFERENCES datasets(id),
+             id TEXT NOT NULL,
+             record TEXT NOT NULL,
+             PRIMARY KEY (dataset, id)
+         );",
+    )?;
     Ok(())
 }
 

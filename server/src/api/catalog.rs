@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use super::model::*;
 use super::{ApiQuery, base_url};
 use crate::error::{ApiError, ApiResult, Code, Gone, Problem, RateLimited};
+use crate::reader::Reader;
 use crate::state::AppState;
 
 /// The deepest search page: (page - 1) × per_page stays within the index's u32 offsets.
@@ -70,6 +71,7 @@ pub struct SearchParams {
 )]
 pub async fn search_datasets(
     State(state): State<AppState>,
+    reader: Reader,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<SearchResponse>> {
     let limits = &state.config.limits;
@@ -119,6 +121,7 @@ pub async fn search_datasets(
         sort,
         offset,
         limit: per_page as usize,
+        audience: reader.audience(),
     };
     let found = run_search(&state, query).await?;
     let results = found.hits.into_iter().map(SearchResult::from).collect();
@@ -182,6 +185,7 @@ pub struct SuggestParams {
 )]
 pub async fn suggest(
     State(state): State<AppState>,
+    reader: Reader,
     ApiQuery(p): ApiQuery<SuggestParams>,
 ) -> ApiResult<Json<SuggestResponse>> {
     let limit = p.limit.unwrap_or(5);
@@ -189,9 +193,10 @@ pub async fn suggest(
         return Err(ApiError::new(Code::InvalidParameter, "`limit` must be between 1 and 20"));
     }
     bounded_words(&state, &p.q)?;
-    let index = state.clone();
-    let found =
-        tokio::task::spawn_blocking(move || index.index.suggest(&p.q, limit)).await.map_err(ApiError::internal)??;
+    let (index, audience) = (state.clone(), reader.audience());
+    let found = tokio::task::spawn_blocking(move || index.index.suggest(&p.q, limit, &audience))
+        .await
+        .map_err(ApiError::internal)??;
     Ok(Json(SuggestResponse {
         titles: found
             .titles
@@ -220,9 +225,10 @@ pub async fn suggest(
 pub async fn get_dataset(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    reader: Reader,
     headers: HeaderMap,
 ) -> ApiResult<Json<DatasetDetail>> {
-    let dataset = state.store.catalog().dataset(&id)?;
+    let dataset = reader.dataset(state.store.catalog(), &id)?;
     Ok(Json(DatasetDetail::new(&dataset, &base_url(&state, &headers))))
 }
 
@@ -234,9 +240,9 @@ pub async fn get_dataset(
         (status = 429, response = RateLimited),
     )
 )]
-pub async fn list_organizations(State(state): State<AppState>) -> ApiResult<Json<OrganizationList>> {
+pub async fn list_organizations(State(state): State<AppState>, reader: Reader) -> ApiResult<Json<OrganizationList>> {
     let catalog = state.store.catalog();
-    let datasets = catalog.datasets()?;
+    let datasets = reader.datasets(catalog)?;
     let results: Vec<_> = catalog
         .organizations()?
         .iter()
@@ -258,10 +264,12 @@ pub async fn list_organizations(State(state): State<AppState>) -> ApiResult<Json
 pub async fn get_organization(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    reader: Reader,
 ) -> ApiResult<Json<OrganizationDetail>> {
     let catalog = state.store.catalog();
     let org = catalog.organization(&id)?;
-    let datasets: Vec<DatasetSummary> = catalog.datasets_of(&id)?.iter().map(DatasetSummary::from).collect();
+    let datasets: Vec<DatasetSummary> =
+        reader.only_visible(catalog.datasets_of(&id)?).iter().map(DatasetSummary::from).collect();
     Ok(Json(OrganizationDetail { organization: OrganizationInfo::new(&org, datasets.len() as u64), datasets }))
 }
 
@@ -287,13 +295,13 @@ pub async fn get_organization(
 pub async fn get_report(
     State(state): State<AppState>,
     Path((id, table, version)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    reader: Reader,
 ) -> ApiResult<Json<VersionReport>> {
     let catalog = state.store.catalog();
-    let dataset = catalog.dataset(&id)?;
+    let dataset = reader.dataset(catalog, &id)?;
     let version = super::version_number(&version)?;
     if let Some(draft) = catalog.draft(&id, &table)?.filter(|d| d.number == version)
-        && crate::auth::Caller::of(&headers, &state).is_ok_and(|c| c.0.may_publish(&dataset.meta.organization))
+        && reader.0.as_ref().is_some_and(|u| u.may_publish(&dataset.meta.organization))
     {
         return Ok(Json(VersionReport { dataset: id, table, version, report: draft.new.report }));
     }

@@ -22,6 +22,7 @@ use crate::engine::task::{PageEncoding, SqlEncoding};
 use crate::error::ApiError;
 #[cfg(test)]
 use crate::error::Code;
+use crate::reader::Reader;
 use crate::state::AppState;
 
 /// What a CKAN action answers: its result, or a CKAN error.
@@ -130,9 +131,11 @@ pub async fn action(
 ) -> Response {
     let base = base_url(&state, &headers);
     let help = format!("{base}/api/3/action/help_show?name={name}");
-    let result = match params(raw.as_deref(), &headers, &body) {
-        Ok(p) => dispatch(&state, &base, &name, &p).await,
-        Err(e) => Err(e),
+    let reader = Reader::of(&headers, &state);
+    let result = match (params(raw.as_deref(), &headers, &body), reader) {
+        (Ok(p), Ok(reader)) => dispatch(&state, &reader, &base, &name, &p).await,
+        (Err(e), _) => Err(e),
+        (_, Err(e)) => Err(e.into()),
     };
     match result {
         Ok(result) => Json(json!({"help": help, "success": true, "result": result})).into_response(),
@@ -208,7 +211,9 @@ fn params(raw: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<Map<Str
     Ok(out)
 }
 
-async fn dispatch(state: &AppState, base: &str, name: &str, p: &Map<String, Value>) -> ActionResult {
+/// Runs one action for `reader`: private datasets are in its answers only for their
+/// organization's members, as everywhere else.
+async fn dispatch(state: &AppState, reader: &Reader, base: &str, name: &str, p: &Map<String, Value>) -> ActionResult {
     match name {
         "status_show" => Ok(json!({
             "site_title": "opendata",
@@ -219,17 +224,18 @@ async fn dispatch(state: &AppState, base: &str, name: &str, p: &Map<String, Valu
             "extensions": ["datastore"],
         })),
         "package_list" => {
-            let mut ids: Vec<String> = state.store.catalog().datasets()?.into_iter().map(|d| d.meta.id).collect();
+            let mut ids: Vec<String> = reader.datasets(state.store.catalog())?.into_iter().map(|d| d.meta.id).collect();
             ids.sort();
             Ok(json!(page(ids, p)?))
         }
         "package_show" => {
             let id = required(p, "id")?;
-            let d =
-                state.store.catalog().dataset(&id).map_err(|_| CkanError::not_found(format!("no dataset `{id}`")))?;
+            let d = reader
+                .dataset(state.store.catalog(), &id)
+                .map_err(|_| CkanError::not_found(format!("no dataset `{id}`")))?;
             package(state, base, &d)
         }
-        "package_search" => package_search(state, base, p).await,
+        "package_search" => package_search(state, reader, base, p).await,
         "organization_list" => {
             let orgs = state.store.catalog().organizations()?;
             if flag(p, "all_fields")? {
@@ -242,7 +248,7 @@ async fn dispatch(state: &AppState, base: &str, name: &str, p: &Map<String, Valu
             let id = required(p, "id")?;
             let catalog = state.store.catalog();
             let org = catalog.organization(&id).map_err(|_| CkanError::not_found(format!("no organization `{id}`")))?;
-            let datasets = catalog.datasets_of(&id)?;
+            let datasets = reader.only_visible(catalog.datasets_of(&id)?);
             let mut o = organization(&org, Some(datasets.len()));
             if flag(p, "include_datasets")? {
                 let packages = datasets.iter().map(|d| package(state, base, d)).collect::<Result<Vec<_>, _>>()?;
@@ -254,21 +260,24 @@ async fn dispatch(state: &AppState, base: &str, name: &str, p: &Map<String, Valu
         "group_list" => Ok(json!([])),
         "tag_list" => {
             let mut tags: Vec<String> =
-                state.store.catalog().datasets()?.into_iter().flat_map(|d| d.meta.tags).collect();
+                reader.datasets(state.store.catalog())?.into_iter().flat_map(|d| d.meta.tags).collect();
             tags.sort();
             tags.dedup();
             Ok(json!(tags))
         }
         "resource_show" => {
             let id = required(p, "id")?;
-            let (d, t) = resource_table(state, &id)?;
-            let position = d.tables.iter().position(|x| x.name == t.name).unwrap_or(0);
-            Ok(resource(base, &d, &t, position))
+            let d = reader.datasets(state.store.catalog())?.into_iter().find(|d| {
+                d.tables.iter().any(|t| t.sql_name == id) || d.resources.iter().any(|r| document_id(d, r) == id)
+            });
+            let d = d.ok_or_else(|| CkanError::not_found(format!("Resource was not found: {id}")))?;
+            let all = resources(base, &d);
+            Ok(all.into_iter().find(|r| r["id"] == id.as_str()).unwrap_or_default())
         }
-        "datastore_search" => datastore_search(state, p).await,
+        "datastore_search" => datastore_search(state, reader, p).await,
         "datastore_search_sql" => {
             let sql = required(p, "sql")?;
-            let (head, body) = super::sql::execute(state, sql.clone(), SqlEncoding::Records).await?;
+            let (head, body) = super::sql::execute(state, reader, sql.clone(), SqlEncoding::Records).await?;
             let fields: Vec<Value> =
                 head.columns.iter().map(|c| json!({"id": c.name, "type": ckan_type(&c.kind)})).collect();
             let records: Value = serde_json::from_slice(&body).map_err(ApiError::internal)?;
@@ -391,13 +400,46 @@ fn resource(base: &str, d: &Dataset, t: &Table, position: usize) -> Value {
     })
 }
 
+/// A package's resources: its tables (the datastore serves them), then its documents and
+/// links, in the order they were added.
+fn resources(base: &str, d: &Dataset) -> Vec<Value> {
+    let tables = d.tables.iter().enumerate().map(|(i, t)| resource(base, d, t, i));
+    let documents = d.resources.iter().enumerate().map(|(i, r)| {
+        let stamp = r.created_at.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+        json!({
+            "id": document_id(d, r),
+            "package_id": d.meta.id,
+            "name": r.title,
+            "description": r.description,
+            "format": r.format,
+            "mimetype": r.file.as_ref().map(|_| r.media_type.as_str()),
+            "url": super::resources::url_of(base, r),
+            "url_type": if r.file.is_some() { "upload" } else { "" },
+            "resource_type": if r.file.is_some() { "file.upload" } else { "link" },
+            "datastore_active": false,
+            "size": r.size,
+            "created": stamp,
+            "last_modified": stamp,
+            "position": d.tables.len() + i,
+            "state": "active",
+        })
+    });
+    tables.chain(documents).collect()
+}
+
+/// A document's resource id: unique across the portal, as CKAN's are, and never equal to a
+/// table's `sql_name` (which has no `:`).
+fn document_id(d: &Dataset, r: &opendata_datasets::Resource) -> String {
+    format!("{}:{}", d.meta.id, r.id)
+}
+
 fn package(state: &AppState, base: &str, d: &Dataset) -> ActionResult {
     let m = &d.meta;
     let org = state.store.catalog().organization(&m.organization).ok();
     let created =
         d.tables.iter().filter_map(|t| t.versions.first().map(|v| v.created_at)).min().unwrap_or(d.updated_at);
     let stamp = |t: chrono::DateTime<chrono::Utc>| t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
-    let resources: Vec<Value> = d.tables.iter().enumerate().map(|(i, t)| resource(base, d, t, i)).collect();
+    let resources = resources(base, d);
     Ok(json!({
         "id": m.id,
         "name": m.id,
@@ -415,12 +457,12 @@ fn package(state: &AppState, base: &str, d: &Dataset) -> ActionResult {
         "metadata_created": stamp(created),
         "metadata_modified": stamp(d.updated_at),
         "state": "active",
-        "private": false,
+        "private": m.private,
         "type": "dataset",
         "groups": [],
         "extras": [],
         "resources": resources,
-        "num_resources": d.tables.len(),
+        "num_resources": d.tables.len() + d.resources.len(),
     }))
 }
 
@@ -460,7 +502,7 @@ fn filter_query(fq: &str, query: &mut search_index::SearchQuery) -> Result<(), C
     Ok(())
 }
 
-async fn package_search(state: &AppState, base: &str, p: &Map<String, Value>) -> ActionResult {
+async fn package_search(state: &AppState, reader: &Reader, base: &str, p: &Map<String, Value>) -> ActionResult {
     let rows = number(p, "rows", 10, 1000)?;
     let start = number(p, "start", 0, usize::MAX)?;
     let sort_text = text(p, "sort").unwrap_or_else(|| "score desc, metadata_modified desc".into());
@@ -475,7 +517,14 @@ async fn package_search(state: &AppState, base: &str, p: &Map<String, Value>) ->
         }
     };
     let q = text(p, "q").filter(|q| q.trim() != "*:*" && !q.trim().is_empty());
-    let mut query = search_index::SearchQuery { q, sort, offset: start, limit: rows.max(1), ..Default::default() };
+    let mut query = search_index::SearchQuery {
+        q,
+        sort,
+        offset: start,
+        limit: rows.max(1),
+        audience: reader.audience(),
+        ..Default::default()
+    };
     if let Some(fq) = text(p, "fq") {
         filter_query(&fq, &mut query)?;
     }
@@ -484,7 +533,7 @@ async fn package_search(state: &AppState, base: &str, p: &Map<String, Value>) ->
     let mut results = Vec::new();
     if rows > 0 {
         for hit in &found.hits {
-            if let Ok(d) = catalog.dataset(&hit.id) {
+            if let Ok(d) = reader.dataset(catalog, &hit.id) {
                 results.push(package(state, base, &d)?);
             }
         }
@@ -516,8 +565,8 @@ async fn package_search(state: &AppState, base: &str, p: &Map<String, Value>) ->
 }
 
 /// The dataset and table behind a resource id (a table's `sql_name`).
-fn resource_table(state: &AppState, id: &str) -> Result<(Dataset, Table), CkanError> {
-    for d in state.store.catalog().datasets()? {
+fn resource_table(state: &AppState, reader: &Reader, id: &str) -> Result<(Dataset, Table), CkanError> {
+    for d in reader.datasets(state.store.catalog())? {
         if let Some(t) = d.tables.iter().find(|t| t.sql_name == id).cloned() {
             return Ok((d, t));
         }
@@ -525,9 +574,9 @@ fn resource_table(state: &AppState, id: &str) -> Result<(Dataset, Table), CkanEr
     Err(CkanError::not_found(format!("Resource was not found: {id}")))
 }
 
-async fn datastore_search(state: &AppState, p: &Map<String, Value>) -> ActionResult {
+async fn datastore_search(state: &AppState, reader: &Reader, p: &Map<String, Value>) -> ActionResult {
     let resource_id = required(p, "resource_id")?;
-    let (d, t) = resource_table(state, &resource_id)?;
+    let (d, t) = resource_table(state, reader, &resource_id)?;
     let limit = number(p, "limit", 100, state.config.limits.max_rows)?;
     let offset = number(p, "offset", 0, usize::MAX)?;
     let raw = rows_query(p, limit, offset)?;
@@ -540,7 +589,7 @@ async fn datastore_search(state: &AppState, p: &Map<String, Value>) -> ActionRes
         }
     };
     let super::rows::Page { version, request, body, total, .. } =
-        super::rows::page_of(state, &d.meta.id, &t.name, &raw, encoding).await?;
+        super::rows::page_of(state, reader, &d.meta.id, &t.name, &raw, encoding).await?;
     let fields: Vec<Value> = request
         .select
         .iter()

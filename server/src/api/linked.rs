@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::base_url;
 use crate::error::{ApiError, ApiResult, Code};
+use crate::reader::Reader;
 use crate::state::AppState;
 
 const DCAT: &str = "http://www.w3.org/ns/dcat#";
@@ -257,6 +258,53 @@ fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) 
             }
         }
     }
+    for r in &d.resources {
+        let dist = format!("{base}/api/v1/datasets/{}/resources/{}", m.id, r.id);
+        g.iri(&ds, &format!("{DCAT}distribution"), dist.clone());
+        g.iri(&dist, RDF_TYPE, format!("{DCAT}Distribution"));
+        g.text(&dist, &format!("{DCT}title"), &r.title, None);
+        if !r.description.is_empty() {
+            g.text(&dist, &format!("{DCT}description"), &r.description, None);
+        }
+        g.iri(&dist, &format!("{DCAT}accessURL"), super::resources::url_of(base, r));
+        if r.file.is_some() {
+            g.iri(&dist, &format!("{DCAT}downloadURL"), dist.clone());
+            g.text(&dist, &format!("{DCAT}mediaType"), &r.media_type, None);
+        }
+        if let Some(size) = r.size {
+            g.typed(&dist, &format!("{DCAT}byteSize"), size.to_string(), "decimal");
+        }
+        g.text(&dist, &format!("{DCT}format"), &r.format, None);
+        g.iri(&dist, &format!("{DCT}license"), opendata_datasets::license::iri(&m.license));
+        g.typed(&dist, &format!("{DCT}modified"), stamp(r.created_at), "dateTime");
+    }
+    if let Some(code) = m.frequency.as_deref().and_then(frequency_code) {
+        let eu = "http://publications.europa.eu/resource/authority/frequency/";
+        g.iri(&ds, &format!("{DCT}accrualPeriodicity"), format!("{eu}{code}"));
+    }
+    if let Some(place) = &m.spatial {
+        let location = format!("{ds}#spatial");
+        g.iri(&ds, &format!("{DCT}spatial"), location.clone());
+        g.iri(&location, RDF_TYPE, format!("{DCT}Location"));
+        g.text(&location, "http://www.w3.org/2004/02/skos/core#prefLabel", place, None);
+    }
+}
+
+/// The EU frequency vocabulary's code (DCAT-AP's `dct:accrualPeriodicity`) for a dataset's
+/// update frequency.
+fn frequency_code(frequency: &str) -> Option<&'static str> {
+    Some(match frequency {
+        "continuous" => "CONT",
+        "daily" => "DAILY",
+        "weekly" => "WEEKLY",
+        "monthly" => "MONTHLY",
+        "quarterly" => "QUARTERLY",
+        "biannual" => "ANNUAL_2",
+        "annual" => "ANNUAL",
+        "irregular" => "IRREG",
+        "never" => "NEVER",
+        _ => return None,
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -292,6 +340,7 @@ impl RdfFormat {
 /// page (`?page=N`, from 1; `?modified_since=2024-01-01` for harvesting what changed).
 pub async fn catalog(
     State(state): State<AppState>,
+    reader: Reader,
     uri: axum::http::Uri,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
@@ -321,7 +370,7 @@ pub async fn catalog(
     let base = base_url(&state, &headers);
     let catalog_store = state.store.catalog();
     let orgs = catalog_store.organizations()?;
-    let mut datasets = catalog_store.datasets()?;
+    let mut datasets = reader.datasets(catalog_store)?;
     datasets.retain(|d| since.is_none_or(|s| d.updated_at >= s));
     datasets.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
     let pages = datasets.len().div_ceil(PAGE_SIZE).max(1);
@@ -359,9 +408,9 @@ pub async fn catalog(
 }
 
 /// A dataset and its publisher (absent only if the catalog lost it).
-fn load(state: &AppState, id: &str) -> ApiResult<(Dataset, Option<Organization>)> {
+fn load(state: &AppState, reader: &Reader, id: &str) -> ApiResult<(Dataset, Option<Organization>)> {
     let catalog = state.store.catalog();
-    let d = catalog.dataset(id)?;
+    let d = reader.dataset(catalog, id)?;
     let org = catalog.organization(&d.meta.organization).ok();
     Ok((d, org))
 }
@@ -370,12 +419,13 @@ fn load(state: &AppState, id: &str) -> ApiResult<(Dataset, Option<Organization>)
 pub async fn dataset(
     State(state): State<AppState>,
     Path(file): Path<String>,
+    reader: Reader,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let Some((id, format)) = RdfFormat::of(&file) else {
         return Err(ApiError::new(Code::RouteNotFound, format!("no `/datasets/{file}`; try {file}.jsonld or .ttl")));
     };
-    let (d, org) = load(&state, id)?;
+    let (d, org) = load(&state, &reader, id)?;
     let mut g = Graph::default();
     let base = base_url(&state, &headers);
     describe(&mut g, &base, &d, org.as_ref());
@@ -427,9 +477,10 @@ pub fn schema_org(base: &str, d: &Dataset, org: Option<&Organization>) -> Value 
 pub async fn schema_org_json(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    reader: Reader,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (d, org) = load(&state, &id)?;
+    let (d, org) = load(&state, &reader, &id)?;
     let body = schema_org(&base_url(&state, &headers), &d, org.as_ref()).to_string();
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/ld+json"))], body).into_response())
 }
@@ -439,10 +490,11 @@ pub async fn schema_org_json(
 pub async fn datapackage(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    reader: Reader,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let base = base_url(&state, &headers);
-    let (d, org) = load(&state, &id)?;
+    let (d, org) = load(&state, &reader, &id)?;
     let m = &d.meta;
     let resources: Vec<Value> = d
         .tables
@@ -496,8 +548,27 @@ pub async fn datapackage(
             .unwrap_or_default()
         })
         .collect();
+    // Documents are resources too; with them the package is no longer only tabular.
+    let documents = d.resources.iter().map(|r| {
+        let mut out = json!({
+            "name": format!("document-{}", r.id),
+            "title": r.title,
+            "path": super::resources::url_of(&base, r),
+            "format": r.format.to_lowercase(),
+            "mediatype": r.media_type,
+        });
+        if !r.description.is_empty() {
+            out["description"] = json!(r.description);
+        }
+        if let Some(size) = r.size {
+            out["bytes"] = json!(size);
+        }
+        out
+    });
+    let profile = if d.resources.is_empty() { "tabular-data-package" } else { "data-package" };
+    let resources: Vec<Value> = resources.into_iter().chain(documents).collect();
     let body = json!({
-        "profile": "tabular-data-package",
+        "profile": profile,
         "name": m.id,
         "title": m.title,
         "description": m.description,

@@ -7,9 +7,11 @@ pub mod linked;
 pub mod meta;
 pub mod model;
 pub mod originals;
+pub mod resources;
 pub mod rows;
 pub mod sql;
 pub mod uploads;
+pub mod withdrawals;
 pub mod write;
 
 use axum::Router;
@@ -49,7 +51,11 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         ckan::action,
         write::create_dataset,
         write::update_dataset,
-        write::withdraw_dataset,
+        withdrawals::withdraw_dataset,
+        withdrawals::restore_dataset,
+        resources::create,
+        resources::download,
+        resources::delete,
         write::upload_version,
         drafts::publish,
         drafts::reread,
@@ -102,8 +108,15 @@ pub fn router(state: AppState) -> Router {
         .route("/datasets/{id}/schema.json", get(linked::schema_org_json))
         .route(
             "/api/v1/datasets/{id}",
-            get(catalog::get_dataset).patch(write::update_dataset).delete(write::withdraw_dataset),
+            get(catalog::get_dataset).patch(write::update_dataset).delete(withdrawals::withdraw_dataset),
         )
+        .route("/api/v1/datasets/{id}/restore", axum::routing::post(withdrawals::restore_dataset))
+        // Documents stream to disk within `limits.max_upload_bytes`, not axum's 2 MB.
+        .route(
+            "/api/v1/datasets/{id}/resources",
+            axum::routing::post(resources::create).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/datasets/{id}/resources/{resource}", get(resources::download).delete(resources::delete))
         .route("/api/v1/datasets/{id}/tables/{table}/versions", axum::routing::post(write::upload_version))
         .route("/api/v1/datasets/{id}/tables/{table}/columns", axum::routing::patch(write::edit_columns))
         .route("/api/v1/jobs/{id}", get(write::get_job))
@@ -120,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ratelimit::limit))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), known_host))
+        .route_layer(axum::middleware::from_fn(private_to_reader))
         .with_state(state.clone());
     // Health checks are never rate-limited.
     let api = Router::new().route("/healthz", get(meta::healthz)).with_state(state).merge(limited);
@@ -127,6 +141,30 @@ pub fn router(state: AppState) -> Router {
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
+}
+
+/// An answer to a request that names its reader (a token, or a session cookie) may hold a
+/// private dataset: no shared cache may keep it. And any answer may differ by reader (a
+/// private dataset is a 404 to others), so every one says it varies by both.
+async fn private_to_reader(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let named = request.headers().contains_key(header::AUTHORIZATION)
+        || request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(';').any(|pair| pair.trim().split('=').next() == Some(crate::accounts::COOKIE)));
+    let mut res = next.run(request).await;
+    let headers = res.headers_mut();
+    headers.append(header::VARY, axum::http::HeaderValue::from_static("Authorization, Cookie"));
+    let stricter = headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("no-store") || v.contains("private"));
+    if named && !stricter {
+        headers.insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-cache"));
+    }
+    res
 }
 
 /// `Query` that answers malformed parameters in the API's own error shape.

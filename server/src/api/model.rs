@@ -368,17 +368,34 @@ pub struct DatasetDetail {
     pub summary: DatasetSummary,
     /// Where the data comes from: a URL or a citation.
     pub source: Option<String>,
+    /// How often it is updated: `continuous`, `daily`, `weekly`, `monthly`, `quarterly`,
+    /// `biannual`, `annual`, `irregular` or `never`.
+    pub frequency: Option<String>,
+    /// The period the data covers, as its publisher writes it.
+    pub temporal: Option<String>,
+    /// The places it covers.
+    pub spatial: Option<String>,
+    /// Seen only by its organization's members.
+    pub private: bool,
     pub created_at: DateTime<Utc>,
     pub tables: Vec<TableInfo>,
+    /// Files and links that are not tables: documents, archives, images, links.
+    pub resources: Vec<super::resources::ResourceView>,
 }
 
 impl DatasetDetail {
     pub fn new(d: &ds::Dataset, base_url: &str) -> Self {
+        let m = &d.meta;
         Self {
             summary: DatasetSummary::from(d),
-            source: d.meta.source.clone(),
+            source: m.source.clone(),
+            frequency: m.frequency.clone(),
+            temporal: m.temporal.clone(),
+            spatial: m.spatial.clone(),
+            private: m.private,
             created_at: d.created_at,
             tables: d.tables.iter().map(|t| TableInfo::new(t, base_url)).collect(),
+            resources: d.resources.iter().map(|r| super::resources::ResourceView::new(r, base_url)).collect(),
         }
     }
 }

@@ -27,7 +27,7 @@ fn content_type(format: &str) -> &'static str {
 
 /// `attachment` with the agency's file name: ASCII in `filename` (others become `_`), and
 /// the name as given in `filename*` (RFC 6266), so a Cyrillic name survives.
-fn disposition(name: &str) -> HeaderValue {
+pub(crate) fn disposition(name: &str) -> HeaderValue {
     let ascii: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || "._- ".contains(c) { c } else { '_' }).collect();
     let encoded: String = name
@@ -82,9 +82,10 @@ fn disposition(name: &str) -> HeaderValue {
 pub async fn original(
     State(state): State<AppState>,
     Path((id, table, version)): Path<(String, String, String)>,
+    reader: crate::reader::Reader,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let dataset = state.store.catalog().dataset(&id)?;
+    let dataset = reader.dataset(state.store.catalog(), &id)?;
     let t = dataset.table(&table)?;
     let number = super::version_number(&version)?;
     let v = t.version(Some(number))?;

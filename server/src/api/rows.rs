@@ -19,6 +19,7 @@ use crate::engine::PageBody;
 use crate::engine::params::{Cursor, RawParams, RowsFormat, RowsRequest};
 use crate::engine::task::{ChartTask, ExportTask, PageEncoding, TableFile};
 use crate::error::{ApiError, ApiResult, Code, Gone, Problem, RateLimited};
+use crate::reader::Reader;
 use crate::state::AppState;
 
 /// A table version and the validated request against it.
@@ -30,8 +31,8 @@ struct Resolved {
     pinned: bool,
 }
 
-fn resolve(state: &AppState, id: &str, table: &str, raw: Option<&str>) -> ApiResult<Resolved> {
-    let dataset = state.store.catalog().dataset(id)?;
+fn resolve(state: &AppState, reader: &Reader, id: &str, table: &str, raw: Option<&str>) -> ApiResult<Resolved> {
+    let dataset = reader.dataset(state.store.catalog(), id)?;
     let table = dataset
         .tables
         .into_iter()
@@ -104,12 +105,13 @@ pub(crate) async fn local_file(state: &AppState, version: &TableVersion) -> ApiR
 /// same data (CKAN's `datastore_search`, the web preview) translate into this syntax.
 pub(crate) async fn page_of(
     state: &AppState,
+    reader: &Reader,
     id: &str,
     table: &str,
     raw: &str,
     encoding: PageEncoding,
 ) -> ApiResult<Page> {
-    let Resolved { version, request, .. } = resolve(state, id, table, Some(raw))?;
+    let Resolved { version, request, .. } = resolve(state, reader, id, table, Some(raw))?;
     let page = state.engine.page(file_of(state, &version).await?, raw, &request, encoding).await?;
     let next = page.after.map(|after| Cursor { version: version.version, after }.encode());
     Ok(Page { version, request, body: page.body, total: page.total, next })
@@ -119,12 +121,13 @@ pub(crate) async fn page_of(
 /// `spec_pairs` ask for it; none when they ask for no chart.
 pub(crate) async fn chart_of(
     state: &AppState,
+    reader: &Reader,
     id: &str,
     table: &str,
     raw: &str,
     spec_pairs: &[(String, String)],
 ) -> ApiResult<Option<(ChartSpec, Chart)>> {
-    let Resolved { version, .. } = resolve(state, id, table, Some(raw))?;
+    let Resolved { version, .. } = resolve(state, reader, id, table, Some(raw))?;
     let Some(spec) = ChartSpec::parse(spec_pairs, &version.columns)? else { return Ok(None) };
     let task = ChartTask {
         table: file_of(state, &version).await?,
@@ -188,21 +191,23 @@ pub(crate) struct Page {
 pub async fn rows(
     State(state): State<AppState>,
     Path((id, table)): Path<(String, String)>,
+    reader: Reader,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    rows_as(state, id, table, raw, headers, None).await
+    rows_as(state, reader, id, table, raw, headers, None).await
 }
 
 async fn rows_as(
     state: AppState,
+    reader: Reader,
     id: String,
     table: String,
     raw: Option<String>,
     headers: HeaderMap,
     forced: Option<RowsFormat>,
 ) -> ApiResult<Response> {
-    let Resolved { version, request, pinned, .. } = resolve(&state, &id, &table, raw.as_deref())?;
+    let Resolved { version, request, pinned, .. } = resolve(&state, &reader, &id, &table, raw.as_deref())?;
     let format = forced.or(request.format).unwrap_or(RowsFormat::Json);
     let etag = validator(&version, &format!("rows.{format:?}"), raw.as_deref());
     if client_has(&headers, &etag) {
@@ -308,6 +313,7 @@ fn next_query(raw: Option<&str>, cursor: &str) -> String {
 pub async fn table_file(
     State(state): State<AppState>,
     Path((id, table, file)): Path<(String, String, String)>,
+    reader: Reader,
     RawQuery(raw): RawQuery,
     Client(client): Client,
     headers: HeaderMap,
@@ -319,7 +325,7 @@ pub async fn table_file(
         _ => None,
     };
     if let Some(format) = rows_format {
-        return rows_as(state, id, table, raw, headers, Some(format)).await;
+        return rows_as(state, reader, id, table, raw, headers, Some(format)).await;
     }
     let Some(format) = ExportFormat::from_file_name(&file) else {
         return Err(ApiError::new(
@@ -327,7 +333,7 @@ pub async fn table_file(
             format!("no file `{file}`; use data.parquet, data.csv, data.ndjson, data.xlsx or rows.json"),
         ));
     };
-    let Resolved { table: t, version, request, pinned } = resolve(&state, &id, &table, raw.as_deref())?;
+    let Resolved { table: t, version, request, pinned } = resolve(&state, &reader, &id, &table, raw.as_deref())?;
     let file_name = format!("{}__{}_v{}.{}", id, t.name, version.version, format.extension());
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")).map_err(ApiError::internal)?;

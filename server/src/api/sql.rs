@@ -12,6 +12,7 @@ use crate::engine::memtable::Load;
 use crate::engine::params::RowsFormat;
 use crate::engine::task::{SqlEncoding, SqlHead, SqlTable, SqlTask};
 use crate::error::{ApiError, ApiResult, Code, Problem, RateLimited};
+use crate::reader::Reader;
 use crate::state::AppState;
 
 /// The result of a query.
@@ -51,9 +52,9 @@ pub struct SqlResponse {
         (status = 429, response = RateLimited),
     )
 )]
-pub async fn sql_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+pub async fn sql_get(State(state): State<AppState>, reader: Reader, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let (q, format) = params(raw.as_deref().unwrap_or_default().as_bytes());
-    run(state, q, format).await
+    run(state, &reader, q, format).await
 }
 
 /// Run a read-only SQL query sent in the body.
@@ -72,6 +73,7 @@ pub async fn sql_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
 )]
 pub async fn sql_post(
     State(state): State<AppState>,
+    reader: Reader,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -95,7 +97,7 @@ pub async fn sql_post(
             String::from_utf8(body.to_vec()).map_err(|_| ApiError::new(Code::InvalidSql, "the query is not UTF-8"))?,
         );
     }
-    run(state, q, format).await
+    run(state, &reader, q, format).await
 }
 
 fn params(query: &[u8]) -> (Option<String>, Option<String>) {
@@ -110,12 +112,12 @@ fn params(query: &[u8]) -> (Option<String>, Option<String>) {
     (q, format)
 }
 
-async fn run(state: AppState, q: Option<String>, format: Option<String>) -> ApiResult<Response> {
+async fn run(state: AppState, reader: &Reader, q: Option<String>, format: Option<String>) -> ApiResult<Response> {
     let q = q
         .filter(|q| !q.trim().is_empty())
         .ok_or_else(|| ApiError::new(Code::InvalidParameter, "give the query as `q`"))?;
     let format = format.as_deref().map(RowsFormat::parse).transpose()?.unwrap_or(RowsFormat::Json);
-    let (head, body) = execute(&state, q, SqlEncoding::Body(format)).await?;
+    let (head, body) = execute(&state, reader, q, SqlEncoding::Body(format)).await?;
     let kind = match format {
         RowsFormat::Json => "application/json",
         RowsFormat::Csv => "text/csv; charset=utf-8",
@@ -130,7 +132,12 @@ async fn run(state: AppState, q: Option<String>, format: Option<String>) -> ApiR
 
 /// Checks one query, names its tables' files, and runs it in a query worker: the result's
 /// columns and whether it stopped at `limits.max_rows`, and the result in `encoding`.
-pub(crate) async fn execute(state: &AppState, q: String, encoding: SqlEncoding) -> ApiResult<(SqlHead, Vec<u8>)> {
+pub(crate) async fn execute(
+    state: &AppState,
+    reader: &Reader,
+    q: String,
+    encoding: SqlEncoding,
+) -> ApiResult<(SqlHead, Vec<u8>)> {
     let bounds = state.config.limits.sql_bounds();
     // Off the async threads: a query of the largest allowed size takes a while to tokenize.
     let (q, checked) = tokio::task::spawn_blocking(move || {
@@ -140,7 +147,8 @@ pub(crate) async fn execute(state: &AppState, q: String, encoding: SqlEncoding) 
     .await
     .map_err(ApiError::internal)?;
     let crate::engine::sql::Checked { relations, joins, .. } = checked?;
-    let datasets = state.store.catalog().datasets()?;
+    // A private table is no table at all to a reader outside its organization.
+    let datasets = reader.datasets(state.store.catalog())?;
     let mut tables = Vec::with_capacity(relations.len());
     let mut versions = Vec::with_capacity(relations.len());
     for r in &relations {

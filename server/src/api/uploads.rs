@@ -49,6 +49,36 @@ pub(crate) async fn receive<E: std::fmt::Display>(
     Ok(size)
 }
 
+/// `Multipart` that answers a malformed form (no boundary, not multipart) in the API's own
+/// error shape.
+#[derive(Debug)]
+pub struct ApiMultipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiMultipart {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Multipart::from_request(req, state)
+            .await
+            .map(ApiMultipart)
+            .map_err(|e| ApiError::new(Code::InvalidParameter, format!("the body must be a multipart form: {e}")))
+    }
+}
+
+/// A form field that is not the file, read up to `max` bytes: an upload route takes bodies
+/// as large as an upload, so its other fields are bounded here instead. Longer or
+/// non-UTF-8 text reads as empty, which the form then refuses as missing.
+pub(crate) async fn bounded_text(mut field: axum::extract::multipart::Field<'_>, max: usize) -> String {
+    let mut bytes = Vec::new();
+    while let Ok(Some(chunk)) = field.chunk().await {
+        if bytes.len() + chunk.len() > max {
+            return String::new();
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
 /// A new job's id.
 pub(crate) fn job_id() -> ApiResult<String> {
     crate::jobs::new_id().map_err(|e| ApiError::internal(format!("no randomness: {e}")))

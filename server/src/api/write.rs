@@ -40,6 +40,16 @@ pub struct NewDataset {
     /// Where the data comes from. A dataset with a source and no tables is a
     /// metadata-only entry linking to an external resource.
     pub source: Option<String>,
+    /// How often it is updated: `continuous`, `daily`, `weekly`, `monthly`, `quarterly`,
+    /// `biannual`, `annual`, `irregular` or `never`.
+    pub frequency: Option<String>,
+    /// The period the data covers (`2010–2024`).
+    pub temporal: Option<String>,
+    /// The places it covers (`Ulaanbaatar, by district`).
+    pub spatial: Option<String>,
+    /// Seen only by the organization's members until made public.
+    #[serde(default)]
+    pub private: bool,
 }
 
 /// Metadata to change; what is absent stays.
@@ -55,6 +65,11 @@ pub struct DatasetPatch {
     pub tags: Option<Vec<String>>,
     pub license: Option<String>,
     pub source: Option<String>,
+    pub frequency: Option<String>,
+    pub temporal: Option<String>,
+    pub spatial: Option<String>,
+    /// `true` hides it from everyone outside the organization; `false` publishes it.
+    pub private: Option<bool>,
 }
 
 /// An ingest job, as `GET /api/v1/jobs/{id}` reports it.
@@ -79,12 +94,12 @@ pub struct JobView {
     pub report: Option<serde_json::Value>,
 }
 
-fn entry(user: &User, action: &str, target: &str, detail: String) -> AuditEntry {
+pub(crate) fn entry(user: &User, action: &str, target: &str, detail: String) -> AuditEntry {
     AuditEntry { at: Utc::now(), user: user.id.clone(), action: action.into(), target: target.into(), detail }
 }
 
 /// Makes `change` with its audit entry, in one transaction.
-fn audited(
+pub(crate) fn audited(
     state: &AppState,
     user: &User,
     change: Change<'_>,
@@ -147,6 +162,7 @@ pub(crate) fn create(state: &AppState, user: &User, new: NewDataset) -> ApiResul
     if let Some(license) = &new.license {
         valid_license(license)?;
     }
+    valid_frequency(new.frequency.as_deref())?;
     let catalog = state.store.catalog();
     known_organization(state, &new.organization)?;
     match catalog.dataset(&new.id) {
@@ -164,6 +180,10 @@ pub(crate) fn create(state: &AppState, user: &User, new: NewDataset) -> ApiResul
         tags: new.tags,
         license: new.license.unwrap_or_else(|| "CC-BY-4.0".into()),
         source: new.source,
+        frequency: new.frequency.filter(|f| !f.is_empty()),
+        temporal: new.temporal.filter(|t| !t.trim().is_empty()),
+        spatial: new.spatial.filter(|s| !s.trim().is_empty()),
+        private: new.private,
     };
     audited(state, user, Change::Dataset(&meta), "dataset.create", &meta.id, meta.title.clone())?;
     reindex(state, &meta.id)?;
@@ -178,6 +198,16 @@ fn known_organization(state: &AppState, id: &str) -> ApiResult<()> {
             Err(ApiError::new(Code::InvalidParameter, format!("no organization `{id}`")))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+fn valid_frequency(frequency: Option<&str>) -> ApiResult<()> {
+    match frequency {
+        Some(f) if !f.is_empty() && !opendata_datasets::FREQUENCIES.contains(&f) => Err(ApiError::new(
+            Code::InvalidParameter,
+            format!("`frequency` is one of {}, not `{f}`", opendata_datasets::FREQUENCIES.join(", ")),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -250,7 +280,23 @@ pub(crate) fn update(state: &AppState, user: &User, id: &str, patch: DatasetPatc
     }
     meta.license = patch.license.unwrap_or(meta.license);
     meta.source = patch.source.or(meta.source);
-    audited(state, user, Change::Dataset(&meta), "dataset.update", id, detail)?;
+    valid_frequency(patch.frequency.as_deref())?;
+    // An empty text clears a field: a coverage once set can be taken back.
+    let clear = |v: Option<String>, old: Option<String>| match v {
+        Some(v) if v.trim().is_empty() => None,
+        Some(v) => Some(v),
+        None => old,
+    };
+    meta.frequency = clear(patch.frequency, meta.frequency);
+    meta.temporal = clear(patch.temporal, meta.temporal);
+    meta.spatial = clear(patch.spatial, meta.spatial);
+    let action = match patch.private {
+        Some(true) if !meta.private => "dataset.make_private",
+        Some(false) if meta.private => "dataset.make_public",
+        _ => "dataset.update",
+    };
+    meta.private = patch.private.unwrap_or(meta.private);
+    audited(state, user, Change::Dataset(&meta), action, id, detail)?;
     reindex(state, id)
 }
 
@@ -263,56 +309,6 @@ fn may_publish(user: &User, organization: &str) -> ApiResult<()> {
             format!("`{}` may not publish for the organization `{organization}`", user.id),
         ))
     }
-}
-
-/// Why a dataset is withdrawn.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct WithdrawParams {
-    /// Shown to everyone who follows a link to it afterwards (`410 Gone`).
-    #[param(example = "replaced by road-accidents-2025, which counts injuries too")]
-    pub reason: Option<String>,
-}
-
-/// Withdraw a dataset.
-///
-/// It leaves the catalog, the search index and every listing; its address then answers
-/// `410 Gone` with the reason given. Only an admin of the organization (or a site admin)
-/// may withdraw; editors publish.
-#[utoipa::path(
-    delete, path = "/api/v1/datasets/{id}", tag = "publish", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Dataset id", example = "road-accidents"), WithdrawParams),
-    responses(
-        (status = 204, description = "Withdrawn"),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, description = "No such dataset", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "Already withdrawn", body = Problem, content_type = "application/problem+json"),
-        (status = 429, response = RateLimited),
-    )
-)]
-pub async fn withdraw_dataset(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    ApiQuery(p): ApiQuery<WithdrawParams>,
-    caller: Caller,
-) -> ApiResult<StatusCode> {
-    let catalog = state.store.catalog();
-    let meta = catalog.dataset(&id)?.meta;
-    caller.check_admin(&meta.organization)?;
-    let reason: String = p.reason.unwrap_or_default().trim().chars().take(1000).collect();
-    let withdrawal = opendata_datasets::Withdrawal {
-        dataset: id.clone(),
-        organization: meta.organization.clone(),
-        title: meta.title.clone(),
-        reason: if reason.is_empty() { "withdrawn by its publisher".into() } else { reason },
-        at: Utc::now(),
-        by: caller.0.id.clone(),
-    };
-    audited(&state, &caller.0, Change::Withdraw(&withdrawal), "dataset.withdraw", &id, meta.title)?;
-    catalog.cancel_queued_jobs(&id, "the dataset was withdrawn before the upload ran")?;
-    state.index.remove(&id)?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Upload options.

@@ -47,6 +47,12 @@ fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, same_site: 
     HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// The user of a request's session cookie, if it carries a live session.
+pub(crate) fn session_user(headers: &HeaderMap, state: &AppState) -> Result<Option<User>, ApiError> {
+    let Some(secret) = cookie(headers, COOKIE) else { return Ok(None) };
+    Ok(accounts::resume(state.store.catalog(), secret)?.map(|(_, user)| user))
+}
+
 /// Where to go after signing in: a path on this site, never another site's URL.
 fn local_next(next: Option<&str>) -> &str {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or("/publish")

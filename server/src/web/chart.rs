@@ -115,18 +115,20 @@ pub(super) fn chart_title(lang: Lang, columns: &[opendata_datasets::Column], spe
 pub(super) async fn chart_svg(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    reader: crate::reader::Reader,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let pairs = pairs(raw.as_deref());
     let lang = lang_of(&pairs);
-    let d = state.store.catalog().dataset(&id)?;
+    let d = reader.dataset(state.store.catalog(), &id)?;
     let View { table, chart: chart_pairs, filters } = view(&pairs, &d);
     let raw = {
         let mut raw = form_urlencoded::Serializer::new(String::new());
         raw.extend_pairs(&filters);
         raw.finish()
     };
-    let Some((spec, chart)) = crate::api::rows::chart_of(&state, &id, &table, &raw, &chart_pairs).await? else {
+    let Some((spec, chart)) = crate::api::rows::chart_of(&state, &reader, &id, &table, &raw, &chart_pairs).await?
+    else {
         return Err(crate::error::ApiError::new(
             crate::error::Code::InvalidParameter,
             "`chart.x` names the column along the x axis",

@@ -12,22 +12,24 @@ use super::layout::{View, lang_of, page, pairs, title_in, view, with};
 use super::preview::preview;
 use crate::api::base_url;
 use crate::error::ApiResult;
+use crate::reader::Reader;
 use crate::state::AppState;
 
 pub(super) async fn dataset(
     state: State<AppState>,
     Path(file): Path<String>,
+    reader: Reader,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     if crate::api::linked::is_rdf(&file) {
-        return crate::api::linked::dataset(state, Path(file), headers).await;
+        return crate::api::linked::dataset(state, Path(file), reader, headers).await;
     }
     let State(state) = state;
     let pairs = pairs(raw.as_deref());
     let lang = lang_of(&pairs);
     let catalog = state.store.catalog();
-    let d = catalog.dataset(&file)?;
+    let d = reader.dataset(catalog, &file)?;
     let org = catalog.organization(&d.meta.organization).ok();
     let base = base_url(&state, &headers);
     let ld = crate::api::linked::schema_org(&base, &d, org.as_ref()).to_string().replace("</", "<\\/");
@@ -42,11 +44,19 @@ pub(super) async fn dataset(
             raw.append_pair("limit", "20");
             raw.finish()
         };
-        let page = crate::api::rows::page_of(&state, &m.id, &selected, &raw, crate::engine::task::PageEncoding::Values)
+        let page = crate::api::rows::page_of(
+            &state,
+            &reader,
+            &m.id,
+            &selected,
+            &raw,
+            crate::engine::task::PageEncoding::Values,
+        )
+        .await
+        .map_err(|e| e.detail);
+        let chart = crate::api::rows::chart_of(&state, &reader, &m.id, &selected, &raw, &chart_pairs)
             .await
             .map_err(|e| e.detail);
-        let chart =
-            crate::api::rows::chart_of(&state, &m.id, &selected, &raw, &chart_pairs).await.map_err(|e| e.detail);
         (Some(page), chart.transpose())
     } else {
         (None, None)
@@ -78,6 +88,29 @@ pub(super) async fn dataset(
                 p.tags { @for tag in &m.tags { a href=(with("/datasets", &[("lang".to_owned(), lang.code().to_owned())], "tag", Some(tag))) { (tag) } " " } }
             }
             @if !description.is_empty() { p { (description) } }
+            @if m.private { p.badge { (t(lang, "private_badge")) } }
+            @if m.frequency.is_some() || m.temporal.is_some() || m.spatial.is_some() {
+                dl.coverage {
+                    @if let Some(f) = &m.frequency { dt { (t(lang, "frequency")) } dd { (t(lang, f)) } }
+                    @if let Some(v) = &m.temporal { dt { (t(lang, "temporal")) } dd { (v) } }
+                    @if let Some(v) = &m.spatial { dt { (t(lang, "spatial")) } dd { (v) } }
+                }
+            }
+            @if !d.resources.is_empty() {
+                section.documents {
+                    h2 { (t(lang, "documents")) }
+                    ul {
+                        @for r in &d.resources {
+                            li {
+                                a href=(crate::api::resources::url_of("", r)) rel=[r.file.is_none().then_some("nofollow")] { (r.title) }
+                                " · " (r.format)
+                                @if let Some(size) = r.size { " · " (super::layout::human_bytes(size)) }
+                                @if !r.description.is_empty() { br; small { (r.description) } }
+                            }
+                        }
+                    }
+                }
+            }
             @for table in &d.tables {
                 @let v = table.latest();
                 section.table {
@@ -121,6 +154,9 @@ pub(super) async fn dataset(
                                         @if !c.columns_removed.is_empty() { "; " (t(lang, "columns_removed")) ": " (c.columns_removed.join(", ")) }
                                     }
                                     " · " a href=(format!("/api/v1/datasets/{}/tables/{}/versions/{}/report", m.id, table.name, ver.version)) { (t(lang, "quality_report")) }
+                                    @if ver.source.original.is_some() {
+                                        " · " a href=(format!("/api/v1/datasets/{}/tables/{}/versions/{}/source", m.id, table.name, ver.version)) download { (t(lang, "original_file")) }
+                                    }
                                 }
                             }
                         }

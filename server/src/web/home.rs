@@ -9,12 +9,17 @@ use super::layout::{card, lang_of, page, pairs, title_in, with};
 use crate::error::ApiResult;
 use crate::state::AppState;
 
-pub(super) async fn home(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+pub(super) async fn home(
+    State(state): State<AppState>,
+    reader: crate::reader::Reader,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
     let pairs = pairs(raw.as_deref());
     let lang = lang_of(&pairs);
     let catalog = state.store.catalog();
+    // Public counts, whoever reads: the front page says what the portal publishes.
     let totals = catalog.totals()?;
-    let mut recent = catalog.datasets()?;
+    let mut recent = reader.datasets(catalog)?;
     recent.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
     let orgs = catalog.organizations()?;
     let body = html! {

@@ -2,9 +2,11 @@
 //! `?lang=en`, built on the same catalog, index and rows API as the HTTP API. Every asset
 //! is served from here: a page makes no request to another host.
 
-mod account;
+pub(crate) mod account;
+mod admin;
 mod chart;
 mod dataset;
+mod documents;
 mod home;
 mod i18n;
 mod layout;
@@ -52,6 +54,17 @@ pub fn routes() -> Router<AppState> {
         .route("/publish/datasets/{id}/tables/{table}/columns", post(publish::edit_columns))
         .route("/publish/datasets/{id}/tables/{table}/publish", post(review::release))
         .route("/publish/datasets/{id}/tables/{table}/reread", post(review::reread))
+        .route(
+            "/publish/datasets/{id}/documents",
+            post(documents::add).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/publish/datasets/{id}/documents/{resource}/remove", post(documents::remove))
+        .route("/publish/datasets/{id}/withdraw", post(admin::withdraw))
+        .route("/publish/datasets/{id}/restore", post(admin::restore))
+        .route("/publish/organizations", get(admin::organizations).post(admin::create_organization))
+        .route("/publish/organizations/{org}", get(admin::organization))
+        .route("/publish/organizations/{org}/members", post(admin::set_member))
+        .route("/publish/organizations/{org}/members/{user}/remove", post(admin::remove_member))
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

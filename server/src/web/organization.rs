@@ -11,13 +11,14 @@ use crate::state::AppState;
 pub(super) async fn organization(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    reader: crate::reader::Reader,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let pairs = pairs(raw.as_deref());
     let lang = lang_of(&pairs);
     let catalog = state.store.catalog();
     let org = catalog.organization(&id)?;
-    let datasets = catalog.datasets_of(&id)?;
+    let datasets = reader.only_visible(catalog.datasets_of(&id)?);
     let title = title_in(lang, &org.title, org.title_en.as_deref()).to_owned();
     let body = html! {
         h1 { (title) }

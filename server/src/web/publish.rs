@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, PreEscaped, html};
-use opendata_datasets::{Dataset, Draft};
+use opendata_datasets::{Dataset, DatasetMeta, Draft};
 use serde::Deserialize;
 
 use super::account::{SignedIn, forged};
@@ -24,7 +24,7 @@ use crate::state::AppState;
 /// Mongolia's time: release times are entered and shown in it.
 pub(super) const ULAANBAATAR: i32 = 8 * 3600;
 
-fn private(mut res: Response) -> Response {
+pub(super) fn private(mut res: Response) -> Response {
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
@@ -85,8 +85,12 @@ pub(super) async fn dashboard(
             }
             @if sections.is_empty() { p { (t(lang, "no_organizations")) } }
             @else { p { a.button href="/publish/new" { (t(lang, "new_dataset")) } } }
+            @if user.site_admin { p { a href="/publish/organizations" { (t(lang, "organizations_admin")) } } }
             @for (o, datasets) in &sections {
                 h2 { (title_in(lang, &o.title, o.title_en.as_deref())) }
+                @if user.administers(&o.id) {
+                    p { a href=(format!("/publish/organizations/{}", o.id)) { (t(lang, "manage_organization")) } }
+                }
                 table {
                     thead { tr { th { (t(lang, "dataset")) } th { (t(lang, "tables")) } th { (t(lang, "drafts")) } th { (t(lang, "updated")) } } }
                     tbody {
@@ -140,22 +144,7 @@ fn dataset_form(lang: Lang, signed_in: &SignedIn, error: Option<&str>) -> Markup
                 }
                 label for="id" { (t(lang, "dataset_id")) }
                 input #id name="id" required pattern="[a-z0-9][a-z0-9-]*" autocomplete="off";
-                label for="title" { (t(lang, "title_mn")) }
-                input #title name="title" required lang="mn";
-                label for="title_en" { (t(lang, "title_en")) }
-                input #title_en name="title_en" lang="en";
-                label for="description" { (t(lang, "description_mn")) }
-                textarea #description name="description" lang="mn" {}
-                label for="description_en" { (t(lang, "description_en")) }
-                textarea #description_en name="description_en" lang="en" {}
-                label for="tags" { (t(lang, "tags")) }
-                input #tags name="tags";
-                label for="license" { (t(lang, "license")) }
-                select #license name="license" {
-                    @for l in opendata_datasets::license::known() { option value=(l) { (l) } }
-                }
-                label for="source" { (t(lang, "source")) }
-                input #source name="source" type="url";
+                (meta_fields(lang, None))
                 button type="submit" { (t(lang, "create")) }
             }
         }
@@ -179,6 +168,14 @@ pub(super) struct NewDatasetForm {
     license: Option<String>,
     #[serde(default)]
     source: String,
+    #[serde(default)]
+    frequency: String,
+    #[serde(default)]
+    temporal: String,
+    #[serde(default)]
+    spatial: String,
+    /// A checkbox: present only when ticked.
+    private: Option<String>,
 }
 
 pub(super) async fn create(
@@ -200,6 +197,10 @@ pub(super) async fn create(
         tags: form.tags.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
         license: form.license,
         source: some(form.source),
+        frequency: some(form.frequency),
+        temporal: some(form.temporal),
+        spatial: some(form.spatial),
+        private: form.private.is_some(),
     };
     match crate::api::write::create(&state, &signed_in.user, new) {
         Ok(id) => Redirect::to(&format!("/publish/datasets/{id}")).into_response(),
@@ -258,10 +259,56 @@ pub(super) async fn manage(
             (tables_section(lang, &signed_in, &d))
             @for (draft, breaking) in &drafts { (super::review::draft_section(lang, &signed_in, &id, draft, breaking)) }
             (upload_form(lang, &signed_in, &id, &d))
+            (super::documents::section(lang, &signed_in, &d))
+            @if signed_in.user.administers(&d.meta.organization) {
+                h2 { (t(lang, "manage_organization")) }
+                p { a href=(format!("/publish/organizations/{}", d.meta.organization)) { (t(lang, "members")) } }
+                (super::admin::withdraw_form(lang, &signed_in, &id))
+            }
         }
         script { (PreEscaped(UPLOAD_JS)) }
     };
     Ok(private(page(lang, &format!("/publish/datasets/{id}"), &pairs, &d.meta.title, head, body)))
+}
+
+/// The metadata fields of the new-dataset and edit forms, filled from `m` when editing.
+fn meta_fields(lang: Lang, m: Option<&DatasetMeta>) -> Markup {
+    let text = |f: fn(&DatasetMeta) -> Option<&str>| m.and_then(f).unwrap_or_default().to_owned();
+    let license = m.map_or("CC-BY-4.0", |m| m.license.as_str());
+    let frequency = m.and_then(|m| m.frequency.as_deref()).unwrap_or_default();
+    html! {
+        label for="title" { (t(lang, "title_mn")) }
+        input #title name="title" required lang="mn" value=(text(|m| Some(m.title.as_str())));
+        label for="title_en" { (t(lang, "title_en")) }
+        input #title_en name="title_en" lang="en" value=(text(|m| m.title_en.as_deref()));
+        label for="description" { (t(lang, "description_mn")) }
+        textarea #description name="description" lang="mn" { (text(|m| Some(m.description.as_str()))) }
+        label for="description_en" { (t(lang, "description_en")) }
+        textarea #description_en name="description_en" lang="en" { (text(|m| m.description_en.as_deref())) }
+        label for="tags" { (t(lang, "tags")) }
+        input #tags name="tags" value=(m.map(|m| m.tags.join(", ")).unwrap_or_default()) aria-describedby="tags-hint";
+        small #tags-hint { (t(lang, "tags_hint")) }
+        label for="license" { (t(lang, "license")) }
+        select #license name="license" {
+            @for l in opendata_datasets::license::known() { option value=(l) selected[l == license] { (l) } }
+            @if !opendata_datasets::license::known().any(|l| l == license) { option value=(license) selected { (license) } }
+        }
+        label for="source" { (t(lang, "source")) }
+        input #source name="source" type="url" value=(text(|m| m.source.as_deref()));
+        label for="frequency" { (t(lang, "frequency")) }
+        select #frequency name="frequency" {
+            option value="" selected[frequency.is_empty()] { "—" }
+            @for f in opendata_datasets::FREQUENCIES { option value=(f) selected[f == frequency] { (t(lang, f)) } }
+        }
+        label for="temporal" { (t(lang, "temporal")) }
+        input #temporal name="temporal" value=(text(|m| m.temporal.as_deref())) placeholder="2010–2024";
+        label for="spatial" { (t(lang, "spatial")) }
+        input #spatial name="spatial" value=(text(|m| m.spatial.as_deref()));
+        label.check for="private" {
+            input #private type="checkbox" name="private" value="true" checked[m.is_some_and(|m| m.private)];
+            " " (t(lang, "private_dataset"))
+        }
+    }
 }
 
 /// The dataset's metadata, in both languages, to edit.
@@ -272,23 +319,7 @@ fn metadata_form(lang: Lang, signed_in: &SignedIn, d: &Dataset) -> Markup {
             summary { (t(lang, "edit_metadata")) }
             form method="post" action=(format!("/publish/datasets/{}/edit", m.id)) {
                 (signed_in.csrf_field())
-                label for="title" { (t(lang, "title_mn")) }
-                input #title name="title" required lang="mn" value=(m.title);
-                label for="title_en" { (t(lang, "title_en")) }
-                input #title_en name="title_en" lang="en" value=(m.title_en.as_deref().unwrap_or_default());
-                label for="description" { (t(lang, "description_mn")) }
-                textarea #description name="description" lang="mn" { (m.description) }
-                label for="description_en" { (t(lang, "description_en")) }
-                textarea #description_en name="description_en" lang="en" { (m.description_en.as_deref().unwrap_or_default()) }
-                label for="tags" { (t(lang, "tags")) }
-                input #tags name="tags" value=(m.tags.join(", "));
-                label for="license" { (t(lang, "license")) }
-                select #license name="license" {
-                    @for l in opendata_datasets::license::known() { option value=(l) selected[l == m.license] { (l) } }
-                    @if !opendata_datasets::license::known().any(|l| l == m.license) { option value=(m.license) selected { (m.license) } }
-                }
-                label for="source" { (t(lang, "source")) }
-                input #source name="source" type="url" value=(m.source.as_deref().unwrap_or_default());
+                (meta_fields(lang, Some(m)))
                 button type="submit" { (t(lang, "save")) }
             }
         }
@@ -353,6 +384,11 @@ pub(super) async fn edit(
         tags: field("tags").map(|t| t.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect()),
         license: optional("license"),
         source: optional("source"),
+        // Empty clears these; absent from the form (never) would keep them.
+        frequency: field("frequency"),
+        temporal: field("temporal"),
+        spatial: field("spatial"),
+        private: Some(field("private").is_some()),
     };
     match crate::api::write::update(&state, &signed_in.user, &id, patch, "from the publisher's page".into()) {
         Ok(()) => Redirect::to(&format!("/publish/datasets/{id}")).into_response(),
@@ -439,8 +475,8 @@ pub(super) async fn upload(
             Err(e) => return refused(StatusCode::BAD_REQUEST, format!("the form broke off: {e}")),
         };
         match field.name() {
-            Some("csrf") => csrf = short_text(field).await,
-            Some("table") => table = short_text(field).await.trim().to_owned(),
+            Some("csrf") => csrf = uploads::bounded_text(field, 1024).await,
+            Some("table") => table = uploads::bounded_text(field, 1024).await.trim().to_owned(),
             Some("file") if signed_in.sent(&csrf) => {
                 let name = field.file_name().unwrap_or("upload").to_owned();
                 let staged = state.store.stage("upload");
@@ -470,17 +506,4 @@ pub(super) async fn upload(
         Ok(job) => Redirect::to(&format!("/publish/datasets/{id}?job={}", job.id)).into_response(),
         Err(e) => e.into_response(),
     }
-}
-
-/// A form field that is a token or a name, read up to 1 KiB: the route takes bodies as large
-/// as an upload, so its other fields are bounded here instead.
-async fn short_text(mut field: axum::extract::multipart::Field<'_>) -> String {
-    let mut bytes = Vec::new();
-    while let Ok(Some(chunk)) = field.chunk().await {
-        if bytes.len() + chunk.len() > 1024 {
-            return String::new();
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    String::from_utf8(bytes).unwrap_or_default()
 }

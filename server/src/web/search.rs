@@ -9,7 +9,11 @@ use super::layout::{lang_of, page, pairs, param, title_in, with};
 use crate::error::ApiResult;
 use crate::state::AppState;
 
-pub(super) async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+pub(super) async fn search(
+    State(state): State<AppState>,
+    reader: crate::reader::Reader,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
     let pairs = pairs(raw.as_deref());
     let lang = lang_of(&pairs);
     let page_no: usize =
@@ -34,6 +38,7 @@ pub(super) async fn search(State(state): State<AppState>, RawQuery(raw): RawQuer
         },
         offset: (page_no - 1) * per_page,
         limit: per_page,
+        audience: reader.audience(),
     };
     let found = crate::api::catalog::run_search(&state, query).await?;
     let facet = |name: &str, key: &str, values: &[search_index::FacetCount]| {
