@@ -39,6 +39,7 @@ mod ingest;
 mod limits;
 mod linked;
 mod nodes;
+mod private;
 mod publish;
 mod rows;
 mod search;

@@ -29,6 +29,7 @@ mod errors;
 mod formats;
 mod ingest;
 mod linked;
+mod private;
 mod publish;
 mod rows;
 mod search;
