@@ -263,6 +263,14 @@ fn loopback_config(dir: &std::path::Path) -> String {
 async fn harvest_from_ckan_and_dcat() {
     let source = TestServer::standard().await;
     let expected = source.json("/api/v1/datasets/air-quality", 200).await;
+    // Documents come over too, as links to where the source serves them.
+    let editor =
+        crate::common::publisher(&source.state.store, "bat", false, &[("nso", opendata_datasets::Role::Editor)]);
+    let pdf = crate::documents::file("method.pdf", crate::documents::PDF, "Аргачлал");
+    let (status, pdf) = crate::documents::add(&source, Some(&editor), "population", pdf).await;
+    assert_eq!(status, 201, "{pdf}");
+    let report = crate::documents::link("https://example.org/report", "Тайлан");
+    assert_eq!(crate::documents::add(&source, Some(&editor), "population", report).await.0, 201);
     for (flag, url) in [("--ckan", source.url("")), ("--dcat", source.url("/catalog.jsonld"))] {
         let target = tempfile::tempdir().unwrap();
         let data = target.path().to_str().unwrap().to_owned();
@@ -318,6 +326,14 @@ async fn harvest_from_ckan_and_dcat() {
             population["tables"][0]["row_count"],
             source.json("/api/v1/datasets/population", 200).await["tables"][0]["row_count"]
         );
+        let docs = population["resources"].as_array().unwrap();
+        let got: Vec<(&str, &str, &str)> = docs
+            .iter()
+            .map(|d| (d["title"].as_str().unwrap(), d["format"].as_str().unwrap(), d["url"].as_str().unwrap()))
+            .collect();
+        let expected_docs =
+            [("Аргачлал", "PDF", pdf["url"].as_str().unwrap()), ("Тайлан", "LINK", "https://example.org/report")];
+        assert_eq!(got, expected_docs, "{flag}: each document once, though harvested twice");
         // The local dataset and organization of the same names are untouched.
         let mine = copy.json("/api/v1/datasets/air-quality", 200).await;
         assert_eq!((mine["title"].as_str(), mine["tables"][0]["row_count"].as_u64()), (Some("Local"), Some(1)));

@@ -29,6 +29,7 @@ mod cluster;
 mod corpus;
 mod delta;
 mod docs;
+mod documents;
 mod downloads;
 mod errors;
 mod fault;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::common::TestServer;
 
 /// Runs a program to completion off the async runtime, failing with its output.
-async fn run(program: &'static str, args: Vec<String>) -> String {
+pub(crate) async fn run(program: &'static str, args: Vec<String>) -> String {
     tokio::task::spawn_blocking(move || {
         let out = Command::new(program)
             .args(&args)
@@ -23,7 +23,7 @@ async fn run(program: &'static str, args: Vec<String>) -> String {
     .unwrap()
 }
 
-const CHECK_DCAT: &str = r#"
+pub(crate) const CHECK_DCAT: &str = r#"
 import sys, rdflib
 from rdflib.namespace import DCAT, DCTERMS, RDF, FOAF
 for path, fmt in zip(sys.argv[1::2], sys.argv[2::2]):

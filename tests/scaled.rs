@@ -24,6 +24,7 @@ fn worker() {
 mod accounts;
 mod catalog;
 mod ckan;
+mod documents;
 mod downloads;
 mod errors;
 mod formats;

@@ -351,7 +351,7 @@ pub async fn delete(
 /// Download a document, or follow a link.
 ///
 /// A stored file comes as an attachment typed by its format (Range and ETag supported); a
-/// link answers `302` to where it points.
+/// link answers `303` to where it points.
 #[utoipa::path(
     get, path = "/api/v1/datasets/{id}/resources/{resource}", tag = "data",
     params(
@@ -366,7 +366,7 @@ pub async fn delete(
             (Vec<u8> = "application/octet-stream"),
         )),
         (status = 206, description = "The requested byte range", content((Vec<u8> = "application/octet-stream"))),
-        (status = 302, description = "A link: `Location` is where it points"),
+        (status = 303, description = "A link: `Location` is where it points"),
         (status = 304, description = "Not modified since the client's copy"),
         (status = 404, description = "No such dataset or resource", body = Problem, content_type = "application/problem+json"),
         (status = 410, response = Gone),
