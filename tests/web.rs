@@ -193,3 +193,45 @@ async fn a_reader_finds_filters_downloads_and_switches_language_in_chromium() {
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success() && text.contains("journey ok"), "{text}");
 }
+
+/// The publisher's journey in real Chromium (`tests/browser/publisher.py`), at desktop and
+/// phone width, with axe-core (from the npm registry: `npm ci --prefix tests/browser`, which
+/// `.ci/run` does) checking every page on the way for serious and critical violations.
+/// Screenshots and axe's findings go to `target/browser/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_uploads_reviews_rereads_publishes_and_a_reader_gets_the_original_in_chromium() {
+    let s = TestServer::demo().await;
+    let catalog = s.state.store.catalog();
+    let user = opendata_datasets::User {
+        id: "bat".into(),
+        name: "Бат".into(),
+        site_admin: false,
+        created_at: chrono::Utc::now(),
+        memberships: vec![],
+        disabled: false,
+    };
+    catalog.create_user(&user).unwrap();
+    catalog.set_membership("bat", "nso", opendata_datasets::Role::Admin).unwrap();
+    let password = "төсөв бол нээлттэй";
+    catalog.set_password("bat", &opendata_server::accounts::hash_password(password).unwrap()).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = root.parent().unwrap().join("target").join("browser");
+    std::fs::create_dir_all(&out).unwrap();
+    let axe = root.join("browser/node_modules/axe-core/axe.min.js");
+    assert!(axe.exists(), "axe-core is not installed: npm ci --prefix tests/browser (.ci/run does it)");
+    let script = root.join("browser/publisher.py");
+    let workbook = crate::common::fixture("budget.xlsx");
+    let base = s.url("");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .args([base.as_str(), out.to_str().unwrap(), workbook.to_str().unwrap(), axe.to_str().unwrap()])
+            .args(["bat", password])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && text.contains("publisher journey ok"), "{text}");
+}

@@ -235,6 +235,10 @@ pub struct Decisions {
     /// Sheet of a workbook, or the path of the records in a JSON document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<String>,
+    /// The sheet's name, when the table is one sheet of a workbook: reading the file again
+    /// reads that sheet, not every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
     /// Where the header is, and what was above it.
     pub layout: String,
     pub columns: Vec<ColumnDecision>,

@@ -300,7 +300,7 @@ fn split_parts(
                 let dialect = Dialect { delimiter: b',', quote: b'"', numbering: Numbering::Records(sheet.first_row) };
                 let data = PartData::Text { path: file.path().to_owned(), dialect, hint, _staged: Some(file) };
                 let label = Some(format!("sheet `{}`", sheet.name));
-                let mut decisions = base(label.clone());
+                let mut decisions = Decisions { sheet: Some(sheet.name.clone()), ..base(label.clone()) };
                 decisions.encoding_reason = "a workbook stores text as Unicode".into();
                 parts.push(Part { table, label, data, decisions, warnings });
             }

@@ -141,6 +141,12 @@ pub(crate) fn reread(
     let Some(original) = draft.new.source.original.clone() else {
         return Err(ApiError::new(Code::OriginalNotKept, "this draft's file was not kept; upload it again"));
     };
+    // A draft read from one sheet of a workbook is read again from that sheet, unless the
+    // publisher names another: the other sheets' tables are not theirs to change.
+    let mut fixes = fixes;
+    if fixes.sheet.is_none() {
+        fixes.sheet.clone_from(&draft.new.report.decisions.sheet);
+    }
     let id = job_id()?;
     let input = JobInput {
         upload: original,

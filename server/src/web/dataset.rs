@@ -116,7 +116,7 @@ pub(super) async fn dataset(
                 section.table {
                     h2 { (table.title) }
                     p.meta { (t(lang, "version")) " " (v.version) " · " (v.row_count) " " (t(lang, "rows")) }
-                    div.scroll { table.columns {
+                    div.scroll tabindex="0" role="region" aria-label=(format!("{}: {}", table.title, t(lang, "columns"))) { table.columns {
                         caption { (t(lang, "columns")) }
                         thead { tr {
                             th scope="col" { (t(lang, "column")) }
@@ -175,7 +175,7 @@ pub(super) async fn dataset(
                 @let publisher = org.as_ref().map_or(m.organization.as_str(), |o| o.title.as_str());
                 @let versions: Vec<String> = d.tables.iter().map(|t| format!("{} v{}", t.name, t.latest().version)).collect();
                 p { (publisher) " (" (d.updated_at.format("%Y")) "). " em { (m.title) } ". " (versions.join(", ")) ". " (base) "/datasets/" (m.id) " (" (d.updated_at.format("%Y-%m-%d")) ")." }
-                pre.bibtex { code {
+                pre.bibtex tabindex="0" aria-label="BibTeX" { code {
                     "@misc{" (m.id.replace('-', "_")) "_" (d.updated_at.format("%Y")) ",\n"
                     "  author = {" (publisher) "},\n"
                     "  title = {" (m.title) "},\n"

@@ -158,6 +158,52 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("detect", "Автоматаар таних", "Detect"),
     ("header_row", "Баганын нэр байгаа мөр", "Row with the column names"),
     ("sheet", "Хуудас", "Sheet"),
+    ("tags_hint", "Таслалаар тусгаарлана", "Separated by commas"),
+    ("frequency", "Шинэчлэгдэх давтамж", "Update frequency"),
+    ("continuous", "Тасралтгүй", "Continuously"),
+    ("daily", "Өдөр бүр", "Daily"),
+    ("weekly", "Долоо хоног бүр", "Weekly"),
+    ("monthly", "Сар бүр", "Monthly"),
+    ("quarterly", "Улирал бүр", "Quarterly"),
+    ("biannual", "Хагас жил тутам", "Twice a year"),
+    ("annual", "Жил бүр", "Yearly"),
+    ("irregular", "Тогтмол бус", "Irregularly"),
+    ("never", "Шинэчлэгдэхгүй", "Never"),
+    ("temporal", "Хамрах хугацаа", "Time period covered"),
+    ("spatial", "Хамрах нутаг дэвсгэр", "Area covered"),
+    (
+        "private_dataset",
+        "Хаалттай: зөвхөн манай байгууллагын гишүүд харна",
+        "Private: only our organization's members see it",
+    ),
+    ("private_badge", "Хаалттай", "Private"),
+    ("documents", "Баримт бичиг ба холбоос", "Documents and links"),
+    ("no_documents", "Баримт бичиг алга.", "No documents yet."),
+    ("add_document", "Баримт бичиг нэмэх", "Add a document"),
+    ("document_file", "Файл (PDF, DOCX, ZIP, зураг…)", "File (PDF, DOCX, ZIP, image…)"),
+    ("document_or_link", "эсвэл холбоос", "or a link"),
+    ("document_title", "Гарчиг", "Title"),
+    ("document_description", "Тайлбар", "Description"),
+    ("remove", "Устгах", "Remove"),
+    ("original_file", "Эх файл", "Original file"),
+    ("withdraw", "Татан авах", "Withdraw"),
+    ("withdraw_reason", "Шалтгаан (бүх хүнд харагдана)", "Reason (shown to everyone)"),
+    ("withdrawn_datasets", "Татан авсан өгөгдөл", "Withdrawn datasets"),
+    ("restore", "Сэргээх", "Restore"),
+    ("members", "Гишүүд", "Members"),
+    ("role", "Үүрэг", "Role"),
+    ("admin", "Админ", "Admin"),
+    ("editor", "Редактор", "Editor"),
+    ("add_member", "Гишүүн нэмэх", "Add a member"),
+    ("manage_organization", "Байгууллагыг удирдах", "Manage the organization"),
+    ("organizations_admin", "Байгууллагууд", "Organizations"),
+    ("new_organization", "Шинэ байгууллага", "New organization"),
+    ("organization_id", "Байгууллагын таних нэр", "Organization id"),
+    ("organization_name_mn", "Нэр (монголоор)", "Name (Mongolian)"),
+    ("organization_name_en", "Нэр (англиар)", "Name (English)"),
+    ("website", "Вэб хуудас", "Website"),
+    ("column_types", "Баганын төрөл", "Column types"),
+    ("keep_type", "Хэвээр", "As detected"),
 ];
 
 /// The string `key` in `lang`. An unknown key is a programming error, caught by the tests.
@@ -175,5 +221,28 @@ mod tests {
             assert!(!mn.is_empty() && !en.is_empty(), "{key}");
             assert!(STRINGS[i + 1..].iter().all(|(k, _, _)| k != key), "{key} twice");
         }
+    }
+
+    /// Every `t(lang, "key")` in the pages' sources names a string that exists: a missing
+    /// one would show as `?`.
+    #[test]
+    fn every_key_the_pages_use_exists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.ends_with("i18n.rs") {
+                continue;
+            }
+            let source = std::fs::read_to_string(path).unwrap();
+            let calls = source.match_indices("t(lang, \"").map(|(at, _)| at);
+            // `t(` itself, not the end of another name (`role_select(lang, "…")`).
+            for at in calls.filter(|&at| !source[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')) {
+                let key = source[at + 9..].split('"').next().unwrap();
+                assert!(STRINGS.iter().any(|(k, _, _)| *k == key), "no string `{key}`");
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "only {checked} uses found");
     }
 }

@@ -77,7 +77,7 @@ pub(super) fn preview(
             @match result {
                 Some(Ok(page)) => {
                     p.total { @if let Some(n) = page.total { (n) " " (t(lang, "rows")) } }
-                    div.scroll { table.rows {
+                    div.scroll tabindex="0" role="region" aria-label=(t(lang, "preview")) { table.rows {
                         thead { tr { @for c in &page.request.select { th scope="col" { (c) } } } }
                         tbody {
                             @if let crate::engine::PageBody::Values(rows) = &page.body {

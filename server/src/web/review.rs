@@ -91,36 +91,39 @@ fn reread_form(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft) -> Mar
                 input id=(field("header_row")) name="header_row" type="number" min="0" max="1000";
                 label for=(field("sheet")) { (t(lang, "sheet")) }
                 input id=(field("sheet")) name="sheet";
+                fieldset {
+                    legend { (t(lang, "column_types")) }
+                    @for (i, c) in draft.new.columns.iter().enumerate() {
+                        label for=(format!("type-{table}-{i}")) { (c.label) " (" code { (c.name) } ")" }
+                        select id=(format!("type-{table}-{i}")) name=(format!("type.{}", c.name)) {
+                            option value="" { (t(lang, "keep_type")) " (" (c.kind.as_str()) ")" }
+                            @for kind in TYPES { option value=(kind) { (kind) } }
+                        }
+                    }
+                }
                 button type="submit" { (t(lang, "read_again")) }
             }
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct RereadForm {
-    csrf: String,
-    version: u32,
-    #[serde(default)]
-    encoding: String,
-    #[serde(default)]
-    delimiter: String,
-    #[serde(default)]
-    header_row: String,
-    #[serde(default)]
-    sheet: String,
-}
+/// The types a publisher may set a column to.
+const TYPES: [&str; 6] = ["string", "integer", "float", "boolean", "date", "datetime"];
 
 /// Queues the draft's file to be read again with the corrections given.
 pub(super) async fn reread(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path((id, table)): Path<(String, String)>,
-    Form(form): Form<RereadForm>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    if !signed_in.sent(&form.csrf) {
+    let field = |k: &str| form.iter().find(|(name, _)| name == k).map(|(_, v)| v.trim().to_owned());
+    if !field("csrf").is_some_and(|c| signed_in.sent(&c)) {
         return forged();
     }
+    let Some(version) = field("version").and_then(|v| v.parse::<u32>().ok()) else {
+        return refused(StatusCode::BAD_REQUEST, "the form names no draft");
+    };
     let catalog = state.store.catalog();
     let allowed = catalog.dataset(&id).map(|d| signed_in.user.may_publish(&d.meta.organization));
     match allowed {
@@ -128,24 +131,32 @@ pub(super) async fn reread(
         Ok(false) => return refused(StatusCode::FORBIDDEN, "you may not publish for this organization"),
         Err(e) => return ApiError::from(e).into_response(),
     }
-    let some = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    let header_row = match some(form.header_row).map(|h| h.parse::<usize>()) {
+    let some = |k: &str| field(k).filter(|s| !s.is_empty());
+    let header_row = match some("header_row").map(|h| h.parse::<usize>()) {
         None => None,
         Some(Ok(n)) => Some(n),
         Some(Err(_)) => return refused(StatusCode::BAD_REQUEST, "the header row is a number"),
     };
+    let mut types = std::collections::BTreeMap::new();
+    for (key, value) in &form {
+        if let (Some(column), false) = (key.strip_prefix("type."), value.is_empty()) {
+            match serde_json::from_value(serde_json::Value::String(value.clone())) {
+                Ok(kind) => types.insert(column.to_owned(), kind),
+                Err(_) => return refused(StatusCode::BAD_REQUEST, format!("`{value}` is not a column type")),
+            };
+        }
+    }
     let fixes = crate::api::drafts::ReadAgain {
-        encoding: some(form.encoding),
-        delimiter: some(form.delimiter),
+        encoding: some("encoding"),
+        delimiter: some("delimiter"),
         header_row,
-        sheet: some(form.sheet),
-        types: Default::default(),
+        sheet: some("sheet"),
+        types,
     };
     let queued = crate::api::drafts::read_fixes(fixes).and_then(|fixes| {
-        let draft = catalog.draft(&id, &table)?.filter(|d| d.number == form.version);
-        let draft = draft.ok_or_else(|| {
-            opendata_datasets::Error::DraftNotFound(format!("{id}/{table} has no draft {}", form.version))
-        })?;
+        let draft = catalog.draft(&id, &table)?.filter(|d| d.number == version);
+        let draft = draft
+            .ok_or_else(|| opendata_datasets::Error::DraftNotFound(format!("{id}/{table} has no draft {version}")))?;
         uploads::reread(&state, &signed_in.user, None, &draft, fixes)
     });
     match queued {

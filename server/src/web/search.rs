@@ -45,7 +45,7 @@ pub(super) async fn search(
         html! {
             @if !values.is_empty() {
                 section.facet {
-                    h3 { (t(lang, name)) }
+                    h2 { (t(lang, name)) }
                     ul {
                         @for v in values.iter().take(12) {
                             @let active = param(&pairs, key) == Some(v.value.as_str());
@@ -62,7 +62,9 @@ pub(super) async fn search(
         }
     };
     let pages = found.total.div_ceil(per_page).max(1);
+    let title = param(&pairs, "q").unwrap_or(t(lang, "search")).to_owned();
     let body = html! {
+        h1.visually-hidden { (t(lang, "search")) ": " (title) }
         div.search-layout {
             aside.facets aria-label=(t(lang, "filters")) {
                 (facet("organization", "organization", &found.facets.organization))
@@ -71,7 +73,7 @@ pub(super) async fn search(
                 (facet("license", "license", &found.facets.license))
                 @if let (Some(first), Some(last)) = (found.facets.year.first(), found.facets.year.last()) {
                     section.facet {
-                        h3 { (t(lang, "years")) }
+                        h2 { (t(lang, "years")) }
                         form method="get" action="/datasets" {
                             @for (k, v) in pairs.iter().filter(|(k, _)| !["year_from", "year_to", "page"].contains(&k.as_str())) {
                                 input type="hidden" name=(k) value=(v);
@@ -125,6 +127,5 @@ pub(super) async fn search(
             }
         }
     };
-    let title = param(&pairs, "q").unwrap_or(t(lang, "search")).to_owned();
     Ok(page(lang, "/datasets", &pairs, &title, html! {}, body))
 }
