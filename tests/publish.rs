@@ -280,7 +280,8 @@ async fn drafts_wait_for_review_then_publish_now_or_on_schedule() {
 }
 
 /// What the ingest guessed can be corrected and the same file read again, without sending
-/// it again: here the row that holds the column names.
+/// it again: here the row that holds the column names, a type, and the agency's own marks
+/// of a missing value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draft_is_read_again_with_corrections() {
     use reqwest::Method as M;
@@ -291,7 +292,7 @@ async fn a_draft_is_read_again_with_corrections() {
     let editor = publisher(&store, "bat", false, &[("nso", Role::Editor)]);
     drop(store);
     let s = TestServer::serve(data).await;
-    let body = "Хүснэгт 1,\nСар,Осол\n2024-01,120\n2024-02,98\n";
+    let body = "Хүснэгт 1,,\nСар,Осол,Тайлбар\n2024-01,120,\n2024-02,98,н/б\n2024-03,-999,засвартай\n";
     let path = "/api/v1/datasets/accidents/tables/main/versions?file_name=osol.csv&draft=true";
     let (_, headers, _) = send(&s, M::POST, path, Some(&editor), Some(body.into())).await;
     let guessed = wait_for_job(&s, &editor, headers["location"].to_str().unwrap()).await;
@@ -304,7 +305,10 @@ async fn a_draft_is_read_again_with_corrections() {
     let (status, _, problem) =
         send(&s, M::POST, reread, Some(&editor), Some(json!({"encoding": "klingon"}).to_string().into())).await;
     assert_eq!(status, 400, "{problem}");
-    let fixes = json!({"header_row": 2, "types": {"osol": "float"}});
+    let many = json!({"null_markers": vec!["x"; 21]}).to_string();
+    let (status, _, problem) = send(&s, M::POST, reread, Some(&editor), Some(many.into())).await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_parameter")), "{problem}");
+    let fixes = json!({"header_row": 2, "types": {"osol": "float"}, "null_markers": ["-999", " н/б "]});
     let (status, headers, _) = send(&s, M::POST, reread, Some(&editor), Some(fixes.to_string().into())).await;
     assert_eq!(status, 202);
     let read = wait_for_job(&s, &editor, headers["location"].to_str().unwrap()).await;
@@ -312,7 +316,7 @@ async fn a_draft_is_read_again_with_corrections() {
     assert_eq!(read["version"], 1, "the new reading replaces the draft: {read}");
     let (_, _, published) =
         send(&s, M::POST, "/api/v1/datasets/accidents/tables/main/versions/1/publish", Some(&editor), None).await;
-    assert_eq!(published["row_count"], 2, "{published}");
+    assert_eq!(published["row_count"], 3, "{published}");
     let d = s.json("/api/v1/datasets/accidents", 200).await;
     let columns: Vec<(&str, &str)> = d["tables"][0]["columns"]
         .as_array()
@@ -322,6 +326,13 @@ async fn a_draft_is_read_again_with_corrections() {
         .collect();
     assert_eq!(columns[1], ("osol", "float"), "{columns:?}");
     assert_eq!(d["tables"][0]["columns"][1]["label"], "Осол", "{d}");
+    assert_eq!(d["tables"][0]["columns"][1]["stats"]["null_count"], 1, "-999 is no value: {d}");
+    let rows = s.json("/api/v1/datasets/accidents/tables/main/rows?select=osol,tailbar", 200).await;
+    assert_eq!(
+        rows["rows"],
+        json!([{"osol": 120.0, "tailbar": null}, {"osol": 98.0, "tailbar": null}, {"osol": null, "tailbar": "засвартай"}]),
+        "a marker is no value in text columns too"
+    );
     // The file was kept, not consumed by the reading.
     let original = s.get("/api/v1/datasets/accidents/tables/main/versions/1/source").await;
     assert_eq!(original.text().await.unwrap(), body);

@@ -69,6 +69,24 @@ pub struct Draft {
     pub publish_at: Option<DateTime<Utc>>,
 }
 
+impl Draft {
+    /// The version the draft will be, as readers will see it once published.
+    pub fn as_version(&self) -> TableVersion {
+        let new = &self.new;
+        TableVersion {
+            version: self.number,
+            created_at: self.created_at,
+            row_count: new.row_count,
+            byte_size: new.byte_size,
+            file: new.file.clone(),
+            columns: new.columns.clone(),
+            source: new.source.clone(),
+            content_hash: new.content_hash.clone(),
+            changes: new.changes.clone(),
+        }
+    }
+}
+
 /// Where metadata lives. This is the whole surface callers use, so another backend
 /// (PostgreSQL for several nodes) can replace [`crate::SqliteCatalog`] without touching them.
 ///

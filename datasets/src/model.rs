@@ -574,6 +574,9 @@ pub struct ReadFixes {
     /// Column types to use instead of the inferred ones, by column name.
     #[serde(default)]
     pub types: std::collections::BTreeMap<String, ColumnType>,
+    /// Values that mean "no value" in this file, beside the usual ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub null_markers: Vec<String>,
 }
 
 /// Another portal whose catalog this one harvests on a schedule: any node's job runner

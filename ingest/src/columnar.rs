@@ -22,7 +22,12 @@ pub struct Normalized {
 }
 
 /// Rewrites the Parquet file at `src` to `out`.
-pub fn normalize(src: &Path, forced: &dyn Fn(&str) -> Option<ColumnType>, out: &Path) -> Result<Normalized> {
+pub fn normalize(
+    src: &Path,
+    forced: &dyn Fn(&str) -> Option<ColumnType>,
+    markers: &std::sync::Arc<[String]>,
+    out: &Path,
+) -> Result<Normalized> {
     let scan = || LazyFrame::scan_parquet(PlRefPath::try_from_path(src)?, Default::default());
     let schema = scan()?.collect_schema()?;
     let labels: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
@@ -35,7 +40,7 @@ pub fn normalize(src: &Path, forced: &dyn Fn(&str) -> Option<ColumnType>, out: &
         let typed = |kind: ColumnType, reason: String| Inferred { kind, ..Inferred::text(reason) };
         let (inferred, expr) = match dtype {
             DataType::String => {
-                let inferred = infer_text(src, label, forced(name))?;
+                let inferred = infer_text(src, label, forced(name), markers)?;
                 let expr = convert(label, &inferred);
                 (inferred, expr)
             }
@@ -68,11 +73,16 @@ pub fn normalize(src: &Path, forced: &dyn Fn(&str) -> Option<ColumnType>, out: &
 }
 
 /// Infers a text column's type over all its values, as for CSV.
-fn infer_text(src: &Path, label: &str, forced: Option<ColumnType>) -> Result<Inferred> {
+fn infer_text(
+    src: &Path,
+    label: &str,
+    forced: Option<ColumnType>,
+    markers: &std::sync::Arc<[String]>,
+) -> Result<Inferred> {
     let df =
         LazyFrame::scan_parquet(PlRefPath::try_from_path(src)?, Default::default())?.select([col(label)]).collect()?;
     let values = df.column(label)?.str().map_err(Error::Engine)?.clone();
-    let mut guess = forced.map_or_else(ColumnGuess::default, ColumnGuess::forced);
+    let mut guess = forced.map_or_else(ColumnGuess::default, ColumnGuess::forced).with_markers(markers);
     for (i, v) in values.iter().enumerate() {
         match v {
             Some(v) => {

@@ -147,6 +147,7 @@ pub fn profile(
     dialect: &Dialect,
     hint: HeaderHint,
     forced: &dyn Fn(&str) -> Option<ColumnType>,
+    markers: &Arc<[String]>,
     chunk_bytes: u64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Profile> {
@@ -187,8 +188,10 @@ pub fn profile(
     }
     let mut labels = layout.labels.clone();
     let names = column_names(&labels);
-    let mut guesses: Vec<ColumnGuess> =
-        names.iter().map(|n| forced(n).map_or_else(ColumnGuess::default, ColumnGuess::forced)).collect();
+    let mut guesses: Vec<ColumnGuess> = names
+        .iter()
+        .map(|n| forced(n).map_or_else(ColumnGuess::default, ColumnGuess::forced).with_markers(markers))
+        .collect();
 
     let mut state = State {
         ranges: Ranges { chunks: vec![Vec::new()], plain: vec![true], chunk_bytes: 0, limit: chunk_bytes, last: None },
@@ -584,9 +587,15 @@ fn native_type(inferred: &Inferred) -> Option<DataType> {
 /// Null tokens and rejected values become null because they do not parse; inference
 /// guarantees every other value does, and [`verify_nulls`] checks the null counts to prove it.
 pub(crate) fn convert(name: &str, inferred: &Inferred) -> Expr {
-    let raw = col(name);
+    let raw = if inferred.markers.is_empty() {
+        col(name)
+    } else {
+        let markers = Series::new("markers".into(), &inferred.markers);
+        let marked = col(name).str().strip_chars(lit(NULL)).is_in(lit(markers).implode(false), false);
+        when(marked).then(lit(NULL).cast(DataType::String)).otherwise(col(name))
+    };
     if inferred.kind == ColumnType::String {
-        return raw;
+        return raw.alias(name);
     }
     let mut value = raw;
     if inferred.padded {
@@ -739,7 +748,9 @@ mod tests {
             let src = dir.path().join(format!("in{i}.csv"));
             std::fs::write(&src, text).unwrap();
             let dialect = Dialect { delimiter: b',', quote: b'"', numbering: Numbering::Lines };
-            let profile = profile(&src, &dialect, HeaderHint::default(), &|_| None, 1 << 20, &mut |_| {}).unwrap();
+            let profile =
+                profile(&src, &dialect, HeaderHint::default(), &|_| None, &Arc::from([]), 1 << 20, &mut |_| {})
+                    .unwrap();
             assert_eq!(profile.plain, [false], "{text:?}");
             let chunks = split(&src, &profile, b'"', dir.path()).unwrap();
             let names: Vec<String> = ["a", "b"].map(String::from).to_vec();
@@ -780,7 +791,8 @@ mod tests {
         }
         std::fs::write(&src, text).unwrap();
         let dialect = Dialect { delimiter: b',', quote: b'"', numbering: Numbering::Lines };
-        let profile = profile(&src, &dialect, HeaderHint::default(), &|_| None, 4_096, &mut |_| {}).unwrap();
+        let profile =
+            profile(&src, &dialect, HeaderHint::default(), &|_| None, &Arc::from([]), 4_096, &mut |_| {}).unwrap();
         assert!(profile.chunks.len() > 10, "{} chunks", profile.chunks.len());
         assert!(profile.plain.iter().all(|p| *p), "quoted newlines are not blank lines");
         let chunks = split(&src, &profile, b'"', dir.path()).unwrap();

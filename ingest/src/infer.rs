@@ -133,6 +133,9 @@ pub struct Inferred {
     pub rejected_count: u64,
     /// Why the column has this type, for the quality report.
     pub reason: String,
+    /// Values its publisher said mean "no value" (`-999`, `н/б`), beside [`NULL_TOKENS`]:
+    /// the conversion makes them null, in text columns too.
+    pub markers: Vec<String>,
 }
 
 impl Inferred {
@@ -151,6 +154,7 @@ impl Inferred {
             rejected: Vec::new(),
             rejected_count: 0,
             reason,
+            markers: Vec::new(),
         }
     }
 
@@ -182,6 +186,8 @@ pub struct ColumnGuess {
     first_text: Option<Exception>,
     /// Shortest and longest non-null value, in bytes: codes have one width.
     widths: (usize, usize),
+    /// Values a publisher said mean "no value", beside [`NULL_TOKENS`].
+    markers: std::sync::Arc<[String]>,
 }
 
 impl Default for ColumnGuess {
@@ -200,11 +206,17 @@ impl Default for ColumnGuess {
             forced: None,
             first_text: None,
             widths: (usize::MAX, 0),
+            markers: std::sync::Arc::from([]),
         }
     }
 }
 
 impl ColumnGuess {
+    /// The same guess, counting `markers` as "no value" too.
+    pub fn with_markers(self, markers: &std::sync::Arc<[String]>) -> Self {
+        Self { markers: markers.clone(), ..self }
+    }
+
     /// A column whose type a publisher fixed: only that type's formats are tried.
     pub fn forced(kind: ColumnType) -> Self {
         let candidates = match kind {
@@ -226,7 +238,7 @@ impl ColumnGuess {
             return false;
         }
         let value = raw.trim();
-        if NULL_TOKENS.contains(&value) {
+        if NULL_TOKENS.contains(&value) || self.markers.iter().any(|m| m == value) {
             self.nulls += 1;
             self.null_tokens |= !value.is_empty();
             return false;
@@ -343,6 +355,7 @@ impl ColumnGuess {
     /// so they join with the same codes elsewhere and never lose a leading zero.
     pub fn finish_labelled(&self, label: &str) -> Inferred {
         let inferred = self.finish();
+        let markers = inferred.markers.clone();
         let (short, long) = self.widths;
         let fixed = short == long && short >= 2;
         let strength = identifier_label(label);
@@ -352,13 +365,18 @@ impl ColumnGuess {
             && !inferred.padded
             && (strength == 2 || (strength == 1 && fixed))
         {
-            return Inferred::text("codes: whole numbers under an identifier's header, kept as text".into());
+            let reason = "codes: whole numbers under an identifier's header, kept as text".into();
+            return Inferred { markers, ..Inferred::text(reason) };
         }
         inferred
     }
 
     /// The column's type once every value has been seen.
     pub fn finish(&self) -> Inferred {
+        Inferred { markers: self.markers.to_vec(), ..self.finish_type() }
+    }
+
+    fn finish_type(&self) -> Inferred {
         let text = Inferred::text;
         if self.forced == Some(ColumnType::String) {
             return text("text, as the manifest says".into());
@@ -389,6 +407,7 @@ impl ColumnGuess {
             rejected: self.exceptions.clone(),
             rejected_count: self.exception_count,
             reason: String::new(),
+            markers: Vec::new(),
         };
         let mut how = String::new();
         if c & BOOL != 0 {
@@ -864,6 +883,21 @@ mod tests {
         let mut s = ColumnGuess::forced(ColumnType::String);
         s.observe("12", 1);
         assert_eq!(s.finish().kind, ColumnType::String);
+    }
+
+    #[test]
+    fn a_publishers_null_markers_are_no_value() {
+        let markers: std::sync::Arc<[String]> = ["-999".to_owned(), "н/б".to_owned()].into();
+        let mut g = ColumnGuess::default().with_markers(&markers);
+        for (i, v) in ["12", " -999 ", "н/б", "7"].iter().enumerate() {
+            g.observe(v, i as u64);
+        }
+        let got = g.finish();
+        assert_eq!((got.kind, got.nulls, got.null_tokens), (ColumnType::Integer, 2, true));
+        assert_eq!(got.markers, ["-999", "н/б"], "the conversion makes them null");
+        let mut plain = ColumnGuess::default();
+        plain.observe("-999", 1);
+        assert_eq!((plain.finish().nulls, plain.finish().kind), (0, ColumnType::Integer), "a value without them");
     }
 
     #[test]

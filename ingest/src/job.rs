@@ -35,6 +35,10 @@ pub struct ReadOptions {
     pub fix_mongolian: Option<bool>,
     /// Fail on any rejected value instead of reporting it.
     pub strict: bool,
+    /// Values that mean "no value" in this file (`-999`, `н/б`), beside the usual ones
+    /// (empty, `NA`, `..`, `-`): they become null, in every column.
+    #[serde(default)]
+    pub null_markers: Vec<String>,
 }
 
 /// One file to ingest as the next version of one table (or, for a workbook, of one table
@@ -384,13 +388,14 @@ fn ingest_part(
         }
     }
     let forced = |name: &str| settings.columns.get(name).and_then(|o| o.kind);
+    let markers: std::sync::Arc<[String]> = job.options.null_markers.iter().map(|m| m.trim().to_owned()).collect();
     let parquet = store.stage("parquet");
     let mut decisions = part.decisions;
     let mut quality = QualityReport { warnings: part.warnings, ..QualityReport::default() };
     let (names, labels, inferred, keep): (Vec<String>, Vec<String>, Vec<Inferred>, Vec<bool>) = match &part.data {
         PartData::Text { path, dialect, hint, .. } => {
             let size = std::fs::metadata(path).map_err(Error::io(path))?.len();
-            let profile = csv::profile(path, dialect, *hint, &forced, csv::CHUNK_BYTES, &mut |bytes| {
+            let profile = csv::profile(path, dialect, *hint, &forced, &markers, csv::CHUNK_BYTES, &mut |bytes| {
                 progress(Progress::Profiling { bytes, total: size })
             })?;
             tracing::debug!(elapsed = ?started.elapsed(), rows = profile.rows, "types inferred");
@@ -427,7 +432,7 @@ fn ingest_part(
         }
         PartData::Parquet { path } => {
             progress(Progress::Converting { rows: 0 });
-            let n = columnar::normalize(path, &forced, parquet.path())?;
+            let n = columnar::normalize(path, &forced, &markers, parquet.path())?;
             decisions.layout = "columns as stored in the source Parquet".into();
             quality.rows_read = n.rows;
             quality.rows_kept = n.rows;

@@ -109,6 +109,9 @@ pub struct TableSpec {
     /// Fail on any value that does not fit its column, instead of reporting it.
     #[serde(default)]
     pub strict: bool,
+    /// Values that mean "no value" in this file (`-999`, `н/б`), beside the usual ones.
+    #[serde(default)]
+    pub null_markers: Vec<String>,
     /// Corrections by column name: type, label, description. They stay with the table.
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnOverride>,
@@ -219,6 +222,7 @@ impl TableSpec {
             records: self.records.clone(),
             fix_mongolian: self.fix_mongolian,
             strict: self.strict,
+            null_markers: self.null_markers.clone(),
         })
     }
 }

@@ -273,6 +273,7 @@ fn read_options(fixes: Option<&ReadFixes>) -> Result<ReadOptions, Failure> {
         delimiter,
         header_row: f.header_row,
         sheet: f.sheet.clone(),
+        null_markers: f.null_markers.clone(),
         ..ReadOptions::default()
     })
 }

@@ -100,16 +100,18 @@ with sync_playwright() as p:
         # the publisher wants the second header row alone, and reads the sheet again.
         report = income.locator("p").first.inner_text()
         assert "4" in report, report
-        before = income.locator("tbody td:first-child").all_inner_texts()
+        before = income.locator("table.dictionary tbody td:first-child").all_inner_texts()
+        assert income.locator("table.rows tbody tr").count() == 4, "the draft's rows are shown"
+        assert "Архангай" in income.locator("table.rows").inner_text()
         assert "c_2023_on_guitsetgel" in before, before
         income.locator("details").first.evaluate("d => d.open = true")
         page.fill("#header_row-orlogo-2023", "4")
         income.locator("form[action$='/reread'] button[type=submit]").click()
         page.wait_for_url("**job=*")
-        page.locator("section.draft td", has_text=re.compile("^guitsetgel$")).wait_for(timeout=180_000)
-        after = page.locator("section.draft", has_text="orlogo-2023").locator("tbody td:first-child").all_inner_texts()
+        page.locator("section.draft table.dictionary td", has_text=re.compile("^guitsetgel$")).wait_for(timeout=180_000)
+        after = page.locator("section.draft", has_text="orlogo-2023").locator("table.dictionary tbody td:first-child").all_inner_texts()
         assert "guitsetgel" in after and "c_2023_on_guitsetgel" not in after, (before, after)
-        spending = page.locator("section.draft", has_text="zarlaga-2023").locator("tbody td:first-child")
+        spending = page.locator("section.draft", has_text="zarlaga-2023").locator("table.dictionary tbody td:first-child")
         assert spending.all_inner_texts() == ["aimag", "kod", "zarlaga"], "the other sheet's draft is left alone"
         page.screenshot(path=str(out / f"publisher-reread-{tag}.png"), full_page=True)
 

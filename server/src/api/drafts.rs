@@ -115,6 +115,11 @@ pub struct ReadAgain {
     #[serde(default)]
     #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub types: std::collections::BTreeMap<String, opendata_datasets::ColumnType>,
+    /// Values that mean "no value" in this file (`-999`, `н/б`), beside the usual ones
+    /// (empty, `NA`, `..`, `-`): they become null in every column. At most 20, each at most
+    /// 50 characters.
+    #[serde(default)]
+    pub null_markers: Vec<String>,
 }
 
 /// Read a draft's file again, with corrections.
@@ -172,11 +177,17 @@ pub(crate) fn read_fixes(f: ReadAgain) -> ApiResult<opendata_datasets::ReadFixes
     {
         return Err(ApiError::new(Code::InvalidParameter, format!("`encoding`: `{label}` is not an encoding label")));
     }
+    let null_markers: Vec<String> =
+        f.null_markers.iter().map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
+    if null_markers.len() > 20 || null_markers.iter().any(|m| m.chars().count() > 50) {
+        return Err(ApiError::new(Code::InvalidParameter, "`null_markers`: at most 20, each at most 50 characters"));
+    }
     Ok(opendata_datasets::ReadFixes {
         encoding: f.encoding,
         delimiter: f.delimiter,
         header_row: f.header_row,
         sheet: f.sheet,
         types: f.types,
+        null_markers,
     })
 }

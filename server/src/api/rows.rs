@@ -117,6 +117,22 @@ pub(crate) async fn page_of(
     Ok(Page { version, request, body: page.body, total: page.total, next })
 }
 
+/// The first `limit` rows of a version readers cannot see yet (a draft), for its
+/// publisher's review: through the same query workers as every read.
+pub(crate) async fn head_of(
+    state: &AppState,
+    version: &TableVersion,
+    limit: usize,
+) -> ApiResult<Vec<serde_json::Map<String, serde_json::Value>>> {
+    let raw = format!("limit={limit}&total=false");
+    let request = RawParams::parse(Some(&raw)).resolve(&version.columns, None, &state.config.limits)?;
+    let page = state.engine.page(file_of(state, version).await?, &raw, &request, PageEncoding::Values).await?;
+    Ok(match page.body {
+        PageBody::Values(rows) => rows,
+        PageBody::Bytes(_) => Vec::new(),
+    })
+}
+
 /// A chart of a table version's rows under filters in the rows API's syntax (`raw`), as
 /// `spec_pairs` ask for it; none when they ask for no chart.
 pub(crate) async fn chart_of(

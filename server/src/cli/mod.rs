@@ -400,7 +400,8 @@ struct JobContext<'a> {
 
 fn ingest_manifest(ctx: &JobContext<'_>, path: &std::path::Path) -> anyhow::Result<()> {
     let manifest = Manifest::load(path)?;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    // `nso.toml` has the parent "", which names no folder.
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     for org in &manifest.organizations {
         ctx.store.catalog().upsert_organization(&org.organization())?;
     }

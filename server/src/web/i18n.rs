@@ -204,6 +204,12 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("website", "Вэб хуудас", "Website"),
     ("column_types", "Баганын төрөл", "Column types"),
     ("keep_type", "Хэвээр", "As detected"),
+    ("null_markers", "Утга байхгүйг илэрхийлэх тэмдэг", "Markers of a missing value"),
+    (
+        "null_markers_hint",
+        "Таслалаар тусгаарлана; хоосон, NA, .., - аль хэдийн хоосон гэж уншигдана",
+        "Separated by commas; empty, NA, .., - already read as missing",
+    ),
 ];
 
 /// The string `key` in `lang`. An unknown key is a programming error, caught by the tests.

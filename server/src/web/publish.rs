@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, PreEscaped, html};
-use opendata_datasets::{Dataset, DatasetMeta, Draft};
+use opendata_datasets::{Dataset, DatasetMeta};
 use serde::Deserialize;
 
 use super::account::{SignedIn, forged};
@@ -231,10 +231,9 @@ pub(super) async fn manage(
             format!("`{}` may not publish for `{}`", signed_in.user.id, d.meta.organization),
         ));
     }
-    let mut drafts: Vec<(Draft, Vec<String>)> = Vec::new();
+    let mut drafts = Vec::new();
     for draft in catalog.drafts()?.into_iter().filter(|x| x.new.dataset.id == id) {
-        let breaking = state.store.breaking_changes(&draft)?;
-        drafts.push((draft, breaking));
+        drafts.push(super::review::Review::of(&state, draft).await?);
     }
     let job = param(&pairs, "job").and_then(|j| catalog.job(j).ok()).filter(|j| j.dataset == id);
     let running = job.as_ref().is_some_and(|j| {
@@ -257,7 +256,7 @@ pub(super) async fn manage(
             }
             (metadata_form(lang, &signed_in, &d))
             (tables_section(lang, &signed_in, &d))
-            @for (draft, breaking) in &drafts { (super::review::draft_section(lang, &signed_in, &id, draft, breaking)) }
+            @for review in &drafts { (super::review::draft_section(lang, &signed_in, &id, review)) }
             (upload_form(lang, &signed_in, &id, &d))
             (super::documents::section(lang, &signed_in, &d))
             @if signed_in.user.administers(&d.meta.organization) {
@@ -343,7 +342,13 @@ fn tables_section(lang: Lang, signed_in: &SignedIn, d: &Dataset) -> Markup {
                             @for (i, c) in table.latest().columns.iter().enumerate() {
                                 tr {
                                     td { (c.name) }
-                                    td { (c.kind) }
+                                    td {
+                                        label.visually-hidden for=(format!("type-{}-{i}", table.name)) { (t(lang, "type")) " " (c.name) }
+                                        select id=(format!("type-{}-{i}", table.name)) name=(format!("type.{}", c.name)) {
+                                            option value="" { (c.kind) }
+                                            @for kind in super::review::TYPES.iter().filter(|k| **k != c.kind.as_str()) { option value=(kind) { "→ " (kind) } }
+                                        }
+                                    }
                                     td {
                                         label.visually-hidden for=(format!("label-{}-{i}", table.name)) { (t(lang, "label")) " " (c.name) }
                                         input id=(format!("label-{}-{i}", table.name)) name=(format!("label.{}", c.name)) value=(c.label);
@@ -409,11 +414,17 @@ pub(super) async fn edit_columns(
     }
     let mut edits: std::collections::BTreeMap<String, opendata_datasets::ColumnOverride> = Default::default();
     for (key, value) in &form {
-        let value = Some(value.trim().to_owned());
+        let text = value.trim().to_owned();
         if let Some(name) = key.strip_prefix("label.") {
-            edits.entry(name.to_owned()).or_default().label = value;
+            edits.entry(name.to_owned()).or_default().label = Some(text);
         } else if let Some(name) = key.strip_prefix("description.") {
-            edits.entry(name.to_owned()).or_default().description = value;
+            edits.entry(name.to_owned()).or_default().description = Some(text);
+        } else if let (Some(name), false) = (key.strip_prefix("type."), text.is_empty()) {
+            // A type applies from the next upload or reading, as in the API.
+            match serde_json::from_value(serde_json::Value::String(text.clone())) {
+                Ok(kind) => edits.entry(name.to_owned()).or_default().kind = Some(kind),
+                Err(_) => return refused(StatusCode::BAD_REQUEST, format!("`{text}` is not a column type")),
+            }
         }
     }
     match crate::api::write::edit_columns_of(

@@ -16,10 +16,31 @@ use super::account::{SignedIn, forged};
 use super::i18n::{Lang, t};
 use super::publish::{ULAANBAATAR, local_time, refused};
 use crate::api::uploads;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-pub(super) fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft, breaking: &[String]) -> Markup {
+/// Rows of a draft shown for review.
+const HEAD_ROWS: usize = 10;
+
+/// A draft with what its review shows beside its report: what publishing it would break,
+/// and its first rows.
+pub(super) struct Review {
+    draft: Draft,
+    breaking: Vec<String>,
+    /// Or why they could not be read.
+    head: Result<Vec<serde_json::Map<String, serde_json::Value>>, String>,
+}
+
+impl Review {
+    pub(super) async fn of(state: &AppState, draft: Draft) -> ApiResult<Self> {
+        let breaking = state.store.breaking_changes(&draft)?;
+        let head = crate::api::rows::head_of(state, &draft.as_version(), HEAD_ROWS).await.map_err(|e| e.detail);
+        Ok(Self { draft, breaking, head })
+    }
+}
+
+pub(super) fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, review: &Review) -> Markup {
+    let Review { draft, breaking, head } = review;
     let report = &draft.new.report;
     let confirm = html! {
         @if !breaking.is_empty() {
@@ -35,9 +56,25 @@ pub(super) fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, draft: &
             @if let Some(c) = &draft.new.changes {
                 p { (t(lang, "changes")) ": +" (c.rows_added) " / −" (c.rows_removed) }
             }
-            table {
+            table.dictionary {
                 thead { tr { th { (t(lang, "column")) } th { (t(lang, "type")) } } }
                 tbody { @for c in &draft.new.columns { tr { td { (c.name) } td { (format!("{:?}", c.kind).to_lowercase()) } } } }
+            }
+            @match head {
+                Ok(rows) => {
+                    div.scroll tabindex="0" role="region" aria-label=(format!("{}: {}", draft.new.table, t(lang, "preview"))) {
+                        table.rows {
+                            caption { (t(lang, "preview")) " (" (rows.len()) " / " (draft.new.row_count) ")" }
+                            thead { tr { @for c in &draft.new.columns { th scope="col" { (c.label) } } } }
+                            tbody {
+                                @for row in rows {
+                                    tr { @for c in &draft.new.columns { td { (cell(row.get(&c.name))) } } }
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(why) => p.error role="alert" { (why) },
             }
             @if !report.warnings.is_empty() {
                 ul.warnings { @for w in &report.warnings { li { (w) } } }
@@ -67,6 +104,15 @@ pub(super) fn draft_section(lang: Lang, signed_in: &SignedIn, id: &str, draft: &
     }
 }
 
+/// A value as a cell shows it: text as written, nothing for null.
+fn cell(value: Option<&serde_json::Value>) -> String {
+    match value {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
 /// Corrections to what the ingest guessed, read again from the kept file.
 fn reread_form(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft) -> Markup {
     let table = &draft.new.table;
@@ -91,6 +137,9 @@ fn reread_form(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft) -> Mar
                 input id=(field("header_row")) name="header_row" type="number" min="0" max="1000";
                 label for=(field("sheet")) { (t(lang, "sheet")) }
                 input id=(field("sheet")) name="sheet";
+                label for=(field("null_markers")) { (t(lang, "null_markers")) }
+                input id=(field("null_markers")) name="null_markers" placeholder="-999, н/б" aria-describedby=(field("null_markers-hint"));
+                small id=(field("null_markers-hint")) { (t(lang, "null_markers_hint")) }
                 fieldset {
                     legend { (t(lang, "column_types")) }
                     @for (i, c) in draft.new.columns.iter().enumerate() {
@@ -108,7 +157,7 @@ fn reread_form(lang: Lang, signed_in: &SignedIn, id: &str, draft: &Draft) -> Mar
 }
 
 /// The types a publisher may set a column to.
-const TYPES: [&str; 6] = ["string", "integer", "float", "boolean", "date", "datetime"];
+pub(super) const TYPES: [&str; 6] = ["string", "integer", "float", "boolean", "date", "datetime"];
 
 /// Queues the draft's file to be read again with the corrections given.
 pub(super) async fn reread(
@@ -152,6 +201,7 @@ pub(super) async fn reread(
         header_row,
         sheet: some("sheet"),
         types,
+        null_markers: some("null_markers").map(|m| m.split(',').map(str::to_owned).collect()).unwrap_or_default(),
     };
     let queued = crate::api::drafts::read_fixes(fixes).and_then(|fixes| {
         let draft = catalog.draft(&id, &table)?.filter(|d| d.number == version);
