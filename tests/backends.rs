@@ -122,6 +122,7 @@ fn publishing(c: &dyn Catalog) {
         reason: "counted twice".into(),
         at: Utc::now(),
         by: "bat".into(),
+        private: false,
     };
     c.add_version(&version("pop2", "main", 3)).unwrap();
     c.audited(&Change::Withdraw(&why), &entry("dataset.withdraw")).unwrap();
@@ -250,6 +251,7 @@ fn accounts(c: &dyn Catalog) {
         reason: "none".into(),
         at: Utc::now(),
         by: "bat".into(),
+        private: false,
     };
     assert!(c.audited(&Change::Withdraw(&nope), &entry("dataset.withdraw")).is_err());
     assert_eq!(c.withdrawal("nope").unwrap(), None, "the record of a withdrawal that failed is not kept");

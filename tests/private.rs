@@ -202,6 +202,16 @@ async fn withdrawn_datasets_answer_gone_until_their_admin_restores_them() {
     let (_, _, log) = send(&s, Method::GET, "/api/v1/audit", Some(&site), None).await;
     let actions: Vec<&str> = log.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions[..2], ["dataset.restore", "dataset.withdraw"], "{log}");
+
+    // Withdrawn while private: outside its organization it was never there.
+    let private = Some(reqwest::Body::from(json!({"private": true}).to_string()));
+    assert_eq!(send(&s, Method::PATCH, "/api/v1/datasets/population", Some(&admin), private).await.0, 200);
+    assert_eq!(send(&s, Method::DELETE, path, Some(&admin), None).await.0, 204);
+    for (who, status) in [(None, 404), (Some(&stranger), 404), (Some(&editor), 410)] {
+        let (got, _, body) = send(&s, Method::GET, "/api/v1/datasets/population", who.map(String::as_str), None).await;
+        assert_eq!(got, status, "{body}");
+    }
+    assert_eq!(s.get("/datasets/population").await.status(), 404);
 }
 
 /// A page's hidden CSRF field.

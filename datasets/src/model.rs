@@ -630,6 +630,10 @@ pub struct Withdrawal {
     pub at: DateTime<Utc>,
     /// The user who withdrew it.
     pub by: String,
+    /// It was private then: to readers outside its organization it is not found, rather
+    /// than gone with a reason.
+    #[serde(default)]
+    pub private: bool,
 }
 
 /// A node's claim on a running job.

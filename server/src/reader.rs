@@ -45,8 +45,19 @@ impl Reader {
     /// organization the reader is not in: the same answer as for an id never used, so
     /// private ids do not leak.
     pub fn dataset(&self, catalog: &dyn Catalog, id: &str) -> opendata_datasets::Result<Dataset> {
-        let dataset = catalog.dataset(id)?;
-        if self.sees(&dataset.meta) { Ok(dataset) } else { Err(Error::DatasetNotFound(id.to_owned())) }
+        let hidden = || Error::DatasetNotFound(id.to_owned());
+        match catalog.dataset(id) {
+            Ok(dataset) if self.sees(&dataset.meta) => Ok(dataset),
+            Ok(_) => Err(hidden()),
+            // Withdrawn while private: its reason is its organization's business too.
+            Err(gone @ Error::DatasetWithdrawn { .. }) => match catalog.withdrawal(id)? {
+                Some(w) if w.private && !self.0.as_ref().is_some_and(|u| u.may_publish(&w.organization)) => {
+                    Err(hidden())
+                }
+                _ => Err(gone),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// The datasets of `all` that the reader may see.

@@ -67,6 +67,7 @@ pub(crate) fn withdraw(state: &AppState, user: &User, id: &str, reason: &str) ->
         reason: if reason.is_empty() { "withdrawn by its publisher".into() } else { reason },
         at: Utc::now(),
         by: user.id.clone(),
+        private: meta.private,
     };
     audited(state, user, Change::Withdraw(&withdrawal), "dataset.withdraw", id, meta.title)?;
     catalog.cancel_queued_jobs(id, "the dataset was withdrawn before the upload ran")?;
