@@ -124,28 +124,38 @@ pub fn user_still_allowed(catalog: &dyn Catalog, user: &str, dataset: &str) -> R
     Ok(())
 }
 
+/// Refuses unless `user` administers `organization` (or is a site admin).
+pub fn may_administer(user: &User, organization: &str) -> Result<(), ApiError> {
+    if user.administers(organization) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::Forbidden,
+            format!("only an admin of `{organization}` may do this; `{}` is not one", user.id),
+        ))
+    }
+}
+
+/// Refuses unless `user` may publish for `organization`.
+pub fn may_publish(user: &User, organization: &str) -> Result<(), ApiError> {
+    if user.may_publish(organization) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::Forbidden,
+            format!("`{}` may not publish for the organization `{organization}`", user.id),
+        ))
+    }
+}
+
 impl Caller {
     /// Refuses unless the caller administers `organization` (or is a site admin).
     pub fn check_admin(&self, organization: &str) -> Result<(), ApiError> {
-        if self.0.administers(organization) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                Code::Forbidden,
-                format!("only an admin of `{organization}` may do this; `{}` is not one", self.0.id),
-            ))
-        }
+        may_administer(&self.0, organization)
     }
 
     /// Refuses unless the caller may publish for `organization`.
     pub fn check(&self, organization: &str) -> Result<(), ApiError> {
-        if self.0.may_publish(organization) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                Code::Forbidden,
-                format!("`{}` may not publish for the organization `{organization}`", self.0.id),
-            ))
-        }
+        may_publish(&self.0, organization)
     }
 }

@@ -10,13 +10,14 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use opendata_datasets::{AuditEntry, Change, Resource, StagedFile, User};
+use opendata_datasets::{Change, Resource, StagedFile, User};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::rows::{serve_file, set_cache_headers};
 use super::uploads;
-use crate::auth::Caller;
+use super::write::audited;
+use crate::auth::{Caller, may_publish};
 use crate::error::{ApiError, ApiResult, Code, Forbidden, Gone, Problem, RateLimited, Unauthorized};
 use crate::reader::Reader;
 use crate::state::AppState;
@@ -173,12 +174,7 @@ impl ResourceForm {
 /// checked, stored, audited, and searchable at once.
 pub(crate) async fn add(state: &AppState, user: &User, id: &str, form: ResourceForm) -> ApiResult<Resource> {
     let dataset = state.store.catalog().dataset(id)?;
-    if !user.may_publish(&dataset.meta.organization) {
-        return Err(ApiError::new(
-            Code::Forbidden,
-            format!("`{}` may not publish for the organization `{}`", user.id, dataset.meta.organization),
-        ));
-    }
+    may_publish(user, &dataset.meta.organization)?;
     if dataset.resources.len() >= MAX_RESOURCES {
         return Err(ApiError::new(
             Code::LimitExceeded,
@@ -252,36 +248,17 @@ pub(crate) async fn add(state: &AppState, user: &User, id: &str, form: ResourceF
             resource.file_name = Some(name);
         }
     }
-    let entry = AuditEntry {
-        at: Utc::now(),
-        user: user.id.clone(),
-        action: "resource.add".into(),
-        target: format!("{id}/{}", resource.id),
-        detail: format!("{} {}", resource.format, resource.title),
-    };
-    state.store.catalog().audited(&Change::AddResource(&resource), &entry)?;
+    let (target, detail) = (format!("{id}/{}", resource.id), format!("{} {}", resource.format, resource.title));
+    audited(state, user, Change::AddResource(&resource), "resource.add", &target, detail)?;
     crate::publish::index_dataset(&state.store, &state.index, id).map_err(ApiError::internal)?;
     Ok(resource)
 }
 
 /// Takes resource `rid` off dataset `id` for `user`; its file goes with the next sweep.
 pub(crate) fn remove(state: &AppState, user: &User, id: &str, rid: &str) -> ApiResult<()> {
-    let catalog = state.store.catalog();
-    let dataset = catalog.dataset(id)?;
-    if !user.may_publish(&dataset.meta.organization) {
-        return Err(ApiError::new(
-            Code::Forbidden,
-            format!("`{}` may not publish for the organization `{}`", user.id, dataset.meta.organization),
-        ));
-    }
-    let entry = AuditEntry {
-        at: Utc::now(),
-        user: user.id.clone(),
-        action: "resource.remove".into(),
-        target: format!("{id}/{rid}"),
-        detail: String::new(),
-    };
-    catalog.audited(&Change::RemoveResource { dataset: id, id: rid }, &entry)?;
+    may_publish(user, &state.store.catalog().dataset(id)?.meta.organization)?;
+    let change = Change::RemoveResource { dataset: id, id: rid };
+    audited(state, user, change, "resource.remove", &format!("{id}/{rid}"), String::new())?;
     crate::publish::index_dataset(&state.store, &state.index, id).map_err(ApiError::internal)
 }
 

@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use super::model::DatasetDetail;
 use super::write::audited;
 use super::{ApiQuery, base_url};
-use crate::auth::Caller;
+use crate::auth::{Caller, may_administer};
 use crate::error::{ApiError, ApiResult, Code, Forbidden, Problem, RateLimited, Unauthorized};
 use crate::state::AppState;
 
@@ -73,17 +73,6 @@ pub(crate) fn withdraw(state: &AppState, user: &User, id: &str, reason: &str) ->
     catalog.cancel_queued_jobs(id, "the dataset was withdrawn before the upload ran")?;
     state.index.remove(id)?;
     Ok(())
-}
-
-fn may_administer(user: &User, organization: &str) -> ApiResult<()> {
-    if user.administers(organization) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            Code::Forbidden,
-            format!("only an admin of `{organization}` may do this; `{}` is not one", user.id),
-        ))
-    }
 }
 
 /// Brings withdrawn dataset `id` back for `user`, an admin of the organization that

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::model::DatasetDetail;
 use super::uploads;
 use super::{ApiQuery, base_url};
-use crate::auth::Caller;
+use crate::auth::{Caller, may_publish};
 use crate::error::{ApiError, ApiResult, Code, Forbidden, Gone, Problem, RateLimited, Unauthorized};
 use crate::state::AppState;
 
@@ -298,17 +298,6 @@ pub(crate) fn update(state: &AppState, user: &User, id: &str, patch: DatasetPatc
     meta.private = patch.private.unwrap_or(meta.private);
     audited(state, user, Change::Dataset(&meta), action, id, detail)?;
     reindex(state, id)
-}
-
-fn may_publish(user: &User, organization: &str) -> ApiResult<()> {
-    if user.may_publish(organization) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            Code::Forbidden,
-            format!("`{}` may not publish for the organization `{organization}`", user.id),
-        ))
-    }
 }
 
 /// Upload options.

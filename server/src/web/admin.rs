@@ -6,9 +6,8 @@ use axum::Form;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use maud::{Markup, html};
-use opendata_datasets::{AuditEntry, Change, Organization, Role, User};
+use opendata_datasets::{Change, Organization, Role};
 use serde::Deserialize;
 
 use super::account::{SignedIn, forged};
@@ -16,16 +15,10 @@ use super::i18n::{Lang, t};
 use super::layout::{lang_of, page, pairs, title_in};
 use super::publish::{local_time, private, refused};
 use crate::api::withdrawals;
+use crate::api::write::audited;
+use crate::auth::may_administer;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::state::AppState;
-
-fn admin_only(user: &User, organization: &str) -> ApiResult<()> {
-    if user.administers(organization) {
-        Ok(())
-    } else {
-        Err(ApiError::new(Code::Forbidden, format!("only an admin of `{organization}` manages it")))
-    }
-}
 
 /// The answer to a form: back to `to`, or the refusal in words.
 fn done(result: ApiResult<()>, to: &str) -> Response {
@@ -34,19 +27,6 @@ fn done(result: ApiResult<()>, to: &str) -> Response {
         Err(e) if e.code.status() == StatusCode::INTERNAL_SERVER_ERROR => e.into_response(),
         Err(e) => refused(e.code.status(), e.detail),
     }
-}
-
-fn audit(
-    state: &AppState,
-    user: &User,
-    change: Change<'_>,
-    action: &str,
-    target: &str,
-    detail: String,
-) -> ApiResult<()> {
-    let entry =
-        AuditEntry { at: Utc::now(), user: user.id.clone(), action: action.into(), target: target.into(), detail };
-    Ok(state.store.catalog().audited(&change, &entry)?)
 }
 
 /// `/publish/organizations/{org}`: members and their roles, and withdrawn datasets.
@@ -58,7 +38,7 @@ pub(super) async fn organization(
 ) -> ApiResult<Response> {
     let pairs = pairs(raw.as_deref());
     let lang = lang_of(&pairs);
-    admin_only(&signed_in.user, &org)?;
+    may_administer(&signed_in.user, &org)?;
     let catalog = state.store.catalog();
     let o = catalog.organization(&org)?;
     let members = catalog.members(&org)?;
@@ -153,7 +133,7 @@ pub(super) async fn set_member(
         return forged();
     }
     let result = (|| {
-        admin_only(&signed_in.user, &org)?;
+        may_administer(&signed_in.user, &org)?;
         let role: Role = form.role.parse().map_err(|e: String| ApiError::new(Code::InvalidParameter, e))?;
         let user = state.store.catalog().user(form.user.trim()).map_err(|_| {
             ApiError::new(
@@ -162,7 +142,7 @@ pub(super) async fn set_member(
             )
         })?;
         let change = Change::Membership { user: &user.id, organization: &org, role: Some(role) };
-        audit(&state, &signed_in.user, change, "member.set", &format!("{org}/{}", user.id), role.as_str().into())
+        audited(&state, &signed_in.user, change, "member.set", &format!("{org}/{}", user.id), role.as_str().into())
     })();
     done(result, &format!("/publish/organizations/{org}"))
 }
@@ -182,9 +162,9 @@ pub(super) async fn remove_member(
     if !signed_in.sent(&form.csrf) {
         return forged();
     }
-    let result = admin_only(&signed_in.user, &org).and_then(|()| {
+    let result = may_administer(&signed_in.user, &org).and_then(|()| {
         let change = Change::Membership { user: &user, organization: &org, role: None };
-        audit(&state, &signed_in.user, change, "member.remove", &format!("{org}/{user}"), String::new())
+        audited(&state, &signed_in.user, change, "member.remove", &format!("{org}/{user}"), String::new())
     });
     done(result, &format!("/publish/organizations/{org}"))
 }
@@ -315,7 +295,7 @@ pub(super) async fn create_organization(
             description: String::new(),
             url: some(&form.url),
         };
-        audit(&state, &signed_in.user, Change::Organization(&org), "organization.create", id, org.title.clone())
+        audited(&state, &signed_in.user, Change::Organization(&org), "organization.create", id, org.title.clone())
     })();
     done(result, &format!("/publish/organizations/{}", form.id.trim()))
 }
