@@ -15,6 +15,7 @@ mod preview;
 mod publish;
 mod review;
 mod search;
+mod upload;
 
 use axum::Router;
 use axum::extract::Path;
@@ -49,7 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/publish/datasets/{id}", get(publish::manage))
         // The file streams to disk within `limits.max_upload_bytes` (see `uploads::receive`),
         // and the form's other fields are read short: no whole-body limit on top.
-        .route("/publish/datasets/{id}/upload", post(publish::upload).layer(axum::extract::DefaultBodyLimit::disable()))
+        .route("/publish/datasets/{id}/upload", post(upload::upload).layer(axum::extract::DefaultBodyLimit::disable()))
         .route("/publish/datasets/{id}/edit", post(publish::edit))
         .route("/publish/datasets/{id}/tables/{table}/columns", post(publish::edit_columns))
         .route("/publish/datasets/{id}/tables/{table}/publish", post(review::release))
