@@ -318,6 +318,16 @@ async fn admins_manage_members_and_site_admins_add_organizations_in_the_browser(
     assert_eq!(res.status(), 303);
     assert_eq!(s.get("/api/v1/datasets/population").await.status(), 200);
 
+    // Its admin edits the organization's details; an editor may not.
+    let edit = |secret: &str, token: &str| {
+        let form =
+            vec![("csrf", token), ("title", "Үндэсний статистикийн хороо"), ("title_en", "National Statistics Office")];
+        post("/publish/organizations/nso/edit", secret, form)
+    };
+    assert_eq!(edit(&editor, &editor_token).await.unwrap().status(), 403);
+    assert_eq!(edit(&admin, &token).await.unwrap().status(), 303);
+    assert_eq!(catalog.organization("nso").unwrap().title_en.as_deref(), Some("National Statistics Office"));
+
     // Organizations are a site admin's.
     let res = b.get(s.url("/publish/organizations")).header("cookie", cookie(&admin)).send().await.unwrap();
     assert_eq!(res.status(), 403);
@@ -334,7 +344,9 @@ async fn admins_manage_members_and_site_admins_add_organizations_in_the_browser(
     assert_eq!(catalog.organization("mof").unwrap().title_en.as_deref(), Some("Ministry of Finance"));
     let log = catalog.audit_log(20).unwrap();
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
-    for action in ["organization.create", "dataset.restore", "dataset.withdraw", "member.remove", "member.set"] {
+    let expected =
+        ["organization.create", "organization.update", "dataset.restore", "dataset.withdraw", "member.remove"];
+    for action in expected.into_iter().chain(["member.set"]) {
         assert!(actions.contains(&action), "{action} is not in the audit log: {actions:?}");
     }
 }

@@ -84,6 +84,14 @@ pub(super) async fn organization(
                 (role_select(lang, "member-role", None, ""))
                 button type="submit" { (t(lang, "add_member")) }
             }
+            details {
+                summary { (t(lang, "edit_organization")) }
+                form method="post" action=(format!("/publish/organizations/{org}/edit")) {
+                    (csrf)
+                    (organization_fields(lang, Some(&o)))
+                    button type="submit" { (t(lang, "save")) }
+                }
+            }
             h2 { (t(lang, "withdrawn_datasets")) }
             @if withdrawn.is_empty() { p { "—" } }
             ul {
@@ -241,12 +249,7 @@ pub(super) async fn organizations(
                 (signed_in.csrf_field())
                 label for="org-id" { (t(lang, "organization_id")) }
                 input #org-id name="id" required pattern="[a-z0-9][a-z0-9-]*" autocomplete="off";
-                label for="org-title" { (t(lang, "organization_name_mn")) }
-                input #org-title name="title" required lang="mn";
-                label for="org-title-en" { (t(lang, "organization_name_en")) }
-                input #org-title-en name="title_en" lang="en";
-                label for="org-url" { (t(lang, "website")) }
-                input #org-url name="url" type="url";
+                (organization_fields(lang, None))
                 button type="submit" { (t(lang, "create")) }
             }
         }
@@ -254,15 +257,69 @@ pub(super) async fn organizations(
     Ok(private(page(lang, "/publish/organizations", &pairs, t(lang, "organizations_admin"), html! {}, body)))
 }
 
+/// The names, description and web site of an organization, to fill in or edit.
+fn organization_fields(lang: Lang, o: Option<&Organization>) -> Markup {
+    html! {
+        label for="org-title" { (t(lang, "organization_name_mn")) }
+        input #org-title name="title" required lang="mn" value=(o.map_or("", |o| o.title.as_str()));
+        label for="org-title-en" { (t(lang, "organization_name_en")) }
+        input #org-title-en name="title_en" lang="en" value=(o.and_then(|o| o.title_en.as_deref()).unwrap_or_default());
+        label for="org-description" { (t(lang, "description_mn")) }
+        textarea #org-description name="description" { (o.map_or("", |o| o.description.as_str())) }
+        label for="org-url" { (t(lang, "website")) }
+        input #org-url name="url" type="url" value=(o.and_then(|o| o.url.as_deref()).unwrap_or_default());
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub(super) struct OrganizationForm {
     csrf: String,
+    /// Only when adding one: an organization's id never changes.
+    #[serde(default)]
     id: String,
     title: String,
     #[serde(default)]
     title_en: String,
     #[serde(default)]
+    description: String,
+    #[serde(default)]
     url: String,
+}
+
+impl OrganizationForm {
+    /// The organization `id` as the form describes it; a 400 without a name.
+    fn organization(&self, id: &str) -> ApiResult<Organization> {
+        if self.title.trim().is_empty() {
+            return Err(ApiError::new(Code::InvalidParameter, "an organization needs a name"));
+        }
+        let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        Ok(Organization {
+            id: id.to_owned(),
+            title: self.title.trim().to_owned(),
+            title_en: some(&self.title_en),
+            description: self.description.trim().chars().take(5000).collect(),
+            url: some(&self.url).filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+        })
+    }
+}
+
+/// Edits an organization's names, description and web site: its admins' and site admins'.
+pub(super) async fn edit_organization(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(org): Path<String>,
+    Form(form): Form<OrganizationForm>,
+) -> Response {
+    if !signed_in.sent(&form.csrf) {
+        return forged();
+    }
+    let result = (|| {
+        may_administer(&signed_in.user, &org)?;
+        state.store.catalog().organization(&org)?;
+        let o = form.organization(&org)?;
+        audited(&state, &signed_in.user, Change::Organization(&o), "organization.update", &org, o.title.clone())
+    })();
+    done(result, &format!("/publish/organizations/{org}"))
 }
 
 /// Adds an organization (a site admin's).
@@ -281,20 +338,10 @@ pub(super) async fn create_organization(
         let id = form.id.trim();
         opendata_datasets::ident::validate_local_id(id)
             .map_err(|e| ApiError::new(Code::InvalidParameter, format!("organization id: {e}")))?;
-        if form.title.trim().is_empty() {
-            return Err(ApiError::new(Code::InvalidParameter, "an organization needs a name"));
-        }
         if state.store.catalog().organization(id).is_ok() {
             return Err(ApiError::new(Code::InvalidParameter, format!("an organization `{id}` already exists")));
         }
-        let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-        let org = Organization {
-            id: id.to_owned(),
-            title: form.title.trim().to_owned(),
-            title_en: some(&form.title_en),
-            description: String::new(),
-            url: some(&form.url),
-        };
+        let org = form.organization(id)?;
         audited(&state, &signed_in.user, Change::Organization(&org), "organization.create", id, org.title.clone())
     })();
     done(result, &format!("/publish/organizations/{}", form.id.trim()))

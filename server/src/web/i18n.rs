@@ -202,6 +202,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("organization_name_mn", "Нэр (монголоор)", "Name (Mongolian)"),
     ("organization_name_en", "Нэр (англиар)", "Name (English)"),
     ("website", "Вэб хуудас", "Website"),
+    ("edit_organization", "Байгууллагын мэдээллийг засах", "Edit the organization's details"),
     ("column_types", "Баганын төрөл", "Column types"),
     ("keep_type", "Хэвээр", "As detected"),
     ("null_markers", "Утга байхгүйг илэрхийлэх тэмдэг", "Markers of a missing value"),

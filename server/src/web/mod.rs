@@ -64,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/publish/datasets/{id}/restore", post(admin::restore))
         .route("/publish/organizations", get(admin::organizations).post(admin::create_organization))
         .route("/publish/organizations/{org}", get(admin::organization))
+        .route("/publish/organizations/{org}/edit", post(admin::edit_organization))
         .route("/publish/organizations/{org}/members", post(admin::set_member))
         .route("/publish/organizations/{org}/members/{user}/remove", post(admin::remove_member))
 }
