@@ -8,6 +8,7 @@
 //!
 //! The crate knows nothing about HTTP, search or file formats.
 
+mod cache;
 mod catalog;
 pub mod delta;
 mod drafts;

@@ -38,6 +38,7 @@ pub struct PostgresCatalog {
     /// Counts notifications (and reconnections of the listener, after which some may have
     /// been lost): [`Catalog::wait_for_change`] waits for it to move.
     bell: Arc<tokio::sync::watch::Sender<u64>>,
+    cache: crate::cache::DatasetCache,
 }
 
 impl PostgresCatalog {
@@ -61,7 +62,8 @@ impl PostgresCatalog {
             .recycle_timeout(timeout)
             .build()
             .map_err(|e| Error::Unavailable(format!("cannot make the catalog's pool: {e}")))?;
-        let catalog = Self { bridge, pool, bell: Arc::new(tokio::sync::watch::channel(0).0) };
+        let catalog =
+            Self { bridge, pool, bell: Arc::new(tokio::sync::watch::channel(0).0), cache: Default::default() };
         catalog.with(|mut c| async move { schema::migrate(&mut c).await.map(|_| ()) })?;
         catalog.bridge.handle().spawn(listen(config, catalog.bell.clone()));
         Ok(catalog)

@@ -32,7 +32,11 @@ impl Catalog for SqliteCatalog {
 
     fn dataset(&self, id: &str) -> Result<Dataset> {
         // The connection's lock is let go before `withdrawal` takes it again.
-        let found = load_dataset(&self.conn(), id, false);
+        let found = {
+            let conn = self.conn();
+            let seq = last_change(&conn)?;
+            self.cache.dataset(seq, id, || load_dataset(&conn, id, false))
+        };
         match found {
             Err(Error::DatasetNotFound(_)) => Err(missing(self, id)),
             found => found,
@@ -47,11 +51,13 @@ impl Catalog for SqliteCatalog {
 
     fn datasets(&self) -> Result<Vec<Dataset>> {
         let conn = self.conn();
-        let ids = conn
-            .prepare("SELECT id FROM datasets WHERE NOT withdrawn ORDER BY id")?
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        ids.iter().map(|id| load_dataset(&conn, id, false)).collect()
+        self.cache.all(last_change(&conn)?, || {
+            let ids = conn
+                .prepare("SELECT id FROM datasets WHERE NOT withdrawn ORDER BY id")?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            ids.iter().map(|id| load_dataset(&conn, id, false)).collect()
+        })
     }
 
     fn withdrawn_datasets(&self) -> Result<Vec<Dataset>> {
@@ -64,12 +70,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn datasets_of(&self, organization: &str) -> Result<Vec<Dataset>> {
-        let conn = self.conn();
-        let ids = conn
-            .prepare("SELECT id FROM datasets WHERE organization = ?1 AND NOT withdrawn ORDER BY id")?
-            .query_map([organization], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        ids.iter().map(|id| load_dataset(&conn, id, false)).collect()
+        Ok(self.datasets()?.into_iter().filter(|d| d.meta.organization == organization).collect())
     }
 
     fn add_version(&self, new: &NewVersion) -> Result<TableVersion> {
@@ -529,8 +530,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn last_change(&self) -> Result<u64> {
-        let last: i64 = self.conn().query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?;
-        Ok(last as u64)
+        last_change(&self.conn())
     }
 
     fn wait_for_change(&self, seq: u64, timeout: std::time::Duration) -> Result<()> {

@@ -20,6 +20,7 @@ use crate::{Error, Result};
 pub struct SqliteCatalog {
     // One connection is plenty: catalog queries take microseconds next to data queries.
     conn: Mutex<Connection>,
+    cache: crate::cache::DatasetCache,
 }
 
 impl SqliteCatalog {
@@ -31,7 +32,7 @@ impl SqliteCatalog {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&conn)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self { conn: Mutex::new(conn), cache: Default::default() })
     }
 
     /// Runs `f` in one write transaction, taken up front (IMMEDIATE) so it never fails
@@ -256,6 +257,12 @@ fn set_membership(conn: &Connection, user: &str, organization: &str, role: Optio
         }
     }
     Ok(())
+}
+
+/// Where the change feed stands: the last sequence number written (0 before the first).
+fn last_change(conn: &Connection) -> Result<u64> {
+    let last: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?;
+    Ok(last as u64)
 }
 
 /// Appends to the change feed; called inside the transaction of the change itself.
