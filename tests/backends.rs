@@ -146,7 +146,7 @@ fn publishing(c: &dyn Catalog) {
     assert_eq!(c.datasets().unwrap().len(), 2);
 
     // A private dataset is in the catalog, and out of the public counts.
-    let mut hidden = c.dataset("air-quality").unwrap().meta;
+    let mut hidden = c.dataset("air-quality").unwrap().meta.clone();
     hidden.private = true;
     c.upsert_dataset(&hidden).unwrap();
     assert!(c.dataset("air-quality").unwrap().meta.private);

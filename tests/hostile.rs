@@ -350,7 +350,7 @@ async fn publishers_cannot_inject_linked_data() {
     let (status, _, _) = send(&s, M::PATCH, "/api/v1/datasets/d", Some(&token), Some(patch.into())).await;
     assert_eq!(status, 400);
     // A license stored before it was checked is written as one IRI, whatever it holds.
-    let mut meta = s.state.store.catalog().dataset("d").unwrap().meta;
+    let mut meta = s.state.store.catalog().dataset("d").unwrap().meta.clone();
     meta.license = injected.into();
     s.state.store.catalog().upsert_dataset(&meta).unwrap();
     let ttl = s.get("/datasets/d.ttl").await.text().await.unwrap();

@@ -17,7 +17,7 @@ fn column(i: usize) -> Column {
         name: format!("column_{i}"),
         label: format!("Багана {i}"),
         description: "Тайлбар: хэмжих нэгж, эх сурвалж".into(),
-        kind: if i % 3 == 0 { ColumnType::String } else { ColumnType::Float },
+        kind: if i.is_multiple_of(3) { ColumnType::String } else { ColumnType::Float },
         stats: ColumnStats {
             null_count: 12,
             distinct_count: 40,

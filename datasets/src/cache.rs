@@ -6,7 +6,7 @@
 //! correct whichever process or node made the change.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::Result;
 use crate::model::Dataset;
@@ -24,33 +24,33 @@ pub(crate) struct DatasetCache {
 struct State {
     /// The change feed's position the kept datasets were loaded at.
     seq: u64,
-    datasets: HashMap<String, Dataset>,
+    datasets: HashMap<String, Arc<Dataset>>,
     /// Every dataset in the catalog, when a listing loaded them all.
-    all: Option<Vec<Dataset>>,
+    all: Option<Vec<Arc<Dataset>>>,
 }
 
 impl DatasetCache {
     /// Dataset `id` as of feed position `seq`: kept, or loaded by `load` and kept. A load
     /// that fails (not found, withdrawn) is not kept.
-    pub(crate) fn dataset(&self, seq: u64, id: &str, load: impl FnOnce() -> Result<Dataset>) -> Result<Dataset> {
+    pub(crate) fn dataset(&self, seq: u64, id: &str, load: impl FnOnce() -> Result<Dataset>) -> Result<Arc<Dataset>> {
         if let Some(d) = self.current(seq).datasets.get(id) {
-            return Ok(d.clone());
+            return Ok(Arc::clone(d));
         }
-        let loaded = load()?;
+        let loaded = Arc::new(load()?);
         let mut state = self.current(seq);
         if state.datasets.len() >= MAX_DATASETS {
             state.datasets.clear();
         }
-        state.datasets.insert(id.to_owned(), loaded.clone());
+        state.datasets.insert(id.to_owned(), Arc::clone(&loaded));
         Ok(loaded)
     }
 
     /// Every dataset as of feed position `seq`.
-    pub(crate) fn all(&self, seq: u64, load: impl FnOnce() -> Result<Vec<Dataset>>) -> Result<Vec<Dataset>> {
+    pub(crate) fn all(&self, seq: u64, load: impl FnOnce() -> Result<Vec<Dataset>>) -> Result<Vec<Arc<Dataset>>> {
         if let Some(all) = &self.current(seq).all {
             return Ok(all.clone());
         }
-        let loaded = load()?;
+        let loaded: Vec<Arc<Dataset>> = load()?.into_iter().map(Arc::new).collect();
         let mut state = self.current(seq);
         if loaded.len() <= MAX_DATASETS {
             state.all = Some(loaded.clone());
@@ -96,6 +96,7 @@ mod tests {
                 .unwrap()
                 .meta
                 .title
+                .clone()
         };
         assert_eq!(get(1, "first"), "first");
         assert_eq!(get(1, "second"), "first", "kept");
@@ -106,7 +107,7 @@ mod tests {
         let found = cache.dataset(2, "nope", || Ok(dataset("nope", "made since")));
         assert_eq!(found.unwrap().meta.title, "made since", "a failed load is not kept");
         let all = cache.all(2, || Ok(vec![dataset("a", "a")])).unwrap();
-        assert_eq!(cache.all(2, || Ok(vec![])).unwrap(), all);
+        assert!(Arc::ptr_eq(&cache.all(2, || Ok(vec![])).unwrap()[0], &all[0]), "shared, not copied");
         assert!(cache.all(3, || Ok(vec![])).unwrap().is_empty());
     }
 }

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::Result;
@@ -99,10 +101,12 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Creates the dataset, or replaces its metadata if it exists.
     fn upsert_dataset(&self, meta: &DatasetMeta) -> Result<()>;
-    fn dataset(&self, id: &str) -> Result<Dataset>;
+    /// Shared, not copied: the reading hot path asks for one on every request, and a node
+    /// keeps them while the change feed stands still.
+    fn dataset(&self, id: &str) -> Result<Arc<Dataset>>;
     /// Every dataset, for reindexing and listings.
-    fn datasets(&self) -> Result<Vec<Dataset>>;
-    fn datasets_of(&self, organization: &str) -> Result<Vec<Dataset>>;
+    fn datasets(&self) -> Result<Vec<Arc<Dataset>>>;
+    fn datasets_of(&self, organization: &str) -> Result<Vec<Arc<Dataset>>>;
 
     /// Commits a new version (numbered one past the latest) and returns it.
     fn add_version(&self, new: &NewVersion) -> Result<TableVersion>;

@@ -65,7 +65,7 @@ impl Store {
     /// whose type it changes (a query or a program that reads them would fail).
     pub fn breaking_changes(&self, draft: &Draft) -> Result<Vec<String>> {
         let current = match self.catalog().dataset(&draft.new.dataset.id) {
-            Ok(d) => d.tables.into_iter().find(|t| t.name == draft.new.table).map(|t| t.latest().clone()),
+            Ok(d) => d.tables.iter().find(|t| t.name == draft.new.table).map(|t| t.latest().clone()),
             Err(e) if e.is_missing_dataset() => None,
             Err(e) => return Err(e),
         };

@@ -270,7 +270,8 @@ impl Store {
     /// objects went. One node does this at a time (see [`Catalog::lead`]).
     pub fn sweep_bucket(&self) -> Result<usize> {
         let Some(bucket) = &self.bucket else { return Ok(0) };
-        let datasets = [self.catalog.datasets()?, self.catalog.withdrawn_datasets()?].concat();
+        let withdrawn = self.catalog.withdrawn_datasets()?.into_iter().map(std::sync::Arc::new);
+        let datasets: Vec<_> = self.catalog.datasets()?.into_iter().chain(withdrawn).collect();
         let named = named_files(self.catalog.as_ref())?;
         let files: std::collections::HashSet<&str> = named.iter().map(String::as_str).collect();
         let tables: std::collections::HashSet<String> =
@@ -478,7 +479,8 @@ impl Store {
 /// draft's, which waits for its review for as long as that takes.
 fn named_files(catalog: &dyn Catalog) -> Result<Vec<String>> {
     // A withdrawn dataset keeps its files: its organization's admin may restore it.
-    let datasets = [catalog.datasets()?, catalog.withdrawn_datasets()?].concat();
+    let withdrawn = catalog.withdrawn_datasets()?.into_iter().map(std::sync::Arc::new);
+    let datasets: Vec<_> = catalog.datasets()?.into_iter().chain(withdrawn).collect();
     let mut files: Vec<String> = datasets
         .iter()
         .flat_map(|d| &d.tables)

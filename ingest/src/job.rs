@@ -349,7 +349,7 @@ fn ingest_part(
 ) -> Result<IngestReport> {
     let catalog = store.catalog();
     let previous =
-        catalog.dataset(&job.dataset.id).ok().and_then(|d| d.tables.into_iter().find(|t| t.name == part.table));
+        catalog.dataset(&job.dataset.id).ok().and_then(|d| d.tables.iter().find(|t| t.name == part.table).cloned());
     let mut settings = if previous.is_some() {
         catalog.table_settings(&job.dataset.id, &part.table)?
     } else {

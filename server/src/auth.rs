@@ -98,7 +98,7 @@ pub fn still_allowed(catalog: &dyn Catalog, token: &str, dataset: &str) -> Resul
     }
     let user = catalog.user(&token.user).map_err(|e| e.to_string())?;
     let organization = match catalog.dataset(dataset) {
-        Ok(d) => d.meta.organization,
+        Ok(d) => d.meta.organization.clone(),
         Err(_) => return Err(format!("the dataset `{dataset}` was withdrawn")),
     };
     if !user.may_publish(&organization) {
@@ -115,7 +115,7 @@ pub fn user_still_allowed(catalog: &dyn Catalog, user: &str, dataset: &str) -> R
         return Err(format!("`{}` is disabled", user.id));
     }
     let organization = match catalog.dataset(dataset) {
-        Ok(d) => d.meta.organization,
+        Ok(d) => d.meta.organization.clone(),
         Err(_) => return Err(format!("the dataset `{dataset}` was withdrawn")),
     };
     if !user.may_publish(&organization) {

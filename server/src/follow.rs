@@ -46,7 +46,7 @@ fn apply(state: &Inner, seq: u64) -> anyhow::Result<u64> {
     let mut ids = changes.datasets;
     for org in &changes.organizations {
         // An organization's title is part of each of its datasets' search entries.
-        ids.extend(catalog.datasets_of(org)?.into_iter().map(|d| d.meta.id));
+        ids.extend(catalog.datasets_of(org)?.into_iter().map(|d| d.meta.id.clone()));
     }
     ids.sort();
     ids.dedup();

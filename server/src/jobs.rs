@@ -238,7 +238,7 @@ async fn ingest(state: &AppState, job: &Job) -> Result<Vec<u32>, Failure> {
         source,
         source_name: input.file_name.clone(),
         // The dataset as it is now: an edit made while the job waited stands.
-        dataset: dataset.meta,
+        dataset: dataset.meta.clone(),
         table: job.table.clone(),
         table_title: input.table_title.clone(),
         options: read_options(input.fixes.as_ref())?,

@@ -6,6 +6,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use std::sync::Arc;
+
 use opendata_datasets::{Catalog, Dataset, DatasetMeta, Error, User};
 use search_index::Audience;
 
@@ -44,7 +46,7 @@ impl Reader {
     /// Dataset `id` as the catalog has it, or not found when it is private to an
     /// organization the reader is not in: the same answer as for an id never used, so
     /// private ids do not leak.
-    pub fn dataset(&self, catalog: &dyn Catalog, id: &str) -> opendata_datasets::Result<Dataset> {
+    pub fn dataset(&self, catalog: &dyn Catalog, id: &str) -> opendata_datasets::Result<Arc<Dataset>> {
         let hidden = || Error::DatasetNotFound(id.to_owned());
         match catalog.dataset(id) {
             Ok(dataset) if self.sees(&dataset.meta) => Ok(dataset),
@@ -61,12 +63,12 @@ impl Reader {
     }
 
     /// The datasets of `all` that the reader may see.
-    pub fn only_visible(&self, all: Vec<Dataset>) -> Vec<Dataset> {
+    pub fn only_visible(&self, all: Vec<Arc<Dataset>>) -> Vec<Arc<Dataset>> {
         all.into_iter().filter(|d| self.sees(&d.meta)).collect()
     }
 
     /// Every dataset the reader may see.
-    pub fn datasets(&self, catalog: &dyn Catalog) -> opendata_datasets::Result<Vec<Dataset>> {
+    pub fn datasets(&self, catalog: &dyn Catalog) -> opendata_datasets::Result<Vec<Arc<Dataset>>> {
         Ok(self.only_visible(catalog.datasets()?))
     }
 

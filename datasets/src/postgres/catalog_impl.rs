@@ -38,7 +38,7 @@ impl Catalog for PostgresCatalog {
         })
     }
 
-    fn dataset(&self, id: &str) -> Result<Dataset> {
+    fn dataset(&self, id: &str) -> Result<std::sync::Arc<Dataset>> {
         // One round trip for the feed's position instead of four for the dataset.
         let found = self.cache.dataset(self.last_change()?, id, || {
             let id = id.to_owned();
@@ -58,7 +58,7 @@ impl Catalog for PostgresCatalog {
         })
     }
 
-    fn datasets(&self) -> Result<Vec<Dataset>> {
+    fn datasets(&self) -> Result<Vec<std::sync::Arc<Dataset>>> {
         self.cache.all(self.last_change()?, || {
             self.with(move |c| async move {
                 load_datasets(&c, "SELECT id FROM datasets WHERE NOT withdrawn ORDER BY id", &[], false).await
@@ -72,7 +72,7 @@ impl Catalog for PostgresCatalog {
         })
     }
 
-    fn datasets_of(&self, organization: &str) -> Result<Vec<Dataset>> {
+    fn datasets_of(&self, organization: &str) -> Result<Vec<std::sync::Arc<Dataset>>> {
         Ok(self.datasets()?.into_iter().filter(|d| d.meta.organization == organization).collect())
     }
 

@@ -30,7 +30,7 @@ impl Catalog for SqliteCatalog {
         self.write(|tx| upsert_dataset(tx, meta, &Utc::now().to_rfc3339()))
     }
 
-    fn dataset(&self, id: &str) -> Result<Dataset> {
+    fn dataset(&self, id: &str) -> Result<std::sync::Arc<Dataset>> {
         // The connection's lock is let go before `withdrawal` takes it again.
         let found = {
             let conn = self.conn();
@@ -49,7 +49,7 @@ impl Catalog for SqliteCatalog {
         Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
     }
 
-    fn datasets(&self) -> Result<Vec<Dataset>> {
+    fn datasets(&self) -> Result<Vec<std::sync::Arc<Dataset>>> {
         let conn = self.conn();
         self.cache.all(last_change(&conn)?, || {
             let ids = conn
@@ -69,7 +69,7 @@ impl Catalog for SqliteCatalog {
         ids.iter().map(|id| load_dataset(&conn, id, true)).collect()
     }
 
-    fn datasets_of(&self, organization: &str) -> Result<Vec<Dataset>> {
+    fn datasets_of(&self, organization: &str) -> Result<Vec<std::sync::Arc<Dataset>>> {
         Ok(self.datasets()?.into_iter().filter(|d| d.meta.organization == organization).collect())
     }
 

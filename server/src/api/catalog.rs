@@ -269,7 +269,7 @@ pub async fn get_organization(
     let catalog = state.store.catalog();
     let org = catalog.organization(&id)?;
     let datasets: Vec<DatasetSummary> =
-        reader.only_visible(catalog.datasets_of(&id)?).iter().map(DatasetSummary::from).collect();
+        reader.only_visible(catalog.datasets_of(&id)?).iter().map(|d| DatasetSummary::from(d.as_ref())).collect();
     Ok(Json(OrganizationDetail { organization: OrganizationInfo::new(&org, datasets.len() as u64), datasets }))
 }
 

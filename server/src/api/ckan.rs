@@ -13,6 +13,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
 use opendata_datasets::{Dataset, Organization, Table};
 use serde_json::{Map, Value, json};
 
@@ -224,7 +226,8 @@ async fn dispatch(state: &AppState, reader: &Reader, base: &str, name: &str, p: 
             "extensions": ["datastore"],
         })),
         "package_list" => {
-            let mut ids: Vec<String> = reader.datasets(state.store.catalog())?.into_iter().map(|d| d.meta.id).collect();
+            let mut ids: Vec<String> =
+                reader.datasets(state.store.catalog())?.into_iter().map(|d| d.meta.id.clone()).collect();
             ids.sort();
             Ok(json!(page(ids, p)?))
         }
@@ -260,7 +263,7 @@ async fn dispatch(state: &AppState, reader: &Reader, base: &str, name: &str, p: 
         "group_list" => Ok(json!([])),
         "tag_list" => {
             let mut tags: Vec<String> =
-                reader.datasets(state.store.catalog())?.into_iter().flat_map(|d| d.meta.tags).collect();
+                reader.datasets(state.store.catalog())?.into_iter().flat_map(|d| d.meta.tags.clone()).collect();
             tags.sort();
             tags.dedup();
             Ok(json!(tags))
@@ -565,7 +568,7 @@ async fn package_search(state: &AppState, reader: &Reader, base: &str, p: &Map<S
 }
 
 /// The dataset and table behind a resource id (a table's `sql_name`).
-fn resource_table(state: &AppState, reader: &Reader, id: &str) -> Result<(Dataset, Table), CkanError> {
+fn resource_table(state: &AppState, reader: &Reader, id: &str) -> Result<(Arc<Dataset>, Table), CkanError> {
     for d in reader.datasets(state.store.catalog())? {
         if let Some(t) = d.tables.iter().find(|t| t.sql_name == id).cloned() {
             return Ok((d, t));

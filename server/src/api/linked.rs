@@ -408,7 +408,7 @@ pub async fn catalog(
 }
 
 /// A dataset and its publisher (absent only if the catalog lost it).
-fn load(state: &AppState, reader: &Reader, id: &str) -> ApiResult<(Dataset, Option<Organization>)> {
+fn load(state: &AppState, reader: &Reader, id: &str) -> ApiResult<(std::sync::Arc<Dataset>, Option<Organization>)> {
     let catalog = state.store.catalog();
     let d = reader.dataset(catalog, id)?;
     let org = catalog.organization(&d.meta.organization).ok();

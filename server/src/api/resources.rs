@@ -292,7 +292,7 @@ pub async fn create(
     uploads::ApiMultipart(form): uploads::ApiMultipart,
 ) -> ApiResult<Response> {
     // Refused before the body is read: a stranger's upload never reaches the disk.
-    let organization = state.store.catalog().dataset(&id)?.meta.organization;
+    let organization = state.store.catalog().dataset(&id)?.meta.organization.clone();
     caller.check(&organization)?;
     let form = ResourceForm::read(&state, form, |_| true).await?;
     let resource = add(&state, &caller.0, &id, form).await?;
@@ -359,7 +359,7 @@ pub async fn download(
     let dataset = reader.dataset(state.store.catalog(), &id)?;
     let resource = dataset
         .resources
-        .into_iter()
+        .iter()
         .find(|r| r.id == rid)
         .ok_or_else(|| ApiError::new(Code::ResourceNotFound, format!("dataset `{id}` has no resource `{rid}`")))?;
     let Some(relative) = resource.file.clone() else {

@@ -6,7 +6,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use opendata_datasets::{Table, TableVersion};
+use opendata_datasets::TableVersion;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
@@ -24,7 +24,8 @@ use crate::state::AppState;
 
 /// A table version and the validated request against it.
 struct Resolved {
-    table: Table,
+    /// The table's name.
+    table: String,
     version: TableVersion,
     request: RowsRequest,
     /// The request names its version (`version=` or a cursor): the answer never changes.
@@ -35,7 +36,7 @@ fn resolve(state: &AppState, reader: &Reader, id: &str, table: &str, raw: Option
     let dataset = reader.dataset(state.store.catalog(), id)?;
     let table = dataset
         .tables
-        .into_iter()
+        .iter()
         .find(|t| t.name == table)
         .ok_or_else(|| ApiError::new(Code::TableNotFound, format!("dataset `{id}` has no table `{table}`")))?;
     let params = RawParams::parse(raw);
@@ -43,7 +44,7 @@ fn resolve(state: &AppState, reader: &Reader, id: &str, table: &str, raw: Option
     let pinned = version.is_some();
     let version = table.version(version)?.clone();
     let request = params.resolve(&version.columns, cursor, &state.config.limits)?;
-    Ok(Resolved { table, version, request, pinned })
+    Ok(Resolved { table: table.name.clone(), version, request, pinned })
 }
 
 /// A strong validator for one representation: the version's file (unique per version), the
@@ -350,7 +351,7 @@ pub async fn table_file(
         ));
     };
     let Resolved { table: t, version, request, pinned } = resolve(&state, &reader, &id, &table, raw.as_deref())?;
-    let file_name = format!("{}__{}_v{}.{}", id, t.name, version.version, format.extension());
+    let file_name = format!("{}__{}_v{}.{}", id, t, version.version, format.extension());
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")).map_err(ApiError::internal)?;
     let untouched =
@@ -364,7 +365,7 @@ pub async fn table_file(
     }
     let path = local_file(&state, &version).await?;
     if format == ExportFormat::Parquet && untouched {
-        let etag = format!("\"{}-{}-v{}-{}\"", id, t.name, version.version, version.byte_size);
+        let etag = format!("\"{}-{}-v{}-{}\"", id, t, version.version, version.byte_size);
         let mut res = serve_file(&path, &etag, &headers, format.content_type()).await?;
         set_cache_headers(res.headers_mut(), &etag, pinned);
         res.headers_mut().insert(header::CONTENT_DISPOSITION, disposition);

@@ -57,7 +57,7 @@ pub async fn withdraw_dataset(
 /// at once, and its queued uploads cancelled.
 pub(crate) fn withdraw(state: &AppState, user: &User, id: &str, reason: &str) -> ApiResult<()> {
     let catalog = state.store.catalog();
-    let meta = catalog.dataset(id)?.meta;
+    let meta = catalog.dataset(id)?.meta.clone();
     may_administer(user, &meta.organization)?;
     let reason: String = reason.trim().chars().take(1000).collect();
     let withdrawal = opendata_datasets::Withdrawal {

@@ -141,7 +141,7 @@ pub async fn create_dataset(
     caller.check(&new.organization)?;
     let id = create(&state, &caller.0, new)?;
     let catalog = state.store.catalog();
-    let meta = catalog.dataset(&id)?.meta;
+    let meta = catalog.dataset(&id)?.meta.clone();
     let d = catalog.dataset(&meta.id)?;
     let mut res = (StatusCode::CREATED, Json(DatasetDetail::new(&d, &base_url(&state, &headers)))).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/datasets/{}", meta.id)) {
@@ -251,14 +251,15 @@ pub async fn update_dataset(
     let detail = String::from_utf8_lossy(&body).chars().take(500).collect();
     update(&state, &caller.0, &id, patch, detail)?;
     let catalog = state.store.catalog();
-    Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
+    let dataset = catalog.dataset(&id)?;
+    Ok(Json(DatasetDetail::new(&dataset, &base_url(&state, &headers))))
 }
 
 /// Changes a dataset's metadata for `user`, who may publish for its organization (and for
 /// the one it moves to): checked, audited, and searchable at once.
 pub(crate) fn update(state: &AppState, user: &User, id: &str, patch: DatasetPatch, detail: String) -> ApiResult<()> {
     let catalog = state.store.catalog();
-    let mut meta = catalog.dataset(id)?.meta;
+    let mut meta = catalog.dataset(id)?.meta.clone();
     may_publish(user, &meta.organization)?;
     if let Some(org) = patch.organization {
         may_publish(user, &org)?;
@@ -421,7 +422,7 @@ pub async fn get_job(
     let job = catalog.job(&id)?;
     if job.user != caller.0.id {
         // Another member of the organization may follow it too.
-        let org = catalog.dataset(&job.dataset).map(|d| d.meta.organization).unwrap_or_default();
+        let org = catalog.dataset(&job.dataset).map(|d| d.meta.organization.clone()).unwrap_or_default();
         caller.check(&org)?;
     }
     Ok(Json(view(&state, job)?))
@@ -502,7 +503,8 @@ pub async fn edit_columns(
     let detail = String::from_utf8_lossy(&body).chars().take(500).collect();
     edit_columns_of(&state, &caller.0, &id, &table, &edits, detail)?;
     let catalog = state.store.catalog();
-    Ok(Json(DatasetDetail::new(&catalog.dataset(&id)?, &base_url(&state, &headers))))
+    let dataset = catalog.dataset(&id)?;
+    Ok(Json(DatasetDetail::new(&dataset, &base_url(&state, &headers))))
 }
 
 /// Edits a table's column dictionary for `user`, who may publish for its dataset's

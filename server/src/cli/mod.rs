@@ -341,7 +341,7 @@ fn ingest_cmd(config: Config, args: IngestArgs) -> anyhow::Result<()> {
     let catalog = store.catalog();
     let meta = match catalog.dataset(&dataset) {
         Ok(existing) => {
-            let mut meta = existing.meta;
+            let mut meta = existing.meta.clone();
             if let Some(title) = args.title {
                 meta.title = title;
             }
