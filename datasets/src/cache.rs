@@ -53,6 +53,8 @@ impl DatasetCache {
         let loaded: Vec<Arc<Dataset>> = load()?.into_iter().map(Arc::new).collect();
         let mut state = self.current(seq);
         if loaded.len() <= MAX_DATASETS {
+            // One copy of each: a lookup after a listing is answered from it.
+            state.datasets = loaded.iter().map(|d| (d.meta.id.clone(), Arc::clone(d))).collect();
             state.all = Some(loaded.clone());
         }
         Ok(loaded)
@@ -108,6 +110,8 @@ mod tests {
         assert_eq!(found.unwrap().meta.title, "made since", "a failed load is not kept");
         let all = cache.all(2, || Ok(vec![dataset("a", "a")])).unwrap();
         assert!(Arc::ptr_eq(&cache.all(2, || Ok(vec![])).unwrap()[0], &all[0]), "shared, not copied");
+        let one = cache.dataset(2, "a", || panic!("kept by the listing")).unwrap();
+        assert!(Arc::ptr_eq(&one, &all[0]));
         assert!(cache.all(3, || Ok(vec![])).unwrap().is_empty());
     }
 }
