@@ -71,21 +71,27 @@ pub struct Draft {
     pub publish_at: Option<DateTime<Utc>>,
 }
 
+impl NewVersion {
+    /// The version this becomes as number `version`, made at `created_at`.
+    pub fn version(&self, version: u32, created_at: DateTime<Utc>) -> TableVersion {
+        TableVersion {
+            version,
+            created_at,
+            row_count: self.row_count,
+            byte_size: self.byte_size,
+            file: self.file.clone(),
+            columns: self.columns.clone(),
+            source: self.source.clone(),
+            content_hash: self.content_hash.clone(),
+            changes: self.changes.clone(),
+        }
+    }
+}
+
 impl Draft {
     /// The version the draft will be, as readers will see it once published.
     pub fn as_version(&self) -> TableVersion {
-        let new = &self.new;
-        TableVersion {
-            version: self.number,
-            created_at: self.created_at,
-            row_count: new.row_count,
-            byte_size: new.byte_size,
-            file: new.file.clone(),
-            columns: new.columns.clone(),
-            source: new.source.clone(),
-            content_hash: new.content_hash.clone(),
-            changes: new.changes.clone(),
-        }
+        self.new.version(self.number, self.created_at)
     }
 }
 

@@ -136,17 +136,7 @@ impl Catalog for PostgresCatalog {
             .await?;
             changed(&tx, Some(id), None).await?;
             tx.commit().await?;
-            Ok(TableVersion {
-                version: version as u32,
-                created_at: now,
-                row_count: new.row_count,
-                byte_size: new.byte_size,
-                file: new.file,
-                columns: new.columns,
-                source: new.source,
-                content_hash: new.content_hash,
-                changes: new.changes,
-            })
+            Ok(new.version(version as u32, now))
         })
     }
 

@@ -132,17 +132,7 @@ impl Catalog for SqliteCatalog {
         )?;
         changed(&tx, Some(&new.dataset.id), None)?;
         tx.commit()?;
-        Ok(TableVersion {
-            version,
-            created_at: now,
-            row_count: new.row_count,
-            byte_size: new.byte_size,
-            file: new.file.clone(),
-            columns: new.columns.clone(),
-            source: new.source.clone(),
-            content_hash: new.content_hash.clone(),
-            changes: new.changes.clone(),
-        })
+        Ok(new.version(version, now))
     }
 
     fn report(&self, dataset: &str, table: &str, version: u32) -> Result<QualityReport> {
