@@ -137,9 +137,7 @@ fn sync_documents(store: &Store, namespace: &str, h: &Harvested) -> anyhow::Resu
 
 /// A document of the source, if `url` is a web address a reader can follow.
 fn document(title: String, description: String, format: &str, url: String) -> Option<HarvestedDocument> {
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 2000
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    let ok = crate::api::resources::is_link(&url);
     let format: String = format.chars().filter(char::is_ascii_alphanumeric).take(10).collect();
     let format = if format.is_empty() { "LINK".to_owned() } else { format.to_ascii_uppercase() };
     let title = if title.trim().is_empty() { url.clone() } else { title };

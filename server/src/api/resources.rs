@@ -117,6 +117,14 @@ impl ResourceView {
     }
 }
 
+/// Whether `url` may be a link resource: an http(s) address without spaces or control
+/// characters, at most 2,000 bytes.
+pub(crate) fn is_link(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2000
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// Where a resource is downloaded from.
 pub(crate) fn url_of(base: &str, r: &Resource) -> String {
     match (&r.file, &r.url) {
@@ -200,10 +208,7 @@ pub(crate) async fn add(state: &AppState, user: &User, id: &str, form: ResourceF
         (Some(_), Some(_)) => return Err(bad("send a `file` or a `url`, not both")),
         (None, None) => return Err(bad("send a `file`, or a `url` to link to")),
         (None, Some(url)) => {
-            let ok = (url.starts_with("https://") || url.starts_with("http://"))
-                && url.len() <= 2000
-                && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !ok {
+            if !is_link(&url) {
                 return Err(bad("`url` must be an http or https address without spaces, at most 2000 characters"));
             }
             // A link to `report.pdf` is a PDF to catalogs; anything else is a page.

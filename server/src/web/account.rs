@@ -198,7 +198,7 @@ pub(super) async fn login(
 
 #[derive(Debug, Deserialize)]
 pub(super) struct CsrfForm {
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 pub(super) async fn logout(State(state): State<AppState>, signed_in: SignedIn, Form(form): Form<CsrfForm>) -> Response {

@@ -4,30 +4,20 @@
 
 use axum::Form;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use opendata_datasets::{Change, Organization, Role};
 use serde::Deserialize;
 
-use super::account::{SignedIn, forged};
+use super::account::{CsrfForm, SignedIn, forged};
 use super::i18n::{Lang, t};
 use super::layout::{lang_of, page, pairs, title_in};
-use super::publish::{local_time, private, refused};
+use super::publish::{done, local_time, private};
 use crate::api::withdrawals;
 use crate::api::write::audited;
 use crate::auth::may_administer;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::state::AppState;
-
-/// The answer to a form: back to `to`, or the refusal in words.
-fn done(result: ApiResult<()>, to: &str) -> Response {
-    match result {
-        Ok(()) => Redirect::to(to).into_response(),
-        Err(e) if e.code.status() == StatusCode::INTERNAL_SERVER_ERROR => e.into_response(),
-        Err(e) => refused(e.code.status(), e.detail),
-    }
-}
 
 /// `/publish/organizations/{org}`: members and their roles, and withdrawn datasets.
 pub(super) async fn organization(
@@ -153,11 +143,6 @@ pub(super) async fn set_member(
         audited(&state, &signed_in.user, change, "member.set", &format!("{org}/{}", user.id), role.as_str().into())
     })();
     done(result, &format!("/publish/organizations/{org}"))
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct CsrfForm {
-    csrf: String,
 }
 
 /// Ends a membership.

@@ -3,16 +3,14 @@
 
 use axum::Form;
 use axum::extract::{Multipart, Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use opendata_datasets::Dataset;
-use serde::Deserialize;
 
-use super::account::{SignedIn, forged};
+use super::account::{CsrfForm, SignedIn, forged};
 use super::i18n::{Lang, t};
 use super::layout::human_bytes;
-use super::publish::refused;
+use super::publish::done;
 use crate::api::resources::{self, ResourceForm};
 use crate::state::AppState;
 
@@ -67,15 +65,8 @@ pub(super) async fn add(
     if !signed_in.sent(&form.csrf) {
         return forged();
     }
-    match resources::add(&state, &signed_in.user, &id, form).await {
-        Ok(_) => Redirect::to(&format!("/publish/datasets/{id}#documents")).into_response(),
-        Err(e) => refused(e.code.status(), e.detail),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct CsrfForm {
-    csrf: String,
+    let added = resources::add(&state, &signed_in.user, &id, form).await.map(|_| ());
+    done(added, &format!("/publish/datasets/{id}#documents"))
 }
 
 pub(super) async fn remove(
@@ -87,9 +78,5 @@ pub(super) async fn remove(
     if !signed_in.sent(&form.csrf) {
         return forged();
     }
-    match resources::remove(&state, &signed_in.user, &id, &rid) {
-        Ok(()) => Redirect::to(&format!("/publish/datasets/{id}#documents")).into_response(),
-        Err(e) if e.code.status() == StatusCode::INTERNAL_SERVER_ERROR => e.into_response(),
-        Err(e) => refused(e.code.status(), e.detail),
-    }
+    done(resources::remove(&state, &signed_in.user, &id, &rid), &format!("/publish/datasets/{id}#documents"))
 }

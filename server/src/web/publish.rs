@@ -33,6 +33,16 @@ pub(super) fn refused(status: StatusCode, why: impl std::fmt::Display) -> Respon
     (status, format!("{why}")).into_response()
 }
 
+/// The answer to a form: back to `to`, or the refusal in words (a failure on our side keeps
+/// the API's answer, which logs it and shows nothing of it).
+pub(super) fn done(result: ApiResult<()>, to: &str) -> Response {
+    match result {
+        Ok(()) => Redirect::to(to).into_response(),
+        Err(e) if e.code.status() == StatusCode::INTERNAL_SERVER_ERROR => e.into_response(),
+        Err(e) => refused(e.code.status(), e.detail),
+    }
+}
+
 /// The dashboard: each organization the publisher may publish for, its datasets, and each
 /// table's draft and scheduled release.
 pub(super) async fn dashboard(
