@@ -5,12 +5,14 @@
 //! all; sorted by station, its rows sit in one or two groups and the rest are skipped from
 //! their statistics. For a 10M-row table that is the difference between scanning the file
 //! and reading a few hundred kilobytes.
+//!
+//! No publisher has to know this: without `sort_by`, the keys are chosen from the data's
+//! statistics ([`choose`]), and the file is sorted in bounded memory ([`crate::spill`]).
 
 use std::path::Path;
 
-use polars::prelude::*;
+use opendata_datasets::{ColumnStats, ColumnType};
 
-use crate::csv::sink_parquet;
 use crate::{Error, Result};
 
 /// One sort key as a publisher writes it: `name`, or `-name` for descending.
@@ -43,49 +45,198 @@ pub fn check(keys: &[String], columns: &[String]) -> Result<Vec<SortKey>> {
         .collect()
 }
 
-/// Rewrites `src` to `out` sorted by `keys`, nulls last, keeping the source order among
-/// equal keys so that a re-ingest of the same file gives the same file. The result has a
-/// page index (see [`with_page_index`]).
-///
-/// The sort holds the decoded table in memory (about twice its Parquet size per column
-/// kept as text); it runs only for tables whose publisher asked for sort keys.
-pub fn sort(src: &Path, keys: &[SortKey], out: &Path) -> Result<()> {
-    let by: Vec<Expr> = keys.iter().map(|k| col(k.column.as_str())).collect();
-    let descending: Vec<bool> = keys.iter().map(|k| k.descending).collect();
-    let options = SortMultipleOptions::default()
-        .with_order_descending_multi(descending)
-        .with_nulls_last(true)
-        .with_maintain_order(true);
-    let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(src)?, ScanArgsParquet::default())?;
-    let sorted = out.with_extension("unindexed");
-    sink_parquet(lf.sort_by_exprs(by, options), &sorted)?;
-    let indexed = with_page_index(&sorted, out);
-    // The intermediate file is only ever read here.
-    let _ = std::fs::remove_file(&sorted);
-    indexed
+/// The spelling of `sort_by` that keeps the source's row order: no layout at all.
+pub const SOURCE_ORDER: &str = "none";
+
+/// Tables with fewer rows are published as polars wrote them, in the source's order: read
+/// whole, they answer a filter in about the time a point read takes (see bench/README.md,
+/// "Fast by default"), and laying them out would only add to the ingest.
+pub const SMALL_TABLE_ROWS: u64 = 64 * 1024;
+/// Text and code columns sorted by, at most; a date or time column may follow them.
+const MAX_CATEGORY_KEYS: usize = 3;
+/// Identifier columns given a bloom filter, at most.
+const MAX_BLOOM_COLUMNS: usize = 4;
+/// The bloom filters' false-positive rate: one lookup in a hundred reads a row group in vain.
+const BLOOM_FPP: f64 = 0.01;
+
+/// How a table's published file is laid out, and why: the quality report shows `reason`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Clustering {
+    /// The rows' order in the file; empty keeps the source's.
+    pub keys: Vec<SortKey>,
+    /// Columns with a bloom filter per row group, for lookups by value.
+    pub bloom: Vec<String>,
+    /// Whether the file is written again with small pages and a page index. A small table, or
+    /// one whose publisher asked for the source order, is published as converted.
+    pub rewrite: bool,
+    pub reason: String,
 }
 
-/// Rows per data page of a sorted table: a point filter decodes a page or two of each
+impl Clustering {
+    /// The keys as a publisher writes them, for the catalog.
+    pub fn written_keys(&self) -> Vec<String> {
+        self.keys.iter().map(|k| if k.descending { format!("-{}", k.column) } else { k.column.clone() }).collect()
+    }
+}
+
+/// One column as the layout sees it: its name, type and statistics.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnFacts<'a> {
+    pub name: &'a str,
+    pub kind: ColumnType,
+    pub stats: &'a ColumnStats,
+}
+
+/// The layout of a table of `rows` rows: the publisher's `sort_by` if any (or
+/// [`SOURCE_ORDER`]), otherwise one chosen from the columns' statistics (see [`choose`]).
+pub fn plan(sort_by: &[String], columns: &[ColumnFacts<'_>], rows: u64) -> Result<Clustering> {
+    if let [only] = sort_by
+        && only == SOURCE_ORDER
+    {
+        return Ok(Clustering {
+            reason: "the source's row order, as the publisher asked".into(),
+            ..Default::default()
+        });
+    }
+    if sort_by.is_empty() {
+        return Ok(choose(columns, rows));
+    }
+    let names: Vec<String> = columns.iter().map(|c| c.name.to_owned()).collect();
+    let keys = check(sort_by, &names)?;
+    let bloom = identifiers(columns, rows, &keys);
+    let reason = format!("sorted by the publisher's keys ({}){}", sort_by.join(", "), bloom_reason(columns, &bloom));
+    Ok(Clustering { keys, bloom, rewrite: true, reason })
+}
+
+/// Chooses the layout from what profiling learned, with no hint from the publisher.
+///
+/// The keys are the text and code columns readers filter on: those whose every value has
+/// on average at least a page of rows (more distinct values than pages would leave nothing
+/// to skip) and that are at most a fifth empty. The most selective comes first, so that a
+/// filter on it reads one run of pages; the next ones follow while every combination of
+/// values can still fill a page, so that a filter on several reads one run too. A date or
+/// time column comes last: each series in time order, for "latest" and date-range reads.
+pub fn choose(columns: &[ColumnFacts<'_>], rows: u64) -> Clustering {
+    if rows < SMALL_TABLE_ROWS {
+        return Clustering {
+            reason: format!("{rows} rows: read whole as fast as laid out (under {SMALL_TABLE_ROWS} rows)"),
+            ..Default::default()
+        };
+    }
+    let pages = rows / PAGE_ROWS as u64;
+    let mut categories: Vec<&ColumnFacts<'_>> = columns
+        .iter()
+        .filter(|c| matches!(c.kind, ColumnType::String | ColumnType::Integer))
+        .filter(|c| (2..=pages).contains(&c.stats.distinct_count) && c.stats.null_count.saturating_mul(5) <= rows)
+        .collect();
+    // Stable: among equally selective columns, the leftmost.
+    categories.sort_by_key(|c| std::cmp::Reverse(c.stats.distinct_count));
+    let mut keys: Vec<&ColumnFacts<'_>> = Vec::new();
+    let mut combinations: u64 = 1;
+    for c in categories {
+        if keys.len() == MAX_CATEGORY_KEYS {
+            break;
+        }
+        if combinations.saturating_mul(c.stats.distinct_count) <= pages {
+            combinations *= c.stats.distinct_count;
+            keys.push(c);
+        }
+    }
+    let time = columns
+        .iter()
+        .find(|c| matches!(c.kind, ColumnType::Date | ColumnType::Datetime) && c.stats.distinct_count >= 2);
+    let mut reason = match (keys.is_empty(), time) {
+        (true, None) => "no column to sort by: no text or code column with between 2 and one value per page, \
+                         and no date"
+            .to_owned(),
+        _ => {
+            let named: Vec<String> =
+                keys.iter().map(|c| format!("{} ({} values)", c.name, c.stats.distinct_count)).collect();
+            let mut r = format!("sorted by {}", named.join(", "));
+            if let Some(t) = time {
+                r = if keys.is_empty() { format!("sorted by {}", t.name) } else { format!("{r}, then {}", t.name) };
+            }
+            r + ": a filter on them reads only the pages that can hold its rows"
+        }
+    };
+    let mut sort: Vec<SortKey> =
+        keys.iter().map(|c| SortKey { column: c.name.to_owned(), descending: false }).collect();
+    sort.extend(time.map(|t| SortKey { column: t.name.to_owned(), descending: false }));
+    let bloom = identifiers(columns, rows, &sort);
+    reason.push_str(&bloom_reason(columns, &bloom));
+    Clustering { keys: sort, bloom, rewrite: true, reason }
+}
+
+/// Columns of mostly distinct integers or texts that are not sort keys: ids and codes a
+/// reader looks rows up by. Their values are spread over every row group, so only a bloom
+/// filter tells which groups can hold one.
+fn identifiers(columns: &[ColumnFacts<'_>], rows: u64, keys: &[SortKey]) -> Vec<String> {
+    columns
+        .iter()
+        .filter(|c| matches!(c.kind, ColumnType::String | ColumnType::Integer))
+        .filter(|c| c.stats.distinct_count.saturating_mul(2) >= rows && !keys.iter().any(|k| k.column == c.name))
+        .take(MAX_BLOOM_COLUMNS)
+        .map(|c| c.name.to_owned())
+        .collect()
+}
+
+fn bloom_reason(columns: &[ColumnFacts<'_>], bloom: &[String]) -> String {
+    if bloom.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = bloom
+        .iter()
+        .filter_map(|b| columns.iter().find(|c| c.name == b))
+        .map(|c| format!("{} ({} distinct values)", c.name, c.stats.distinct_count))
+        .collect();
+    format!("; bloom filters on {}, so that a lookup by value reads the row groups that hold it", named.join(", "))
+}
+
+/// Rows per data page of a laid-out table: a point filter decodes a page or two of each
 /// column instead of a whole row group.
 pub const PAGE_ROWS: usize = 4 * 1024;
 
-/// Copies `src` to `out` with small pages and a page index: the min/max of every page and
-/// where it starts, so that a reader finds the pages that can hold a key without decoding
-/// the others.
+/// Writes `src` to `out` as `plan` says: sorted by its keys in bounded memory (runs spill
+/// to `scratch`, see [`crate::spill`]), in small pages with a page index (the min/max of
+/// every page and where it starts, so that a reader finds the pages that can hold a key
+/// without decoding the others), and with bloom filters on its identifier columns.
 ///
-/// polars 0.55 writes no page index, so sorted tables, the ones filtered by key, are
-/// written a second time by arrow-rs, with the same statistics and row groups
-/// as [`crate::csv::parquet_options`]. A streaming copy: memory stays at a batch.
-pub fn with_page_index(src: &Path, out: &Path) -> Result<()> {
+/// polars 0.55 writes neither a page index nor bloom filters, so laid-out tables are written
+/// by arrow-rs, with the same statistics and row groups as [`crate::csv::parquet_options`].
+pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path) -> Result<()> {
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use parquet::basic::Compression;
-    use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
     let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(src).map_err(Error::io(src))?)?;
     let schema = builder.schema().clone();
-    let reader = builder.with_batch_size(PAGE_ROWS).build()?;
-    let props = WriterProperties::builder()
+    let file = std::fs::File::create(out).map_err(Error::io(out))?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties(&plan.bloom)))?;
+    if plan.keys.is_empty() {
+        for batch in builder.with_batch_size(PAGE_ROWS).build()? {
+            writer.write(&batch.map_err(parquet::errors::ParquetError::from)?)?;
+        }
+    } else {
+        drop(builder);
+        crate::spill::sort(src, &plan.keys, crate::spill::RUN_BYTES, scratch, &mut |batch| {
+            writer.write(&batch).map_err(Error::from)
+        })?;
+    }
+    writer.close()?;
+    Ok(())
+}
+
+/// Copies `src` to `out` with small pages and a page index, in the source's order.
+pub fn with_page_index(src: &Path, out: &Path) -> Result<()> {
+    let plan = Clustering { rewrite: true, ..Default::default() };
+    lay_out(src, &plan, out, Path::new("."))
+}
+
+fn properties(bloom: &[String]) -> parquet::file::properties::WriterProperties {
+    use parquet::basic::Compression;
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+    use parquet::schema::types::ColumnPath;
+
+    let mut props = WriterProperties::builder()
         // LZ4 rather than zstd: a point read decompresses a page or two of every column, and
         // LZ4 does that several times faster, with no decoder context to set up per page.
         // The file is somewhat larger; every Parquet reader the portal meets reads LZ4_RAW.
@@ -99,19 +250,22 @@ pub fn with_page_index(src: &Path, out: &Path) -> Result<()> {
         .set_dictionary_page_size_limit(64 * 1024)
         // Long texts would make the index as large as the data; their pages still get
         // min/max up to this many bytes, which is all a range check needs.
-        .set_column_index_truncate_length(Some(64))
-        .build();
-    let file = std::fs::File::create(out).map_err(Error::io(out))?;
-    let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
-    for batch in reader {
-        writer.write(&batch.map_err(parquet::errors::ParquetError::from)?)?;
+        .set_column_index_truncate_length(Some(64));
+    for column in bloom {
+        let path = ColumnPath::from(column.as_str());
+        props = props
+            .set_column_bloom_filter_enabled(path.clone(), true)
+            .set_column_bloom_filter_fpp(path.clone(), BLOOM_FPP)
+            // Sized for a row group of distinct values, then folded to what it holds.
+            .set_column_bloom_filter_max_ndv(path, crate::csv::ROW_GROUP_ROWS as u64);
     }
-    writer.close()?;
-    Ok(())
+    props.build()
 }
 
 #[cfg(test)]
 mod tests {
+    use polars::prelude::*;
+
     use super::*;
 
     #[test]
@@ -134,7 +288,9 @@ mod tests {
         )
         .unwrap();
         ParquetWriter::new(std::fs::File::create(&src).unwrap()).finish(&mut df).unwrap();
-        sort(&src, &check(&["station".into(), "-n".into()], &["station".into(), "n".into()]).unwrap(), &out).unwrap();
+        let keys = check(&["station".into(), "-n".into()], &["station".into(), "n".into()]).unwrap();
+        let plan = Clustering { keys, bloom: vec!["n".into()], rewrite: true, reason: String::new() };
+        lay_out(&src, &plan, &out, dir.path()).unwrap();
         let got = LazyFrame::scan_parquet(PlRefPath::try_from_path(&out).unwrap(), Default::default())
             .unwrap()
             .collect()
@@ -147,6 +303,47 @@ mod tests {
             ArrowReaderOptions::new().with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required);
         let meta = ArrowReaderMetadata::load(&std::fs::File::open(&out).unwrap(), options).unwrap();
         assert!(meta.metadata().page_index().is_some_and(|p| p.is_complete()));
-        assert!(!out.with_extension("unindexed").exists(), "no intermediate file left");
+        let group = meta.metadata().row_group(0);
+        assert!(group.column(1).bloom_filter_offset().is_some(), "the identifier has a bloom filter");
+        assert!(group.column(0).bloom_filter_offset().is_none());
+    }
+
+    fn stats(distinct: u64, nulls: u64) -> ColumnStats {
+        ColumnStats { distinct_count: distinct, null_count: nulls, ..Default::default() }
+    }
+
+    /// The benchmark's observations, as profiling describes them: keys and bloom filters are
+    /// chosen from those figures alone.
+    #[test]
+    fn keys_are_chosen_from_the_statistics() {
+        let rows = 10_000_000;
+        let table = [
+            ("id", ColumnType::Integer, stats(rows, 0)),
+            ("observed_at", ColumnType::Datetime, stats(43_800, 0)),
+            ("aimag", ColumnType::String, stats(22, 0)),
+            ("soum", ColumnType::String, stats(308, 0)),
+            ("station_code", ColumnType::String, stats(400, 0)),
+            ("indicator", ColumnType::String, stats(6, 0)),
+            ("value", ColumnType::Float, stats(9_000, 300_000)),
+            ("unit", ColumnType::String, stats(6, 0)),
+            ("population", ColumnType::Integer, stats(1_600_000, 0)),
+            ("is_valid", ColumnType::Boolean, stats(2, 0)),
+            ("note", ColumnType::String, stats(5, 4_400_000)),
+        ];
+        let columns: Vec<ColumnFacts<'_>> =
+            table.iter().map(|(name, kind, stats)| ColumnFacts { name, kind: *kind, stats }).collect();
+        let plan = plan(&[], &columns, rows).unwrap();
+        assert_eq!(plan.written_keys(), ["station_code", "indicator", "observed_at"], "{}", plan.reason);
+        assert_eq!(plan.bloom, ["id"]);
+        assert!(plan.rewrite);
+        assert!(plan.reason.contains("station_code (400 values)") && plan.reason.contains("bloom"), "{}", plan.reason);
+
+        let small = super::plan(&[], &columns, 1_000).unwrap();
+        assert!(!small.rewrite && small.keys.is_empty(), "a small table is published as converted");
+        let kept = super::plan(&[SOURCE_ORDER.into()], &columns, rows).unwrap();
+        assert!(!kept.rewrite && kept.keys.is_empty());
+        let given = super::plan(&["-aimag".into()], &columns, rows).unwrap();
+        assert_eq!(given.written_keys(), ["-aimag"]);
+        assert_eq!(given.bloom, ["id"]);
     }
 }

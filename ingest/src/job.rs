@@ -442,17 +442,6 @@ fn ingest_part(
     };
     tracing::debug!(elapsed = ?started.elapsed(), "parquet written");
     let kept_names: Vec<String> = (0..names.len()).filter(|&i| keep[i]).map(|i| names[i].clone()).collect();
-    let sort_keys = cluster::check(&settings.sort_by, &kept_names)?;
-    let parquet = if sort_keys.is_empty() {
-        parquet
-    } else {
-        progress(Progress::Sorting);
-        let sorted = store.stage("parquet");
-        cluster::sort(parquet.path(), &sort_keys, sorted.path())?;
-        decisions.sorted_by.clone_from(&settings.sort_by);
-        tracing::debug!(elapsed = ?started.elapsed(), "sorted");
-        sorted
-    };
 
     progress(Progress::Publishing);
     let kept: Vec<usize> = (0..names.len()).filter(|&i| keep[i]).collect();
@@ -466,6 +455,28 @@ fn ingest_part(
     if matches!(part.data, PartData::Text { .. }) {
         csv::verify_nulls(&kept_names, &kept_inferred, &nulls)?;
     }
+    // The layout is chosen from the statistics, which describe the rows whatever their order.
+    let facts: Vec<cluster::ColumnFacts<'_>> = kept_names
+        .iter()
+        .zip(&kinds)
+        .zip(&column_stats)
+        .map(|((name, kind), stats)| cluster::ColumnFacts { name, kind: *kind, stats })
+        .collect();
+    let plan = cluster::plan(&settings.sort_by, &facts, row_count)?;
+    decisions.sorted_by = plan.written_keys();
+    decisions.clustering.clone_from(&plan.reason);
+    decisions.bloom_filters.clone_from(&plan.bloom);
+    let parquet = if plan.rewrite {
+        progress(Progress::Sorting);
+        let laid_out = store.stage("parquet");
+        let scratch = store.stage("runs");
+        std::fs::create_dir_all(scratch.path()).map_err(Error::io(scratch.path()))?;
+        cluster::lay_out(parquet.path(), &plan, laid_out.path(), scratch.path())?;
+        tracing::debug!(elapsed = ?started.elapsed(), keys = ?decisions.sorted_by, "laid out");
+        laid_out
+    } else {
+        parquet
+    };
     let mut rejected_rows = std::collections::BTreeSet::new();
     // Rejections past a column's listed ones each count as a row of their own.
     let mut unlisted = 0;

@@ -5,7 +5,9 @@
 //! 2. [`infer`] + [`csv`]: read the whole file once to infer each column's type (a "K" in
 //!    row 50,000 turns a column into text instead of breaking the load), then stream it
 //!    through polars into zstd Parquet with statistics;
-//! 3. [`stats`]: per-column statistics from the Parquet footer and a distinct count.
+//! 3. [`stats`]: per-column statistics from the Parquet footer and a distinct count;
+//! 4. [`cluster`] + [`spill`]: the layout chosen from those statistics (sort keys, page
+//!    index, bloom filters), written in bounded memory by an external sort.
 //!
 //! The result is published through [`opendata_datasets::Store::publish`], which is atomic:
 //! a failed or interrupted ingest leaves the previous version in place.
@@ -22,9 +24,10 @@ mod json;
 pub mod layout;
 pub mod manifest;
 pub mod sniff;
+mod spill;
 mod stats;
 
-pub use cluster::{PAGE_ROWS, with_page_index};
+pub use cluster::{PAGE_ROWS, SMALL_TABLE_ROWS, SOURCE_ORDER, with_page_index};
 pub use csv::{ROW_GROUP_ROWS, parquet_options};
 pub use error::{Error, Result};
 pub use job::{IngestJob, IngestLimits, IngestOutcome, IngestReport, Progress, ReadOptions, Skipped, ingest};

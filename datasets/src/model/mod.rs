@@ -251,9 +251,16 @@ pub struct Decisions {
     /// Columns left out: empty, with no header.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns_dropped: Vec<String>,
-    /// The sort keys the published file was sorted by (`-name` descending).
+    /// The sort keys the published file was sorted by (`-name` descending), chosen from the
+    /// data unless the publisher gave them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sorted_by: Vec<String>,
+    /// How the file is laid out for reads (sort keys, page index, bloom filters), and why.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub clustering: String,
+    /// Columns whose row groups carry a bloom filter, for lookups by value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bloom_filters: Vec<String>,
 }
 
 /// Why a column has its name and type.
@@ -364,7 +371,8 @@ pub struct TableSettings {
     #[serde(default)]
     pub fetched: Option<FetchState>,
     /// Columns the published Parquet is sorted by (`-name` descending), so that filters on
-    /// them read only the row groups that hold matches. Empty keeps the source's row order.
+    /// them read only the row groups that hold matches. Empty lets the ingest choose them
+    /// from the data; `["none"]` keeps the source's row order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sort_by: Vec<String>,
 }
