@@ -37,6 +37,7 @@ mod formats;
 mod fuzz;
 mod hostile;
 mod ingest;
+mod layout;
 mod limits;
 mod linked;
 mod nodes;

@@ -196,14 +196,14 @@ fn bloom_reason(columns: &[ColumnFacts<'_>], bloom: &[String]) -> String {
 /// column instead of a whole row group.
 pub const PAGE_ROWS: usize = 4 * 1024;
 
-/// Writes `src` to `out` as `plan` says: sorted by its keys in bounded memory (runs spill
-/// to `scratch`, see [`crate::spill`]), in small pages with a page index (the min/max of
+/// Writes `src` to `out` as `plan` says: sorted by its keys with at most `memory` bytes of
+/// rows decoded at once (runs spill to `scratch`, see [`crate::spill`]), in small pages with a page index (the min/max of
 /// every page and where it starts, so that a reader finds the pages that can hold a key
 /// without decoding the others), and with bloom filters on its identifier columns.
 ///
 /// polars 0.55 writes neither a page index nor bloom filters, so laid-out tables are written
 /// by arrow-rs, with the same statistics and row groups as [`crate::csv::parquet_options`].
-pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path) -> Result<()> {
+pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path, memory: usize) -> Result<()> {
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -217,9 +217,7 @@ pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path) -> Res
         }
     } else {
         drop(builder);
-        crate::spill::sort(src, &plan.keys, crate::spill::RUN_BYTES, scratch, &mut |batch| {
-            writer.write(&batch).map_err(Error::from)
-        })?;
+        crate::spill::sort(src, &plan.keys, memory, scratch, &mut |batch| writer.write(&batch).map_err(Error::from))?;
     }
     writer.close()?;
     Ok(())
@@ -228,7 +226,7 @@ pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path) -> Res
 /// Copies `src` to `out` with small pages and a page index, in the source's order.
 pub fn with_page_index(src: &Path, out: &Path) -> Result<()> {
     let plan = Clustering { rewrite: true, ..Default::default() };
-    lay_out(src, &plan, out, Path::new("."))
+    lay_out(src, &plan, out, Path::new("."), 0)
 }
 
 fn properties(bloom: &[String]) -> parquet::file::properties::WriterProperties {
@@ -290,7 +288,7 @@ mod tests {
         ParquetWriter::new(std::fs::File::create(&src).unwrap()).finish(&mut df).unwrap();
         let keys = check(&["station".into(), "-n".into()], &["station".into(), "n".into()]).unwrap();
         let plan = Clustering { keys, bloom: vec!["n".into()], rewrite: true, reason: String::new() };
-        lay_out(&src, &plan, &out, dir.path()).unwrap();
+        lay_out(&src, &plan, &out, dir.path(), usize::MAX).unwrap();
         let got = LazyFrame::scan_parquet(PlRefPath::try_from_path(&out).unwrap(), Default::default())
             .unwrap()
             .collect()

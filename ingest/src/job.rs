@@ -57,7 +57,8 @@ pub struct IngestJob {
     /// every later ingest too.
     pub columns: BTreeMap<String, ColumnOverride>,
     /// Sort keys (`-name` descending) for the published file; `None` keeps the table's
-    /// stored keys, `Some(vec![])` clears them.
+    /// stored setting, `Some(vec![])` goes back to keys chosen from the data, and
+    /// `["none"]` ([`crate::SOURCE_ORDER`]) keeps the source's row order.
     pub sort_by: Option<Vec<String>>,
     pub limits: IngestLimits,
     /// Whether the dataset may be created by this ingest (see [`NewVersion::create_dataset`]);
@@ -78,11 +79,19 @@ pub struct IngestLimits {
     pub max_sheet_cells: u64,
     /// Columns of one table.
     pub max_columns: usize,
+    /// Bytes of decoded rows sorted in memory before they spill to disk (see
+    /// [`crate::cluster::lay_out`]).
+    #[serde(default = "default_sort_memory")]
+    pub sort_memory: u64,
+}
+
+fn default_sort_memory() -> u64 {
+    crate::spill::RUN_BYTES as u64
 }
 
 impl Default for IngestLimits {
     fn default() -> Self {
-        Self { max_sheet_cells: 20_000_000, max_columns: 4_096 }
+        Self { max_sheet_cells: 20_000_000, max_columns: 4_096, sort_memory: default_sort_memory() }
     }
 }
 
@@ -471,7 +480,8 @@ fn ingest_part(
         let laid_out = store.stage("parquet");
         let scratch = store.stage("runs");
         std::fs::create_dir_all(scratch.path()).map_err(Error::io(scratch.path()))?;
-        cluster::lay_out(parquet.path(), &plan, laid_out.path(), scratch.path())?;
+        let memory = usize::try_from(job.limits.sort_memory).unwrap_or(usize::MAX);
+        cluster::lay_out(parquet.path(), &plan, laid_out.path(), scratch.path(), memory)?;
         tracing::debug!(elapsed = ?started.elapsed(), keys = ?decisions.sorted_by, "laid out");
         laid_out
     } else {

@@ -27,7 +27,7 @@ pub mod sniff;
 mod spill;
 mod stats;
 
-pub use cluster::{PAGE_ROWS, SMALL_TABLE_ROWS, SOURCE_ORDER, with_page_index};
+pub use cluster::{Clustering, PAGE_ROWS, SMALL_TABLE_ROWS, SOURCE_ORDER, SortKey, lay_out, with_page_index};
 pub use csv::{ROW_GROUP_ROWS, parquet_options};
 pub use error::{Error, Result};
 pub use job::{IngestJob, IngestLimits, IngestOutcome, IngestReport, Progress, ReadOptions, Skipped, ingest};

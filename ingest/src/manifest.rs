@@ -21,7 +21,7 @@
 //!   delimiter = ";"                # optional: overrides detection
 //!   header_row = 3                 # optional: 1-based row of the header, 0 for none
 //!   strict = false                 # optional: fail on any value that does not fit its column
-//!   sort_by = ["aimag", "-year"]   # optional: publish sorted, so filters on them read little
+//!   sort_by = ["aimag", "-year"]   # optional: sort keys instead of those chosen from the data
 //!
 //!     [dataset.table.columns.khun_amyn_too]
 //!     type = "integer"             # boolean, integer, float, date, datetime, string
@@ -115,8 +115,9 @@ pub struct TableSpec {
     /// Corrections by column name: type, label, description. They stay with the table.
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnOverride>,
-    /// Publish the table sorted by these columns (`-name` descending) so that filters on
-    /// them read little; kept for later versions until changed.
+    /// Publish the table sorted by these columns (`-name` descending) instead of the keys
+    /// the ingest chooses from the data; `["none"]` keeps the source's row order, `[]` goes
+    /// back to the chosen keys. Kept for later versions until changed.
     pub sort_by: Option<Vec<String>>,
 }
 

@@ -144,6 +144,8 @@ pub struct Limits {
     pub max_sheet_cells: u64,
     /// Columns of one ingested table.
     pub max_columns: usize,
+    /// Megabytes of decoded rows an ingest sorts in memory before it spills them to disk.
+    pub sort_memory_mb: u64,
 }
 
 impl Default for Config {
@@ -204,6 +206,7 @@ impl Default for Limits {
             max_search_words: 32,
             max_sheet_cells: 20_000_000,
             max_columns: 4_096,
+            sort_memory_mb: 256,
         }
     }
 }
@@ -211,7 +214,11 @@ impl Default for Limits {
 impl Limits {
     /// What one ingest may read.
     pub fn ingest(&self) -> opendata_ingest::IngestLimits {
-        opendata_ingest::IngestLimits { max_sheet_cells: self.max_sheet_cells, max_columns: self.max_columns }
+        opendata_ingest::IngestLimits {
+            max_sheet_cells: self.max_sheet_cells,
+            max_columns: self.max_columns,
+            sort_memory: self.sort_memory_mb.saturating_mul(1 << 20),
+        }
     }
 
     /// The bounds a SQL query is checked against before it parses.

@@ -70,8 +70,6 @@ struct DemoTable {
     table_title: &'static str,
     file_name: &'static str,
     bytes: Vec<u8>,
-    /// Published sorted by these columns, as a publisher would for a table people filter.
-    sort_by: &'static [&'static str],
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -146,7 +144,6 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Хүн амын тоо",
         file_name: "population_by_aimag.csv",
         bytes: s.into_bytes(),
-        sort_by: &[],
     });
 
     // Livestock census: long format, comma-separated.
@@ -180,7 +177,6 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Малын тоо",
         file_name: "livestock.csv",
         bytes: s.into_bytes(),
-        sort_by: &[],
     });
 
     // Consumer prices in Ulaanbaatar: monthly dates, decimals.
@@ -217,7 +213,6 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Сарын дундаж үнэ",
         file_name: "prices.csv",
         bytes: s.into_bytes(),
-        sort_by: &[],
     });
 
     // Air quality: hourly readings, many pages, gaps and an invalid flag.
@@ -264,7 +259,6 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Цагийн хэмжилт",
         file_name: "readings.csv",
         bytes: s.into_bytes(),
-        sort_by: &["station_code", "indicator", "observed_at"],
     });
 
     // Budget execution: tab-separated, amounts in billion MNT.
@@ -298,7 +292,6 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Сарын гүйцэтгэл",
         file_name: "budget.tsv",
         bytes: s.into_bytes(),
-        sort_by: &[],
     });
 
     // Registered unemployment by aimag, quarterly.
@@ -327,7 +320,6 @@ fn tables() -> Vec<DemoTable> {
         table_title: "Улирлын тоо",
         file_name: "unemployment.csv",
         bytes: s.into_bytes(),
-        sort_by: &[],
     });
     out
 }
@@ -354,7 +346,7 @@ pub fn install(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
             table_title: Some(t.table_title.into()),
             options: ReadOptions::default(),
             columns: Default::default(),
-            sort_by: Some(t.sort_by.iter().map(|&k| k.to_owned()).collect()),
+            sort_by: None,
             limits: Default::default(),
             create_dataset: true,
             draft: false,

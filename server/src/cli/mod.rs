@@ -164,8 +164,9 @@ pub struct IngestArgs {
     /// Fail on any value that does not fit its column, instead of reporting it.
     #[arg(long, env = "OPENDATA_STRICT")]
     pub strict: bool,
-    /// Publish the table sorted by these columns (`-name` descending), so that filters on
-    /// them skip most of the file; kept for later versions. An empty value clears them.
+    /// Publish the table sorted by these columns (`-name` descending) instead of the keys
+    /// chosen from the data; kept for later versions. `none` keeps the source's row order;
+    /// an empty value goes back to the chosen keys.
     #[arg(long, env = "OPENDATA_SORT_BY", value_delimiter = ',', num_args = 0..)]
     pub sort_by: Option<Vec<String>>,
     #[command(flatten)]

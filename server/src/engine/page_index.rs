@@ -21,6 +21,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
+use parquet::bloom_filter::Sbbf;
 use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use polars::prelude::*;
@@ -29,8 +30,10 @@ use crate::engine::params::{Filter, Op};
 
 /// Above this many candidate rows the engine's own scan is as good. Files written by polars
 /// alone, whose pages usually span a whole row group, seldom come under it; any file that
-/// does is read correctly either way.
-pub const MAX_ROWS: u64 = 64 * 1024;
+/// does is read correctly either way. Two row groups: a lookup by an identifier, whose
+/// values are spread over every page, reads the filter column of the group or two its bloom
+/// filters let through.
+pub const MAX_ROWS: u64 = 2 * opendata_ingest::ROW_GROUP_ROWS as u64;
 
 /// Footers with their page index, by file. A version's file never changes once published,
 /// so an entry never goes stale; the map is emptied when it grows past this many files.
@@ -59,6 +62,35 @@ fn metadata(path: &Path) -> Option<ArrowReaderMetadata> {
         cache.clear();
     }
     cache.insert(path.to_owned(), loaded.clone());
+    loaded
+}
+
+/// Bytes of bloom filters kept in memory across all files; the map is emptied past it. A
+/// 10M-row table's identifier column has about 12 MB of them.
+const CACHED_BLOOM_BYTES: usize = 64 << 20;
+
+/// The bloom filter of column `c` of row group `g`, if it has one.
+fn bloom_filter(path: &Path, meta: &ArrowReaderMetadata, g: usize, c: usize) -> Option<Arc<Sbbf>> {
+    type Cache = HashMap<(PathBuf, usize, usize), Option<Arc<Sbbf>>>;
+    static CACHE: OnceLock<Mutex<(Cache, usize)>> = OnceLock::new();
+    let chunk = meta.metadata().row_group(g).column(c);
+    chunk.bloom_filter_offset()?;
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (path.to_owned(), g, c);
+    if let Some(hit) = cache.lock().ok()?.0.get(&key) {
+        return hit.clone();
+    }
+    let loaded =
+        File::open(path).ok().and_then(|f| Sbbf::read_from_column_chunk(chunk, &f).ok().flatten()).map(Arc::new);
+    let size = chunk.bloom_filter_length().map_or(0, |l| l.max(0) as usize);
+    let mut guard = cache.lock().ok()?;
+    let (map, bytes) = &mut *guard;
+    if *bytes + size > CACHED_BLOOM_BYTES {
+        map.clear();
+        *bytes = 0;
+    }
+    *bytes += size;
+    map.insert(key, loaded.clone());
     loaded
 }
 
@@ -146,6 +178,20 @@ impl Keep {
         }
     }
 
+    /// Whether a row group may hold a kept value, from its column chunk's bloom filter: a
+    /// value the filter has not seen is surely absent.
+    fn bloom_may_match(&self, bloom: &Sbbf, physical: parquet::basic::Type) -> bool {
+        use parquet::basic::Type as P;
+        match (self, physical) {
+            (Keep::Text(values), P::BYTE_ARRAY) => values.iter().any(|v| bloom.check(v.as_slice())),
+            (Keep::Integer(values), P::INT64) => values.iter().any(|v| bloom.check(v)),
+            (Keep::Integer(values), P::INT32) => {
+                values.iter().any(|v| i32::try_from(*v).is_ok_and(|v| bloom.check(&v)))
+            }
+            _ => true,
+        }
+    }
+
     /// Whether page `i` may hold a kept value. Pages without statistics may.
     fn page_may_match(&self, index: &ColumnIndexMetaData, i: usize) -> bool {
         match (self, index) {
@@ -183,27 +229,47 @@ fn intersect(a: &Ranges, b: &Ranges) -> Ranges {
     out
 }
 
-/// The rows of `path` that `filters` may keep, with `columns` and the file position of
-/// each row as `row`, or none when the page index cannot narrow the read to at most
-/// [`MAX_ROWS`] rows. `eq` and `in` filters on text and integers are applied here (see
-/// [`matches_exactly`]); the frame may still hold rows that other filters reject, which the
-/// caller applies. The columns of the exact filters are read to match them but returned only
-/// when `columns` names them.
-pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str) -> Option<DataFrame> {
+/// What a point read of a file decodes: the rows of the pages it selects, out of the file's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    pub row_groups: usize,
+    pub rows: u64,
+    pub total: u64,
+}
+
+/// The rows a point read of `path` under `filters` would decode, before any limit on them;
+/// none when the file has no page index or no filter is one the index can check. For
+/// checks and diagnostics: what the layout of a version saves its readers.
+pub fn selection(path: &Path, filters: &[Filter]) -> Option<Selection> {
     let keeps: Vec<(&Filter, Keep)> = filters.iter().filter_map(|f| Keep::of(f).map(|k| (f, k))).collect();
+    let meta = metadata(path)?;
+    let (ranges, bounds) = select(path, &meta, &keeps)?;
+    let groups = bounds.iter().filter(|g| ranges.iter().any(|r| r.0 < g.1 && g.0 < r.1)).count();
+    let rows = ranges.iter().map(|(a, b)| b - a).sum();
+    Some(Selection { row_groups: groups, rows, total: bounds.last().map_or(0, |b| b.1) })
+}
+
+/// The row ranges of the file that `keeps` may match, from row group statistics, bloom
+/// filters and the page index, and each row group's bounds.
+fn select(path: &Path, meta: &ArrowReaderMetadata, keeps: &[(&Filter, Keep)]) -> Option<(Ranges, Vec<(u64, u64)>)> {
     if keeps.is_empty() {
         return None;
     }
-    let meta = metadata(path)?;
     let file_meta = meta.metadata();
     let schema = file_meta.file_metadata().schema_descr();
     let leaf = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
     let leaves: Vec<usize> = keeps.iter().map(|(f, _)| leaf(&f.column)).collect::<Option<_>>()?;
-    let rg_bounds = row_group_bounds(&meta);
+    let rg_bounds = row_group_bounds(meta);
     let mut ranges: Ranges = Vec::new();
     for (g, (rg, &(start, end))) in file_meta.row_groups().iter().zip(&rg_bounds).enumerate() {
         // The row group's own statistics rule most groups out before any page is looked at.
         if keeps.iter().zip(&leaves).any(|((_, keep), &c)| !keep.group_may_match(rg.column(c).statistics())) {
+            continue;
+        }
+        let ruled_out = |(keep, c): (&Keep, usize)| {
+            bloom_filter(path, meta, g, c).is_some_and(|b| !keep.bloom_may_match(&b, schema.column(c).physical_type()))
+        };
+        if keeps.iter().zip(&leaves).any(|((_, keep), &c)| ruled_out((keep, c))) {
             continue;
         }
         let page_index = file_meta.page_index_for_row_group(g);
@@ -224,6 +290,19 @@ pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str
         }
         ranges.extend(in_group);
     }
+    Some((ranges, rg_bounds))
+}
+
+/// The rows of `path` that `filters` may keep, with `columns` and the file position of
+/// each row as `row`, or none when the page index cannot narrow the read to at most
+/// [`MAX_ROWS`] rows. `eq` and `in` filters on text and integers are applied here (see
+/// [`matches_exactly`]); the frame may still hold rows that other filters reject, which the
+/// caller applies. The columns of the exact filters are read to match them but returned only
+/// when `columns` names them.
+pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str) -> Option<DataFrame> {
+    let keeps: Vec<(&Filter, Keep)> = filters.iter().filter_map(|f| Keep::of(f).map(|k| (f, k))).collect();
+    let meta = metadata(path)?;
+    let (ranges, rg_bounds) = select(path, &meta, &keeps)?;
     let total = rg_bounds.last().map_or(0, |b| b.1);
     let selected: u64 = ranges.iter().map(|(a, b)| b - a).sum();
     // Reading most of the file row by row would cost more than the engine's scan.
