@@ -194,3 +194,96 @@ async fn the_layout_never_changes_an_answer() {
     assert!(counts.values().filter(|&&n| n > 1).count() >= 28, "{counts:?}");
     assert!(counts.values().all(|&n| n > 0), "{counts:?}");
 }
+
+/// Rows of the file the bounded sort is given: about 120 MB once decoded.
+const SORT_ROWS: usize = 800_000;
+
+/// Writes a Parquet file of [`SORT_ROWS`] rows in an order unrelated to its `key`, with a
+/// 120-byte payload per row, as a converted table is before its layout.
+fn unsorted_parquet(path: &Path) {
+    use std::sync::Arc;
+
+    use arrow_array::{Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Int64, false),
+        Field::new("payload", DataType::Utf8, false),
+    ]));
+    // Row groups of the size a converted table has, each read whole by the sort.
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_dictionary_enabled(false)
+        .set_max_row_group_row_count(Some(opendata_ingest::ROW_GROUP_ROWS))
+        .build();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema.clone(), Some(props))
+            .unwrap();
+    for chunk in (0..SORT_ROWS).collect::<Vec<_>>().chunks(50_000) {
+        let keys = Int64Array::from_iter_values(chunk.iter().map(|&i| ((i as u64 * 2_654_435_761) % 1_000_003) as i64));
+        let payload = StringArray::from_iter_values(chunk.iter().map(|i| format!("{i:0>120}")));
+        writer.write(&RecordBatch::try_new(schema.clone(), vec![Arc::new(keys), Arc::new(payload)]).unwrap()).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// Lays out `src` sorted by `key` in a child process whose data segment may not grow past
+/// `limit` bytes (`prlimit --data`), with `memory` bytes for the sort. Whether it succeeded.
+fn sort_under_limit(src: &Path, out: &Path, memory: usize, limit: u64) -> bool {
+    let status = std::process::Command::new("prlimit")
+        .arg(format!("--data={limit}"))
+        .arg("--")
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "layout::bounded_sort_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("LAYOUT_SRC", src)
+        .env("LAYOUT_OUT", out)
+        .env("LAYOUT_MEMORY", memory.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    status.success()
+}
+
+/// The child of [`the_sort_stays_within_its_memory`].
+#[test]
+#[ignore = "run by the_sort_stays_within_its_memory, under a memory limit"]
+fn bounded_sort_child() {
+    let Some(src) = std::env::var_os("LAYOUT_SRC") else {
+        return;
+    };
+    let out = PathBuf::from(std::env::var_os("LAYOUT_OUT").unwrap());
+    let memory: usize = std::env::var("LAYOUT_MEMORY").unwrap().parse().unwrap();
+    let plan = opendata_ingest::Clustering {
+        keys: vec![opendata_ingest::SortKey { column: "key".into(), descending: false }],
+        bloom: vec!["payload".into()],
+        rewrite: true,
+        reason: String::new(),
+    };
+    opendata_ingest::lay_out(Path::new(&src), &plan, &out, out.parent().unwrap(), memory).unwrap();
+}
+
+/// The sort that lays a table out spills sorted runs instead of holding the table: under a
+/// memory limit that a sort in memory exceeds, it still writes every row, in order.
+#[test]
+fn the_sort_stays_within_its_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("src.parquet"), dir.path().join("out.parquet"));
+    unsorted_parquet(&src);
+    // Measured in a debug build: runs of 4 MB need 48–64 MB in all, the table in memory
+    // more than 96 MB at 600k rows already, so this limit sits between the two.
+    const LIMIT: u64 = 96 << 20;
+    assert!(!sort_under_limit(&src, &out, usize::MAX, LIMIT), "the whole table in memory exceeds the limit");
+    assert!(sort_under_limit(&src, &out, 4 << 20, LIMIT), "runs of 4 MB stay within it");
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+    let mut keys = Vec::with_capacity(SORT_ROWS);
+    for batch in reader {
+        let batch = batch.unwrap();
+        let k = batch.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
+        keys.extend(k.values().iter().copied());
+    }
+    assert_eq!(keys.len(), SORT_ROWS);
+    assert!(keys.is_sorted(), "every row, in key order");
+}
