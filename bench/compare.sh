@@ -5,13 +5,13 @@
 #
 #     bench/compare.sh BIN_A BIN_B [DATA_DIR] [PEER_PARQUET] [SECONDS]
 #
-# DATA_DIR holds the 10M-row table as dataset `obs`, table `readings`, sorted by its keys
-# (bench/ingest.sh writes it to bench/out/sorted, and DuckDB's Parquet to
+# DATA_DIR holds the 10M-row table as dataset `obs`, table `readings`, as the default ingest
+# lays it out (bench/ingest.sh writes it to bench/out/data, and DuckDB's Parquet to
 # bench/out/peers/duck.parquet). Needs wrk (Debian), duckdb and polars (PyPI).
 set -euo pipefail
 a=${1:?BIN_A}
 b=${2:?BIN_B}
-data=${3:-bench/out/sorted}
+data=${3:-bench/out/data}
 peer=${4:-bench/out/peers/duck.parquet}
 secs=${5:-30}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -16,16 +16,17 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/opendata
 mkdir -p "$WORK"
 CSV=$WORK/obs-$ROWS.csv
 [ -f "$CSV" ] || python3 "$GEN" --rows "$ROWS" --out "$CSV"
-rm -rf "$WORK/data" "$WORK/sorted" "$WORK/peers"
+rm -rf "$WORK/data" "$WORK/source-order" "$WORK/peers"
 mkdir -p "$WORK/peers"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; file: $CSV ($(du -h "$CSV" | cut -f1))"
 sync
 python3 "$HERE/run_cmd.py" "opendata ingest" "$CSV" -- \
   "$BIN" ingest "$CSV" --dataset obs --table readings --org bench --title Observations --data "$WORK/data"
-# The same table laid out for point queries: what bench/rows.py, query.py and load.sh serve.
-python3 "$HERE/run_cmd.py" "opendata ingest --sort-by" "$CSV" -- \
-  "$BIN" ingest "$CSV" --dataset obs --table readings --org bench --title Observations --data "$WORK/sorted" \
-  --sort-by station_code,indicator,observed_at
+# The same table in the source's order, without the layout chosen from the data: what the
+# layout costs.
+python3 "$HERE/run_cmd.py" "opendata ingest --sort-by none" "$CSV" -- \
+  "$BIN" ingest "$CSV" --dataset obs --table readings --org bench --title Observations --data "$WORK/source-order" \
+  --sort-by none
 python3 "$HERE/run_cmd.py" "duckdb COPY ... TO parquet (zstd)" "$CSV" -- python3 -c "
 import duckdb; duckdb.connect().execute(\"COPY (SELECT * FROM read_csv_auto('$CSV')) TO '$WORK/peers/duck.parquet' (FORMAT parquet, COMPRESSION zstd)\")"
 python3 "$HERE/run_cmd.py" "polars scan_csv.sink_parquet (zstd)" "$CSV" -- python3 -c "

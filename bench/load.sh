@@ -5,8 +5,8 @@
 #
 #     bench/load.sh DATA_DIR SQLITE_DB [SECONDS] [CONNECTIONS]
 #
-# DATA_DIR holds the 10M-row table as dataset `obs`, table `readings` (bench/ingest.sh with
-# --sort-by station_code,indicator,observed_at); SQLITE_DB has it as table `observations`
+# DATA_DIR holds the 10M-row table as dataset `obs`, table `readings` (bench/ingest.sh, the
+# default ingest, laid out from the data); SQLITE_DB has it as table `observations`
 # (bench/sqlite.sh). Both servers run one at a time on the same machine, each as its own
 # process; wrk runs beside them. Needs wrk (Debian) and datasette (PyPI). BENCH_BIN names
 # another opendata binary than target/release/opendata.

@@ -217,7 +217,22 @@ pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path, memory
         }
     } else {
         drop(builder);
-        crate::spill::sort(src, &plan.keys, memory, scratch, &mut |batch| writer.write(&batch).map_err(Error::from))?;
+        // The sort runs on a second core while this one encodes and compresses its output.
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel(4);
+            let sorter = scope.spawn(move || {
+                crate::spill::sort(src, &plan.keys, memory, scratch, &mut |batch| {
+                    let stopped = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the writer stopped");
+                    tx.send(batch).map_err(|_| Error::io(out)(stopped()))
+                })
+            });
+            let written = rx.iter().try_for_each(|batch| writer.write(&batch));
+            // A writer that failed stops the sort at its next batch.
+            drop(rx);
+            let sorted = sorter.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            written?;
+            sorted.map(drop)
+        })?;
     }
     writer.close()?;
     Ok(())

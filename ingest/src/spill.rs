@@ -31,8 +31,10 @@ pub const RUN_BYTES: usize = 256 << 20;
 const BATCH_ROWS: usize = 8 * 1024;
 
 /// Sorts `src` by `keys` (nulls last, stable) and hands the rows to `sink` in order, in
-/// batches of at most [`BATCH_ROWS`]. Runs spill to files in `dir` (removed when done) once
-/// more than `budget` bytes are decoded. Returns the file's schema.
+/// batches of at most [`BATCH_ROWS`]. At most `budget` bytes of rows are decoded at once:
+/// half is read while a second core sorts the other half and spills it to a run in `dir`
+/// (removed when done). A table under half the budget is sorted in memory. Returns the
+/// file's schema.
 pub fn sort(
     src: &Path,
     keys: &[SortKey],
@@ -44,28 +46,51 @@ pub fn sort(
     let schema = builder.schema().clone();
     let keys = Keys::new(&schema, keys)?;
     let reader = builder.with_batch_size(BATCH_ROWS).build()?;
-    let mut pending: Vec<RecordBatch> = Vec::new();
-    let mut bytes = 0;
-    let mut runs: Vec<PathBuf> = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(parquet::errors::ParquetError::from)?;
-        bytes += batch.get_array_memory_size();
-        pending.push(batch);
-        if bytes >= budget {
-            runs.push(spill(&keys, &schema, &pending, dir, runs.len())?);
-            pending.clear();
-            bytes = 0;
-        }
-    }
+    let run_bytes = budget / 2;
+    let (pending, runs) = std::thread::scope(|scope| -> Result<(Vec<RecordBatch>, Vec<PathBuf>)> {
+        // No queue: a run is handed over only once the previous one is spilled, so one is
+        // being read and one sorted, never more.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RecordBatch>>(0);
+        let (keys, schema) = (&keys, &schema);
+        let spiller = scope.spawn(move || -> Result<Vec<PathBuf>> {
+            let mut runs = Vec::new();
+            for batches in rx {
+                runs.push(spill(keys, schema, &batches, dir, runs.len())?);
+            }
+            Ok(runs)
+        });
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        let read = || -> Result<()> {
+            let (mut bytes, mut spilled) = (0, false);
+            for batch in reader {
+                let batch = batch.map_err(parquet::errors::ParquetError::from)?;
+                bytes += batch.get_array_memory_size();
+                pending.push(batch);
+                if bytes >= run_bytes {
+                    // The spiller stopped on an error, which its join returns.
+                    if tx.send(std::mem::take(&mut pending)).is_err() {
+                        return Ok(());
+                    }
+                    (bytes, spilled) = (0, true);
+                }
+            }
+            if spilled && !pending.is_empty() {
+                let _ = tx.send(std::mem::take(&mut pending));
+            }
+            Ok(())
+        };
+        let read = read();
+        drop(tx);
+        let runs = spiller.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        read?;
+        Ok((pending, runs))
+    })?;
     if runs.is_empty() {
         let order = keys.order(&pending)?;
         emit(&pending, &order, sink)?;
         return Ok(schema);
     }
-    if !pending.is_empty() {
-        runs.push(spill(&keys, &schema, &pending, dir, runs.len())?);
-        drop(pending);
-    }
+    drop(pending);
     let merged = merge(&keys, &runs, sink);
     for run in &runs {
         // The caller's staging directory goes too; this frees the disk as soon as possible.

@@ -256,6 +256,7 @@ pub(super) fn quality(lang: Lang, r: &opendata_datasets::QualityReport) -> Marku
                 dt { (t(lang, "read_as")) }
                 dd { (d.format) ", " (d.encoding) @if let Some(delim) = &d.delimiter { ", «" (delim) "»" } @if let Some(part) = &d.part { ", " (part) } }
                 dt { (t(lang, "layout")) } dd { (d.layout) }
+                @if !d.clustering.is_empty() { dt { (t(lang, "stored_order")) } dd { (d.clustering) } }
                 @if r.rows_dropped > 0 { dt { (t(lang, "rows_dropped")) } dd { (r.rows_dropped) } }
                 @if !d.columns_dropped.is_empty() { dt { (t(lang, "columns_removed")) } dd { (d.columns_dropped.join(", ")) } }
             }

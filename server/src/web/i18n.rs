@@ -88,6 +88,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("warnings", "анхааруулга", "warnings"),
     ("read_as", "Уншсан байдал", "Read as"),
     ("layout", "Бүтэц", "Layout"),
+    ("stored_order", "Хадгалсан эрэмбэ", "Stored order"),
     ("value", "Утга", "Value"),
     ("reason", "Шалтгаан", "Reason"),
     ("chart", "График байгуулах", "Build a chart"),
