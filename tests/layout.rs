@@ -268,7 +268,7 @@ fn the_sort_stays_within_its_memory() {
     let dir = tempfile::tempdir().unwrap();
     let (src, out) = (dir.path().join("src.parquet"), dir.path().join("out.parquet"));
     unsorted_parquet(&src);
-    // Measured in a debug build: runs of 4 MB need 48–64 MB in all, the table in memory
+    // Measured in a debug build: runs of 4 MB need under 32 MB in all, the table in memory
     // more than 96 MB at 600k rows already, so this limit sits between the two.
     const LIMIT: u64 = 96 << 20;
     assert!(!sort_under_limit(&src, &out, usize::MAX, LIMIT), "the whole table in memory exceeds the limit");

@@ -27,8 +27,15 @@ use crate::{Error, Result};
 
 /// Decoded bytes sorted in memory before they are spilled as one run.
 pub const RUN_BYTES: usize = 256 << 20;
-/// Rows per batch read, spilled and written.
+/// Rows per batch read and written.
 const BATCH_ROWS: usize = 8 * 1024;
+/// Rows per batch of a spilled run. The merge holds a batch or two of every run it reads,
+/// so its memory is this times the runs merged at once.
+const SPILL_ROWS: usize = 1024;
+/// Runs merged at once, at most; more are first merged in groups into longer runs. With
+/// [`RUN_BYTES`] of memory a single merge covers 64 × 128 MB of decoded rows; a larger file
+/// takes one more pass over its runs per 64-fold, and the same memory.
+const MAX_FAN_IN: usize = 64;
 
 /// Sorts `src` by `keys` (nulls last, stable) and hands the rows to `sink` in order, in
 /// batches of at most [`BATCH_ROWS`]. At most `budget` bytes of rows are decoded at once:
@@ -39,6 +46,18 @@ pub fn sort(
     src: &Path,
     keys: &[SortKey],
     budget: usize,
+    dir: &Path,
+    sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<SchemaRef> {
+    sort_with(src, keys, budget, MAX_FAN_IN, dir, sink)
+}
+
+/// [`sort`], merging at most `fan_in` runs at once.
+fn sort_with(
+    src: &Path,
+    keys: &[SortKey],
+    budget: usize,
+    fan_in: usize,
     dir: &Path,
     sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<SchemaRef> {
@@ -87,11 +106,12 @@ pub fn sort(
     })?;
     if runs.is_empty() {
         let order = keys.order(&pending)?;
-        emit(&pending, &order, sink)?;
+        emit(&pending, &order, BATCH_ROWS, sink)?;
         return Ok(schema);
     }
     drop(pending);
-    let merged = merge(&keys, &runs, sink);
+    let runs = narrow(&keys, &schema, runs, dir, fan_in)?;
+    let merged = merge(&keys, &runs, BATCH_ROWS, sink);
     for run in &runs {
         // The caller's staging directory goes too; this frees the disk as soon as possible.
         let _ = std::fs::remove_file(run);
@@ -138,10 +158,11 @@ impl Keys {
 fn emit(
     batches: &[RecordBatch],
     order: &[(usize, usize)],
+    rows: usize,
     sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
     let refs: Vec<&RecordBatch> = batches.iter().collect();
-    for chunk in order.chunks(BATCH_ROWS) {
+    for chunk in order.chunks(rows) {
         sink(gather(&refs, chunk)?)?;
     }
     Ok(())
@@ -167,17 +188,42 @@ fn gather(batches: &[&RecordBatch], indices: &[(usize, usize)]) -> Result<Record
 /// Sorts `batches` and writes them to run number `n` in `dir`.
 fn spill(keys: &Keys, schema: &SchemaRef, batches: &[RecordBatch], dir: &Path, n: usize) -> Result<PathBuf> {
     let path = dir.join(format!("run-{n:05}.arrow"));
-    let file = File::create(&path).map_err(Error::io(&path))?;
+    let mut writer = run_writer(&path, schema)?;
+    let order = keys.order(batches)?;
+    emit(batches, &order, SPILL_ROWS, &mut |batch| writer.write(&batch).map_err(arrow_error))?;
+    writer.finish().map_err(arrow_error)?;
+    Ok(path)
+}
+
+/// A new run file at `path`.
+fn run_writer(path: &Path, schema: &SchemaRef) -> Result<FileWriter<File>> {
+    let file = File::create(path).map_err(Error::io(path))?;
     // LZ4 halves the run files at a fraction of the sort's time: a 20 GB source must not need
     // 30 GB of scratch space.
     let options = IpcWriteOptions::default()
         .try_with_compression(Some(arrow_ipc::CompressionType::LZ4_FRAME))
         .map_err(arrow_error)?;
-    let mut writer = FileWriter::try_new_with_options(file, schema, options).map_err(arrow_error)?;
-    let order = keys.order(batches)?;
-    emit(batches, &order, &mut |batch| writer.write(&batch).map_err(arrow_error))?;
-    writer.finish().map_err(arrow_error)?;
-    Ok(path)
+    FileWriter::try_new_with_options(file, schema, options).map_err(arrow_error)
+}
+
+/// Merges runs in groups of `fan_in` until at most that many are left. The earliest runs
+/// are merged first and their merge takes their place, so ties keep the source's order.
+fn narrow(keys: &Keys, schema: &SchemaRef, mut runs: Vec<PathBuf>, dir: &Path, fan_in: usize) -> Result<Vec<PathBuf>> {
+    let fan_in = fan_in.max(2);
+    let mut next = runs.len();
+    while runs.len() > fan_in {
+        let group: Vec<PathBuf> = runs.drain(..fan_in).collect();
+        let path = dir.join(format!("run-{next:05}.arrow"));
+        next += 1;
+        let mut writer = run_writer(&path, schema)?;
+        merge(keys, &group, SPILL_ROWS, &mut |batch| writer.write(&batch).map_err(arrow_error))?;
+        writer.finish().map_err(arrow_error)?;
+        for run in &group {
+            let _ = std::fs::remove_file(run);
+        }
+        runs.insert(0, path);
+    }
+    Ok(runs)
 }
 
 /// One spilled run being merged: its current batch and where the merge is in it.
@@ -206,9 +252,9 @@ impl Run {
     }
 }
 
-/// Merges the sorted runs into `sink`. Ties go to the earlier run, which holds earlier rows
-/// of the source: the merge is as stable as each run's sort.
-fn merge(keys: &Keys, paths: &[PathBuf], sink: &mut dyn FnMut(RecordBatch) -> Result<()>) -> Result<()> {
+/// Merges the sorted runs into `sink`, in batches of `rows`. Ties go to the earlier run,
+/// which holds earlier rows of the source: the merge is as stable as each run's sort.
+fn merge(keys: &Keys, paths: &[PathBuf], rows: usize, sink: &mut dyn FnMut(RecordBatch) -> Result<()>) -> Result<()> {
     let mut runs: Vec<Run> = Vec::with_capacity(paths.len());
     let mut sources: Vec<RecordBatch> = Vec::new();
     for path in paths {
@@ -225,7 +271,7 @@ fn merge(keys: &Keys, paths: &[PathBuf], sink: &mut dyn FnMut(RecordBatch) -> Re
     for i in (0..heap.len() / 2).rev() {
         sift_down(&runs, &mut heap, i);
     }
-    let mut out: Vec<(usize, usize)> = Vec::with_capacity(BATCH_ROWS);
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(rows);
     while let Some(&top) = heap.first() {
         let run = &mut runs[top];
         out.push((run.source, run.at));
@@ -243,7 +289,7 @@ fn merge(keys: &Keys, paths: &[PathBuf], sink: &mut dyn FnMut(RecordBatch) -> Re
         if !heap.is_empty() {
             sift_down(&runs, &mut heap, 0);
         }
-        if out.len() == BATCH_ROWS {
+        if out.len() == rows {
             let refs: Vec<&RecordBatch> = sources.iter().collect();
             sink(gather(&refs, &out)?)?;
             out.clear();
@@ -327,7 +373,8 @@ mod tests {
     fn sorted(src: &Path, budget: usize, dir: &Path, descending: bool) -> Vec<(Option<String>, i64)> {
         let mut got = Vec::new();
         let key = SortKey { column: "key".into(), descending };
-        sort(src, &[key], budget, dir, &mut |b| {
+        // Three runs at a time: seven runs take two passes before the last merge.
+        sort_with(src, &[key], budget, 3, dir, &mut |b| {
             let k = b.column(0).as_string_view();
             let p = b.column(1).as_primitive::<arrow_array::types::Int64Type>();
             got.extend((0..b.num_rows()).map(|i| (k.is_valid(i).then(|| k.value(i).to_owned()), p.value(i))));
