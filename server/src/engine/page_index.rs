@@ -65,35 +65,6 @@ fn metadata(path: &Path) -> Option<ArrowReaderMetadata> {
     loaded
 }
 
-/// Bytes of bloom filters kept in memory across all files; the map is emptied past it. A
-/// 10M-row table's identifier column has about 12 MB of them.
-const CACHED_BLOOM_BYTES: usize = 64 << 20;
-
-/// The bloom filter of column `c` of row group `g`, if it has one.
-fn bloom_filter(path: &Path, meta: &ArrowReaderMetadata, g: usize, c: usize) -> Option<Arc<Sbbf>> {
-    type Cache = HashMap<(PathBuf, usize, usize), Option<Arc<Sbbf>>>;
-    static CACHE: OnceLock<Mutex<(Cache, usize)>> = OnceLock::new();
-    let chunk = meta.metadata().row_group(g).column(c);
-    chunk.bloom_filter_offset()?;
-    let cache = CACHE.get_or_init(Default::default);
-    let key = (path.to_owned(), g, c);
-    if let Some(hit) = cache.lock().ok()?.0.get(&key) {
-        return hit.clone();
-    }
-    let loaded =
-        File::open(path).ok().and_then(|f| Sbbf::read_from_column_chunk(chunk, &f).ok().flatten()).map(Arc::new);
-    let size = chunk.bloom_filter_length().map_or(0, |l| l.max(0) as usize);
-    let mut guard = cache.lock().ok()?;
-    let (map, bytes) = &mut *guard;
-    if *bytes + size > CACHED_BLOOM_BYTES {
-        map.clear();
-        *bytes = 0;
-    }
-    *bytes += size;
-    map.insert(key, loaded.clone());
-    loaded
-}
-
 /// What a filter lets through, as the page index can check it.
 enum Keep {
     Text(Vec<Vec<u8>>),
@@ -267,7 +238,8 @@ fn select(path: &Path, meta: &ArrowReaderMetadata, keeps: &[(&Filter, Keep)]) ->
             continue;
         }
         let ruled_out = |(keep, c): (&Keep, usize)| {
-            bloom_filter(path, meta, g, c).is_some_and(|b| !keep.bloom_may_match(&b, schema.column(c).physical_type()))
+            super::bloom::row_group_filter(path, meta, g, c)
+                .is_some_and(|b| !keep.bloom_may_match(&b, schema.column(c).physical_type()))
         };
         if keeps.iter().zip(&leaves).any(|((_, keep), &c)| ruled_out((keep, c))) {
             continue;
