@@ -48,10 +48,11 @@ pub fn check(keys: &[String], columns: &[String]) -> Result<Vec<SortKey>> {
 /// The spelling of `sort_by` that keeps the source's row order: no layout at all.
 pub const SOURCE_ORDER: &str = "none";
 
-/// Tables with fewer rows are published as polars wrote them, in the source's order: they
-/// are one row group of at most 16 pages of 4,096 rows, which leaves a page index little to
-/// skip, and laying them out would only add to the ingest.
-pub const SMALL_TABLE_ROWS: u64 = 64 * 1024;
+/// Tables with fewer rows are published as polars wrote them, in the source's order: at
+/// most four pages of 4,096 rows per column leave a page index nothing worth skipping. From
+/// this size on, the layout saves about 3 ms a point query for a few tenths of a second of
+/// ingest (bench/README.md, "Where the small-table line is").
+pub const SMALL_TABLE_ROWS: u64 = 16 * 1024;
 /// Text and code columns sorted by, at most; a date or time column may follow them.
 const MAX_CATEGORY_KEYS: usize = 3;
 /// Identifier columns given a bloom filter, at most.
