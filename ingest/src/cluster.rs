@@ -232,7 +232,7 @@ pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path, memory
             drop(rx);
             let sorted = sorter.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             written?;
-            sorted.map(drop)
+            sorted
         })?;
     }
     writer.close()?;

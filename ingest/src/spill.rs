@@ -40,15 +40,14 @@ const MAX_FAN_IN: usize = 64;
 /// Sorts `src` by `keys` (nulls last, stable) and hands the rows to `sink` in order, in
 /// batches of at most [`BATCH_ROWS`]. At most `budget` bytes of rows are decoded at once:
 /// half is read while a second core sorts the other half and spills it to a run in `dir`
-/// (removed when done). A table under half the budget is sorted in memory. Returns the
-/// file's schema.
+/// (removed when done). A table under half the budget is sorted in memory.
 pub fn sort(
     src: &Path,
     keys: &[SortKey],
     budget: usize,
     dir: &Path,
     sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
-) -> Result<SchemaRef> {
+) -> Result<()> {
     sort_with(src, keys, budget, MAX_FAN_IN, dir, sink)
 }
 
@@ -60,7 +59,7 @@ fn sort_with(
     fan_in: usize,
     dir: &Path,
     sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
-) -> Result<SchemaRef> {
+) -> Result<()> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(src).map_err(Error::io(src))?)?;
     let schema = builder.schema().clone();
     let keys = Keys::new(&schema, keys)?;
@@ -106,8 +105,7 @@ fn sort_with(
     })?;
     if runs.is_empty() {
         let order = keys.order(&pending)?;
-        emit(&pending, &order, BATCH_ROWS, sink)?;
-        return Ok(schema);
+        return emit(&pending, &order, BATCH_ROWS, sink);
     }
     drop(pending);
     let runs = narrow(&keys, &schema, runs, dir, fan_in)?;
@@ -116,7 +114,7 @@ fn sort_with(
         // The caller's staging directory goes too; this frees the disk as soon as possible.
         let _ = std::fs::remove_file(run);
     }
-    merged.map(|()| schema)
+    merged
 }
 
 /// The key columns of a schema and how their values compare.

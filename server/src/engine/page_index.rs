@@ -231,17 +231,20 @@ fn select(path: &Path, meta: &ArrowReaderMetadata, keeps: &[(&Filter, Keep)]) ->
     let leaf = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
     let leaves: Vec<usize> = keeps.iter().map(|(f, _)| leaf(&f.column)).collect::<Option<_>>()?;
     let rg_bounds = row_group_bounds(meta);
+    let blooms: Vec<Option<super::bloom::ColumnFilters>> =
+        leaves.iter().map(|&c| super::bloom::column_filters(path, meta, c)).collect();
     let mut ranges: Ranges = Vec::new();
     for (g, (rg, &(start, end))) in file_meta.row_groups().iter().zip(&rg_bounds).enumerate() {
         // The row group's own statistics rule most groups out before any page is looked at.
         if keeps.iter().zip(&leaves).any(|((_, keep), &c)| !keep.group_may_match(rg.column(c).statistics())) {
             continue;
         }
-        let ruled_out = |(keep, c): (&Keep, usize)| {
-            super::bloom::row_group_filter(path, meta, g, c)
-                .is_some_and(|b| !keep.bloom_may_match(&b, schema.column(c).physical_type()))
-        };
-        if keeps.iter().zip(&leaves).any(|((_, keep), &c)| ruled_out((keep, c))) {
+        // Then the bloom filters, which rule out the groups an identifier's value is not in.
+        let ruled_out = keeps.iter().zip(&leaves).zip(&blooms).any(|(((_, keep), &c), bloom)| {
+            let filter = bloom.as_ref().and_then(|b| b[g].as_ref());
+            filter.is_some_and(|b| !keep.bloom_may_match(b, schema.column(c).physical_type()))
+        });
+        if ruled_out {
             continue;
         }
         let page_index = file_meta.page_index_for_row_group(g);
