@@ -52,6 +52,13 @@ pub enum Error {
     Store(#[from] opendata_datasets::Error),
 }
 
+/// Arrow errors arise only while reading or writing Parquet and its spilled runs.
+impl From<arrow_schema::ArrowError> for Error {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        Error::Parquet(parquet::errors::ParquetError::from(e))
+    }
+}
+
 impl Error {
     pub(crate) fn io(path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();

@@ -23,6 +23,7 @@ mod job;
 mod json;
 pub mod layout;
 pub mod manifest;
+mod sketch;
 pub mod sniff;
 mod spill;
 mod stats;

@@ -19,7 +19,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_ipc::reader::FileReader;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
 use arrow_row::{RowConverter, Rows, SortField};
-use arrow_schema::{ArrowError, DataType, SchemaRef, SortOptions};
+use arrow_schema::{DataType, SchemaRef, SortOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::cluster::SortKey;
@@ -128,17 +128,17 @@ impl Keys {
         let mut columns = Vec::with_capacity(keys.len());
         let mut fields = Vec::with_capacity(keys.len());
         for key in keys {
-            let i = schema.index_of(&key.column).map_err(arrow_error)?;
+            let i = schema.index_of(&key.column).map_err(Error::from)?;
             let options = SortOptions { descending: key.descending, nulls_first: false };
             fields.push(SortField::new_with_options(schema.field(i).data_type().clone(), options));
             columns.push(i);
         }
-        Ok(Self { columns, converter: RowConverter::new(fields).map_err(arrow_error)? })
+        Ok(Self { columns, converter: RowConverter::new(fields).map_err(Error::from)? })
     }
 
     fn rows(&self, batch: &RecordBatch) -> Result<Rows> {
         let arrays: Vec<ArrayRef> = self.columns.iter().map(|&i| batch.column(i).clone()).collect();
-        self.converter.convert_columns(&arrays).map_err(arrow_error)
+        self.converter.convert_columns(&arrays).map_err(Error::from)
     }
 
     /// `(batch, row)` of every row of `batches` in key order, stable.
@@ -168,7 +168,7 @@ fn emit(
 
 /// The rows at `indices` of `batches`, as one batch that owns its values.
 fn gather(batches: &[&RecordBatch], indices: &[(usize, usize)]) -> Result<RecordBatch> {
-    let batch = arrow_select::interleave::interleave_record_batch(batches, indices).map_err(arrow_error)?;
+    let batch = arrow_select::interleave::interleave_record_batch(batches, indices).map_err(Error::from)?;
     // A gathered text view still points into every source batch's buffers: spilled or
     // written as is, each batch would carry all of them.
     let columns: Vec<ArrayRef> = batch
@@ -180,7 +180,7 @@ fn gather(batches: &[&RecordBatch], indices: &[(usize, usize)]) -> Result<Record
             _ => c.clone(),
         })
         .collect();
-    RecordBatch::try_new(batch.schema(), columns).map_err(arrow_error)
+    RecordBatch::try_new(batch.schema(), columns).map_err(Error::from)
 }
 
 /// Sorts `batches` and writes them to run number `n` in `dir`.
@@ -188,8 +188,8 @@ fn spill(keys: &Keys, schema: &SchemaRef, batches: &[RecordBatch], dir: &Path, n
     let path = dir.join(format!("run-{n:05}.arrow"));
     let mut writer = run_writer(&path, schema)?;
     let order = keys.order(batches)?;
-    emit(batches, &order, SPILL_ROWS, &mut |batch| writer.write(&batch).map_err(arrow_error))?;
-    writer.finish().map_err(arrow_error)?;
+    emit(batches, &order, SPILL_ROWS, &mut |batch| writer.write(&batch).map_err(Error::from))?;
+    writer.finish().map_err(Error::from)?;
     Ok(path)
 }
 
@@ -200,8 +200,8 @@ fn run_writer(path: &Path, schema: &SchemaRef) -> Result<FileWriter<File>> {
     // 30 GB of scratch space.
     let options = IpcWriteOptions::default()
         .try_with_compression(Some(arrow_ipc::CompressionType::LZ4_FRAME))
-        .map_err(arrow_error)?;
-    FileWriter::try_new_with_options(file, schema, options).map_err(arrow_error)
+        .map_err(Error::from)?;
+    FileWriter::try_new_with_options(file, schema, options).map_err(Error::from)
 }
 
 /// Merges runs in groups of `fan_in` until at most that many are left. The earliest runs
@@ -214,8 +214,8 @@ fn narrow(keys: &Keys, schema: &SchemaRef, mut runs: Vec<PathBuf>, dir: &Path, f
         let path = dir.join(format!("run-{next:05}.arrow"));
         next += 1;
         let mut writer = run_writer(&path, schema)?;
-        merge(keys, &group, SPILL_ROWS, &mut |batch| writer.write(&batch).map_err(arrow_error))?;
-        writer.finish().map_err(arrow_error)?;
+        merge(keys, &group, SPILL_ROWS, &mut |batch| writer.write(&batch).map_err(Error::from))?;
+        writer.finish().map_err(Error::from)?;
         for run in &group {
             let _ = std::fs::remove_file(run);
         }
@@ -238,7 +238,7 @@ impl Run {
     /// Moves to the run's next non-empty batch; false at its end.
     fn advance(&mut self, keys: &Keys) -> Result<bool> {
         for batch in self.reader.by_ref() {
-            let batch = batch.map_err(arrow_error)?;
+            let batch = batch.map_err(Error::from)?;
             if batch.num_rows() > 0 {
                 self.rows = keys.rows(&batch)?;
                 self.batch = batch;
@@ -256,7 +256,7 @@ fn merge(keys: &Keys, paths: &[PathBuf], rows: usize, sink: &mut dyn FnMut(Recor
     let mut runs: Vec<Run> = Vec::with_capacity(paths.len());
     let mut sources: Vec<RecordBatch> = Vec::new();
     for path in paths {
-        let reader = FileReader::try_new(File::open(path).map_err(Error::io(path))?, None).map_err(arrow_error)?;
+        let reader = FileReader::try_new(File::open(path).map_err(Error::io(path))?, None).map_err(Error::from)?;
         let empty = RecordBatch::new_empty(reader.schema());
         let mut run = Run { reader, rows: keys.rows(&empty)?, batch: empty, at: 0, source: 0 };
         if run.advance(keys)? {
@@ -329,10 +329,6 @@ fn sift_down(runs: &[Run], heap: &mut [usize], mut i: usize) {
         heap.swap(i, least);
         i = least;
     }
-}
-
-fn arrow_error(e: ArrowError) -> Error {
-    Error::Parquet(parquet::errors::ParquetError::from(e))
 }
 
 #[cfg(test)]

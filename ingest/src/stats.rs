@@ -2,24 +2,34 @@
 //!
 //! Null counts, minimums and maximums are already in the Parquet footer (the writer computes
 //! them per row group), so they are read from there with the `parquet` crate at no scan cost.
-//! Distinct counts, listed values and histograms need the data, and polars computes them in
-//! streaming passes that read one column at a time.
+//! Distinct counts, listed values and histograms need the data: arrow-rs decodes it one
+//! batch at a time on one thread while the other profiles the batch before, so memory stays
+//! the same for 10 thousand rows or 50 million (see [`crate::sketch`]).
 
+use std::collections::HashMap;
 use std::fs::File;
+use std::hash::BuildHasher;
 use std::path::Path;
+use std::sync::mpsc;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
 use chrono::{DateTime, NaiveDate};
 use opendata_datasets::{ColumnStats, ColumnType};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::statistics::Statistics;
-use polars::prelude::*;
 use serde_json::{Value, json};
 
+use crate::sketch::{Distinct, PrehashedState};
 use crate::{Error, Result};
 
-/// Above this many rows the distinct count is a HyperLogLog estimate (within ~1%),
-/// which keeps a 10M-row ingest from spending seconds on exact hashing.
-pub const EXACT_DISTINCT_MAX_ROWS: u64 = 1_000_000;
+/// Rows decoded at once: large enough that per-batch costs vanish, small enough that a
+/// wide table's batch stays a few megabytes.
+const BATCH_ROWS: usize = 65_536;
 
 /// Reads the footer of `path` and returns (row count, per-column stats).
 pub fn compute(path: &Path, kinds: &[ColumnType]) -> Result<(u64, Vec<ColumnStats>)> {
@@ -44,123 +54,194 @@ pub fn compute(path: &Path, kinds: &[ColumnType]) -> Result<(u64, Vec<ColumnStat
         s.min = lo;
         s.max = hi;
     }
-    let profile = profile(path, rows, kinds)?;
-    for (s, p) in stats.iter_mut().zip(&profile) {
-        // The engine counts null as a value; the catalog does not.
-        s.distinct_count = p.distinct.saturating_sub(u64::from(s.null_count > 0));
-        s.formula_like = p.formula_like;
+    let mut profiles: Vec<Profile> = kinds.iter().map(|&k| Profile::new(k)).collect();
+    each_batch(path, None, |batch| {
+        for (p, column) in profiles.iter_mut().zip(batch.columns()) {
+            p.observe(column.as_ref());
+        }
+    })?;
+    // Bins need the range, so they take a second pass over the columns that have one.
+    let binned: Vec<usize> = profiles.iter().enumerate().filter(|(_, p)| p.range().is_some()).map(|(i, _)| i).collect();
+    let mut counts: Vec<Vec<u64>> = vec![vec![0; ColumnStats::BINS]; binned.len()];
+    if !binned.is_empty() {
+        each_batch(path, Some(&binned), |batch| {
+            for ((&i, bins), column) in binned.iter().zip(&mut counts).zip(batch.columns()) {
+                if let Some((lo, hi)) = profiles[i].range() {
+                    each_number(column.as_ref(), |x| bin(bins, lo, hi, x));
+                }
+            }
+        })?;
     }
-    for (i, (s, p)) in stats.iter_mut().zip(&profile).enumerate() {
-        if kinds[i] == ColumnType::String && (1..=ColumnStats::MAX_VALUES).contains(&s.distinct_count) {
-            (s.values, s.counts) = value_counts(path, &p.name)?;
-        } else if let Some((lo, hi)) = p.range.filter(|(lo, hi)| lo < hi) {
-            s.counts = histogram(path, &p.name, lo, hi)?;
+    let mut counts = binned.into_iter().zip(counts).collect::<HashMap<_, _>>();
+    for (i, (s, p)) in stats.iter_mut().zip(profiles).enumerate() {
+        s.distinct_count = p.distinct.count();
+        s.formula_like = p.formula_like;
+        if let Some(listed) = p.listed {
+            let mut listed: Vec<(String, u64)> = listed.into_values().collect();
+            listed.sort_unstable();
+            (s.values, s.counts) = listed.into_iter().unzip();
+        } else if let Some(bins) = counts.remove(&i) {
+            s.counts = bins;
         }
     }
     Ok((rows, stats))
 }
 
-/// What one streaming pass learns of a column beyond the footer.
+/// What one pass learns of a column beyond the footer.
+#[derive(Debug)]
 struct Profile {
-    name: String,
-    /// Distinct values, null included.
-    distinct: u64,
-    /// The smallest and largest value as a number (dates as days, datetimes as
-    /// microseconds), for columns that get a histogram.
-    range: Option<(f64, f64)>,
+    distinct: Distinct,
+    /// A text column's values and the rows holding each, while there are at most
+    /// [`ColumnStats::MAX_VALUES`] of them.
+    listed: Option<HashMap<u64, (String, u64), PrehashedState>>,
+    /// The smallest and largest finite value as a number (dates as days, datetimes in
+    /// their unit), for columns that get a histogram.
+    lo: f64,
+    hi: f64,
+    binned: bool,
     /// For a text column, whether a value starts as a spreadsheet formula would.
     formula_like: Option<bool>,
 }
 
-fn binned(kind: ColumnType) -> bool {
-    matches!(kind, ColumnType::Integer | ColumnType::Float | ColumnType::Date | ColumnType::Datetime)
-}
-
 /// The first characters that make a spreadsheet read a cell as a formula.
-const FORMULA_START: &str = "^[=@\t\r+-]";
+const FORMULA_START: &[u8] = b"=@\t\r+-";
 
-/// Every column's distinct count, the numeric range of those that get a histogram, and
-/// whether a text column has values that start as formulas, in one streaming pass.
-fn profile(path: &Path, rows: u64, kinds: &[ColumnType]) -> Result<Vec<Profile>> {
-    let lf = scan(path)?;
-    let names: Vec<String> = lf.clone().collect_schema()?.iter_names().map(|n| n.to_string()).collect();
-    let mut exprs = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let c = col(name.as_str());
-        exprs.push(
-            if rows > EXACT_DISTINCT_MAX_ROWS { c.clone().approx_n_unique() } else { c.clone().n_unique() }
-                .cast(DataType::UInt64)
-                .alias(format!("d{i}")),
-        );
-        if kinds[i] == ColumnType::String {
-            exprs.push(c.clone().str().contains(lit(FORMULA_START), false).any(true).alias(format!("f{i}")));
-        }
-        if binned(kinds[i]) {
-            // NaN and infinities have no place on an axis.
-            let x = c.to_physical().cast(DataType::Float64);
-            let x = x.clone().filter(x.is_finite());
-            exprs.push(x.clone().min().alias(format!("lo{i}")));
-            exprs.push(x.max().alias(format!("hi{i}")));
+/// One hash for every value of every column: fixed, so a count never depends on the run.
+const HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x6f70_656e_6461_7461);
+
+impl Profile {
+    fn new(kind: ColumnType) -> Self {
+        let text = kind == ColumnType::String;
+        Profile {
+            distinct: Distinct::default(),
+            listed: text.then(HashMap::default),
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+            binned: matches!(kind, ColumnType::Integer | ColumnType::Float | ColumnType::Date | ColumnType::Datetime),
+            formula_like: text.then_some(false),
         }
     }
-    // The streaming engine keeps memory bounded on tables larger than RAM.
-    let df = lf.select(exprs).collect_with_engine(Engine::Streaming)?.unwrap_single();
-    let get = |name: &str| df.column(name).ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<f64>());
-    Ok(names
-        .into_iter()
-        .enumerate()
-        .map(|(i, name)| Profile {
-            name,
-            distinct: get(&format!("d{i}")).unwrap_or(0.0) as u64,
-            range: get(&format!("lo{i}")).zip(get(&format!("hi{i}"))),
-            formula_like: df.column(&format!("f{i}")).ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract_bool()),
-        })
-        .collect())
-}
 
-/// A text column's distinct values, sorted, and the rows holding each.
-fn value_counts(path: &Path, name: &str) -> Result<(Vec<String>, Vec<u64>)> {
-    let df = scan(path)?
-        .select([col(name)])
-        .drop_nulls(None)
-        .group_by([col(name)])
-        .agg([len().cast(DataType::UInt64).alias("n")])
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
-    let values = df.column(name)?.str()?;
-    let counts = df.column("n")?.u64()?;
-    let mut pairs: Vec<(String, u64)> =
-        values.iter().zip(counts.iter()).filter_map(|(v, n)| Some((v?.to_owned(), n.unwrap_or(0)))).collect();
-    pairs.sort_unstable();
-    Ok(pairs.into_iter().unzip())
-}
+    fn range(&self) -> Option<(f64, f64)> {
+        (self.binned && self.lo < self.hi).then_some((self.lo, self.hi))
+    }
 
-/// Rows per bin over `[lo, hi]`, in [`ColumnStats::BINS`] equal-width bins.
-fn histogram(path: &Path, name: &str, lo: f64, hi: f64) -> Result<Vec<u64>> {
-    let bins = ColumnStats::BINS;
-    let x = col(name).to_physical().cast(DataType::Float64);
-    let bin = ((x.clone() - lit(lo)) * lit(bins as f64 / (hi - lo))).cast(DataType::Int64).alias("bin");
-    let df = scan(path)?
-        .select([bin])
-        .filter(col("bin").is_not_null())
-        .group_by([col("bin")])
-        .agg([len().cast(DataType::UInt64).alias("n")])
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
-    let mut counts = vec![0; bins];
-    for (b, n) in df.column("bin")?.i64()?.iter().zip(df.column("n")?.u64()?.iter()) {
-        // `max` itself lands one past the last bin; NaN and infinities fall outside.
-        if let (Some(b), Some(n)) = (b, n)
-            && (0..=bins as i64).contains(&b)
-        {
-            counts[(b as usize).min(bins - 1)] += n;
+    fn observe(&mut self, column: &dyn Array) {
+        if let Some(formula_like) = &mut self.formula_like {
+            let listed = &mut self.listed;
+            let distinct = &mut self.distinct;
+            each_text(column, |v| {
+                let h = HASH.hash_one(v);
+                distinct.insert(h);
+                *formula_like |= v.as_bytes().first().is_some_and(|b| FORMULA_START.contains(b));
+                if let Some(map) = listed {
+                    map.entry(h).or_insert_with(|| (v.to_owned(), 0)).1 += 1;
+                    if map.len() as u64 > ColumnStats::MAX_VALUES {
+                        *listed = None;
+                    }
+                }
+            });
+            return;
+        }
+        each_fixed(column, |bytes| self.distinct.insert(HASH.hash_one(bytes)));
+        if self.binned {
+            let (lo, hi) = (&mut self.lo, &mut self.hi);
+            each_number(column, |x| {
+                *lo = lo.min(x);
+                *hi = hi.max(x);
+            });
         }
     }
-    Ok(counts)
 }
 
-fn scan(path: &Path) -> Result<LazyFrame> {
-    Ok(LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())?)
+/// Calls `each` with every batch of `path`'s columns (`only` these, if given), decoded on
+/// a second thread so that decoding one batch overlaps profiling the one before.
+fn each_batch(path: &Path, only: Option<&[usize]>, mut each: impl FnMut(&RecordBatch)) -> Result<()> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(BATCH_ROWS);
+    if let Some(only) = only {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), only.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.build()?;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel(1);
+        scope.spawn(move || {
+            for batch in reader {
+                if tx.send(batch).is_err() {
+                    break;
+                }
+            }
+        });
+        for batch in rx {
+            each(&batch?);
+        }
+        Ok(())
+    })
+}
+
+/// Every present value of a text column.
+fn each_text(column: &dyn Array, f: impl FnMut(&str)) {
+    match column.data_type() {
+        DataType::Utf8 => column.as_string::<i32>().iter().flatten().for_each(f),
+        DataType::LargeUtf8 => column.as_string::<i64>().iter().flatten().for_each(f),
+        DataType::Utf8View => column.as_string_view().iter().flatten().for_each(f),
+        _ => {}
+    }
+}
+
+/// The bytes of every present value of a fixed-width column, booleans as one byte.
+fn each_fixed(column: &dyn Array, mut f: impl FnMut(&[u8])) {
+    if let Some(b) = column.as_boolean_opt() {
+        b.iter().flatten().for_each(|v| f(&[u8::from(v)]));
+        return;
+    }
+    let Some(width) = column.data_type().primitive_width() else { return };
+    let data = column.to_data();
+    let Some(buffer) = data.buffers().first() else { return };
+    let values = &buffer.as_slice()[data.offset() * width..];
+    for i in 0..column.len() {
+        if column.is_valid(i) {
+            f(&values[i * width..(i + 1) * width]);
+        }
+    }
+}
+
+/// Every present, finite value of a numeric, date or datetime column as a number.
+fn each_number(column: &dyn Array, mut f: impl FnMut(f64)) {
+    macro_rules! each {
+        ($t:ty) => {
+            column.as_primitive::<$t>().iter().flatten().map(|v| v as f64).filter(|x| x.is_finite()).for_each(&mut f)
+        };
+    }
+    match column.data_type() {
+        DataType::Int8 => each!(Int8Type),
+        DataType::Int16 => each!(Int16Type),
+        DataType::Int32 => each!(Int32Type),
+        DataType::Int64 => each!(Int64Type),
+        DataType::UInt8 => each!(UInt8Type),
+        DataType::UInt16 => each!(UInt16Type),
+        DataType::UInt32 => each!(UInt32Type),
+        DataType::UInt64 => each!(UInt64Type),
+        DataType::Float32 => each!(Float32Type),
+        DataType::Float64 => each!(Float64Type),
+        DataType::Date32 => each!(Date32Type),
+        DataType::Date64 => each!(Date64Type),
+        DataType::Timestamp(TimeUnit::Second, _) => each!(TimestampSecondType),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => each!(TimestampMillisecondType),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => each!(TimestampMicrosecondType),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => each!(TimestampNanosecondType),
+        _ => {}
+    }
+}
+
+/// Counts `x` in one of `bins.len()` equal-width bins over `[lo, hi]`; `hi` itself goes
+/// to the last bin.
+fn bin(bins: &mut [u64], lo: f64, hi: f64, x: f64) {
+    let b = ((x - lo) * bins.len() as f64 / (hi - lo)) as usize;
+    if let Some(last) = bins.len().checked_sub(1) {
+        bins[b.min(last)] += 1;
+    }
 }
 
 fn merge(slot: &mut Option<Value>, candidate: Option<Value>, keep_if: std::cmp::Ordering) {
