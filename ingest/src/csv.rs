@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use opendata_datasets::ColumnType;
 use polars::prelude::*;
@@ -168,10 +168,6 @@ pub fn profile(
             Numbering::Records(offset) => pos.record() + offset,
         }
     };
-    let malformed = |e: ::csv::Error| Error::Malformed {
-        line: e.position().map_or(0, |p| p.line()),
-        message: format!("malformed CSV: {e}"),
-    };
 
     // The sample the layout is detected on; its records are replayed below.
     let mut sample: Vec<(::csv::ByteRecord, ::csv::Position)> = Vec::new();
@@ -273,20 +269,29 @@ pub fn profile(
             handle(record, after, i as u64, &mut state, &mut guesses, &mut labels, &mut ends)?;
         }
     }
-    while reader.read_byte_record(&mut record).map_err(malformed)? {
-        let index = records;
-        records += 1;
-        let after = reader.position().clone();
-        handle(&record, &after, index, &mut state, &mut guesses, &mut labels, &mut ends)?;
-        if records & 0xFFFF == 0 {
-            let pos = reader.position().byte();
-            if pos >= next_report {
-                progress(pos);
-                next_report = pos + (16 << 20);
+    // One thread splits records while this one classifies them: the two halves of the
+    // pass take about as long as each other.
+    let end = std::thread::scope(|scope| -> Result<u64> {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Result<Batch>>(2);
+        let (free_tx, free_rx) = mpsc::channel::<Batch>();
+        let splitter = scope.spawn(move || read_batches(reader, &full_tx, &free_rx));
+        for batch in full_rx {
+            let batch = batch?;
+            for (record, after) in batch.filled() {
+                let index = records;
+                records += 1;
+                handle(record, after, index, &mut state, &mut guesses, &mut labels, &mut ends)?;
+                if records & 0xFFFF == 0 && after.byte() >= next_report {
+                    progress(after.byte());
+                    next_report = after.byte() + (16 << 20);
+                }
             }
+            // Its records' buffers are reused for the batches to come.
+            let _ = free_tx.send(batch);
         }
-    }
-    progress(reader.position().byte());
+        Ok(splitter.join().unwrap_or(0))
+    })?;
+    progress(end);
     for p in std::mem::take(&mut state.pending) {
         let text = p.fields.fields().iter().collect::<Vec<_>>().join(" ");
         state.drop_row(p.number, "note below the table", text.trim().to_owned());
@@ -322,6 +327,61 @@ pub fn profile(
         chunks,
         plain,
     })
+}
+
+/// Records handed from the thread that splits them to the one that classifies them.
+#[derive(Default)]
+struct Batch {
+    records: Vec<(::csv::ByteRecord, ::csv::Position)>,
+    len: usize,
+}
+
+impl Batch {
+    /// Records per batch: enough that the hand-over costs nothing, few enough to stay small.
+    const RECORDS: usize = 4096;
+
+    fn filled(&self) -> &[(::csv::ByteRecord, ::csv::Position)] {
+        &self.records[..self.len]
+    }
+}
+
+/// Splits the rest of `reader` into batches of records with the position after each,
+/// reusing the buffers of batches that come back on `free`. Answers the position at the
+/// end; a malformed record is sent as the last batch.
+fn read_batches(
+    mut reader: ::csv::Reader<File>,
+    full: &mpsc::SyncSender<Result<Batch>>,
+    free: &mpsc::Receiver<Batch>,
+) -> u64 {
+    loop {
+        let mut batch = free.try_recv().unwrap_or_default();
+        batch.len = 0;
+        while batch.len < Batch::RECORDS {
+            if batch.records.len() == batch.len {
+                batch.records.push((::csv::ByteRecord::new(), ::csv::Position::new()));
+            }
+            let (record, after) = &mut batch.records[batch.len];
+            match reader.read_byte_record(record) {
+                Ok(true) => {
+                    *after = reader.position().clone();
+                    batch.len += 1;
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    let _ = full.send(Err(malformed(e)));
+                    return reader.position().byte();
+                }
+            }
+        }
+        let done = batch.len < Batch::RECORDS;
+        if full.send(Ok(batch)).is_err() || done {
+            return reader.position().byte();
+        }
+    }
+}
+
+fn malformed(e: ::csv::Error) -> Error {
+    Error::Malformed { line: e.position().map_or(0, |p| p.line()), message: format!("malformed CSV: {e}") }
 }
 
 struct State {
