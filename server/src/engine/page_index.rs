@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use opendata_datasets::ColumnType;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter,
+    RowSelection, RowSelector,
 };
 use parquet::bloom_filter::Sbbf;
 use parquet::file::metadata::PageIndexPolicy;
@@ -127,7 +128,20 @@ impl Keep {
             A::Utf8View => array.as_string_view().iter().map(text).collect(),
             A::Utf8 => array.as_string::<i32>().iter().map(text).collect(),
             A::LargeUtf8 => array.as_string::<i64>().iter().map(text).collect(),
-            A::Int64 => array.as_primitive::<Int64Type>().iter().map(int).collect(),
+            A::Int64 => {
+                // The identifier lookup's path: a whole row group's values, compared over the
+                // plain slice so that one wanted value costs a vectorized pass.
+                let a = array.as_primitive::<Int64Type>();
+                let Keep::Integer(values) = self else { return Some(vec![false; a.len()]) };
+                let mut mask: Vec<bool> = match values.as_slice() {
+                    [one] => a.values().iter().map(|v| v == one).collect(),
+                    _ => a.values().iter().map(|v| values.binary_search(v).is_ok()).collect(),
+                };
+                if let Some(nulls) = arrow_array::Array::nulls(a) {
+                    mask.iter_mut().zip(nulls.iter()).for_each(|(m, valid)| *m &= valid);
+                }
+                mask
+            }
             A::Int32 => array.as_primitive::<Int32Type>().iter().map(|v| int(v.map(i64::from))).collect(),
             _ => return None,
         })
@@ -284,8 +298,8 @@ pub fn candidates(path: &Path, filters: &[Filter], columns: &[String], row: &str
     if total == 0 || selected > MAX_ROWS || selected * 2 > total {
         return None;
     }
-    let keeps: Vec<(&str, Keep)> = keeps.into_iter().map(|(f, k)| (f.column.as_str(), k)).collect();
-    read(path, &meta, &ranges, &rg_bounds, columns, row, &keeps).ok()
+    let keeps: Vec<(String, Keep)> = keeps.into_iter().map(|(f, k)| (f.column.clone(), k)).collect();
+    read(path, &meta, &ranges, &rg_bounds, columns, row, keeps).ok()
 }
 
 /// The rows at file positions `rows` (any order, no repeats), with `columns` and their
@@ -302,7 +316,7 @@ pub fn rows_at(path: &Path, rows: &[IdxSize], columns: &[String], row: &str) -> 
         }
     }
     let bounds = row_group_bounds(&meta);
-    read(path, &meta, &ranges, &bounds, columns, row, &[])
+    read(path, &meta, &ranges, &bounds, columns, row, Vec::new())
 }
 
 /// Each row group's `[start, end)` rows in the file.
@@ -328,7 +342,7 @@ fn read(
     rg_bounds: &[(u64, u64)],
     columns: &[String],
     row: &str,
-    keeps: &[(&str, Keep)],
+    keeps: Vec<(String, Keep)>,
 ) -> PolarsResult<DataFrame> {
     let to_polars = |e: parquet::errors::ParquetError| PolarsError::ComputeError(e.to_string().into());
     // The row groups holding a range, and the selection over them alone, as the reader
@@ -352,57 +366,74 @@ fn read(
         }
     }
     let schema = meta.metadata().file_metadata().schema_descr();
-    let wanted = |name: &str| columns.iter().any(|c| c == name) || keeps.iter().any(|(k, _)| *k == name);
-    let leaves: Vec<usize> = (0..schema.num_columns()).filter(|&i| wanted(schema.column(i).name())).collect();
+    let leaves = |wanted: &dyn Fn(&str) -> bool| -> Vec<usize> {
+        (0..schema.num_columns()).filter(|&i| wanted(schema.column(i).name())).collect()
+    };
+    let output = leaves(&|name| columns.iter().any(|c| c == name));
     let file = File::open(path).map_err(|e| PolarsError::IO { error: Arc::new(e), msg: None })?;
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
         .with_row_groups(groups)
         .with_row_selection(RowSelection::from(selectors))
-        .with_projection(ProjectionMask::leaves(schema, leaves))
-        .with_batch_size(8 * 1024)
-        .build()
-        .map_err(to_polars)?;
+        .with_projection(ProjectionMask::leaves(schema, output))
+        .with_batch_size(8 * 1024);
+    // The filters' columns are decoded first and alone; the other columns then only in
+    // the pages that hold a matching row. An `id=` lookup decodes one column of a row
+    // group and one page of each other column, not the whole group.
+    let matched: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let filtered = !keeps.is_empty();
+    if filtered {
+        let on = ProjectionMask::leaves(schema, leaves(&|name| keeps.iter().any(|(k, _)| k == name)));
+        let seen = Arc::clone(&matched);
+        let predicate = ArrowPredicateFn::new(on, move |batch| {
+            let mask = keep_mask(&keeps, &batch).ok_or_else(|| {
+                // The engine's scan answers instead.
+                arrow_schema::ArrowError::ComputeError("a filter column of an unexpected type".into())
+            })?;
+            seen.lock()
+                .map_err(|_| arrow_schema::ArrowError::ComputeError("poisoned".into()))?
+                .extend_from_slice(&mask);
+            Ok(arrow_array::BooleanArray::from(mask))
+        });
+        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+    }
+    let reader = builder.build().map_err(to_polars)?;
     // An empty array first, so that a read of no rows still has every column and type.
     let mut parts: Vec<(String, Vec<arrow_array::ArrayRef>)> = arrow_array::RecordBatchReader::schema(&reader)
         .fields()
         .iter()
         .map(|f| (f.name().clone(), vec![arrow_array::new_empty_array(f.data_type())]))
         .collect();
-    let all_rows: Vec<IdxSize> = ranges.iter().flat_map(|&(a, b)| (a as IdxSize)..(b as IdxSize)).collect();
-    let mut rows: Vec<IdxSize> = Vec::with_capacity(if keeps.is_empty() { all_rows.len() } else { 0 });
-    let mut at = 0;
     for batch in reader {
         let batch = batch.map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
-        let positions = &all_rows[at..at + batch.num_rows()];
-        at += batch.num_rows();
-        let masks = keeps
-            .iter()
-            .map(|(name, keep)| batch.column_by_name(name).and_then(|c| keep.mask(c.as_ref())))
-            .collect::<Option<Vec<_>>>()
-            // The engine's scan answers instead.
-            .ok_or_else(|| PolarsError::ComputeError("a filter column of an unexpected type".into()))?;
-        let mask = masks.into_iter().reduce(|a, b| a.iter().zip(&b).map(|(x, y)| *x && *y).collect());
-        let batch = match &mask {
-            Some(mask) => {
-                rows.extend(positions.iter().zip(mask).filter(|(_, m)| **m).map(|(r, _)| *r));
-                arrow_select::filter::filter_record_batch(&batch, &arrow_array::BooleanArray::from(mask.clone()))
-                    .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?
-            }
-            None => {
-                rows.extend_from_slice(positions);
-                batch
-            }
-        };
         for (part, array) in parts.iter_mut().zip(batch.columns()) {
             part.1.push(array.clone());
         }
     }
+    let positions = ranges.iter().flat_map(|&(a, b)| (a as IdxSize)..(b as IdxSize));
+    let matched = matched.lock().map_err(|_| PolarsError::ComputeError("poisoned".into()))?;
+    let rows: Vec<IdxSize> = if filtered {
+        positions.zip(matched.iter()).filter(|(_, m)| **m).map(|(r, _)| r).collect()
+    } else {
+        positions.collect()
+    };
     let mut out: Vec<Column> = Vec::with_capacity(parts.len() + 1);
-    for (name, arrays) in parts.into_iter().filter(|(name, _)| columns.contains(name)) {
+    for (name, arrays) in parts {
         out.push(series(&name, &arrays)?.into_column());
     }
     out.push(Column::new(row.into(), rows));
     DataFrame::new_infer_height(out)
+}
+
+/// Which rows of `batch` every filter of `keeps` lets through; none when a column is
+/// missing or of a type the filters were not made for.
+fn keep_mask(keeps: &[(String, Keep)], batch: &arrow_array::RecordBatch) -> Option<Vec<bool>> {
+    let mut mask = vec![true; batch.num_rows()];
+    for (name, keep) in keeps {
+        for (m, k) in mask.iter_mut().zip(keep.mask(batch.column_by_name(name)?.as_ref())?) {
+            *m &= k;
+        }
+    }
+    Some(mask)
 }
 
 /// Arrow-rs arrays of one column as a polars series, for the types the portal stores.

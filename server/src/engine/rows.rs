@@ -112,6 +112,9 @@ pub fn point_page(path: &Path, req: &RowsRequest) -> Option<PolarsResult<PageRow
         }
     }
     let candidates = page_index::candidates(path, &req.filters, &keys, ROW)?;
+    if keys.is_empty() {
+        return Some(exact_page(path, &candidates, req));
+    }
     let read = || -> PolarsResult<PageRows> {
         let predicate = rest.iter().map(|f| f.expr.clone()).reduce(|a, b| a.and(b));
         let (df, after, matched) = plan_page(candidates.lazy(), predicate, true, req, &[])?;
@@ -126,6 +129,23 @@ pub fn point_page(path: &Path, req: &RowsRequest) -> Option<PolarsResult<PageRow
         Ok(PageRows { rows, after, matched })
     };
     Some(read())
+}
+
+/// A page in file order when the page index matched every filter exactly (an `id=`
+/// lookup, a station's rows): the candidates are the answer, so the page is their
+/// positions after the cursor, with no query plan at all.
+fn exact_page(path: &Path, candidates: &DataFrame, req: &RowsRequest) -> PolarsResult<PageRows> {
+    let all: Vec<IdxSize> = candidates.column(ROW)?.idx()?.into_no_null_iter().collect();
+    let start = req.after.as_ref().map_or(0, |a| all.partition_point(|&r| u64::from(r) <= a.row));
+    let skip = usize::try_from(req.offset).unwrap_or(usize::MAX);
+    let page: Vec<IdxSize> = all.iter().copied().skip(start.saturating_add(skip)).take(req.limit + 1).collect();
+    let after = match req.limit.checked_sub(1) {
+        Some(last) if page.len() > req.limit => Some(After { row: u64::from(page[last]), key: Vec::new() }),
+        _ => None,
+    };
+    let at = &page[..page.len().min(req.limit)];
+    let rows = page_index::rows_at(path, at, &req.select, ROW)?.select(req.select.iter().map(String::as_str))?;
+    Ok(PageRows { rows, after, matched: req.total.then_some(all.len() as u64) })
 }
 
 /// A page through the engine's scan of the whole file: the work a query worker does.
