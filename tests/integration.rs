@@ -27,6 +27,7 @@ mod ckan;
 mod cli;
 mod cluster;
 mod corpus;
+mod cors;
 mod delta;
 mod docs;
 mod documents;

@@ -50,6 +50,26 @@ pub struct Config {
     pub limits: Limits,
     /// How `ingest` downloads URL sources.
     pub fetch: Fetch,
+    /// Which other sites' pages may call the API from the browser.
+    pub cors: Cors,
+}
+
+/// Cross-origin requests to `/api/` (see `server/src/cors.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cors {
+    /// Origins (`https://news.example`) whose pages may read the API; `*` for any.
+    pub read_origins: Vec<String>,
+    /// Origins whose pages may write (create, upload, edit) with a publisher's token.
+    pub write_origins: Vec<String>,
+    /// Seconds a browser may keep a preflight's answer.
+    pub max_age_secs: u64,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Self { read_origins: vec!["*".into()], write_origins: Vec::new(), max_age_secs: 86_400 }
+    }
 }
 
 /// Limits on downloading a URL source.
@@ -166,6 +186,7 @@ impl Default for Config {
             log: "info".into(),
             limits: Limits::default(),
             fetch: Fetch::default(),
+            cors: Cors::default(),
         }
     }
 }

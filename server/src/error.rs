@@ -50,6 +50,7 @@ codes! {
     JobNotFound => ("job_not_found", NOT_FOUND, "Job not found"),
     Unauthorized => ("unauthorized", UNAUTHORIZED, "Authentication required"),
     Forbidden => ("forbidden", FORBIDDEN, "Not allowed"),
+    OriginNotAllowed => ("origin_not_allowed", FORBIDDEN, "Origin not allowed"),
     DatasetExists => ("dataset_exists", CONFLICT, "Dataset already exists"),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "Upload too large"),
     UploadTimeout => ("upload_timeout", REQUEST_TIMEOUT, "Upload too slow"),

@@ -11,6 +11,7 @@ pub mod child;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod cors;
 pub mod demo;
 pub mod encode;
 pub mod engine;

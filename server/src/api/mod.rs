@@ -136,11 +136,14 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(private_to_reader))
         .with_state(state.clone());
     // Health checks are never rate-limited.
-    let api = Router::new().route("/healthz", get(meta::healthz)).with_state(state).merge(limited);
+    let api = Router::new().route("/healthz", get(meta::healthz)).with_state(state.clone()).merge(limited);
     // Swagger UI's assets are compiled in (the `vendored` feature): the docs page needs no network.
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
+        // Outermost, so that preflights never reach a route and every answer, errors
+        // included, carries the headers.
+        .layer(axum::middleware::from_fn_with_state(state, crate::cors::cors))
 }
 
 /// An answer to a request that names its reader (a token, or a session cookie) may hold a
