@@ -242,14 +242,24 @@ async fn rows_as(
     let (total, next) = (page.total, page.after.map(|after| Cursor { version: version.version, after }.encode()));
     let mut response = match (format, page.body) {
         (RowsFormat::Json, PageBody::Values(rows)) => {
-            let columns = version
-                .columns
-                .iter()
-                .filter(|c| request.select.contains(&c.name))
-                .map(|c| RowsColumn { name: c.name.clone(), kind: c.kind.to_string() });
-            // Columns in the order they were selected.
-            let mut columns: Vec<RowsColumn> = columns.collect();
-            columns.sort_by_key(|c| request.select.iter().position(|s| *s == c.name));
+            let columns: Vec<RowsColumn> = match &request.grouping {
+                Some(g) => g
+                    .columns(&version.columns)
+                    .into_iter()
+                    .map(|(name, kind)| RowsColumn { name, kind: kind.to_string() })
+                    .collect(),
+                None => {
+                    let columns = version
+                        .columns
+                        .iter()
+                        .filter(|c| request.select.contains(&c.name))
+                        .map(|c| RowsColumn { name: c.name.clone(), kind: c.kind.to_string() });
+                    // Columns in the order they were selected.
+                    let mut columns: Vec<RowsColumn> = columns.collect();
+                    columns.sort_by_key(|c| request.select.iter().position(|s| *s == c.name));
+                    columns
+                }
+            };
             Json(RowsResponse { columns, rows, total, next: next.clone() }).into_response()
         }
         (RowsFormat::Csv, PageBody::Bytes(body)) => {

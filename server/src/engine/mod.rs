@@ -14,6 +14,7 @@
 //! other query (a scan, SQL, a chart, an export) runs in a worker process, which the server
 //! kills when the query passes its time or memory limit or loses its client.
 
+pub mod aggregate;
 pub mod bloom;
 pub mod gate;
 pub mod joins;

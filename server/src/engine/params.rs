@@ -10,11 +10,12 @@ use opendata_datasets::{Column, ColumnType};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::aggregate::Grouping;
 use crate::error::{ApiError, ApiResult, Code};
 
 /// Parameters of the rows API that are not filters. Anything else is `<column>[__<op>]`.
 pub const RESERVED_PARAMS: &[&str] =
-    &["select", "order", "limit", "offset", "cursor", "version", "format", "total", "bom"];
+    &["select", "group_by", "order", "limit", "offset", "cursor", "version", "format", "total", "bom"];
 
 /// A filter operator, as written after `__` in a parameter name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +130,10 @@ impl Cursor {
 /// Everything a rows or download request asks for, validated against the table's columns.
 #[derive(Debug, Clone)]
 pub struct RowsRequest {
+    /// The answer's columns: the table's, or a grouping's keys and aliases.
     pub select: Vec<String>,
+    /// `group_by` and aggregates: the answer is one row per group.
+    pub grouping: Option<Grouping>,
     pub order: Vec<(String, bool)>,
     pub filters: Vec<Filter>,
     pub limit: usize,
@@ -195,9 +199,13 @@ impl RawParams {
         let known = |name: &str| -> ApiResult<&Column> {
             by_name.get(name).copied().ok_or_else(|| unknown_column(name, columns))
         };
-        let select: Vec<String> = match self.get("select").filter(|s| !s.trim().is_empty()) {
-            Some(s) => s.split(',').map(|n| known(n.trim()).map(|c| c.name.clone())).collect::<ApiResult<_>>()?,
-            None => columns.iter().map(|c| c.name.clone()).collect(),
+        let grouping = Grouping::parse(self.get("group_by"), self.get("select"), columns)?;
+        let select: Vec<String> = match (&grouping, self.get("select").filter(|s| !s.trim().is_empty())) {
+            (Some(g), _) => g.items.iter().map(|i| i.name().to_owned()).collect(),
+            (None, Some(s)) => {
+                s.split(',').map(|n| known(n.trim()).map(|c| c.name.clone())).collect::<ApiResult<_>>()?
+            }
+            (None, None) => columns.iter().map(|c| c.name.clone()).collect(),
         };
         if let Some(twice) = select.iter().enumerate().find(|(i, n)| select[..*i].contains(n)).map(|(_, n)| n) {
             return Err(ApiError::new(Code::InvalidParameter, format!("`select` names `{twice}` twice")));
@@ -208,6 +216,16 @@ impl RawParams {
                 .map(|term| {
                     let term = term.trim();
                     let (name, desc) = term.strip_prefix('-').map_or((term, false), |n| (n, true));
+                    // A grouped answer is ordered by its own columns: keys and aliases.
+                    if grouping.is_some() {
+                        return match select.iter().find(|s| *s == name) {
+                            Some(s) => Ok((s.clone(), desc)),
+                            None => Err(ApiError::new(
+                                Code::UnknownColumn,
+                                format!("`order` names `{name}`, which is not a column of the grouped answer"),
+                            )),
+                        };
+                    }
                     known(name).map(|c| (c.name.clone(), desc))
                 })
                 .collect::<ApiResult<_>>()?,
@@ -218,6 +236,8 @@ impl RawParams {
             return Err(ApiError::new(Code::InvalidParameter, format!("`limit` may be at most {max_limit}")));
         }
         let (offset, after) = match cursor {
+            // Groups are few and totally ordered: their cursor is the next page's offset.
+            Some(c) if grouping.is_some() => (c.after.row, None),
             Some(c) => {
                 if c.after.key.len() != order.len() {
                     return Err(ApiError::new(Code::InvalidCursor, "the cursor belongs to another `order`"));
@@ -285,7 +305,7 @@ impl RawParams {
                 .map_err(|_| ApiError::new(Code::InvalidCursor, "the cursor belongs to another `order`"))?,
             None => vec![],
         };
-        Ok(RowsRequest { select, order, filters, limit, offset, after, after_key, format, total, bom })
+        Ok(RowsRequest { select, grouping, order, filters, limit, offset, after, after_key, format, total, bom })
     }
 }
 

@@ -38,6 +38,9 @@ impl RowsRequest {
         if let Some(p) = self.predicate() {
             lf = lf.filter(p);
         }
+        if let Some(grouping) = &self.grouping {
+            return grouping.plan(lf, &self.order);
+        }
         self.sorted(lf).select(self.select.iter().map(|n| col(n.as_str())).collect::<Vec<_>>())
     }
 
@@ -83,6 +86,9 @@ const MATCHED: &str = "__matched";
 /// A first page in a requested order also counts the matching rows: the engine holds them
 /// all to sort them, so the count is free there and saves a second scan of the file.
 pub fn page(path: &Path, req: &RowsRequest) -> PolarsResult<PageRows> {
+    if req.grouping.is_some() {
+        return grouped_page(path, req);
+    }
     match point_page(path, req) {
         Some(page) => page,
         None => scan_page(path, req),
@@ -99,6 +105,10 @@ pub fn page(path: &Path, req: &RowsRequest) -> PolarsResult<PageRows> {
 /// Filters the page index matches exactly are not applied again, nor their columns copied.
 /// The count of matches comes from the candidates, cursor or not, so no page needs a scan.
 pub fn point_page(path: &Path, req: &RowsRequest) -> Option<PolarsResult<PageRows>> {
+    // Grouping reads every matching row: a worker's job.
+    if req.grouping.is_some() {
+        return None;
+    }
     // Without filters or order, a page is a slice of the file: the reader decodes the row
     // groups that hold it (at most 128k rows each), whatever the offset.
     if req.filters.is_empty() && req.order.is_empty() {
@@ -148,8 +158,22 @@ fn exact_page(path: &Path, candidates: &DataFrame, req: &RowsRequest) -> PolarsR
     Ok(PageRows { rows, after, matched: req.total.then_some(all.len() as u64) })
 }
 
+/// A page of groups: every group is computed (the count of groups is then free), and the
+/// page is a slice of them. Its cursor is where the next page starts.
+fn grouped_page(path: &Path, req: &RowsRequest) -> PolarsResult<PageRows> {
+    let groups = req.plan(scan(path)?).collect()?;
+    let start = usize::try_from(req.offset).unwrap_or(usize::MAX).min(groups.height());
+    let rows = groups.slice(start as i64, req.limit);
+    let end = start + rows.height();
+    let after = (end < groups.height() && req.limit > 0).then(|| After { row: end as u64, key: Vec::new() });
+    Ok(PageRows { rows, after, matched: Some(groups.height() as u64) })
+}
+
 /// A page through the engine's scan of the whole file: the work a query worker does.
 pub fn scan_page(path: &Path, req: &RowsRequest) -> PolarsResult<PageRows> {
+    if req.grouping.is_some() {
+        return grouped_page(path, req);
+    }
     let args = ScanArgsParquet { row_index: Some(RowIndex { name: ROW.into(), offset: 0 }), ..Default::default() };
     let lf = LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, args)?;
     let (df, after, mut matched) = plan_page(lf, req.predicate(), false, req, &req.select)?;

@@ -252,7 +252,7 @@ fn send(out: &mut UnixStream, head: &impl Serialize, body: &[u8]) -> ApiResult<(
 fn page(t: PageTask, out: &mut UnixStream) -> ApiResult<()> {
     let req = t.table.request(&t.raw, &t.limits)?;
     let page = rows::scan_page(&t.table.path, &req)?;
-    let total = match (req.total, req.filters.is_empty()) {
+    let total = match (req.total, req.filters.is_empty() && req.grouping.is_none()) {
         (false, _) => None,
         (true, true) => Some(t.table.row_count),
         (true, false) => page.matched,
