@@ -20,6 +20,7 @@ fn worker() {
 }
 
 mod accounts;
+mod aggregates;
 mod attack;
 mod backends;
 mod catalog;

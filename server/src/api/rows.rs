@@ -172,12 +172,20 @@ pub(crate) struct Page {
 /// `ne`, `gt`, `gte`, `lt`, `lte`, `in` (comma-separated), `contains`, `startswith`, `isnull`
 /// (`true`/`false`). Values are typed by the column: an unknown column, operator or a value
 /// of the wrong type is a 400 that names it. Page with `next` (an opaque cursor).
+///
+/// Aggregates need no SQL: `group_by=a,b` with `count(*)`, `count(col)`, `sum(col)`,
+/// `avg(col)`, `min(col)` or `max(col)` items in `select`, each optionally `... as name`
+/// (default names: `count`, `sum_col`, `avg_col`…). Filters apply before grouping, `order`
+/// names the answer's columns (keys or aliases), groups come ordered by the keys after it,
+/// and `total` counts groups. `group_by` alone answers each group with its `count`. The same
+/// parameters group the downloads (`data.csv`, …).
 #[utoipa::path(
     get, path = "/api/v1/datasets/{id}/tables/{table}/rows", tag = "data",
     params(
         ("id" = String, Path, description = "Dataset id", example = "air-quality-ub"),
         ("table" = String, Path, description = "Table name", example = "readings"),
-        ("select" = Option<String>, Query, description = "Columns to return, comma-separated", example = "station_code,observed_at,value"),
+        ("select" = Option<String>, Query, description = "Columns to return, comma-separated; with `group_by`, keys and aggregates (`count(*)`, `sum(col) as total`, `avg`, `min`, `max`)", example = "station_code,observed_at,value"),
+        ("group_by" = Option<String>, Query, description = "Columns to group by, comma-separated: one row per group, with the aggregates of `select`", example = "aimag,indicator"),
         ("order" = Option<String>, Query, description = "Sort columns, comma-separated; `-` for descending", example = "-observed_at"),
         ("limit" = Option<usize>, Query, description = "Rows per page: default 100, at most 10000", example = 100),
         ("offset" = Option<u64>, Query, description = "Rows to skip (prefer `cursor` for paging)", example = 0, maximum = 4611686018427387903_u64),
