@@ -137,6 +137,14 @@ impl Grouping {
         Ok(Some(Grouping { keys, items }))
     }
 
+    /// The columns the aggregates read.
+    pub fn aggregated(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Agg { column: Some(c), .. } => Some(c.as_str()),
+            _ => None,
+        })
+    }
+
     /// The output columns and their types.
     pub fn columns(&self, columns: &[Column]) -> Vec<(String, ColumnType)> {
         let kind = |name: &str| columns.iter().find(|c| c.name == name).map_or(ColumnType::String, |c| c.kind);
@@ -155,14 +163,21 @@ impl Grouping {
     }
 
     /// The groups of `lf` (already filtered), in `order` (output names, descending flags)
-    /// and then by the keys: a total order.
-    pub fn plan(&self, lf: LazyFrame, order: &[(String, bool)]) -> LazyFrame {
+    /// and then by the keys: a total order. Keys named in `coded` (text held as codes) come
+    /// out as text, so they sort as text.
+    pub fn plan(&self, lf: LazyFrame, order: &[(String, bool)], coded: &[String]) -> LazyFrame {
         let aggs: Vec<Expr> = self.items.iter().filter_map(Item::expr).collect();
         let grouped = if self.keys.is_empty() {
             lf.select(aggs)
         } else {
             let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
-            lf.group_by(keys).agg(aggs)
+            let text: Vec<Expr> = self
+                .keys
+                .iter()
+                .filter(|k| coded.contains(k))
+                .map(|k| col(k.as_str()).cast(DataType::String))
+                .collect();
+            lf.group_by(keys).agg(aggs).with_columns(text)
         };
         let mut by: Vec<(String, bool)> = order.to_vec();
         by.extend(self.keys.iter().filter(|k| !order.iter().any(|(o, _)| o == *k)).map(|k| (k.clone(), false)));

@@ -47,14 +47,17 @@ impl Load {
     }
 
     pub fn new(path: PathBuf, version: &TableVersion) -> Self {
-        let rows = version.row_count;
-        let codes = version
-            .columns
+        Self::of(path, &version.columns, version.row_count)
+    }
+
+    /// What to hold of the file at `path`, with these columns and rows.
+    pub fn of(path: PathBuf, columns: &[opendata_datasets::Column], rows: u64) -> Self {
+        let codes = columns
             .iter()
             .filter(|c| c.kind == ColumnType::String && c.stats.distinct_count.saturating_mul(REPEATS) <= rows)
             .map(|c| c.name.clone())
             .collect();
-        Load { path, least_bytes: rows.saturating_mul(version.columns.len() as u64), codes }
+        Load { path, least_bytes: rows.saturating_mul(columns.len() as u64), codes }
     }
 }
 

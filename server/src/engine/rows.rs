@@ -39,7 +39,7 @@ impl RowsRequest {
             lf = lf.filter(p);
         }
         if let Some(grouping) = &self.grouping {
-            return grouping.plan(lf, &self.order);
+            return grouping.plan(lf, &self.order, &[]);
         }
         self.sorted(lf).select(self.select.iter().map(|n| col(n.as_str())).collect::<Vec<_>>())
     }
@@ -161,7 +161,33 @@ fn exact_page(path: &Path, candidates: &DataFrame, req: &RowsRequest) -> PolarsR
 /// A page of groups: every group is computed (the count of groups is then free), and the
 /// page is a slice of them. Its cursor is where the next page starts.
 fn grouped_page(path: &Path, req: &RowsRequest) -> PolarsResult<PageRows> {
-    let groups = req.plan(scan(path)?).collect()?;
+    grouped_page_of(scan(path)?, req)
+}
+
+/// A page of groups of `lf`: the file, or the table held decoded in a worker, whose text
+/// columns may be held as codes: those a filter reads are compared as text, and keys come
+/// back as text.
+pub fn grouped_page_of(lf: LazyFrame, req: &RowsRequest) -> PolarsResult<PageRows> {
+    let mut lf = lf;
+    let schema = lf.collect_schema()?;
+    // Codes compare and order by their number, not their text: the columns filters and
+    // aggregates read are turned back into text first.
+    let read = req.filters.iter().map(|f| f.column.as_str()).chain(req.grouping.iter().flat_map(|g| g.aggregated()));
+    let mut names: Vec<&str> = read.filter(|name| schema.get(name).is_some_and(DataType::is_categorical)).collect();
+    names.sort_unstable();
+    names.dedup();
+    let coded: Vec<Expr> = names.into_iter().map(|name| col(name).cast(DataType::String)).collect();
+    if !coded.is_empty() {
+        lf = lf.with_columns(coded);
+    }
+    let coded: Vec<String> =
+        schema.iter().filter(|(_, t)| t.is_categorical()).map(|(name, _)| name.to_string()).collect();
+    let groups = match (&req.grouping, req.predicate()) {
+        (Some(g), Some(p)) => g.plan(lf.filter(p), &req.order, &coded),
+        (Some(g), None) => g.plan(lf, &req.order, &coded),
+        (None, _) => req.plan(lf),
+    }
+    .collect()?;
     let start = usize::try_from(req.offset).unwrap_or(usize::MAX).min(groups.height());
     let rows = groups.slice(start as i64, req.limit);
     let end = start + rows.height();

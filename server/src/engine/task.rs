@@ -43,6 +43,8 @@ impl Task {
     pub fn files(&self) -> Vec<PathBuf> {
         match self {
             Task::Sql(t) => t.tables.iter().map(|t| t.load.path().to_owned()).collect(),
+            // Grouping reads the whole table, as SQL does: where it is held.
+            Task::Page(t) if t.grouped() => vec![t.table.path.clone()],
             _ => Vec::new(),
         }
     }
@@ -73,6 +75,12 @@ pub struct PageTask {
     pub raw: String,
     pub limits: Limits,
     pub encoding: PageEncoding,
+}
+
+impl PageTask {
+    fn grouped(&self) -> bool {
+        self.table.request(&self.raw, &self.limits).is_ok_and(|r| r.grouping.is_some())
+    }
 }
 
 /// How a page comes back.
@@ -181,7 +189,7 @@ impl From<TaskError> for ApiError {
 pub fn run(task: Task, cache: &TableCache, out: &mut UnixStream) -> std::io::Result<Vec<Load>> {
     let result = match task {
         Task::Init { .. } => Ok(Vec::new()),
-        Task::Page(t) => page(t, out).map(|()| Vec::new()),
+        Task::Page(t) => page(t, cache, out),
         Task::Sql(t) => query(t, cache, out),
         Task::Chart(t) => chart(t, out).map(|()| Vec::new()),
         Task::Export(t) => export(t, out).map(|()| Vec::new()),
@@ -249,9 +257,18 @@ fn send(out: &mut UnixStream, head: &impl Serialize, body: &[u8]) -> ApiResult<(
     w.write_all(body).and_then(|()| w.flush()).map_err(ApiError::internal)
 }
 
-fn page(t: PageTask, out: &mut UnixStream) -> ApiResult<()> {
+/// A page, from the table held in memory when a grouping reads it all; a grouping of a
+/// table not held asks for it to be held, as SQL does.
+fn page(t: PageTask, cache: &TableCache, out: &mut UnixStream) -> ApiResult<Vec<Load>> {
     let req = t.table.request(&t.raw, &t.limits)?;
-    let page = rows::scan_page(&t.table.path, &req)?;
+    let (page, loads) = match (&req.grouping, cache.get(&t.table.path)) {
+        (Some(_), Some(held)) => (rows::grouped_page_of(held.lazy(), &req)?, Vec::new()),
+        (Some(_), None) => {
+            let load = Load::of(t.table.path.clone(), &t.table.columns, t.table.row_count);
+            (rows::scan_page(&t.table.path, &req)?, vec![load])
+        }
+        (None, _) => (rows::scan_page(&t.table.path, &req)?, Vec::new()),
+    };
     let total = match (req.total, req.filters.is_empty() && req.grouping.is_none()) {
         (false, _) => None,
         (true, true) => Some(t.table.row_count),
@@ -263,7 +280,8 @@ fn page(t: PageTask, out: &mut UnixStream) -> ApiResult<()> {
         PageEncoding::Ndjson => w.write_all(&encode::ndjson(&df)),
         PageEncoding::Csv { bom } => w.write_all(&encode::csv(&mut df, bom).map_err(std::io::Error::other)?),
     })?;
-    send(out, &PageHead { total, after: page.after }, &body)
+    send(out, &PageHead { total, after: page.after }, &body)?;
+    Ok(loads)
 }
 
 fn query(t: SqlTask, cache: &TableCache, out: &mut UnixStream) -> ApiResult<Vec<Load>> {
