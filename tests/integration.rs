@@ -35,6 +35,7 @@ mod documents;
 mod downloads;
 mod errors;
 mod fault;
+mod feeds;
 mod formats;
 mod fuzz;
 mod hostile;

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod ckan;
 pub mod drafts;
+pub mod feeds;
 pub mod linked;
 pub mod meta;
 pub mod model;
@@ -101,6 +102,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/suggest", get(catalog::suggest))
         .route("/api/3/action/{action}", get(ckan::action_get).post(ckan::action))
         .route("/api/action/{action}", get(ckan::action_get).post(ckan::action))
+        .route("/feeds/datasets.atom", get(feeds::portal))
+        .route("/feeds/organizations/{file}", get(feeds::organization))
         .route("/catalog.jsonld", get(linked::catalog))
         .route("/catalog.ttl", get(linked::catalog))
         .route("/catalog.rdf", get(linked::catalog))

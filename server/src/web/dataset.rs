@@ -22,6 +22,9 @@ pub(super) async fn dataset(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if let Some(id) = file.strip_suffix(".atom") {
+        return crate::api::feeds::dataset(&state.0, &reader, id, &headers).await;
+    }
     if crate::api::linked::is_rdf(&file) {
         return crate::api::linked::dataset(state, Path(file), reader, headers).await;
     }

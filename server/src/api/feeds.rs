@@ -1,0 +1,119 @@
+//! Atom feeds of new versions, so that a reader follows a dataset, a publisher or the whole
+//! portal in any feed reader: `/feeds/datasets.atom`, `/feeds/organizations/{id}.atom` and
+//! `/datasets/{id}.atom`. Each entry is one published version of one table, with what
+//! changed since the version before and its CSV as an enclosure.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use opendata_datasets::{Dataset, Table, TableVersion};
+
+use super::base_url;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::reader::Reader;
+use crate::state::AppState;
+
+/// Entries of a feed: the newest versions; older ones are in the catalog.
+const ENTRIES: usize = 50;
+
+/// `/feeds/datasets.atom`: new versions across the portal.
+pub async fn portal(State(state): State<AppState>, reader: Reader, headers: HeaderMap) -> ApiResult<Response> {
+    let datasets = reader.datasets(state.store.catalog())?;
+    let base = base_url(&state, &headers);
+    Ok(feed(&base, "/feeds/datasets.atom", "New versions", &datasets))
+}
+
+/// `/feeds/organizations/{id}.atom`: one publisher's new versions.
+pub async fn organization(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    reader: Reader,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Some(id) = file.strip_suffix(".atom") else {
+        return Err(ApiError::new(Code::RouteNotFound, format!("no `/feeds/organizations/{file}`; try {file}.atom")));
+    };
+    let catalog = state.store.catalog();
+    let org = catalog.organization(id)?;
+    let datasets: Vec<_> = reader.datasets(catalog)?.into_iter().filter(|d| d.meta.organization == org.id).collect();
+    let base = base_url(&state, &headers);
+    Ok(feed(&base, &format!("/feeds/organizations/{id}.atom"), &org.title, &datasets))
+}
+
+/// `/datasets/{id}.atom`: one dataset's new versions (answered by the dataset page's route).
+pub async fn dataset(state: &AppState, reader: &Reader, id: &str, headers: &HeaderMap) -> ApiResult<Response> {
+    let d = reader.dataset(state.store.catalog(), id)?;
+    let base = base_url(state, headers);
+    Ok(feed(&base, &format!("/datasets/{id}.atom"), &d.meta.title, std::slice::from_ref(&d)))
+}
+
+fn feed(base: &str, path: &str, title: &str, datasets: &[std::sync::Arc<Dataset>]) -> Response {
+    let mut versions: Vec<(&Dataset, &Table, &TableVersion)> = datasets
+        .iter()
+        .flat_map(|d| d.tables.iter().flat_map(move |t| t.versions.iter().map(move |v| (d.as_ref(), t, v))))
+        .collect();
+    versions.sort_by(|a, b| b.2.created_at.cmp(&a.2.created_at).then_with(|| a.0.meta.id.cmp(&b.0.meta.id)));
+    versions.truncate(ENTRIES);
+    let updated = versions.first().map_or_else(Utc::now, |v| v.2.created_at);
+    let mut xml =
+        String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
+    let _ = write!(
+        xml,
+        "<id>{base}{path}</id>\n<title>{}</title>\n<updated>{}</updated>\n<link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>\n<link rel=\"alternate\" type=\"text/html\" href=\"{}/\"/>\n",
+        escape(title),
+        stamp(updated),
+        escape(&format!("{base}{path}")),
+        escape(base),
+    );
+    for (d, t, v) in versions {
+        entry(&mut xml, base, d, t, v);
+    }
+    xml.push_str("</feed>\n");
+    ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml).into_response()
+}
+
+fn entry(xml: &mut String, base: &str, d: &Dataset, t: &Table, v: &TableVersion) {
+    let id = &d.meta.id;
+    let page = format!("{base}/datasets/{id}?table={}", t.name);
+    let csv = format!("{base}/api/v1/datasets/{id}/tables/{}/data.csv?version={}", t.name, v.version);
+    let mut summary = format!("{} rows", v.row_count);
+    if let Some(c) = &v.changes {
+        let _ = write!(summary, "; {} added, {} removed since version {}", c.rows_added, c.rows_removed, c.previous);
+    }
+    let _ = write!(
+        xml,
+        "<entry>\n<id>{}</id>\n<title>{}</title>\n<updated>{}</updated>\n<author><name>{}</name></author>\n<link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>\n<link rel=\"enclosure\" type=\"text/csv\" href=\"{}\"/>\n<summary>{}</summary>\n</entry>\n",
+        escape(&format!("{base}/datasets/{id}/tables/{}/versions/{}", t.name, v.version)),
+        escape(&format!("{} — {}, version {}", d.meta.title, t.title, v.version)),
+        stamp(v.created_at),
+        escape(&d.meta.organization),
+        escape(&page),
+        escape(&csv),
+        escape(&summary),
+    );
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Text for XML content and attributes. Characters XML 1.0 cannot hold are left out.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
