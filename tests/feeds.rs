@@ -1,5 +1,6 @@
-//! Atom feeds of new versions: the portal's, a publisher's and a dataset's, read by a real
-//! XML parser (Python's standard library), newest first, with private datasets left out.
+//! Following a dataset: Atom feeds of new versions (the portal's, a publisher's and a
+//! dataset's, read by a real XML parser, newest first, private datasets left out), and the
+//! rows added and removed between two versions, against a diff computed here.
 
 use std::process::Command;
 
@@ -78,4 +79,69 @@ async fn feeds_list_new_versions() {
     assert_eq!(s.get("/datasets/draft-census.atom").await.status(), 404);
     assert_eq!(s.get("/feeds/organizations/nope.atom").await.status(), 404);
     assert_eq!(s.get("/feeds/organizations/agaar.rss").await.status(), 404);
+}
+
+/// `lines` minus `other` as multisets, in `lines`' order.
+fn minus(lines: &[&str], other: &[&str]) -> Vec<String> {
+    let mut left: Vec<&str> = other.to_vec();
+    lines
+        .iter()
+        .filter(|l| match left.iter().position(|o| o == *l) {
+            Some(i) => {
+                left.remove(i);
+                false
+            }
+            None => true,
+        })
+        .map(|l| (*l).to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_between_versions() {
+    let data = tempfile::tempdir().unwrap();
+    let csv = data.path().join("p.csv");
+    let meta = dataset("population", "nso", "Хүн ам");
+    let v1 = "Дорнод,80000\nХовд,90000\nХовд,90000\nУвс,70000\nУвс,70000";
+    let v2 = "Дорнод,80000\nХовд,90000\nУвс,71000\nЗавхан,60000\nУвс,70000\nЗавхан,60000";
+    for rows in [v1, v2] {
+        std::fs::write(&csv, format!("aimag,people\n{rows}\n")).unwrap();
+        ingest(data.path(), &csv, &meta, "main").unwrap();
+    }
+    let s = TestServer::serve(data).await;
+    let base = "/api/v1/datasets/population/tables/main/versions/2";
+
+    let (old, new): (Vec<&str>, Vec<&str>) = (v1.lines().collect(), v2.lines().collect());
+    let mut expected: Vec<String> = minus(&old, &new).iter().map(|l| format!("removed,{l}")).collect();
+    expected.extend(minus(&new, &old).iter().map(|l| format!("added,{l}")));
+    let res = s.get(&format!("{base}/changes.csv")).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    let body = res.text().await.unwrap();
+    let mut lines = body.lines();
+    assert_eq!(lines.next(), Some("_change,aimag,people"));
+    assert_eq!(lines.map(str::to_owned).collect::<Vec<_>>(), expected);
+    assert_eq!(s.get(&format!("{base}/changes.csv?since=1")).await.text().await.unwrap(), body);
+
+    // The catalog's counts are the download's rows.
+    let d = s.json("/api/v1/datasets/population", 200).await;
+    let counted = &d["tables"][0]["versions"][1]["changes"];
+    let ndjson = s.get(&format!("{base}/changes.ndjson")).await.text().await.unwrap();
+    let rows: Vec<serde_json::Value> = ndjson.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let count = |kind: &str| rows.iter().filter(|r| r["_change"] == kind).count() as u64;
+    assert_eq!((count("added"), count("removed")), (3, 2));
+    assert_eq!((counted["rows_added"].as_u64(), counted["rows_removed"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(rows[0]["people"], 90000, "numbers stay numbers");
+
+    for (path, status) in [
+        (format!("{base}/changes.csv?since=2"), 400),
+        (format!("{base}/changes.csv?since=x"), 400),
+        ("/api/v1/datasets/population/tables/main/versions/1/changes.csv".to_owned(), 400),
+        (format!("{base}/changes.xml"), 404),
+        ("/api/v1/datasets/population/tables/main/versions/3/changes.csv".to_owned(), 404),
+    ] {
+        let res = s.get(&path).await;
+        assert_eq!(res.status(), status, "{path}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json", "{path}");
+    }
 }

@@ -1,6 +1,7 @@
 //! The HTTP API: routes, handlers and the OpenAPI document they generate.
 
 pub mod catalog;
+pub mod changes;
 pub mod ckan;
 pub mod drafts;
 pub mod feeds;
@@ -44,6 +45,7 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         catalog::get_organization,
         catalog::get_report,
         originals::original,
+        changes::changes,
         rows::rows,
         rows::table_file,
         sql::sql_get,
@@ -129,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/datasets/{id}/tables/{table}/rows", get(rows::rows))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", get(catalog::get_report))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/source", get(originals::original))
+        .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/{file}", get(changes::changes))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/publish", axum::routing::post(drafts::publish))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/reread", axum::routing::post(drafts::reread))
         .route("/api/v1/datasets/{id}/tables/{table}/{file}", get(rows::table_file))

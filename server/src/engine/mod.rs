@@ -16,6 +16,7 @@
 
 pub mod aggregate;
 pub mod bloom;
+pub mod changes;
 pub mod gate;
 pub mod joins;
 pub mod memtable;
@@ -42,7 +43,8 @@ use self::gate::QueryGate;
 use self::params::{After, RowsRequest};
 use self::pool::{Pool, Running};
 use self::task::{
-    ChartTask, ExportHead, ExportTask, PageEncoding, PageHead, PageTask, SqlHead, SqlTask, TableFile, Task, TaskError,
+    ChangesTask, ChartTask, ExportHead, ExportTask, PageEncoding, PageHead, PageTask, SqlHead, SqlTask, TableFile,
+    Task, TaskError,
 };
 use self::wire::Tag;
 use crate::chart::Chart;
@@ -164,6 +166,11 @@ impl Engine {
             _ => PageBody::Bytes(body),
         };
         Ok(PageOut { total: head.total, after: head.after, body })
+    }
+
+    /// The rows added and removed between two versions, encoded.
+    pub async fn changes(&self, task: ChangesTask) -> ApiResult<Vec<u8>> {
+        Ok(self.bounded(Task::Changes(task)).await?.1)
     }
 
     /// A SQL query's head (columns, truncation) and body.

@@ -36,6 +36,7 @@ pub enum Task {
     Sql(SqlTask),
     Chart(ChartTask),
     Export(ExportTask),
+    Changes(ChangesTask),
 }
 
 impl Task {
@@ -154,6 +155,16 @@ pub struct ExportTask {
     pub format: ExportFormat,
 }
 
+/// The rows added and removed between two versions of a table.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChangesTask {
+    pub before: PathBuf,
+    pub after: PathBuf,
+    pub limits: Limits,
+    /// CSV or NDJSON.
+    pub encoding: PageEncoding,
+}
+
 /// An export's metadata, sent before its body.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ExportHead {
@@ -193,6 +204,7 @@ pub fn run(task: Task, cache: &TableCache, out: &mut UnixStream) -> std::io::Res
         Task::Sql(t) => query(t, cache, out),
         Task::Chart(t) => chart(t, out).map(|()| Vec::new()),
         Task::Export(t) => export(t, out).map(|()| Vec::new()),
+        Task::Changes(t) => changes(t, out).map(|()| Vec::new()),
     };
     match result {
         Ok(loads) => {
@@ -255,6 +267,15 @@ fn send(out: &mut UnixStream, head: &impl Serialize, body: &[u8]) -> ApiResult<(
     wire::write_json(out, Tag::Head, head).map_err(ApiError::internal)?;
     let mut w = BodyWriter::new(out, None);
     w.write_all(body).and_then(|()| w.flush()).map_err(ApiError::internal)
+}
+
+fn changes(t: ChangesTask, out: &mut UnixStream) -> ApiResult<()> {
+    let mut df = super::changes::between(&t.before, &t.after)?;
+    let body = bounded(&t.limits, |w| match t.encoding {
+        PageEncoding::Csv { bom } => w.write_all(&encode::csv(&mut df, bom).map_err(std::io::Error::other)?),
+        _ => w.write_all(&encode::ndjson(&df)),
+    })?;
+    send(out, &(), &body)
 }
 
 /// A page, from the table held in memory when a grouping reads it all; a grouping of a
