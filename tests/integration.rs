@@ -33,6 +33,7 @@ mod delta;
 mod docs;
 mod documents;
 mod downloads;
+mod embed;
 mod errors;
 mod fault;
 mod feeds;

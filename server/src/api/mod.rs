@@ -19,7 +19,7 @@ pub mod write;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
@@ -147,9 +147,31 @@ pub fn router(state: AppState) -> Router {
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(axum::middleware::from_fn(no_framing))
         // Outermost, so that preflights never reach a route and every answer, errors
         // included, carries the headers.
         .layer(axum::middleware::from_fn_with_state(state, crate::cors::cors))
+}
+
+/// No other site may frame the portal's pages (clickjacking a publisher's forms), except
+/// the embeds, which say so themselves.
+async fn no_framing(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let mut res = next.run(request).await;
+    let h = res.headers_mut();
+    let policy = h.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if policy.contains("frame-ancestors") {
+        return res;
+    }
+    let policy = if policy.is_empty() {
+        "frame-ancestors 'none'".to_owned()
+    } else {
+        format!("{policy}; frame-ancestors 'none'")
+    };
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    res
 }
 
 /// An answer to a request that names its reader (a token, or a session cookie) may hold a

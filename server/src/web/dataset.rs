@@ -187,9 +187,24 @@ pub(super) async fn dataset(
                     "  url = {" (base) "/datasets/" (m.id) "}\n}"
                 } }
             }
+            section.embed-code {
+                h2 { (t(lang, "embed")) }
+                // The preview as it is now (table, filters, chart), for another site's page.
+                @let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("table", &selected)
+                    .extend_pairs(filters.iter().chain(&chart_pairs))
+                    .finish();
+                @let src = format!("{base}/datasets/{}/embed?{query}", m.id);
+                pre tabindex="0" aria-label="HTML" { code {
+                    "<iframe src=\"" (src) "\" width=\"100%\" height=\"480\" title=\"" (title) "\" loading=\"lazy\"></iframe>"
+                } }
+            }
         }
     };
-    let head = html! { script type="application/ld+json" { (PreEscaped(ld)) } };
+    let head = html! {
+        script type="application/ld+json" { (PreEscaped(ld)) }
+        link rel="alternate" type="application/atom+xml" title=(title) href=(format!("/datasets/{}.atom", m.id));
+    };
     Ok(page(lang, &format!("/datasets/{}", m.id), &pairs, &title, head, body))
 }
 

@@ -89,6 +89,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("read_as", "Уншсан байдал", "Read as"),
     ("layout", "Бүтэц", "Layout"),
     ("stored_order", "Хадгалсан эрэмбэ", "Stored order"),
+    ("embed", "Өөр сайтад байршуулах", "Embed on another site"),
     ("value", "Утга", "Value"),
     ("reason", "Шалтгаан", "Reason"),
     ("chart", "График байгуулах", "Build a chart"),

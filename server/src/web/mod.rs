@@ -7,6 +7,7 @@ mod admin;
 mod chart;
 mod dataset;
 mod documents;
+mod embed;
 mod home;
 mod i18n;
 mod layout;
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/datasets", get(search::search))
         .route("/datasets/{file}", get(dataset::dataset))
         .route("/datasets/{id}/chart.svg", get(chart::chart_svg))
+        .route("/datasets/{id}/embed", get(embed::embed))
         .route("/organizations/{id}", get(organization::organization))
         .route("/assets/{file}", get(asset))
         .route("/login", get(account::login_form).post(account::login))
