@@ -1,7 +1,8 @@
 """A reader's journey through the portal in real Chromium (Playwright driving Debian's
 /usr/bin/chromium): search in Cyrillic and in Latin, open a dataset, filter the preview,
 download the filtered CSV and check its rows, switch language, build a chart, and the same at
-phone width.
+phone width; then a page on another origin that reads the API, frames an embed, and is
+refused the dataset page and a write.
 
     journey.py BASE_URL OUTPUT_DIR
 
@@ -9,8 +10,10 @@ Screenshots of the home, search and dataset pages land in OUTPUT_DIR. Exits non-
 the failed check on stderr.
 """
 import csv
+import http.server
 import io
 import sys
+import threading
 
 from playwright.sync_api import sync_playwright
 
@@ -82,5 +85,50 @@ with sync_playwright() as p:
         page.screenshot(path=f"{out}/chart-{tag}.png", full_page=True)
         page.close()
     assert not outside, f"requests off the portal: {outside}"
+
+    # A newsroom's page on another origin: its script reads the API (CORS), it frames an
+    # embed, and the framed dataset page itself is refused; a write from it is refused.
+    embed = base + "/datasets/air-quality-ub/embed?station_code=UB01"
+    article = f"""<!doctype html><html><body><h1>Article</h1>
+      <iframe id="embed" src="{embed}" width="600" height="400"></iframe>
+      <iframe id="framed" src="{base}/datasets/air-quality-ub" width="600" height="400"></iframe>
+      </body></html>""".encode()
+
+    class Newsroom(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(article)
+
+        def log_message(self, *args):
+            pass
+
+    newsroom = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Newsroom)
+    threading.Thread(target=newsroom.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    page.goto(f"http://127.0.0.1:{newsroom.server_address[1]}/story")
+    rows = page.evaluate("""async (url) => {
+        const r = await fetch(url);
+        return (await r.json()).rows.length;
+    }""", base + "/api/v1/datasets/air-quality-ub/tables/readings/rows?station_code=UB01&limit=5")
+    assert rows == 5, rows
+    write = page.evaluate("""async (url) => {
+        try {
+            await fetch(url, {method: 'PATCH', headers: {'content-type': 'application/json'}, body: '{}'});
+            return 'sent';
+        } catch (e) { return 'refused'; }
+    }""", base + "/api/v1/datasets/air-quality-ub")
+    assert write == "refused", write
+    page.wait_for_timeout(500)
+    framed = {f.url: f for f in page.frames}
+    assert framed[embed].locator("table tbody tr").count() == 20, "the embed shows its rows"
+    assert "UB01" in framed[embed].locator("table").inner_text()
+    # Chromium shows its own error page in place of a page that refuses to be framed.
+    refused = page.frame_locator("#framed").locator("body").inner_text()
+    assert "агаар" not in refused.lower() and "UB01" not in refused, f"the dataset page refuses to be framed: {refused}"
+    page.screenshot(path=f"{out}/embed.png", full_page=True)
+    page.close()
+    newsroom.shutdown()
     browser.close()
 print("journey ok")
