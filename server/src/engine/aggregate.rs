@@ -15,6 +15,11 @@ pub const MAX_KEYS: usize = 8;
 pub const MAX_AGGREGATES: usize = 32;
 
 /// An aggregate function.
+///
+/// The chart builder keeps its own [`crate::chart::Agg`]: its published parameter says
+/// `chart.agg=mean` where the rows API says `avg(col)` as SQL does, and it aggregates one
+/// `y` per point and series rather than named items; the five polars expressions are all
+/// the two share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Func {
     Count,
