@@ -39,6 +39,8 @@ for path, fmt in zip(sys.argv[1::2], sys.argv[2::2]):
             assert g.value(dist, DCTERMS.license) is not None, (path, dist)
         publisher = g.value(d, DCTERMS.publisher)
         assert g.value(publisher, FOAF.name) is not None, (path, publisher)
+        themes = sorted(str(t).rsplit('/', 1)[1] for t in g.objects(d, DCAT.theme))
+        print("themes", str(d).rsplit('/', 1)[1], ",".join(themes))
     for c in g.subjects(RDF.type, DCAT.Catalog):
         for p in (DCTERMS.title, DCTERMS.description, DCTERMS.publisher):
             assert g.value(c, p) is not None, (path, c, p)
@@ -67,6 +69,8 @@ async fn dcat_parses_in_rdflib_with_the_mandatory_properties() {
     let out = run("python3", args).await;
     assert!(out.contains("catalog.ttl 2 datasets"), "{out}");
     assert!(out.contains("datasets_population.ttl 1 datasets"), "{out}");
+    // Themes from the EU vocabulary, read from the titles.
+    assert!(out.contains("themes population SOCI\n") && out.contains("themes air-quality ENVI\n"), "{out}");
 
     // Harvesting what changed, page by page.
     let none = s.get("/catalog.jsonld?modified_since=2999-01-01").await.text().await.unwrap();

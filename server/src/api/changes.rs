@@ -37,7 +37,7 @@ use crate::state::AppState;
 )]
 pub async fn changes(
     State(state): State<AppState>,
-    Path((id, table, version, file)): Path<(String, String, u32, String)>,
+    Path((id, table, version, file)): Path<(String, String, String, String)>,
     reader: Reader,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
@@ -46,6 +46,7 @@ pub async fn changes(
         "changes.ndjson" => (PageEncoding::Ndjson, "application/x-ndjson"),
         _ => return Err(ApiError::new(Code::RouteNotFound, format!("no `{file}`; try changes.csv or changes.ndjson"))),
     };
+    let version = super::version_number(&version)?;
     let dataset = reader.dataset(state.store.catalog(), &id)?;
     let t = dataset.table(&table)?;
     let after = t.version(Some(version))?;

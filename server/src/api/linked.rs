@@ -202,6 +202,9 @@ fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) 
     for tag in &m.tags {
         g.text(&ds, &format!("{DCAT}keyword"), tag, None);
     }
+    for code in super::themes::of(m) {
+        g.iri(&ds, &format!("{DCAT}theme"), format!("{}{code}", super::themes::EU_THEMES));
+    }
     g.typed(&ds, &format!("{DCT}modified"), stamp(d.updated_at), "dateTime");
     g.iri(&ds, &format!("{DCAT}landingPage"), ds.clone());
     let publisher = format!("{base}/organizations/{}", m.organization);

@@ -12,6 +12,7 @@ pub mod originals;
 pub mod resources;
 pub mod rows;
 pub mod sql;
+pub mod themes;
 pub mod uploads;
 pub mod withdrawals;
 pub mod write;
