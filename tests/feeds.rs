@@ -117,7 +117,10 @@ async fn changes_between_versions() {
     let res = s.get(&format!("{base}/changes.csv")).await;
     assert_eq!(res.status(), 200);
     assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    let etag = res.headers()["etag"].clone();
     let body = res.text().await.unwrap();
+    let again = s.client.get(s.url(&format!("{base}/changes.csv"))).header("if-none-match", etag).send().await.unwrap();
+    assert_eq!(again.status(), 304, "a client that has it computes nothing");
     let mut lines = body.lines();
     assert_eq!(lines.next(), Some("_change,aimag,people"));
     assert_eq!(lines.map(str::to_owned).collect::<Vec<_>>(), expected);

@@ -2,10 +2,10 @@
 //! versions, for readers who follow a dataset (see [`crate::engine::changes`]).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use super::rows::{local_file, set_cache_headers};
+use super::rows::{client_has, local_file, not_modified, set_cache_headers};
 use crate::engine::task::{ChangesTask, PageEncoding};
 use crate::error::{ApiError, ApiResult, Code, Gone, Problem, RateLimited};
 use crate::reader::Reader;
@@ -40,6 +40,7 @@ pub async fn changes(
     Path((id, table, version, file)): Path<(String, String, String, String)>,
     reader: Reader,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let (encoding, kind) = match file.as_str() {
         "changes.csv" => (PageEncoding::Csv { bom: false }, "text/csv; charset=utf-8"),
@@ -57,12 +58,18 @@ pub async fn changes(
         None => version
             .checked_sub(1)
             .filter(|v| *v > 0)
-            .ok_or_else(|| ApiError::new(Code::InvalidParameter, "version 1 has no version before it; give `since`"))?,
+            .ok_or_else(|| ApiError::new(Code::InvalidParameter, "version 1 is the first: nothing came before it"))?,
     };
     if since >= version {
         return Err(ApiError::new(Code::InvalidParameter, format!("`since` must be earlier than version {version}")));
     }
     let before = t.version(Some(since))?;
+    // Each version's file name is its own: the pair names this answer for good.
+    let names = format!("{}\0{}\0{file}", before.file, after.file);
+    let etag = format!("\"{}\"", &blake3::hash(names.as_bytes()).to_hex()[..32]);
+    if client_has(&headers, &etag) {
+        return Ok(not_modified(&etag, true));
+    }
     let task = ChangesTask {
         before: local_file(&state, before).await?,
         after: local_file(&state, after).await?,
@@ -71,11 +78,6 @@ pub async fn changes(
     };
     let body = state.engine.changes(task).await?;
     let mut res = ([(header::CONTENT_TYPE, kind)], body).into_response();
-    let etag = format!(
-        "\"{}-{}-{file}\"",
-        &before.content_hash.get(..16).unwrap_or_default(),
-        &after.content_hash.get(..16).unwrap_or_default()
-    );
     set_cache_headers(res.headers_mut(), &etag, true);
     Ok(res)
 }

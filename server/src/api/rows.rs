@@ -59,7 +59,7 @@ fn validator(version: &TableVersion, route: &str, raw: Option<&str>) -> String {
 }
 
 /// Whether `If-None-Match` names `etag` (or `*`).
-fn client_has(headers: &HeaderMap, etag: &str) -> bool {
+pub(crate) fn client_has(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -76,7 +76,7 @@ pub(crate) fn set_cache_headers(h: &mut HeaderMap, etag: &str, pinned: bool) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
 }
 
-fn not_modified(etag: &str, pinned: bool) -> Response {
+pub(crate) fn not_modified(etag: &str, pinned: bool) -> Response {
     let mut res = StatusCode::NOT_MODIFIED.into_response();
     set_cache_headers(res.headers_mut(), etag, pinned);
     res
