@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{TestServer, dataset, ingest};
+use crate::common::{TestServer, dataset, ingest, org};
 
 /// The feed at `url` as a parser reads it: its title and each entry's title, updated time,
 /// links (rel → href) and summary. Fails on anything that is not well-formed Atom.
@@ -19,7 +19,7 @@ with urllib.request.urlopen(sys.argv[1]) as r:
 assert root.tag == A + 'feed', root.tag
 print(json.dumps({'type': kind, 'title': root.find(A + 'title').text, 'id': root.find(A + 'id').text,
   'entries': [{'title': e.find(A + 'title').text, 'updated': e.find(A + 'updated').text, 'id': e.find(A + 'id').text,
-               'summary': e.find(A + 'summary').text,
+               'summary': e.find(A + 'summary').text, 'author': e.find(A + 'author/' + A + 'name').text,
                'links': {l.get('rel'): l.get('href') for l in e.findall(A + 'link')}} for e in root.findall(A + 'entry')]}))";
     let out = tokio::task::spawn_blocking(move || Command::new("python3").args(["-c", SCRIPT, &url]).output().unwrap())
         .await
@@ -45,6 +45,10 @@ async fn feeds_list_new_versions() {
     ingest(data.path(), &csv, &population, "main").unwrap();
     let secret = opendata_datasets::DatasetMeta { private: true, ..dataset("draft-census", "nso", "Тооллого") };
     ingest(data.path(), &csv, &secret, "main").unwrap();
+    crate::common::store(data.path())
+        .catalog()
+        .upsert_organization(&org("nso", "Үндэсний статистикийн хороо"))
+        .unwrap();
     let s = TestServer::serve(data).await;
 
     let portal = parse(s.url("/feeds/datasets.atom")).await;
@@ -60,6 +64,7 @@ async fn feeds_list_new_versions() {
     );
     let newest = &portal["entries"][0];
     assert_eq!(newest["summary"], "2 rows; 1 added, 0 removed since version 1");
+    assert_eq!(newest["author"], "Үндэсний статистикийн хороо", "the publisher as readers know it");
     let csv = newest["links"]["enclosure"].as_str().unwrap();
     assert!(csv.ends_with("/api/v1/datasets/population/tables/main/data.csv?version=2"), "{csv}");
     let body = s.client.get(csv).send().await.unwrap().text().await.unwrap();

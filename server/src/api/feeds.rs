@@ -3,6 +3,7 @@
 //! `/datasets/{id}.atom`. Each entry is one published version of one table, with what
 //! changed since the version before and its CSV as an enclosure.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::extract::{Path, State};
@@ -23,7 +24,7 @@ const ENTRIES: usize = 50;
 pub async fn portal(State(state): State<AppState>, reader: Reader, headers: HeaderMap) -> ApiResult<Response> {
     let datasets = reader.datasets(state.store.catalog())?;
     let base = base_url(&state, &headers);
-    Ok(feed(&base, "/feeds/datasets.atom", "New versions", &datasets))
+    Ok(feed(&state, &base, "/feeds/datasets.atom", "New versions", &datasets))
 }
 
 /// `/feeds/organizations/{id}.atom`: one publisher's new versions.
@@ -40,17 +41,21 @@ pub async fn organization(
     let org = catalog.organization(id)?;
     let datasets: Vec<_> = reader.datasets(catalog)?.into_iter().filter(|d| d.meta.organization == org.id).collect();
     let base = base_url(&state, &headers);
-    Ok(feed(&base, &format!("/feeds/organizations/{id}.atom"), &org.title, &datasets))
+    Ok(feed(&state, &base, &format!("/feeds/organizations/{id}.atom"), &org.title, &datasets))
 }
 
 /// `/datasets/{id}.atom`: one dataset's new versions (answered by the dataset page's route).
 pub async fn dataset(state: &AppState, reader: &Reader, id: &str, headers: &HeaderMap) -> ApiResult<Response> {
     let d = reader.dataset(state.store.catalog(), id)?;
     let base = base_url(state, headers);
-    Ok(feed(&base, &format!("/datasets/{id}.atom"), &d.meta.title, std::slice::from_ref(&d)))
+    Ok(feed(state, &base, &format!("/datasets/{id}.atom"), &d.meta.title, std::slice::from_ref(&d)))
 }
 
-fn feed(base: &str, path: &str, title: &str, datasets: &[std::sync::Arc<Dataset>]) -> Response {
+fn feed(state: &AppState, base: &str, path: &str, title: &str, datasets: &[std::sync::Arc<Dataset>]) -> Response {
+    // Entries name their publisher as readers know it; an organization the catalog cannot
+    // list goes by its id.
+    let publishers: HashMap<String, String> =
+        state.store.catalog().organizations().unwrap_or_default().into_iter().map(|o| (o.id, o.title)).collect();
     let mut versions: Vec<(&Dataset, &Table, &TableVersion)> = datasets
         .iter()
         .flat_map(|d| d.tables.iter().flat_map(move |t| t.versions.iter().map(move |v| (d.as_ref(), t, v))))
@@ -69,13 +74,14 @@ fn feed(base: &str, path: &str, title: &str, datasets: &[std::sync::Arc<Dataset>
         escape(base),
     );
     for (d, t, v) in versions {
-        entry(&mut xml, base, d, t, v);
+        let publisher = publishers.get(&d.meta.organization).unwrap_or(&d.meta.organization);
+        entry(&mut xml, base, publisher, d, t, v);
     }
     xml.push_str("</feed>\n");
     ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml).into_response()
 }
 
-fn entry(xml: &mut String, base: &str, d: &Dataset, t: &Table, v: &TableVersion) {
+fn entry(xml: &mut String, base: &str, publisher: &str, d: &Dataset, t: &Table, v: &TableVersion) {
     let id = &d.meta.id;
     let page = format!("{base}/datasets/{id}?table={}", t.name);
     let csv = format!("{base}/api/v1/datasets/{id}/tables/{}/data.csv?version={}", t.name, v.version);
@@ -89,7 +95,7 @@ fn entry(xml: &mut String, base: &str, d: &Dataset, t: &Table, v: &TableVersion)
         escape(&format!("{base}/datasets/{id}/tables/{}/versions/{}", t.name, v.version)),
         escape(&format!("{} — {}, version {}", d.meta.title, t.title, v.version)),
         stamp(v.created_at),
-        escape(&d.meta.organization),
+        escape(publisher),
         escape(&page),
         escape(&csv),
         escape(&summary),
