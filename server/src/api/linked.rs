@@ -229,7 +229,9 @@ fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) 
                 c.stats.max.as_ref()?.as_str()?.get(..10)?.to_owned(),
             ))
         })
-        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+        // Without dates in the data, the period the publisher wrote (`2010–2024`).
+        .or_else(|| m.temporal.as_deref().and_then(year_span));
     if let Some((start, end)) = years {
         let period = format!("{ds}#temporal");
         g.iri(&ds, &format!("{DCT}temporal"), period.clone());
@@ -586,9 +588,29 @@ pub async fn datapackage(
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response())
 }
 
+/// The first and last day of the years a period's text names (`2010–2024`, `2024 оны
+/// III улирал`), or none when it names no year.
+fn year_span(text: &str) -> Option<(String, String)> {
+    let years: Vec<u32> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| w.len() == 4)
+        .filter_map(|w| w.parse().ok())
+        .filter(|y| (1900..=2100).contains(y))
+        .collect();
+    let (first, last) = (years.iter().min()?, years.iter().max()?);
+    Some((format!("{first}-01-01"), format!("{last}-12-31")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_from_the_publishers_text() {
+        assert_eq!(year_span("2010–2024"), Some(("2010-01-01".into(), "2024-12-31".into())));
+        assert_eq!(year_span("2024 оны III улирал"), Some(("2024-01-01".into(), "2024-12-31".into())));
+        assert_eq!(year_span("сар бүр, 12345"), None);
+    }
 
     #[test]
     fn one_graph_three_serializations() {
