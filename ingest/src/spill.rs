@@ -128,12 +128,12 @@ impl Keys {
         let mut columns = Vec::with_capacity(keys.len());
         let mut fields = Vec::with_capacity(keys.len());
         for key in keys {
-            let i = schema.index_of(&key.column).map_err(Error::from)?;
+            let i = schema.index_of(&key.column)?;
             let options = SortOptions { descending: key.descending, nulls_first: false };
             fields.push(SortField::new_with_options(schema.field(i).data_type().clone(), options));
             columns.push(i);
         }
-        Ok(Self { columns, converter: RowConverter::new(fields).map_err(Error::from)? })
+        Ok(Self { columns, converter: RowConverter::new(fields)? })
     }
 
     fn rows(&self, batch: &RecordBatch) -> Result<Rows> {
@@ -168,7 +168,7 @@ fn emit(
 
 /// The rows at `indices` of `batches`, as one batch that owns its values.
 fn gather(batches: &[&RecordBatch], indices: &[(usize, usize)]) -> Result<RecordBatch> {
-    let batch = arrow_select::interleave::interleave_record_batch(batches, indices).map_err(Error::from)?;
+    let batch = arrow_select::interleave::interleave_record_batch(batches, indices)?;
     // A gathered text view still points into every source batch's buffers: spilled or
     // written as is, each batch would carry all of them.
     let columns: Vec<ArrayRef> = batch
@@ -189,7 +189,7 @@ fn spill(keys: &Keys, schema: &SchemaRef, batches: &[RecordBatch], dir: &Path, n
     let mut writer = run_writer(&path, schema)?;
     let order = keys.order(batches)?;
     emit(batches, &order, SPILL_ROWS, &mut |batch| writer.write(&batch).map_err(Error::from))?;
-    writer.finish().map_err(Error::from)?;
+    writer.finish()?;
     Ok(path)
 }
 
@@ -198,9 +198,7 @@ fn run_writer(path: &Path, schema: &SchemaRef) -> Result<FileWriter<File>> {
     let file = File::create(path).map_err(Error::io(path))?;
     // LZ4 halves the run files at a fraction of the sort's time: a 20 GB source must not need
     // 30 GB of scratch space.
-    let options = IpcWriteOptions::default()
-        .try_with_compression(Some(arrow_ipc::CompressionType::LZ4_FRAME))
-        .map_err(Error::from)?;
+    let options = IpcWriteOptions::default().try_with_compression(Some(arrow_ipc::CompressionType::LZ4_FRAME))?;
     FileWriter::try_new_with_options(file, schema, options).map_err(Error::from)
 }
 
@@ -215,7 +213,7 @@ fn narrow(keys: &Keys, schema: &SchemaRef, mut runs: Vec<PathBuf>, dir: &Path, f
         next += 1;
         let mut writer = run_writer(&path, schema)?;
         merge(keys, &group, SPILL_ROWS, &mut |batch| writer.write(&batch).map_err(Error::from))?;
-        writer.finish().map_err(Error::from)?;
+        writer.finish()?;
         for run in &group {
             let _ = std::fs::remove_file(run);
         }
@@ -238,7 +236,7 @@ impl Run {
     /// Moves to the run's next non-empty batch; false at its end.
     fn advance(&mut self, keys: &Keys) -> Result<bool> {
         for batch in self.reader.by_ref() {
-            let batch = batch.map_err(Error::from)?;
+            let batch = batch?;
             if batch.num_rows() > 0 {
                 self.rows = keys.rows(&batch)?;
                 self.batch = batch;
@@ -256,7 +254,7 @@ fn merge(keys: &Keys, paths: &[PathBuf], rows: usize, sink: &mut dyn FnMut(Recor
     let mut runs: Vec<Run> = Vec::with_capacity(paths.len());
     let mut sources: Vec<RecordBatch> = Vec::new();
     for path in paths {
-        let reader = FileReader::try_new(File::open(path).map_err(Error::io(path))?, None).map_err(Error::from)?;
+        let reader = FileReader::try_new(File::open(path).map_err(Error::io(path))?, None)?;
         let empty = RecordBatch::new_empty(reader.schema());
         let mut run = Run { reader, rows: keys.rows(&empty)?, batch: empty, at: 0, source: 0 };
         if run.advance(keys)? {

@@ -62,26 +62,28 @@ pub fn compute(path: &Path, kinds: &[ColumnType]) -> Result<(u64, Vec<ColumnStat
     })?;
     // Bins need the range, so they take a second pass over the columns that have one.
     let binned: Vec<usize> = profiles.iter().enumerate().filter(|(_, p)| p.range().is_some()).map(|(i, _)| i).collect();
-    let mut counts: Vec<Vec<u64>> = vec![vec![0; ColumnStats::BINS]; binned.len()];
+    for &i in &binned {
+        profiles[i].bins = vec![0; ColumnStats::BINS];
+    }
     if !binned.is_empty() {
         each_batch(path, Some(&binned), |batch| {
-            for ((&i, bins), column) in binned.iter().zip(&mut counts).zip(batch.columns()) {
-                if let Some((lo, hi)) = profiles[i].range() {
-                    each_number(column.as_ref(), |x| bin(bins, lo, hi, x));
+            for (&i, column) in binned.iter().zip(batch.columns()) {
+                let p = &mut profiles[i];
+                if let Some((lo, hi)) = p.range() {
+                    each_number(column.as_ref(), |x| bin(&mut p.bins, lo, hi, x));
                 }
             }
         })?;
     }
-    let mut counts = binned.into_iter().zip(counts).collect::<HashMap<_, _>>();
-    for (i, (s, p)) in stats.iter_mut().zip(profiles).enumerate() {
+    for (s, p) in stats.iter_mut().zip(profiles) {
         s.distinct_count = p.distinct.count();
         s.formula_like = p.formula_like;
         if let Some(listed) = p.listed {
             let mut listed: Vec<(String, u64)> = listed.into_values().collect();
             listed.sort_unstable();
             (s.values, s.counts) = listed.into_iter().unzip();
-        } else if let Some(bins) = counts.remove(&i) {
-            s.counts = bins;
+        } else {
+            s.counts = p.bins;
         }
     }
     Ok((rows, stats))
@@ -99,6 +101,8 @@ struct Profile {
     lo: f64,
     hi: f64,
     binned: bool,
+    /// Rows per histogram bin, filled by a second pass once the range is known.
+    bins: Vec<u64>,
     /// For a text column, whether a value starts as a spreadsheet formula would.
     formula_like: Option<bool>,
 }
@@ -118,6 +122,7 @@ impl Profile {
             lo: f64::INFINITY,
             hi: f64::NEG_INFINITY,
             binned: matches!(kind, ColumnType::Integer | ColumnType::Float | ColumnType::Date | ColumnType::Datetime),
+            bins: Vec::new(),
             formula_like: text.then_some(false),
         }
     }

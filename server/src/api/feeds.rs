@@ -9,10 +9,11 @@ use std::fmt::Write as _;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use opendata_datasets::{Dataset, Table, TableVersion};
 
 use super::base_url;
+use super::linked::{stamp, xml};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::reader::Reader;
 use crate::state::AppState;
@@ -63,25 +64,25 @@ fn feed(state: &AppState, base: &str, path: &str, title: &str, datasets: &[std::
     versions.sort_by(|a, b| b.2.created_at.cmp(&a.2.created_at).then_with(|| a.0.meta.id.cmp(&b.0.meta.id)));
     versions.truncate(ENTRIES);
     let updated = versions.first().map_or_else(Utc::now, |v| v.2.created_at);
-    let mut xml =
+    let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     let _ = write!(
-        xml,
+        out,
         "<id>{base}{path}</id>\n<title>{}</title>\n<updated>{}</updated>\n<link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>\n<link rel=\"alternate\" type=\"text/html\" href=\"{}/\"/>\n",
-        escape(title),
+        xml(title),
         stamp(updated),
-        escape(&format!("{base}{path}")),
-        escape(base),
+        xml(&format!("{base}{path}")),
+        xml(base),
     );
     for (d, t, v) in versions {
         let publisher = publishers.get(&d.meta.organization).unwrap_or(&d.meta.organization);
-        entry(&mut xml, base, publisher, d, t, v);
+        entry(&mut out, base, publisher, d, t, v);
     }
-    xml.push_str("</feed>\n");
-    ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml).into_response()
+    out.push_str("</feed>\n");
+    ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], out).into_response()
 }
 
-fn entry(xml: &mut String, base: &str, publisher: &str, d: &Dataset, t: &Table, v: &TableVersion) {
+fn entry(out: &mut String, base: &str, publisher: &str, d: &Dataset, t: &Table, v: &TableVersion) {
     let id = &d.meta.id;
     let page = format!("{base}/datasets/{id}?table={}", t.name);
     let csv = format!("{base}/api/v1/datasets/{id}/tables/{}/data.csv?version={}", t.name, v.version);
@@ -90,36 +91,14 @@ fn entry(xml: &mut String, base: &str, publisher: &str, d: &Dataset, t: &Table, 
         let _ = write!(summary, "; {} added, {} removed since version {}", c.rows_added, c.rows_removed, c.previous);
     }
     let _ = write!(
-        xml,
+        out,
         "<entry>\n<id>{}</id>\n<title>{}</title>\n<updated>{}</updated>\n<author><name>{}</name></author>\n<link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>\n<link rel=\"enclosure\" type=\"text/csv\" href=\"{}\"/>\n<summary>{}</summary>\n</entry>\n",
-        escape(&format!("{base}/datasets/{id}/tables/{}/versions/{}", t.name, v.version)),
-        escape(&format!("{} — {}, version {}", d.meta.title, t.title, v.version)),
+        xml(&format!("{base}/datasets/{id}/tables/{}/versions/{}", t.name, v.version)),
+        xml(&format!("{} — {}, version {}", d.meta.title, t.title, v.version)),
         stamp(v.created_at),
-        escape(publisher),
-        escape(&page),
-        escape(&csv),
-        escape(&summary),
+        xml(publisher),
+        xml(&page),
+        xml(&csv),
+        xml(&summary),
     );
-}
-
-fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// Text for XML content and attributes. Characters XML 1.0 cannot hold are left out.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -128,20 +128,7 @@ impl Keep {
             A::Utf8View => array.as_string_view().iter().map(text).collect(),
             A::Utf8 => array.as_string::<i32>().iter().map(text).collect(),
             A::LargeUtf8 => array.as_string::<i64>().iter().map(text).collect(),
-            A::Int64 => {
-                // The identifier lookup's path: a whole row group's values, compared over the
-                // plain slice so that one wanted value costs a vectorized pass.
-                let a = array.as_primitive::<Int64Type>();
-                let Keep::Integer(values) = self else { return Some(vec![false; a.len()]) };
-                let mut mask: Vec<bool> = match values.as_slice() {
-                    [one] => a.values().iter().map(|v| v == one).collect(),
-                    _ => a.values().iter().map(|v| values.binary_search(v).is_ok()).collect(),
-                };
-                if let Some(nulls) = arrow_array::Array::nulls(a) {
-                    mask.iter_mut().zip(nulls.iter()).for_each(|(m, valid)| *m &= valid);
-                }
-                mask
-            }
+            A::Int64 => array.as_primitive::<Int64Type>().iter().map(int).collect(),
             A::Int32 => array.as_primitive::<Int32Type>().iter().map(|v| int(v.map(i64::from))).collect(),
             _ => return None,
         })

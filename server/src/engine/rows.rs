@@ -34,12 +34,17 @@ impl RowsRequest {
 
     /// The lazy query for this request over `lf`, without paging.
     pub fn plan(&self, lf: LazyFrame) -> LazyFrame {
+        self.plan_coded(lf, &[])
+    }
+
+    /// [`Self::plan`] over `lf` whose `coded` text columns are held as codes.
+    fn plan_coded(&self, lf: LazyFrame, coded: &[String]) -> LazyFrame {
         let mut lf = lf;
         if let Some(p) = self.predicate() {
             lf = lf.filter(p);
         }
         if let Some(grouping) = &self.grouping {
-            return grouping.plan(lf, &self.order, &[]);
+            return grouping.plan(lf, &self.order, coded);
         }
         self.sorted(lf).select(self.select.iter().map(|n| col(n.as_str())).collect::<Vec<_>>())
     }
@@ -80,20 +85,6 @@ pub struct PageRows {
 
 /// Column of the filtered row count, when the page query carries it.
 const MATCHED: &str = "__matched";
-
-/// One page: `limit` rows after the cursor (or from `offset`), and where it ends.
-///
-/// A first page in a requested order also counts the matching rows: the engine holds them
-/// all to sort them, so the count is free there and saves a second scan of the file.
-pub fn page(path: &Path, req: &RowsRequest) -> PolarsResult<PageRows> {
-    if req.grouping.is_some() {
-        return grouped_page(path, req);
-    }
-    match point_page(path, req) {
-        Some(page) => page,
-        None => scan_page(path, req),
-    }
-}
 
 /// A page bounded by construction, which runs in the server's process: a slice of the file
 /// when there are no filters and no order, or a read through the page index when it narrows
@@ -176,18 +167,13 @@ pub fn grouped_page_of(lf: LazyFrame, req: &RowsRequest) -> PolarsResult<PageRow
     let mut names: Vec<&str> = read.filter(|name| schema.get(name).is_some_and(DataType::is_categorical)).collect();
     names.sort_unstable();
     names.dedup();
-    let coded: Vec<Expr> = names.into_iter().map(|name| col(name).cast(DataType::String)).collect();
-    if !coded.is_empty() {
-        lf = lf.with_columns(coded);
+    let casts: Vec<Expr> = names.into_iter().map(|name| col(name).cast(DataType::String)).collect();
+    if !casts.is_empty() {
+        lf = lf.with_columns(casts);
     }
     let coded: Vec<String> =
         schema.iter().filter(|(_, t)| t.is_categorical()).map(|(name, _)| name.to_string()).collect();
-    let groups = match (&req.grouping, req.predicate()) {
-        (Some(g), Some(p)) => g.plan(lf.filter(p), &req.order, &coded),
-        (Some(g), None) => g.plan(lf, &req.order, &coded),
-        (None, _) => req.plan(lf),
-    }
-    .collect()?;
+    let groups = req.plan_coded(lf, &coded).collect()?;
     let start = usize::try_from(req.offset).unwrap_or(usize::MAX).min(groups.height());
     let rows = groups.slice(start as i64, req.limit);
     let end = start + rows.height();
