@@ -51,5 +51,6 @@ mod rows;
 mod search;
 mod sql;
 mod storage;
+mod usage;
 mod versions;
 mod web;

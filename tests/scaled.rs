@@ -35,5 +35,6 @@ mod publish;
 mod rows;
 mod search;
 mod sql;
+mod usage;
 mod versions;
 mod web;

@@ -231,6 +231,15 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// call [`Catalog::changes_since`], never a promise (a lost notification costs at most
     /// `timeout`).
     fn wait_for_change(&self, seq: u64, timeout: std::time::Duration) -> Result<()>;
+
+    /// Adds these counts to what is recorded for each dataset and day. Nodes flush what
+    /// they counted since their last flush, so the sums stay right with any number of them.
+    /// Usage is not a change: it is not in the change feed.
+    fn add_usage(&self, counts: &[DailyUsage]) -> Result<()>;
+    /// One dataset's usage on each day from `from` on that has any, oldest first.
+    fn usage(&self, dataset: &str, from: chrono::NaiveDate) -> Result<Vec<(chrono::NaiveDate, Usage)>>;
+    /// Every dataset's usage summed from `from` on, most used first; at most `limit`.
+    fn most_used(&self, from: chrono::NaiveDate, limit: usize) -> Result<Vec<(String, Usage)>>;
 }
 
 /// What [`Catalog::changes_since`] found.

@@ -25,6 +25,8 @@ pub enum Sort {
     Updated,
     /// By title, A to Я.
     Title,
+    /// Most used first (by [`SearchQuery::popularity`]), then by relevance.
+    Popular,
 }
 
 /// The reader's language: its title and description fields weigh more.
@@ -56,6 +58,10 @@ pub struct SearchQuery {
     pub limit: usize,
     /// Whose private datasets may be found: by default nobody's.
     pub audience: Audience,
+    /// Each dataset's recent use, which [`Sort::Popular`] ranks by (a dataset not in it
+    /// counts as unused). Usage changes by the minute: it is not in the index, where every
+    /// change would be a commit.
+    pub popularity: std::sync::Arc<std::collections::HashMap<String, u64>>,
 }
 
 /// Who searches, as far as private datasets go: they are found, counted and faceted only
@@ -206,6 +212,34 @@ impl Clause {
             5..=8 => 1,
             _ => 2,
         }
+    }
+}
+
+/// The sort key of [`Sort::Popular`]: (use, relevance). Each segment maps its `id` column's
+/// term ordinals to use once, so ranking a document is two array reads.
+fn by_popularity(
+    ranking: std::sync::Arc<std::collections::HashMap<String, u64>>,
+) -> impl Fn(&tantivy::SegmentReader) -> Box<dyn Fn(tantivy::DocId, tantivy::Score) -> (u64, tantivy::Score)>
++ Send
++ Sync
++ 'static {
+    move |segment: &tantivy::SegmentReader| {
+        let Some(ids) = segment.fast_fields().str("id").ok().flatten() else {
+            return Box::new(|_, score| (0, score));
+        };
+        let mut use_of_ord = vec![0u64; ids.num_terms()];
+        if let Ok(mut terms) = ids.dictionary().stream() {
+            while terms.advance() {
+                let used = std::str::from_utf8(terms.key()).ok().and_then(|id| ranking.get(id)).copied();
+                if let Some(slot) = use_of_ord.get_mut(terms.term_ord() as usize) {
+                    *slot = used.unwrap_or(0);
+                }
+            }
+        }
+        Box::new(move |doc, score| {
+            let used = ids.ords().first(doc).and_then(|o| use_of_ord.get(o as usize)).copied().unwrap_or(0);
+            (used, score)
+        })
     }
 }
 
@@ -422,6 +456,11 @@ impl SearchIndex {
                 .search(&main, &page().order_by_string_fast_field("title_sort", Order::Asc))?
                 .into_iter()
                 .map(|(_, a)| (0.0, a))
+                .collect(),
+            Sort::Popular => searcher
+                .search(&main, &page().tweak_score(by_popularity(query.popularity.clone())))?
+                .into_iter()
+                .map(|((_, score), a)| (score, a))
                 .collect(),
         };
         let addresses = if beyond { Vec::new() } else { addresses };

@@ -45,7 +45,8 @@ pub(crate) fn build() -> (Schema, Fields) {
         TextOptions::default().set_indexing_options(indexing).set_stored()
     };
     let fields = Fields {
-        id: b.add_text_field("id", STRING | STORED),
+        // FAST for `sort=popular`, which reads each result's id to rank it.
+        id: b.add_text_field("id", STRING | STORED | FAST),
         title: b.add_text_field("title", text()),
         title_en: b.add_text_field("title_en", text()),
         description: b.add_text_field("description", text()),

@@ -52,6 +52,27 @@ pub struct Config {
     pub fetch: Fetch,
     /// Which other sites' pages may call the API from the browser.
     pub cors: Cors,
+    /// Counting how much each dataset is used.
+    pub usage: UsageCounting,
+}
+
+/// Views, downloads and API calls per dataset and day (see `server/src/usage.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsageCounting {
+    /// Count at all.
+    pub enabled: bool,
+    /// Seconds between writes of the counts to the catalog; counts since the last write are
+    /// lost if the node is killed (not on a normal shutdown, which writes them).
+    pub flush_secs: u64,
+    /// Days of usage `sort=popular` ranks by.
+    pub popular_days: u32,
+}
+
+impl Default for UsageCounting {
+    fn default() -> Self {
+        Self { enabled: true, flush_secs: 60, popular_days: 30 }
+    }
 }
 
 /// Cross-origin requests to `/api/` (see `server/src/cors.rs`).
@@ -187,6 +208,7 @@ impl Default for Config {
             limits: Limits::default(),
             fetch: Fetch::default(),
             cors: Cors::default(),
+            usage: UsageCounting::default(),
         }
     }
 }

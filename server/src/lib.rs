@@ -27,6 +27,7 @@ pub mod ratelimit;
 pub mod reader;
 pub mod serve;
 pub mod state;
+pub mod usage;
 pub mod web;
 pub mod xlsx;
 

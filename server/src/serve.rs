@@ -38,14 +38,20 @@ pub async fn run(
         let _ = stopped.changed().await;
     };
     tokio::spawn(crate::jobs::run(state.clone(), until_stopped(stopped.clone())));
-    tokio::spawn(crate::maintain::run(state.clone(), until_stopped(stopped)));
+    tokio::spawn(crate::maintain::run(state.clone(), until_stopped(stopped.clone())));
+    tokio::spawn(crate::usage::run(state.clone(), until_stopped(stopped)));
     let shutdown = async move {
         shutdown.await;
         let _ = stop.send(());
     };
     // The peer address is what anonymous clients are rate-limited by.
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    // What the requests that were draining counted.
+    if state.config.usage.enabled {
+        crate::usage::flush(&state).await;
+    }
+    served
 }
 
 /// The server's runtime. Catalog calls are synchronous and, with a PostgreSQL catalog, hold

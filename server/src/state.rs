@@ -38,6 +38,8 @@ pub struct Inner {
     pub authenticator: Box<dyn crate::accounts::Authenticator>,
     /// Failed sign-ins, to slow down guessing.
     pub logins: crate::accounts::Throttle,
+    /// Usage counted since the last flush, and the popularity ranking.
+    pub usage: crate::usage::Tally,
 }
 
 impl AppState {
@@ -87,6 +89,7 @@ impl AppState {
             workers,
             authenticator: Box::new(crate::accounts::LocalPasswords),
             logins: Default::default(),
+            usage: Default::default(),
         });
         crate::follow::spawn(&inner, seq)?;
         Ok(Self(inner))

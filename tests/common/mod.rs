@@ -177,20 +177,7 @@ impl TestServer {
 
     /// The standard catalog: the messy population fixture, and a generated multi-page table.
     pub async fn standard() -> Self {
-        Self::start(|data| {
-            ingest(
-                data,
-                &fixture("messy_population.csv"),
-                &dataset("population", "nso", "Хүн амын тоо, аймгаар"),
-                "main",
-            )
-            .unwrap();
-            let big = data.join("readings.csv");
-            std::fs::write(&big, readings_csv(2_500)).unwrap();
-            ingest(data, &big, &dataset("air-quality", "agaar", "Агаарын чанар"), "readings").unwrap();
-            std::fs::remove_file(big).unwrap();
-        })
-        .await
+        Self::start(standard_catalog).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -209,6 +196,16 @@ impl TestServer {
         assert_eq!(got, status, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
     }
+}
+
+/// The standard catalog (see [`TestServer::standard`]), ingested into `data`.
+pub fn standard_catalog(data: &Path) {
+    ingest(data, &fixture("messy_population.csv"), &dataset("population", "nso", "Хүн амын тоо, аймгаар"), "main")
+        .unwrap();
+    let big = data.join("readings.csv");
+    std::fs::write(&big, readings_csv(2_500)).unwrap();
+    ingest(data, &big, &dataset("air-quality", "agaar", "Агаарын чанар"), "readings").unwrap();
+    std::fs::remove_file(big).unwrap();
 }
 
 /// Deterministic readings: `id` 1..=n, a station out of 7, a value with gaps every 10th row.

@@ -5,9 +5,11 @@ use serde::{Deserialize, Serialize};
 
 mod accounts;
 mod jobs;
+mod usage;
 
 pub use accounts::*;
 pub use jobs::*;
+pub use usage::*;
 
 /// A publishing agency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -633,6 +633,20 @@ impl Catalog for PostgresCatalog {
             Ok(())
         })
     }
+
+    fn add_usage(&self, counts: &[DailyUsage]) -> Result<()> {
+        let counts = counts.to_vec();
+        self.with(move |c| super::usage::add(c, counts))
+    }
+
+    fn usage(&self, dataset: &str, from: chrono::NaiveDate) -> Result<Vec<(chrono::NaiveDate, Usage)>> {
+        let dataset = dataset.to_owned();
+        self.with(move |c| super::usage::of(c, dataset, from))
+    }
+
+    fn most_used(&self, from: chrono::NaiveDate, limit: usize) -> Result<Vec<(String, Usage)>> {
+        self.with(move |c| super::usage::most_used(c, from, limit))
+    }
 }
 
 /// A [`Change`] that owns its parts, to cross onto the catalog's runtime.

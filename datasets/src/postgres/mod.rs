@@ -358,3 +358,4 @@ async fn load_datasets(
 }
 
 mod catalog_impl;
+mod usage;

@@ -109,6 +109,17 @@ const MIGRATIONS: &[&str] = &[
          ord BIGSERIAL,
          PRIMARY KEY (dataset, id)
      );",
+    // 9: usage per dataset and day (no foreign key: a count flushed after its dataset was
+    // withdrawn must not fail the flush).
+    "CREATE TABLE usage (
+         dataset TEXT NOT NULL,
+         day DATE NOT NULL,
+         views BIGINT NOT NULL DEFAULT 0,
+         downloads BIGINT NOT NULL DEFAULT 0,
+         api_calls BIGINT NOT NULL DEFAULT 0,
+         PRIMARY KEY (dataset, day)
+     );
+     CREATE INDEX usage_by_day ON usage (day);",
 ];
 
 /// Arbitrary, fixed: the advisory lock migrations run under.

@@ -540,4 +540,16 @@ impl Catalog for SqliteCatalog {
     fn job(&self, id: &str) -> Result<Job> {
         load_job(&self.conn(), id)
     }
+
+    fn add_usage(&self, counts: &[DailyUsage]) -> Result<()> {
+        self.write(|tx| super::usage::add(tx, counts))
+    }
+
+    fn usage(&self, dataset: &str, from: chrono::NaiveDate) -> Result<Vec<(chrono::NaiveDate, Usage)>> {
+        super::usage::of(&self.conn(), dataset, from)
+    }
+
+    fn most_used(&self, from: chrono::NaiveDate, limit: usize) -> Result<Vec<(String, Usage)>> {
+        super::usage::most_used(&self.conn(), from, limit)
+    }
 }

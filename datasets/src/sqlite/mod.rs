@@ -2,6 +2,7 @@
 
 mod catalog_impl;
 mod schema;
+mod usage;
 
 use std::path::Path;
 use std::sync::Mutex;

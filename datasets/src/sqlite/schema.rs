@@ -87,6 +87,7 @@ const MIGRATIONS: &[fn(&Connection) -> Result<()>] = &[
     v7_drafts,
     v8_withdrawals,
     v9_private_and_resources,
+    v10_usage,
 ];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
@@ -179,6 +180,23 @@ fn v9_private_and_resources(conn: &Connection) -> Result<()> {
              record TEXT NOT NULL,
              PRIMARY KEY (dataset, id)
          );",
+    )?;
+    Ok(())
+}
+
+/// Usage per dataset and day. No foreign key: a count flushed just after its dataset was
+/// withdrawn is still a count, and must not fail the whole flush.
+fn v10_usage(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE usage (
+             dataset TEXT NOT NULL,
+             day TEXT NOT NULL,
+             views INTEGER NOT NULL DEFAULT 0,
+             downloads INTEGER NOT NULL DEFAULT 0,
+             api_calls INTEGER NOT NULL DEFAULT 0,
+             PRIMARY KEY (dataset, day)
+         );
+         CREATE INDEX usage_by_day ON usage (day);",
     )?;
     Ok(())
 }

@@ -46,8 +46,9 @@ pub struct SearchParams {
     /// Only datasets under this license.
     #[param(example = "CC-BY-4.0")]
     pub license: Option<String>,
-    /// `relevance` (default), `updated` (newest first) or `title`.
-    #[param(example = "updated", pattern = "^(relevance|updated|title)?$")]
+    /// `relevance` (default), `updated` (newest first), `title`, or `popular` (most used
+    /// over the last `usage.popular_days`: views, downloads and API calls).
+    #[param(example = "updated", pattern = "^(relevance|updated|title|popular)?$")]
     pub sort: Option<String>,
     /// Page number, from 1 (at most 42,949,672: the search reads no further).
     #[param(example = 1, minimum = 1, maximum = 42949672)]
@@ -90,10 +91,11 @@ pub async fn search_datasets(
         None | Some("relevance") => search_index::Sort::Relevance,
         Some("updated") => search_index::Sort::Updated,
         Some("title") => search_index::Sort::Title,
+        Some("popular") => search_index::Sort::Popular,
         Some(other) => {
             return Err(ApiError::new(
                 Code::InvalidParameter,
-                format!("unknown sort `{other}`; use relevance, updated or title"),
+                format!("unknown sort `{other}`; use relevance, updated, title or popular"),
             ));
         }
     };
@@ -122,6 +124,7 @@ pub async fn search_datasets(
         offset,
         limit: per_page as usize,
         audience: reader.audience(),
+        popularity: Default::default(),
     };
     let found = run_search(&state, query).await?;
     let results = found.hits.into_iter().map(SearchResult::from).collect();
@@ -132,9 +135,12 @@ pub async fn search_datasets(
 /// takes milliseconds of CPU, which the async threads owe to other requests.
 pub(crate) async fn run_search(
     state: &AppState,
-    query: search_index::SearchQuery,
+    mut query: search_index::SearchQuery,
 ) -> ApiResult<search_index::SearchResults> {
     bounded_words(state, query.q.as_deref().unwrap_or_default())?;
+    if query.sort == search_index::Sort::Popular {
+        query.popularity = state.usage.popularity();
+    }
     let index = state.clone();
     tokio::task::spawn_blocking(move || index.index.search(&query))
         .await

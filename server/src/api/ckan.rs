@@ -236,7 +236,11 @@ async fn dispatch(state: &AppState, reader: &Reader, base: &str, name: &str, p: 
             let d = reader
                 .dataset(state.store.catalog(), &id)
                 .map_err(|_| CkanError::not_found(format!("no dataset `{id}`")))?;
-            package(state, base, &d)
+            let mut package = package(state, base, &d)?;
+            if flag(p, "include_tracking")? {
+                package["tracking_summary"] = tracking_summary(state, &d.meta.id)?;
+            }
+            Ok(package)
         }
         "package_search" => package_search(state, reader, base, p).await,
         "organization_list" => {
@@ -436,6 +440,20 @@ fn document_id(d: &Dataset, r: &opendata_datasets::Resource) -> String {
     format!("{}:{}", d.meta.id, r.id)
 }
 
+/// CKAN's tracking extension's summary: all the uses recorded, and those of the last 14
+/// days (CKAN counts page views; here views, downloads and API calls alike).
+fn tracking_summary(state: &AppState, id: &str) -> ActionResult {
+    let today = chrono::Utc::now().date_naive();
+    // From 1970: PostgreSQL's dates do not reach chrono's earliest.
+    let days = state.store.catalog().usage(id, chrono::NaiveDate::default())?;
+    let pending = state.usage.pending_for(id);
+    let all = || days.iter().chain(&pending);
+    let recent_from = today - chrono::Days::new(13);
+    let total: u64 = all().map(|(_, u)| u.total()).sum();
+    let recent: u64 = all().filter(|(d, _)| *d >= recent_from).map(|(_, u)| u.total()).sum();
+    Ok(json!({"total": total, "recent": recent}))
+}
+
 fn package(state: &AppState, base: &str, d: &Dataset) -> ActionResult {
     let m = &d.meta;
     let org = state.store.catalog().organization(&m.organization).ok();
@@ -513,9 +531,11 @@ async fn package_search(state: &AppState, reader: &Reader, base: &str, p: &Map<S
         "" | "score desc" | "relevance asc" => search_index::Sort::Relevance,
         "metadata_modified desc" => search_index::Sort::Updated,
         "title_string asc" | "name asc" | "title asc" => search_index::Sort::Title,
+        // CKAN's tracking extension's names for "most viewed lately".
+        "views_recent desc" | "views_total desc" => search_index::Sort::Popular,
         other => {
             return Err(CkanError::validation(format!(
-                "sort: `{other}` is not supported (score desc, metadata_modified desc, title_string asc)"
+                "sort: `{other}` is not supported (score desc, metadata_modified desc, title_string asc, views_recent desc)"
             )));
         }
     };

@@ -12,6 +12,7 @@ pub mod originals;
 pub mod resources;
 pub mod rows;
 pub mod sql;
+pub mod stats;
 pub mod themes;
 pub mod uploads;
 pub mod withdrawals;
@@ -45,6 +46,7 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         catalog::list_organizations,
         catalog::get_organization,
         catalog::get_report,
+        stats::dataset_stats,
         originals::original,
         changes::changes,
         rows::rows,
@@ -116,6 +118,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/datasets/{id}",
             get(catalog::get_dataset).patch(write::update_dataset).delete(withdrawals::withdraw_dataset),
         )
+        .route("/api/v1/datasets/{id}/stats", get(stats::dataset_stats))
         .route("/api/v1/datasets/{id}/restore", axum::routing::post(withdrawals::restore_dataset))
         // Documents stream to disk within `limits.max_upload_bytes`, not axum's 2 MB.
         .route(
@@ -138,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/datasets/{id}/tables/{table}/{file}", get(rows::table_file))
         .route("/api/v1/sql", get(sql::sql_get).post(sql::sql_post))
         .merge(crate::web::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::usage::count))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ratelimit::limit))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), known_host))
         .route_layer(axum::middleware::from_fn(private_to_reader))

@@ -37,6 +37,7 @@ pub(super) async fn dataset(
     let base = base_url(&state, &headers);
     let ld = crate::api::linked::schema_org(&base, &d, org.as_ref()).to_string().replace("</", "<\\/");
     let m = &d.meta;
+    let usage = crate::api::stats::usage_of(&state, &m.id, super::usage::DAYS)?;
     // The preview: one table (the first unless `table=`), filtered and ordered by the rows
     // API's own parameters, paged by its cursor, so it reaches any row of any table.
     let View { table: selected, chart: chart_pairs, filters } = view(&pairs, &d);
@@ -173,6 +174,7 @@ pub(super) async fn dataset(
                     }
                 }
             }
+            (super::usage::section(lang, &usage))
             section.cite {
                 h2 { (t(lang, "cite")) }
                 @let publisher = org.as_ref().map_or(m.organization.as_str(), |o| o.title.as_str());

@@ -67,6 +67,7 @@ pub(super) fn page(
                 }
                 main { (body) }
                 footer.site {
+                    a href=(with("/popular", pairs, "lang", lang.param())) { (t(lang, "most_used")) } " · "
                     a href="/api/docs" { (t(lang, "api")) } " · "
                     a href="/catalog.ttl" { "DCAT-AP" } " · "
                     a href="/api/3/action/status_show" { "CKAN API" }

@@ -17,6 +17,7 @@ mod publish;
 mod review;
 mod search;
 mod upload;
+mod usage;
 
 use axum::Router;
 use axum::extract::Path;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/datasets/{id}/chart.svg", get(chart::chart_svg))
         .route("/datasets/{id}/embed", get(embed::embed))
         .route("/organizations/{id}", get(organization::organization))
+        .route("/popular", get(usage::popular))
         .route("/assets/{file}", get(asset))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))

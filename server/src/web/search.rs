@@ -34,11 +34,13 @@ pub(super) async fn search(
         sort: match param(&pairs, "sort") {
             Some("updated") => search_index::Sort::Updated,
             Some("title") => search_index::Sort::Title,
+            Some("popular") => search_index::Sort::Popular,
             _ => search_index::Sort::Relevance,
         },
         offset: (page_no - 1) * per_page,
         limit: per_page,
         audience: reader.audience(),
+        popularity: Default::default(),
     };
     let found = crate::api::catalog::run_search(&state, query).await?;
     let facet = |name: &str, key: &str, values: &[search_index::FacetCount]| {
@@ -89,7 +91,7 @@ pub(super) async fn search(
             section.results {
                 p.total { (found.total) " " (t(lang, "results")) }
                 nav.sort aria-label=(t(lang, "sort")) {
-                    @for (key, label) in [("relevance", "sort_relevance"), ("updated", "sort_updated"), ("title", "sort_title")] {
+                    @for (key, label) in [("relevance", "sort_relevance"), ("updated", "sort_updated"), ("title", "sort_title"), ("popular", "sort_popular")] {
                         a href=(with("/datasets", &pairs, "sort", Some(key))) aria-current=[(param(&pairs, "sort").unwrap_or("relevance") == key).then_some("true")] { (t(lang, label)) } " "
                     }
                 }
