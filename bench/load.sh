@@ -9,7 +9,8 @@
 # default ingest, laid out from the data); SQLITE_DB has it as table `observations`
 # (bench/sqlite.sh). Both servers run one at a time on the same machine, each as its own
 # process; wrk runs beside them. Needs wrk (Debian) and datasette (PyPI). BENCH_BIN names
-# another opendata binary than target/release/opendata.
+# another opendata binary than target/release/opendata. BENCH_PEERS=no runs the portal alone
+# (with whatever OPENDATA_* settings the caller exports, e.g. OPENDATA_USAGE__ENABLED=false).
 set -euo pipefail
 data=${1:?DATA_DIR}
 db=${2:?SQLITE_DB}
@@ -56,6 +57,7 @@ OPENDATA_LIMITS__REQUESTS_PER_MINUTE=0 OPENDATA_LOG=warn "$bin" serve --data "$d
 wait_for http://127.0.0.1:8091/healthz
 run opendata http://127.0.0.1:8091 "$work/opendata.lua"
 kill %1; wait %1 2>/dev/null || true
+[ "${BENCH_PEERS:-yes}" = no ] && exit 0
 
 datasette serve "$db" --port 8092 --setting suggest_facets off --setting default_page_size 100 >/dev/null 2>&1 &
 wait_for http://127.0.0.1:8092/-/versions.json

@@ -56,6 +56,7 @@ fn columns() -> Vec<opendata_datasets::Column> {
         kind,
         description: String::new(),
         stats: ColumnStats::default(),
+        role: None,
     };
     vec![
         column("id", ColumnType::Integer),

@@ -39,6 +39,7 @@ mod fault;
 mod feeds;
 mod formats;
 mod fuzz;
+mod geography;
 mod hostile;
 mod ingest;
 mod layout;

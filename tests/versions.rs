@@ -64,6 +64,7 @@ async fn column_corrections_persist_across_ingests() {
                 kind: Some(ColumnType::String),
                 label: Some("Сумын код".into()),
                 description: Some("ҮСХ-ны засаг захиргааны код".into()),
+                ..Default::default()
             },
         );
         columns.insert("khun_am".to_owned(), ColumnOverride { kind: Some(ColumnType::Float), ..Default::default() });

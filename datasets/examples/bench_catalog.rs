@@ -27,6 +27,7 @@ fn column(i: usize) -> Column {
             values,
             ..Default::default()
         },
+        role: None,
     }
 }
 

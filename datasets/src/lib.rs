@@ -13,6 +13,7 @@ mod catalog;
 pub mod delta;
 mod drafts;
 mod error;
+pub mod geo;
 pub mod ident;
 pub mod license;
 pub mod model;

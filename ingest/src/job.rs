@@ -379,6 +379,9 @@ fn ingest_part(
         if o.description.is_some() {
             entry.description.clone_from(&o.description);
         }
+        if o.role.is_some() {
+            entry.role = o.role;
+        }
     }
     if let Some(prev) = &previous {
         let latest = prev.latest();
@@ -523,7 +526,7 @@ fn ingest_part(
             count: kept_inferred.iter().map(|i| i.rejected_count).sum(),
         });
     }
-    let columns: Vec<Column> = kept
+    let mut columns: Vec<Column> = kept
         .iter()
         .zip(column_stats)
         .map(|(&i, stats)| {
@@ -543,9 +546,11 @@ fn ingest_part(
                 kind: inferred[i].kind,
                 description,
                 stats,
+                role: o.and_then(|o| o.role),
             }
         })
         .collect();
+    decisions.geography = geography(&mut columns);
     decisions.columns = kept
         .iter()
         .zip(&columns)
@@ -677,4 +682,24 @@ fn read_sample(path: &Path) -> Result<Vec<u8>> {
         .and_then(|f| f.take(sniff::SAMPLE_BYTES as u64).read_to_end(&mut sample))
         .map_err(Error::io(path))?;
     Ok(sample)
+}
+
+/// Gives the columns the map roles their names, types and statistics suggest, unless the
+/// publisher set some; says which columns place the rows, and why.
+fn geography(columns: &mut [Column]) -> String {
+    use opendata_datasets::geo::{self, ColumnRole, Geography};
+    let chosen = columns.iter().any(|c| c.role.is_some_and(|r| r != ColumnRole::None));
+    if !chosen {
+        for (i, role) in geo::detect(columns) {
+            if columns[i].role.is_none() {
+                columns[i].role = Some(role);
+            }
+        }
+    }
+    let by = if chosen { "as the publisher set" } else { "by name, type and range" };
+    match Geography::of(columns) {
+        Some(Geography::Points { lon, lat }) => format!("points: longitude `{lon}`, latitude `{lat}` ({by})"),
+        Some(Geography::Shapes { geometry, .. }) => format!("GeoJSON geometries in `{geometry}` ({by})"),
+        None => String::new(),
+    }
 }

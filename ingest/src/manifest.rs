@@ -27,6 +27,7 @@
 //!     type = "integer"             # boolean, integer, float, date, datetime, string
 //!     label = "Хүн амын тоо"
 //!     description = "Resident population at year end"
+//!     # role = "longitude"         # latitude, geometry; "none" for one that only looks like it
 //! ```
 
 use std::path::{Path, PathBuf};

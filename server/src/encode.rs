@@ -110,6 +110,8 @@ pub enum ExportFormat {
     Ndjson,
     /// At most [`crate::xlsx::MAX_ROWS`] rows: a sheet holds no more.
     Xlsx,
+    /// A `FeatureCollection`, for tables with a geography (see [`crate::geojson`]).
+    GeoJson,
 }
 
 impl ExportFormat {
@@ -119,6 +121,7 @@ impl ExportFormat {
             "data.csv" => Some(Self::Csv),
             "data.ndjson" => Some(Self::Ndjson),
             "data.xlsx" => Some(Self::Xlsx),
+            "data.geojson" => Some(Self::GeoJson),
             _ => None,
         }
     }
@@ -129,6 +132,7 @@ impl ExportFormat {
             Self::Csv => "csv",
             Self::Ndjson => "ndjson",
             Self::Xlsx => "xlsx",
+            Self::GeoJson => "geojson",
         }
     }
 
@@ -138,6 +142,7 @@ impl ExportFormat {
             Self::Csv => "text/csv; charset=utf-8",
             Self::Ndjson => "application/x-ndjson",
             Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Self::GeoJson => "application/geo+json",
         }
     }
 }
@@ -159,7 +164,8 @@ pub fn sink(
             }),
             ..Default::default()
         }),
-        ExportFormat::Ndjson => FileWriteFormat::NDJson(NDJsonWriterOptions::default()),
+        // GeoJSON is NDJSON rows made into features as they stream (crate::geojson).
+        ExportFormat::Ndjson | ExportFormat::GeoJson => FileWriteFormat::NDJson(NDJsonWriterOptions::default()),
         ExportFormat::Parquet => FileWriteFormat::Parquet(Arc::new(opendata_ingest::parquet_options())),
         ExportFormat::Xlsx => polars_bail!(InvalidOperation: "workbooks are written by crate::xlsx"),
     };

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod fetch;
 mod follow;
+pub mod geojson;
 pub mod harvest;
 pub mod ingest_child;
 pub mod jobs;

@@ -263,6 +263,9 @@ pub struct Decisions {
     /// Columns whose row groups carry a bloom filter, for lookups by value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bloom_filters: Vec<String>,
+    /// Which columns place the rows on a map, and how they were chosen.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub geography: String,
 }
 
 /// Why a column has its name and type.
@@ -330,6 +333,9 @@ pub struct Column {
     pub kind: ColumnType,
     pub description: String,
     pub stats: ColumnStats,
+    /// What the column is on a map, when the table is geographic (see [`crate::geo`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::geo::ColumnRole>,
 }
 
 /// Whole-table statistics. `min` and `max` are rendered as JSON in the column's type.
@@ -388,6 +394,9 @@ pub struct ColumnOverride {
     pub label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `longitude`, `latitude`, `geometry`, or `none` for a column that only looks like one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::geo::ColumnRole>,
 }
 
 /// Validators from the last successful download of a URL source.

@@ -196,6 +196,10 @@ pub struct ColumnInfo {
     pub kind: String,
     pub description: String,
     pub stats: ColumnStats,
+    /// On a map: `longitude`, `latitude` or `geometry` (absent when the column is not a place).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "longitude", value_type = Option<String>)]
+    pub role: Option<ds::geo::ColumnRole>,
 }
 
 impl From<&ds::Column> for ColumnInfo {
@@ -213,6 +217,7 @@ impl From<&ds::Column> for ColumnInfo {
                 values: c.stats.values.clone(),
                 counts: c.stats.counts.clone(),
             },
+            role: c.role.filter(|r| *r != ds::geo::ColumnRole::None),
         }
     }
 }
@@ -338,8 +343,10 @@ pub struct TableInfo {
 impl TableInfo {
     pub fn new(t: &ds::Table, base_url: &str) -> Self {
         let latest = t.latest();
-        let downloads = ["parquet", "csv", "ndjson"]
+        let mapped = ds::geo::Geography::of(&latest.columns).is_some();
+        let downloads = ["parquet", "csv", "ndjson", "geojson"]
             .iter()
+            .filter(|ext| mapped || **ext != "geojson")
             .map(|ext| {
                 let url = format!(
                     "{base_url}/api/v1/datasets/{}/tables/{}/data.{ext}?version={}",

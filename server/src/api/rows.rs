@@ -187,6 +187,7 @@ pub(crate) struct Page {
         ("select" = Option<String>, Query, description = "Columns to return, comma-separated; with `group_by`, keys and aggregates (`count(*)`, `sum(col) as total`, `avg`, `min`, `max`)", example = "station_code,observed_at,value"),
         ("group_by" = Option<String>, Query, description = "Columns to group by, comma-separated: one row per group, with the aggregates of `select`", example = "aimag,indicator"),
         ("order" = Option<String>, Query, description = "Sort columns, comma-separated; `-` for descending", example = "-observed_at"),
+        ("bbox" = Option<String>, Query, description = "Rows placed in this box, `min_lon,min_lat,max_lon,max_lat` in degrees: points inside it, or shapes whose bounding box meets it (tables with a geography)", example = "105.0,47.0,108.0,48.5"),
         ("limit" = Option<usize>, Query, description = "Rows per page: default 100, at most 10000", example = 100),
         ("offset" = Option<u64>, Query, description = "Rows to skip (prefer `cursor` for paging)", example = 0, maximum = 4611686018427387903_u64),
         ("cursor" = Option<String>, Query, description = "The `next` value of the previous page"),
@@ -314,6 +315,9 @@ fn next_query(raw: Option<&str>, cursor: &str) -> String {
 /// `data.parquet`, `data.csv` and `data.ndjson` stream the whole table version (latest, or
 /// `?version=N`) with no row limit, after the same filters, `select` and `order` as `rows`.
 /// `data.xlsx` stops at Excel's 1,048,575 data rows and then says so (`X-Truncated: true`).
+/// `data.geojson`, for a table with a geometry or longitude and latitude columns, is a
+/// `FeatureCollection` of the rows (at most `limit` when given, for a map's preview), and
+/// `bbox=min_lon,min_lat,max_lon,max_lat` keeps the rows placed in the box, here and in `rows`.
 /// Without filters the Parquet file is served as stored, with `Range` and `ETag` support, so
 /// DuckDB, polars or pyarrow can read it in place. `rows.json`, `rows.csv` and `rows.ndjson`
 /// are the rows API in that encoding.
@@ -322,7 +326,8 @@ fn next_query(raw: Option<&str>, cursor: &str) -> String {
     params(
         ("id" = String, Path, description = "Dataset id", example = "air-quality-ub"),
         ("table" = String, Path, description = "Table name", example = "readings"),
-        ("file" = String, Path, description = "`data.parquet`, `data.csv`, `data.ndjson`, `data.xlsx`, `rows.json`, `rows.csv` or `rows.ndjson`", example = "data.parquet"),
+        ("file" = String, Path, description = "`data.parquet`, `data.csv`, `data.ndjson`, `data.xlsx`, `data.geojson`, `rows.json`, `rows.csv` or `rows.ndjson`", example = "data.parquet"),
+        ("bbox" = Option<String>, Query, description = "Rows placed in this box, `min_lon,min_lat,max_lon,max_lat` (tables with a geography)", example = "105.0,47.0,108.0,48.5"),
         ("version" = Option<u32>, Query, description = "Table version; the latest by default", example = 1),
         ("bom" = Option<bool>, Query, description = "Start a CSV with a UTF-8 byte-order mark, for Excel", example = false),
         ("Range" = Option<String>, Header, description = "A single byte range (Parquet without filters)", example = "bytes=0-1023"),
@@ -334,6 +339,7 @@ fn next_query(raw: Option<&str>, cursor: &str) -> String {
             (String = "text/csv"),
             (String = "application/x-ndjson"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (Object = "application/geo+json"),
         )),
         (status = 206, description = "The requested byte range", body = Vec<u8>, content_type = "application/vnd.apache.parquet"),
         (status = 304, description = "The client's copy is current"),
@@ -365,10 +371,16 @@ pub async fn table_file(
     let Some(format) = ExportFormat::from_file_name(&file) else {
         return Err(ApiError::new(
             Code::RouteNotFound,
-            format!("no file `{file}`; use data.parquet, data.csv, data.ndjson, data.xlsx or rows.json"),
+            format!("no file `{file}`; use data.parquet, data.csv, data.ndjson, data.xlsx, data.geojson or rows.json"),
         ));
     };
     let Resolved { table: t, version, request, pinned } = resolve(&state, &reader, &id, &table, raw.as_deref())?;
+    if format == ExportFormat::GeoJson && opendata_datasets::geo::Geography::of(&version.columns).is_none() {
+        return Err(ApiError::new(
+            Code::RouteNotFound,
+            "this table has no geography (a geometry, or longitude and latitude columns): no data.geojson",
+        ));
+    }
     let file_name = format!("{}__{}_v{}.{}", id, t, version.version, format.extension());
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")).map_err(ApiError::internal)?;

@@ -479,7 +479,7 @@ pub struct ColumnEdits(pub std::collections::BTreeMap<String, opendata_datasets:
         ("id" = String, Path, description = "Dataset id", example = "population-by-aimag"),
         ("table" = String, Path, description = "Table name", example = "population"),
     ),
-    request_body(content = Object, description = "Column name → `label`, `description` and/or `type`",
+    request_body(content = Object, description = "Column name → `label`, `description`, `type` and/or `role` (`longitude`, `latitude`, `geometry`, `none`: how the map places rows)",
                  content_type = "application/json",
                  example = json!({"khun_amyn_too": {"label": "Хүн амын тоо", "description": "Жилийн эцсийн байнгын хүн ам"}})),
     responses(
@@ -541,6 +541,11 @@ pub(crate) fn edit_columns_of(
         }
         if edit.kind.is_some() {
             stored.kind = edit.kind;
+        }
+        // A map role is how the data is read, not what it holds: it applies at once.
+        if let Some(role) = edit.role {
+            stored.role = Some(role);
+            column.role = Some(role);
         }
     }
     let change =

@@ -273,6 +273,7 @@ mod tests {
             kind,
             description: String::new(),
             stats: Default::default(),
+            role: None,
         };
         vec![c("aimag", ColumnType::String), c("year", ColumnType::Integer), c("value", ColumnType::Float)]
     }

@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult, Code};
 
 /// Parameters of the rows API that are not filters. Anything else is `<column>[__<op>]`.
 pub const RESERVED_PARAMS: &[&str] =
-    &["select", "group_by", "order", "limit", "offset", "cursor", "version", "format", "total", "bom"];
+    &["select", "group_by", "order", "limit", "offset", "cursor", "version", "format", "total", "bom", "bbox"];
 
 /// A filter operator, as written after `__` in a parameter name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,6 +292,13 @@ impl RawParams {
                 expr: filter_expr(column, op, value, limits.max_in_values)?,
             });
         }
+        if let Some(bbox) = self.get("bbox").filter(|b| !b.trim().is_empty()) {
+            for (name, op, value) in bbox_filters(bbox, columns)? {
+                let column = known(&name)?;
+                let expr = filter_expr(column, op, &value, limits.max_in_values)?;
+                filters.push(Filter { column: name, kind: column.kind, op, value, expr });
+            }
+        }
         let after_key = match &after {
             Some(a) => order
                 .iter()
@@ -307,6 +314,45 @@ impl RawParams {
         };
         Ok(RowsRequest { select, grouping, order, filters, limit, offset, after, after_key, format, total, bom })
     }
+}
+
+/// `bbox=min_lon,min_lat,max_lon,max_lat` as range filters on the table's place columns:
+/// points inside the box, or shapes whose bounding box meets it. Plain filters, so the page
+/// index and every other path treat them as any other.
+fn bbox_filters(raw: &str, columns: &[Column]) -> ApiResult<Vec<(String, Op, String)>> {
+    let bad = |why: &str| {
+        ApiError::new(Code::InvalidParameter, format!("`bbox` is min_lon,min_lat,max_lon,max_lat in degrees: {why}"))
+    };
+    let v: Vec<f64> =
+        raw.split(',').map(|n| n.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad(raw))?;
+    let [w, s, e, n] = v[..] else {
+        return Err(bad("four numbers"));
+    };
+    if !(-180.0..=180.0).contains(&w)
+        || !(-180.0..=180.0).contains(&e)
+        || !(-90.0..=90.0).contains(&s)
+        || !(-90.0..=90.0).contains(&n)
+    {
+        return Err(bad("out of range"));
+    }
+    if w > e || s > n {
+        return Err(bad("each minimum at most its maximum"));
+    }
+    let Some(geography) = opendata_datasets::geo::Geography::of(columns) else {
+        return Err(ApiError::new(
+            Code::InvalidParameter,
+            "`bbox` needs a table with a geometry or longitude and latitude columns; this one has none",
+        ));
+    };
+    let f = |c: &str, op, v: f64| (c.to_owned(), op, v.to_string());
+    Ok(match geography {
+        opendata_datasets::geo::Geography::Points { lon, lat } => {
+            vec![f(&lon, Op::Gte, w), f(&lon, Op::Lte, e), f(&lat, Op::Gte, s), f(&lat, Op::Lte, n)]
+        }
+        opendata_datasets::geo::Geography::Shapes { bbox: [min_lon, min_lat, max_lon, max_lat], .. } => {
+            vec![f(&max_lon, Op::Gte, w), f(&min_lon, Op::Lte, e), f(&max_lat, Op::Gte, s), f(&min_lat, Op::Lte, n)]
+        }
+    })
 }
 
 fn parse_bool(key: &str, v: &str) -> ApiResult<bool> {

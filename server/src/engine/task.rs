@@ -23,6 +23,8 @@ use crate::chart::{Chart, ChartSpec};
 use crate::config::Limits;
 use crate::encode::{self, ExportFormat};
 use crate::error::{ApiError, ApiResult, Code};
+use crate::geojson::FeatureWriter;
+use opendata_datasets::geo::Geography;
 
 /// What the server sends a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -387,8 +389,16 @@ fn chart(t: ChartTask, out: &mut UnixStream) -> ApiResult<()> {
 }
 
 fn export(t: ExportTask, out: &mut UnixStream) -> ApiResult<()> {
-    let req = t.table.request(&t.raw, &t.limits)?;
-    let plan = req.plan(rows::scan(&t.table.path)?);
+    let mut req = t.table.request(&t.raw, &t.limits)?;
+    let geography = match t.format {
+        ExportFormat::GeoJson => Some(geojson_request(&t, &mut req)?),
+        _ => None,
+    };
+    let mut plan = req.plan(rows::scan(&t.table.path)?);
+    // A map asks for at most `limit` features; other downloads are whole.
+    if geography.is_some() && form_urlencoded::parse(t.raw.as_bytes()).any(|(k, _)| k == "limit") {
+        plan = plan.slice(0, req.limit as IdxSize);
+    }
     if t.format == ExportFormat::Xlsx {
         // One row past the limit tells whether the sheet is cut short.
         let limit = crate::xlsx::MAX_ROWS;
@@ -407,8 +417,29 @@ fn export(t: ExportTask, out: &mut UnixStream) -> ApiResult<()> {
     }
     let clean: Vec<String> =
         t.table.columns.iter().filter(|c| c.stats.formula_like == Some(false)).map(|c| c.name.clone()).collect();
+    if let Some(geography) = geography {
+        let features = FeatureWriter::new(writer, geography).map_err(ApiError::internal)?;
+        encode::sink(plan, t.format, Box::new(features), &clean)?;
+        return Ok(());
+    }
     encode::sink(plan, t.format, Box::new(writer), &clean)?;
     Ok(())
+}
+
+/// The table's geography, and `req` made to carry its place columns whatever `select` says.
+fn geojson_request(t: &ExportTask, req: &mut RowsRequest) -> ApiResult<Geography> {
+    let Some(geography) = Geography::of(&t.table.columns) else {
+        return Err(ApiError::new(Code::RouteNotFound, "this table has no geography: no data.geojson"));
+    };
+    if req.grouping.is_some() {
+        return Err(ApiError::new(Code::InvalidParameter, "groups have no place: `group_by` has no data.geojson"));
+    }
+    for place in geography.place_columns() {
+        if !req.select.iter().any(|s| s == place) && t.table.columns.iter().any(|c| c.name == place) {
+            req.select.push(place.to_owned());
+        }
+    }
+    Ok(geography)
 }
 
 /// The engine's sink writes here: [`Tag::Body`] frames straight to the server, which reads
@@ -440,6 +471,19 @@ impl Write for FrameWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.send()
+    }
+}
+
+/// A feature collection ends when the engine closes its sink.
+impl polars::io::utils::file::WritableTrait for FeatureWriter<FrameWriter> {
+    fn close(&mut self) -> std::io::Result<()> {
+        self.finish()
+    }
+    fn sync_all(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, PreEscaped, html};
+use opendata_datasets::geo::Geography;
 
 use super::chart::chart_builder;
 use super::i18n::{Lang, t};
@@ -168,6 +169,7 @@ pub(super) async fn dataset(
                     @if table.name == selected {
                         @if let Some(report) = &report { (quality(lang, report)) }
                         (preview(lang, &base, &m.id, table, &filters, &preview_result, &pairs))
+                        @if let Some(map) = super::map::section(lang, "", &m.id, table, &filters) { (map) }
                         (chart_builder(lang, &m.id, table, &filters, &chart_pairs, &chart_result))
                     } @else {
                         p { a href=(with(&format!("/datasets/{}", m.id), &[("lang".to_owned(), lang.code().to_owned())], "table", Some(&table.name))) { (t(lang, "preview")) } }
@@ -203,7 +205,9 @@ pub(super) async fn dataset(
             }
         }
     };
+    let mapped = d.tables.iter().any(|t| t.name == selected && Geography::of(&t.latest().columns).is_some());
     let head = html! {
+        @if mapped { (super::map::head()) }
         script type="application/ld+json" { (PreEscaped(ld)) }
         link rel="alternate" type="application/atom+xml" title=(title) href=(format!("/datasets/{}.atom", m.id));
     };

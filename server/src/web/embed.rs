@@ -1,7 +1,8 @@
 //! `/datasets/{id}/embed`: a table preview and, with `chart.*` parameters, a chart, in a
 //! minimal page that any site may frame, so a journalist can put live figures in an
 //! article. It takes the dataset page's parameters (`table`, the rows API's filters and
-//! `order`, `chart.*`, `lang`) and names its source, which opens in a new tab.
+//! `order`, `chart.*`, `lang`; `map=true` for the map of a table with a place) and names
+//! its source, which opens in a new tab.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -53,6 +54,10 @@ pub(super) async fn embed(
     let columns: Vec<&opendata_datasets::Column> =
         page.request.select.iter().filter_map(|n| page.version.columns.iter().find(|c| &c.name == n)).collect();
     let base = base_url(&state, &headers);
+    // `map=true` adds the map of the same rows, for a table with a place.
+    let map = (super::layout::param(&pairs, "map") == Some("true"))
+        .then(|| super::map::section(lang, &base, &id, t_meta, &filters))
+        .flatten();
     let title = title_in(lang, &d.meta.title, d.meta.title_en.as_deref());
     let source = format!("{base}/datasets/{id}?table={table}");
     let markup = html! {
@@ -63,8 +68,10 @@ pub(super) async fn embed(
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
                 link rel="stylesheet" href=(format!("{base}{}", css_path()));
+                @if map.is_some() { (super::map::head()) }
             }
             body.embed {
+                @if let Some(map) = &map { (map) }
                 @if let Some((spec, chart)) = &chart {
                     figure.chart { (chart.svg(spec.kind, &chart_title(lang, &page.version.columns, spec))) }
                 }

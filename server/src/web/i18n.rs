@@ -92,6 +92,18 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("stored_order", "Хадгалсан эрэмбэ", "Stored order"),
     ("embed", "Өөр сайтад байршуулах", "Embed on another site"),
     ("usage", "Ашиглалт", "Use"),
+    ("map", "Газрын зураг", "Map"),
+    ("map_failed", "Газрын зургийг зурж чадсангүй", "The map could not be drawn"),
+    (
+        "map_noscript",
+        "Газрын зураг JavaScript шаарддаг; ижил мөрүүд дээрх хүснэгтэд байна.",
+        "The map needs JavaScript; the same rows are in the table above.",
+    ),
+    (
+        "map_sample",
+        "Шүүлтүүрт тохирох эхний 10,000 мөр хүртэл. Бүгдийг нь татах:",
+        "Up to the first 10,000 rows of the filter. All of them:",
+    ),
     ("views", "үзэлт", "views"),
     ("downloads", "татан авалт", "downloads"),
     ("api_calls", "API дуудлага", "API calls"),

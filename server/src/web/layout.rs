@@ -123,7 +123,7 @@ pub(super) fn view(pairs: &[(String, String)], d: &Dataset) -> View {
         .unwrap_or_default();
     let (chart, filters) = pairs
         .iter()
-        .filter(|(k, v)| !["lang", "table", "q"].contains(&k.as_str()) && !v.is_empty())
+        .filter(|(k, v)| !["lang", "table", "q", "map"].contains(&k.as_str()) && !v.is_empty())
         .cloned()
         .partition(|(k, _)| k.starts_with("chart."));
     View { table, chart, filters }

@@ -4,6 +4,7 @@
 
 pub(crate) mod account;
 mod admin;
+mod assets;
 mod chart;
 mod dataset;
 mod documents;
@@ -11,6 +12,7 @@ mod embed;
 mod home;
 mod i18n;
 mod layout;
+mod map;
 mod organization;
 mod preview;
 mod publish;
@@ -20,20 +22,14 @@ mod upload;
 mod usage;
 
 use axum::Router;
-use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 pub use i18n::Lang;
 
 use crate::state::AppState;
 
-/// The stylesheet, versioned by its content so it can be cached for a year.
-const CSS: &str = include_str!("portal.css");
-
-pub(super) fn css_path() -> String {
-    format!("/assets/portal-{}.css", &blake3::hash(CSS.as_bytes()).to_hex()[..12])
+pub(super) fn css_path() -> &'static str {
+    assets::path("portal.css")
 }
 
 /// The pages. `/datasets/{id}` also answers `{id}.jsonld`, `.ttl` and `.rdf` (DCAT-AP).
@@ -46,7 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/datasets/{id}/embed", get(embed::embed))
         .route("/organizations/{id}", get(organization::organization))
         .route("/popular", get(usage::popular))
-        .route("/assets/{file}", get(asset))
+        .route("/assets/{file}", get(assets::asset))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
         .route("/publish", get(publish::dashboard))
@@ -71,19 +67,4 @@ pub fn routes() -> Router<AppState> {
         .route("/publish/organizations/{org}/edit", post(admin::edit_organization))
         .route("/publish/organizations/{org}/members", post(admin::set_member))
         .route("/publish/organizations/{org}/members/{user}/remove", post(admin::remove_member))
-}
-
-async fn asset(Path(file): Path<String>) -> Response {
-    if format!("/assets/{file}") != css_path() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
-            // The name changes with the content: cache it for good.
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
-        ],
-        CSS,
-    )
-        .into_response()
 }
