@@ -29,7 +29,7 @@ fn stations(n: usize) -> Vec<(String, f64, f64, i64)> {
 }
 
 /// Polygons as an agency's GeoJSON has them, a point, and a feature with no geometry.
-fn boundaries() -> Value {
+pub(crate) fn boundaries() -> Value {
     let square = |w: f64, s: f64, e: f64, n: f64| json!({"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]});
     json!({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"name": "Ховд", "code": "84"}, "geometry": square(89.0, 45.0, 94.5, 49.5)},

@@ -34,7 +34,7 @@ async fn pages_in_both_languages_with_no_outside_requests() {
 
     let home = page(&s, "/").await;
     assert!(home.contains("<html lang=\"mn\">"));
-    assert!(home.contains("Сүүлд шинэчлэгдсэн") && home.contains("<strong>6</strong>"));
+    assert!(home.contains("Сүүлд шинэчлэгдсэн") && home.contains("<strong>7</strong>"));
     let home_en = page(&s, "/?lang=en").await;
     assert!(home_en.contains("<html lang=\"en\">") && home_en.contains("Recently updated"));
     assert!(home_en.contains("Population by aimag and the capital"), "English titles in English");
@@ -180,7 +180,16 @@ async fn dataset_page_draws_distributions_and_charts() {
 /// Debian's chromium; `.ci/run` installs both). Screenshots go to `target/browser/`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_finds_filters_downloads_and_switches_language_in_chromium() {
-    let s = TestServer::demo().await;
+    // The demo, and a GeoJSON file of shapes to map beside its table of points.
+    let s = TestServer::start(|data| {
+        let store = crate::common::store(data);
+        let index = opendata_server::publish::open_index(&store, &store.index_dir()).unwrap();
+        opendata_server::demo::install(&store, &index).unwrap();
+        let geo = data.join("aimags.geojson");
+        std::fs::write(&geo, crate::geography::boundaries().to_string()).unwrap();
+        crate::common::ingest(data, &geo, &crate::common::dataset("aimags", "nso", "Аймгийн хил"), "main").unwrap();
+    })
+    .await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = root.parent().unwrap().join("target").join("browser");
     std::fs::create_dir_all(&out).unwrap();

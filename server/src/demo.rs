@@ -321,8 +321,56 @@ fn tables() -> Vec<DemoTable> {
         file_name: "unemployment.csv",
         bytes: s.into_bytes(),
     });
+
+    // Aimag centres: longitude and latitude columns, which the ingest puts on a map.
+    let mut s = String::from("Код,Аймаг,Төв,Уртраг,Өргөрөг\n");
+    for ((code, name, _), (centre, lon, lat)) in AIMAGS.iter().zip(CENTRES) {
+        let _ = writeln!(s, "{code},{name},{centre},{lon},{lat}");
+    }
+    out.push(DemoTable {
+        meta: meta(
+            "aimag-centres",
+            "nso",
+            "Аймгийн төвүүдийн байршил",
+            "Where the aimag centres are",
+            "Аймаг, нийслэлийн төвийн газарзүйн байршил, WGS 84 градусаар.",
+            "The location of each aimag's centre and the capital, in WGS 84 degrees.",
+            &["газарзүй", "geography", "аймаг"],
+            "https://www.1212.mn",
+        ),
+        table: "centres",
+        table_title: "Аймгийн төвүүд",
+        file_name: "aimag_centres.csv",
+        bytes: s.into_bytes(),
+    });
     out
 }
+
+/// Each aimag's centre, in [`AIMAGS`]' order: its name, longitude and latitude (rounded).
+const CENTRES: [(&str, f64, f64); 22] = [
+    ("Улаанбаатар", 106.92, 47.92),
+    ("Чойбалсан", 114.53, 48.07),
+    ("Баруун-Урт", 113.28, 46.68),
+    ("Чингис", 110.66, 47.32),
+    ("Зуунмод", 106.95, 47.71),
+    ("Чойр", 108.36, 46.36),
+    ("Сүхбаатар", 106.21, 50.23),
+    ("Сайншанд", 110.14, 44.89),
+    ("Дархан", 105.97, 49.49),
+    ("Даланзадгад", 104.42, 43.57),
+    ("Мандалговь", 106.27, 45.76),
+    ("Эрдэнэт", 104.08, 49.03),
+    ("Арвайхээр", 102.78, 46.27),
+    ("Булган", 103.53, 48.81),
+    ("Баянхонгор", 100.72, 46.19),
+    ("Цэцэрлэг", 101.45, 47.47),
+    ("Мөрөн", 100.16, 49.64),
+    ("Улиастай", 96.85, 47.74),
+    ("Алтай", 96.25, 46.37),
+    ("Өлгий", 89.97, 48.97),
+    ("Ховд", 91.64, 48.01),
+    ("Улаангом", 92.07, 49.98),
+];
 
 /// Installs the demo catalog into an empty data folder. Returns how many datasets it
 /// added: none when the catalog already has datasets, so a second start reuses them.

@@ -1,7 +1,8 @@
 """A reader's journey through the portal in real Chromium (Playwright driving Debian's
 /usr/bin/chromium): search in Cyrillic and in Latin, open a dataset, filter the preview,
 download the filtered CSV and check its rows, switch language, build a chart, and the same at
-phone width; then a page on another origin that reads the API, frames an embed, and is
+phone width; maps of a table of points and of a GeoJSON file's shapes, and the same pages
+without JavaScript; then a page on another origin that reads the API, frames an embed, and is
 refused the dataset page and a write.
 
     journey.py BASE_URL OUTPUT_DIR
@@ -84,6 +85,33 @@ with sync_playwright() as p:
         chart.scroll_into_view_if_needed()
         page.screenshot(path=f"{out}/chart-{tag}.png", full_page=True)
         page.close()
+
+    # Maps: points from longitude and latitude columns, shapes from a GeoJSON file, each
+    # drawn from the portal's own Leaflet and outlines.
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base) else None)
+    for path, features in [("/datasets/aimag-centres", 22), ("/datasets/aimags", 4)]:
+        page.goto(base + path)
+        page.wait_for_selector("div.map.ready", timeout=20000)
+        drawn = page.locator("div.map")
+        assert drawn.get_attribute("data-features") == str(features), (path, drawn.get_attribute("data-features"))
+        assert page.locator("div.map .leaflet-overlay-pane canvas").count() >= 1, "drawn on the map's canvas"
+        drawn.scroll_into_view_if_needed()
+        page.screenshot(path=f"{out}/map{path.replace('/', '-')}.png")
+    # A filter narrows the map as it narrows the table.
+    page.goto(base + "/datasets/aimag-centres?urtrag__gte=105")
+    page.wait_for_selector("div.map.ready", timeout=20000)
+    east = page.locator("div.map").get_attribute("data-features")
+    assert east == str(page.locator("section.preview table.rows tbody tr").count()) and int(east) < 22, east
+    page.close()
+    # Without JavaScript: no map, the same rows as a table, and a word about it.
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base + "/datasets/aimag-centres")
+    assert page.locator("section.preview table.rows tbody tr").count() == 20
+    assert page.locator("div.map noscript").count() == 1
+    assert page.locator("div.map .leaflet-container, div.map canvas").count() == 0
+    context.close()
     assert not outside, f"requests off the portal: {outside}"
 
     # A newsroom's page on another origin: its script reads the API (CORS), it frames an
