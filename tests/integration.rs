@@ -55,3 +55,4 @@ mod storage;
 mod usage;
 mod versions;
 mod web;
+mod webhooks;

@@ -240,6 +240,19 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     fn usage(&self, dataset: &str, from: chrono::NaiveDate) -> Result<Vec<(chrono::NaiveDate, Usage)>>;
     /// Every dataset's usage summed from `from` on, most used first; at most `limit`.
     fn most_used(&self, from: chrono::NaiveDate, limit: usize) -> Result<Vec<(String, Usage)>>;
+
+    /// Adds or replaces a webhook.
+    fn put_webhook(&self, hook: &Webhook) -> Result<()>;
+    /// An organization's webhooks, oldest first.
+    fn webhooks_of(&self, organization: &str) -> Result<Vec<Webhook>>;
+    /// Removes a webhook and its deliveries; whether it was there.
+    fn remove_webhook(&self, id: &str) -> Result<bool>;
+    /// Adds or replaces a delivery.
+    fn put_delivery(&self, delivery: &Delivery) -> Result<()>;
+    /// Pending deliveries due by `now`, earliest first; at most `limit`.
+    fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>>;
+    /// A webhook's deliveries, newest first; at most `limit`.
+    fn deliveries_of(&self, webhook: &str, limit: usize) -> Result<Vec<Delivery>>;
 }
 
 /// What [`Catalog::changes_since`] found.

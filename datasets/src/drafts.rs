@@ -40,6 +40,7 @@ impl Store {
         let version = self.catalog().add_version(&draft.new)?;
         self.catalog().remove_draft(dataset, table)?;
         self.log_version(&draft.new);
+        self.announce(&draft.new, &version);
         Ok(version)
     }
 

@@ -8,6 +8,7 @@
 //!
 //! The crate knows nothing about HTTP, search or file formats.
 
+mod announce;
 mod cache;
 mod catalog;
 pub mod delta;

@@ -414,6 +414,7 @@ impl Store {
                     tracing::warn!(dataset = new.dataset.id, table = new.table, %e, "a stale draft stays");
                 }
                 self.log_version(&new);
+                self.announce(&new, &version);
                 Ok(version)
             }
             Err(e) => {

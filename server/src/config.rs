@@ -54,6 +54,30 @@ pub struct Config {
     pub cors: Cors,
     /// Counting how much each dataset is used.
     pub usage: UsageCounting,
+    /// Telling organizations' receivers of new versions.
+    pub webhooks: Webhooks,
+}
+
+/// Webhook deliveries (see `server/src/webhooks.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Webhooks {
+    /// Networks receivers may be on although they are not public (`10.0.0.0/8`, `127.0.0.1`).
+    pub allow_networks: Vec<String>,
+    /// Seconds one attempt may take.
+    pub timeout_secs: u64,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: u32,
+    /// Seconds before the first retry; each later one waits twice as long, at most 6 hours.
+    pub retry_secs: u64,
+    /// Webhooks one organization may register.
+    pub max_per_organization: usize,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Self { allow_networks: Vec::new(), timeout_secs: 10, max_attempts: 8, retry_secs: 30, max_per_organization: 20 }
+    }
 }
 
 /// Views, downloads and API calls per dataset and day (see `server/src/usage.rs`).
@@ -209,6 +233,7 @@ impl Default for Config {
             fetch: Fetch::default(),
             cors: Cors::default(),
             usage: UsageCounting::default(),
+            webhooks: Webhooks::default(),
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod serve;
 pub mod state;
 pub mod usage;
 pub mod web;
+pub mod webhooks;
 pub mod xlsx;
 
 pub use api::{ApiDoc, router};

@@ -39,7 +39,8 @@ pub async fn run(
     };
     tokio::spawn(crate::jobs::run(state.clone(), until_stopped(stopped.clone())));
     tokio::spawn(crate::maintain::run(state.clone(), until_stopped(stopped.clone())));
-    tokio::spawn(crate::usage::run(state.clone(), until_stopped(stopped)));
+    tokio::spawn(crate::usage::run(state.clone(), until_stopped(stopped.clone())));
+    tokio::spawn(crate::webhooks::run(state.clone(), until_stopped(stopped)));
     let shutdown = async move {
         shutdown.await;
         let _ = stop.send(());

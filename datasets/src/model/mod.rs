@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 mod accounts;
 mod jobs;
 mod usage;
+mod webhooks;
 
 pub use accounts::*;
 pub use jobs::*;
 pub use usage::*;
+pub use webhooks::*;
 
 /// A publishing agency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

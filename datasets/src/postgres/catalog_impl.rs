@@ -647,6 +647,35 @@ impl Catalog for PostgresCatalog {
     fn most_used(&self, from: chrono::NaiveDate, limit: usize) -> Result<Vec<(String, Usage)>> {
         self.with(move |c| super::usage::most_used(c, from, limit))
     }
+
+    fn put_webhook(&self, hook: &Webhook) -> Result<()> {
+        let hook = hook.clone();
+        self.with(move |c| super::webhooks::put_webhook(c, hook))
+    }
+
+    fn webhooks_of(&self, organization: &str) -> Result<Vec<Webhook>> {
+        let organization = organization.to_owned();
+        self.with(move |c| super::webhooks::webhooks_of(c, organization))
+    }
+
+    fn remove_webhook(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.with(move |c| super::webhooks::remove_webhook(c, id))
+    }
+
+    fn put_delivery(&self, delivery: &Delivery) -> Result<()> {
+        let delivery = delivery.clone();
+        self.with(move |c| super::webhooks::put_delivery(c, delivery))
+    }
+
+    fn due_deliveries(&self, now: chrono::DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>> {
+        self.with(move |c| super::webhooks::due(c, now, limit))
+    }
+
+    fn deliveries_of(&self, webhook: &str, limit: usize) -> Result<Vec<Delivery>> {
+        let webhook = webhook.to_owned();
+        self.with(move |c| super::webhooks::of(c, webhook, limit))
+    }
 }
 
 /// A [`Change`] that owns its parts, to cross onto the catalog's runtime.

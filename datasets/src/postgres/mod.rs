@@ -359,3 +359,4 @@ async fn load_datasets(
 
 mod catalog_impl;
 mod usage;
+mod webhooks;

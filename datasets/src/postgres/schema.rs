@@ -120,6 +120,19 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (dataset, day)
      );
      CREATE INDEX usage_by_day ON usage (day);",
+    // 10: webhooks, and their deliveries: pending ones by when they are due, a webhook's by age.
+    "CREATE TABLE webhooks (id TEXT PRIMARY KEY, organization TEXT NOT NULL, record TEXT NOT NULL, ord BIGSERIAL);
+     CREATE INDEX webhooks_of ON webhooks (organization);
+     CREATE TABLE deliveries (
+         id TEXT PRIMARY KEY,
+         webhook TEXT NOT NULL,
+         status TEXT NOT NULL,
+         due_at TIMESTAMPTZ NOT NULL,
+         created_at TIMESTAMPTZ NOT NULL,
+         record TEXT NOT NULL
+     );
+     CREATE INDEX deliveries_due ON deliveries (status, due_at);
+     CREATE INDEX deliveries_of ON deliveries (webhook, created_at);",
 ];
 
 /// Arbitrary, fixed: the advisory lock migrations run under.

@@ -552,4 +552,28 @@ impl Catalog for SqliteCatalog {
     fn most_used(&self, from: chrono::NaiveDate, limit: usize) -> Result<Vec<(String, Usage)>> {
         super::usage::most_used(&self.conn(), from, limit)
     }
+
+    fn put_webhook(&self, hook: &Webhook) -> Result<()> {
+        super::webhooks::put_webhook(&self.conn(), hook)
+    }
+
+    fn webhooks_of(&self, organization: &str) -> Result<Vec<Webhook>> {
+        super::webhooks::webhooks_of(&self.conn(), organization)
+    }
+
+    fn remove_webhook(&self, id: &str) -> Result<bool> {
+        self.write(|tx| super::webhooks::remove_webhook(tx, id))
+    }
+
+    fn put_delivery(&self, delivery: &Delivery) -> Result<()> {
+        super::webhooks::put_delivery(&self.conn(), delivery)
+    }
+
+    fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>> {
+        super::webhooks::due(&self.conn(), now, limit)
+    }
+
+    fn deliveries_of(&self, webhook: &str, limit: usize) -> Result<Vec<Delivery>> {
+        super::webhooks::of(&self.conn(), webhook, limit)
+    }
 }

@@ -3,6 +3,9 @@
 mod catalog_impl;
 mod schema;
 mod usage;
+mod webhooks;
+
+pub(crate) use webhooks::status as delivery_status;
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -88,6 +88,7 @@ const MIGRATIONS: &[fn(&Connection) -> Result<()>] = &[
     v8_withdrawals,
     v9_private_and_resources,
     v10_usage,
+    v11_webhooks,
 ];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
@@ -197,6 +198,25 @@ fn v10_usage(conn: &Connection) -> Result<()> {
              PRIMARY KEY (dataset, day)
          );
          CREATE INDEX usage_by_day ON usage (day);",
+    )?;
+    Ok(())
+}
+
+/// Webhooks, and their deliveries: pending ones by when they are due, a webhook's by age.
+fn v11_webhooks(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE webhooks (id TEXT PRIMARY KEY, organization TEXT NOT NULL, record TEXT NOT NULL);
+         CREATE INDEX webhooks_of ON webhooks (organization);
+         CREATE TABLE deliveries (
+             id TEXT PRIMARY KEY,
+             webhook TEXT NOT NULL,
+             status TEXT NOT NULL,
+             due_at TEXT NOT NULL,
+             created_at TEXT NOT NULL,
+             record TEXT NOT NULL
+         );
+         CREATE INDEX deliveries_due ON deliveries (status, due_at);
+         CREATE INDEX deliveries_of ON deliveries (webhook, created_at);",
     )?;
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod sql;
 pub mod stats;
 pub mod themes;
 pub mod uploads;
+pub mod webhooks;
 pub mod withdrawals;
 pub mod write;
 
@@ -68,6 +69,10 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         write::edit_columns,
         write::get_job,
         write::audit_log,
+        webhooks::create,
+        webhooks::list,
+        webhooks::remove,
+        webhooks::deliveries,
     ),
     modifiers(&BearerAuth),
     components(schemas(crate::error::Problem, ckan::CkanAction), responses(crate::error::RateLimited, crate::error::Gone, crate::error::Unauthorized, crate::error::Forbidden)),
@@ -132,6 +137,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit", get(write::audit_log))
         .route("/api/v1/organizations", get(catalog::list_organizations))
         .route("/api/v1/organizations/{id}", get(catalog::get_organization))
+        .route("/api/v1/organizations/{id}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/api/v1/organizations/{id}/webhooks/{webhook}", axum::routing::delete(webhooks::remove))
+        .route("/api/v1/organizations/{id}/webhooks/{webhook}/deliveries", get(webhooks::deliveries))
         .route("/api/v1/datasets/{id}/tables/{table}/rows", get(rows::rows))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/report", get(catalog::get_report))
         .route("/api/v1/datasets/{id}/tables/{table}/versions/{version}/source", get(originals::original))
