@@ -98,3 +98,59 @@ async fn the_data_package_validates_against_its_csv() {
     assert_eq!(schema["@context"], "https://schema.org/");
     assert!(schema["distribution"][0]["contentUrl"].as_str().unwrap().contains("data.csv?version=1"));
 }
+
+/// Validates each file against the DCAT-AP 3.0.0 shapes named after it (pySHACL, with the
+/// shapes' own RDFS inference off): prints `conforms` or each result.
+const SHACL: &str = r#"
+import sys, rdflib, pyshacl
+shapes_dir, data, fmt, kinds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
+shapes = rdflib.Graph()
+for kind in kinds:
+    shapes.parse(f"{shapes_dir}/dcat-ap-3.0.0-{kind}.ttl", format="turtle")
+graph = rdflib.Graph().parse(data, format=fmt)
+conforms, results, text = pyshacl.validate(graph, shacl_graph=shapes, inference="none", advanced=True)
+print("conforms" if conforms else text)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dcat_ap_validates_against_its_shacl_shapes() {
+    let s = TestServer::start(|data| {
+        crate::common::standard_catalog(data);
+        // A dataset described as a publisher should, with places in its data: every
+        // recommended property has a source.
+        let csv = data.join("p.csv");
+        std::fs::write(
+            &csv,
+            "Он,Аймаг,Хүн ам,lon,lat\n2023,Ховд,90000,91.64,48.01\n2024,Дархан-Уул,91000,105.97,49.49\n",
+        )
+        .unwrap();
+        let meta = opendata_datasets::DatasetMeta {
+            description: "Оны эцсийн хүн ам, аймгаар.".into(),
+            description_en: Some("Population at year end, by aimag.".into()),
+            title_en: Some("Population by aimag".into()),
+            frequency: Some("annual".into()),
+            temporal: Some("2023–2024".into()),
+            spatial: Some("Монгол Улс".into()),
+            source: Some("https://www.1212.mn".into()),
+            ..crate::common::dataset("described", "nso", "Хүн ам, аймгаар")
+        };
+        crate::common::ingest(data, &csv, &meta, "main").unwrap();
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let shapes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/shacl");
+    for (route, fmt, kinds) in [
+        // Every dataset meets the mandatory shapes and the classes of their values.
+        ("/catalog.ttl", "turtle", "shapes,range"),
+        ("/catalog.rdf", "xml", "shapes,range"),
+        ("/catalog.jsonld", "json-ld", "shapes,range"),
+        // A well-described one leaves nothing recommended missing either.
+        ("/datasets/described.ttl", "turtle", "shapes,range,shapes_recommended"),
+    ] {
+        let path = dir.path().join(route.trim_start_matches('/').replace('/', "_"));
+        std::fs::write(&path, s.get(route).await.bytes().await.unwrap()).unwrap();
+        let args = ["-c", SHACL, shapes.to_str().unwrap(), path.to_str().unwrap(), fmt, kinds].map(String::from);
+        let out = run("python3", args.to_vec()).await;
+        assert_eq!(out.trim(), "conforms", "{route} against {kinds}:\n{out}");
+    }
+}

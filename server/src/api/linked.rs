@@ -23,6 +23,17 @@ const FOAF: &str = "http://xmlns.com/foaf/0.1/";
 const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 const XSD: &str = "http://www.w3.org/2001/XMLSchema#";
 const VCARD: &str = "http://www.w3.org/2006/vcard/ns#";
+const SKOS: &str = "http://www.w3.org/2004/02/skos/core#";
+/// The EU file-type vocabulary, which DCAT-AP's `dct:format` takes its values from.
+const EU_FILE_TYPES: &str = "http://publications.europa.eu/resource/authority/file-type/";
+/// DCAT-AP's own terms (`dcatap:availability`) and the vocabularies its values come from.
+const DCATAP: &str = "http://data.europa.eu/r5r/";
+const AVAILABILITY: &str = "http://publications.europa.eu/resource/authority/planned-availability/";
+const ADMS_PUBLISHER_TYPES: &str = "http://purl.org/adms/publishertype/";
+const ADMS_LICENCE_TYPES: &str = "http://purl.org/adms/licencetype/";
+const GEOSPARQL: &str = "http://www.opengis.net/ont/geosparql#";
+/// IANA's media types, as IRIs for `dcat:mediaType`.
+const IANA_MEDIA_TYPES: &str = "https://www.iana.org/assignments/media-types/";
 
 /// Catalog pages hold this many datasets; `?page=N` walks them.
 const PAGE_SIZE: usize = 100;
@@ -45,6 +56,12 @@ impl Graph {
         self.triples.push((s.to_owned(), p.to_owned(), Object::Iri(o.into())));
     }
 
+    /// `s p o`, and `o a class`: DCAT-AP's shapes check the class of each value.
+    fn typed_iri(&mut self, s: &str, p: &str, o: String, class: &str) {
+        self.iri(&o, RDF_TYPE, class);
+        self.iri(s, p, o);
+    }
+
     fn text(&mut self, s: &str, p: &str, value: &str, lang: Option<&'static str>) {
         if !value.is_empty() {
             self.triples.push((s.to_owned(), p.to_owned(), Object::Text { value: value.to_owned(), lang }));
@@ -52,7 +69,17 @@ impl Graph {
     }
 
     fn typed(&mut self, s: &str, p: &str, value: String, datatype: &str) {
-        self.triples.push((s.to_owned(), p.to_owned(), Object::Typed { value, datatype: format!("{XSD}{datatype}") }));
+        self.literal(s, p, value, format!("{XSD}{datatype}"));
+    }
+
+    fn literal(&mut self, s: &str, p: &str, value: String, datatype: String) {
+        self.triples.push((s.to_owned(), p.to_owned(), Object::Typed { value, datatype }));
+    }
+
+    /// `s p concept`, the concept a `skos:Concept` with its English label.
+    fn concept(&mut self, s: &str, p: &str, concept: String, label: &str) {
+        self.text(&concept, &format!("{SKOS}prefLabel"), label, Some("en"));
+        self.typed_iri(s, p, concept, &format!("{SKOS}Concept"));
     }
 
     /// Subjects in first-seen order, each with its predicates and objects.
@@ -201,6 +228,52 @@ pub(super) fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// A distribution's `dct:format` (the EU file type named by `format`: `csv`, `PDF`…) and
+/// `dcat:mediaType` (IANA's, when known), as the vocabularies' IRIs DCAT-AP asks for.
+fn file_type(g: &mut Graph, dist: &str, media: &str, format: &str) {
+    // NDJSON has no code of its own in the EU list; it is JSON, a record a line.
+    let code = match format.to_ascii_uppercase().as_str() {
+        "NDJSON" => "JSON".to_owned(),
+        other => other.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect(),
+    };
+    if !code.is_empty() {
+        g.typed_iri(
+            dist,
+            &format!("{DCT}format"),
+            format!("{EU_FILE_TYPES}{code}"),
+            &format!("{DCT}MediaTypeOrExtent"),
+        );
+    }
+    let media = media.split(';').next().unwrap_or_default().trim();
+    if media.contains('/') && media.chars().all(|c| c.is_ascii_alphanumeric() || "/.+-_".contains(c)) {
+        g.typed_iri(
+            dist,
+            &format!("{DCAT}mediaType"),
+            format!("{IANA_MEDIA_TYPES}{media}"),
+            &format!("{DCT}MediaType"),
+        );
+    }
+}
+
+fn license(g: &mut Graph, dist: &str, license: &str) {
+    let document = opendata_datasets::license::iri(license);
+    // What the license asks of a reuser, in ADMS's licence types.
+    let id = license.to_ascii_uppercase();
+    let kinds: &[(&str, &str)] = if id.starts_with("CC0") || id.starts_with("PDDL") {
+        &[("PublicDomain", "Public domain")]
+    } else if id.starts_with("CC-BY-SA") || id.starts_with("ODBL") {
+        &[("Attribution", "Attribution"), ("ShareAlike", "Share alike")]
+    } else if id.starts_with("CC-BY") || id.starts_with("ODC-BY") || id.starts_with("OGL") {
+        &[("Attribution", "Attribution")]
+    } else {
+        &[]
+    };
+    for (kind, label) in kinds {
+        g.concept(&document, &format!("{DCT}type"), format!("{ADMS_LICENCE_TYPES}{kind}"), label);
+    }
+    g.typed_iri(dist, &format!("{DCT}license"), document, &format!("{DCT}LicenseDocument"));
+}
+
 /// One dataset's DCAT description: the dataset, its publisher, and a distribution per
 /// table and format.
 fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) {
@@ -217,13 +290,22 @@ fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) 
         g.text(&ds, &format!("{DCAT}keyword"), tag, None);
     }
     for code in super::themes::of(m) {
-        g.iri(&ds, &format!("{DCAT}theme"), format!("{}{code}", super::themes::EU_THEMES));
+        let theme = format!("{}{code}", super::themes::EU_THEMES);
+        g.concept(&ds, &format!("{DCAT}theme"), theme, super::themes::label(code));
     }
     g.typed(&ds, &format!("{DCT}modified"), stamp(d.updated_at), "dateTime");
-    g.iri(&ds, &format!("{DCAT}landingPage"), ds.clone());
+    // The dataset's IRI is its page: a reader's landing page as well.
+    g.typed_iri(&ds, &format!("{DCAT}landingPage"), ds.clone(), &format!("{FOAF}Document"));
     let publisher = format!("{base}/organizations/{}", m.organization);
     g.iri(&ds, &format!("{DCT}publisher"), publisher.clone());
     g.iri(&publisher, RDF_TYPE, format!("{FOAF}Agent"));
+    // The portal's publishers are the state's agencies.
+    g.concept(
+        &publisher,
+        &format!("{DCT}type"),
+        format!("{ADMS_PUBLISHER_TYPES}NationalAuthority"),
+        "National authority",
+    );
     g.text(&publisher, &format!("{FOAF}name"), org.map_or(m.organization.as_str(), |o| o.title.as_str()), Some("mn"));
     if let Some(en) = org.and_then(|o| o.title_en.as_deref()) {
         g.text(&publisher, &format!("{FOAF}name"), en, Some("en"));
@@ -231,6 +313,7 @@ fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) 
     let contact = format!("{publisher}#contact");
     g.iri(&ds, &format!("{DCAT}contactPoint"), contact.clone());
     g.iri(&contact, RDF_TYPE, format!("{VCARD}Organization"));
+    g.iri(&contact, RDF_TYPE, format!("{VCARD}Kind"));
     g.text(&contact, &format!("{VCARD}fn"), org.map_or(m.organization.as_str(), |o| o.title.as_str()), None);
     let years = d
         .tables
@@ -268,9 +351,12 @@ fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) 
             g.text(&dist, &format!("{DCT}title"), &format!("{} ({ext})", t.title), None);
             g.iri(&dist, &format!("{DCAT}accessURL"), url.clone());
             g.iri(&dist, &format!("{DCAT}downloadURL"), dist.clone());
-            g.text(&dist, &format!("{DCAT}mediaType"), media, None);
-            g.text(&dist, &format!("{DCT}format"), &ext.to_uppercase(), None);
-            g.iri(&dist, &format!("{DCT}license"), opendata_datasets::license::iri(&m.license));
+            let about = format!("{}, v{} ({})", t.title, v.version, ext.to_uppercase());
+            g.text(&dist, &format!("{DCT}description"), &about, None);
+            file_type(g, &dist, media, ext);
+            license(g, &dist, &m.license);
+            // A pinned version never changes: it stays as long as the portal does.
+            g.concept(&dist, &format!("{DCATAP}availability"), format!("{AVAILABILITY}STABLE"), "stable");
             g.typed(&dist, &format!("{DCT}modified"), stamp(v.created_at), "dateTime");
             if ext == "parquet" {
                 g.typed(&dist, &format!("{DCAT}byteSize"), v.byte_size.to_string(), "decimal");
@@ -288,24 +374,63 @@ fn describe(g: &mut Graph, base: &str, d: &Dataset, org: Option<&Organization>) 
         g.iri(&dist, &format!("{DCAT}accessURL"), super::resources::url_of(base, r));
         if r.file.is_some() {
             g.iri(&dist, &format!("{DCAT}downloadURL"), dist.clone());
-            g.text(&dist, &format!("{DCAT}mediaType"), &r.media_type, None);
         }
         if let Some(size) = r.size {
             g.typed(&dist, &format!("{DCAT}byteSize"), size.to_string(), "decimal");
         }
-        g.text(&dist, &format!("{DCT}format"), &r.format, None);
-        g.iri(&dist, &format!("{DCT}license"), opendata_datasets::license::iri(&m.license));
+        file_type(g, &dist, if r.file.is_some() { &r.media_type } else { "" }, &r.format);
+        license(g, &dist, &m.license);
+        g.concept(&dist, &format!("{DCATAP}availability"), format!("{AVAILABILITY}AVAILABLE"), "available");
         g.typed(&dist, &format!("{DCT}modified"), stamp(r.created_at), "dateTime");
     }
     if let Some(code) = m.frequency.as_deref().and_then(frequency_code) {
         let eu = "http://publications.europa.eu/resource/authority/frequency/";
-        g.iri(&ds, &format!("{DCT}accrualPeriodicity"), format!("{eu}{code}"));
+        g.typed_iri(&ds, &format!("{DCT}accrualPeriodicity"), format!("{eu}{code}"), &format!("{DCT}Frequency"));
     }
-    if let Some(place) = &m.spatial {
-        let location = format!("{ds}#spatial");
-        g.iri(&ds, &format!("{DCT}spatial"), location.clone());
-        g.iri(&location, RDF_TYPE, format!("{DCT}Location"));
-        g.text(&location, "http://www.w3.org/2004/02/skos/core#prefLabel", place, None);
+    spatial(g, &ds, d);
+}
+
+/// `dct:spatial`: the place the publisher names, and the box the tables' own places fill
+/// (with its centre), when a table has a geography.
+fn spatial(g: &mut Graph, ds: &str, d: &Dataset) {
+    let place = d.meta.spatial.as_deref().filter(|p| !p.is_empty());
+    let bbox = d
+        .tables
+        .iter()
+        .filter_map(|t| extent(&t.latest().columns))
+        .reduce(|a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]);
+    if place.is_none() && bbox.is_none() {
+        return;
+    }
+    let location = format!("{ds}#spatial");
+    g.iri(ds, &format!("{DCT}spatial"), location.clone());
+    g.iri(&location, RDF_TYPE, format!("{DCT}Location"));
+    if let Some(place) = place {
+        g.text(&location, &format!("{SKOS}prefLabel"), place, None);
+    }
+    if let Some([w, s, e, n]) = bbox {
+        let wkt = format!("{GEOSPARQL}wktLiteral");
+        let polygon = format!("POLYGON(({w} {s}, {e} {s}, {e} {n}, {w} {n}, {w} {s}))");
+        g.literal(&location, &format!("{DCAT}bbox"), polygon, wkt.clone());
+        g.literal(&location, &format!("{DCAT}centroid"), format!("POINT({} {})", (w + e) / 2.0, (s + n) / 2.0), wkt);
+    }
+}
+
+/// The box (west, south, east, north) a table's places fill, from its column statistics.
+fn extent(columns: &[opendata_datasets::Column]) -> Option<[f64; 4]> {
+    use opendata_datasets::geo::Geography;
+    let stat = |name: &str, max: bool| {
+        let c = columns.iter().find(|c| c.name == name)?;
+        let v = if max { &c.stats.max } else { &c.stats.min };
+        v.as_ref()?.as_f64()
+    };
+    match Geography::of(columns)? {
+        Geography::Points { lon, lat } => {
+            Some([stat(&lon, false)?, stat(&lat, false)?, stat(&lon, true)?, stat(&lat, true)?])
+        }
+        Geography::Shapes { bbox: [w, s, e, n], .. } => {
+            Some([stat(&w, false)?, stat(&s, false)?, stat(&e, true)?, stat(&n, true)?])
+        }
     }
 }
 
@@ -403,7 +528,7 @@ pub async fn catalog(
     g.iri(&cat, &format!("{DCT}publisher"), format!("{base}/#publisher"));
     g.iri(&format!("{base}/#publisher"), RDF_TYPE, format!("{FOAF}Agent"));
     g.text(&format!("{base}/#publisher"), &format!("{FOAF}name"), "opendata", None);
-    g.iri(&cat, &format!("{FOAF}homepage"), format!("{base}/"));
+    g.typed_iri(&cat, &format!("{FOAF}homepage"), format!("{base}/"), &format!("{FOAF}Document"));
     if let Some(latest) = datasets.iter().map(|d| d.updated_at).max() {
         g.typed(&cat, &format!("{DCT}modified"), stamp(latest), "dateTime");
     }

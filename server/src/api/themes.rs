@@ -61,6 +61,26 @@ const STEMS: &[(&str, &[&str])] = &[
 ];
 
 /// The theme codes a dataset's words point to, in the vocabulary's order.
+/// A theme's label in the vocabulary, in English.
+pub fn label(code: &str) -> &'static str {
+    match code {
+        "AGRI" => "Agriculture, fisheries, forestry and food",
+        "ECON" => "Economy and finance",
+        "EDUC" => "Education, culture and sport",
+        "ENER" => "Energy",
+        "ENVI" => "Environment",
+        "GOVE" => "Government and public sector",
+        "HEAL" => "Health",
+        "INTR" => "International issues",
+        "JUST" => "Justice, legal system and public safety",
+        "REGI" => "Regions and cities",
+        "SOCI" => "Population and society",
+        "TECH" => "Science and technology",
+        "TRAN" => "Transport",
+        _ => "",
+    }
+}
+
 pub fn of(m: &DatasetMeta) -> Vec<&'static str> {
     let words = [m.title.as_str(), m.title_en.as_deref().unwrap_or_default()]
         .into_iter()
