@@ -265,7 +265,7 @@ mod tests {
         let mut checked = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.ends_with("i18n.rs") {
+            if path.ends_with("i18n.rs") || path.extension().is_none_or(|e| e != "rs") {
                 continue;
             }
             let source = std::fs::read_to_string(path).unwrap();
