@@ -184,6 +184,12 @@ impl Grouping {
                 .collect();
             lf.group_by(keys).agg(aggs).with_columns(text)
         };
+        self.ordered(grouped, order)
+    }
+
+    /// `grouped` (a row per group, every output column) in `order` and then by the keys,
+    /// nulls last, with the output columns in the order asked.
+    fn ordered(&self, grouped: LazyFrame, order: &[(String, bool)]) -> LazyFrame {
         let mut by: Vec<(String, bool)> = order.to_vec();
         by.extend(self.keys.iter().filter(|k| !order.iter().any(|(o, _)| o == *k)).map(|k| (k.clone(), false)));
         let grouped = if by.is_empty() {
@@ -196,6 +202,41 @@ impl Grouping {
             grouped.sort_by_exprs(exprs, options)
         };
         grouped.select(self.items.iter().map(|i| col(i.name())).collect::<Vec<_>>())
+    }
+
+    /// The groups answered from the catalog's statistics, with no data read, when those hold
+    /// them exactly: one text key whose every value is listed with its rows, and only
+    /// `count(*)` or `count(key)` items. The caller checks that nothing is filtered.
+    pub fn from_statistics(&self, columns: &[Column], rows: u64, order: &[(String, bool)]) -> Option<LazyFrame> {
+        let [key] = &self.keys[..] else { return None };
+        let stats = &columns.iter().find(|c| &c.name == key).filter(|c| c.kind == ColumnType::String)?.stats;
+        if stats.values.is_empty() || stats.values.len() != stats.counts.len() {
+            return None;
+        }
+        // Statistics that do not add up to the table are not trusted with an answer.
+        if stats.counts.iter().sum::<u64>().checked_add(stats.null_count) != Some(rows) {
+            return None;
+        }
+        let mut keys: Vec<Option<&str>> = stats.values.iter().map(|v| Some(v.as_str())).collect();
+        let mut all: Vec<i64> = stats.counts.iter().map(|&n| i64::try_from(n).ok()).collect::<Option<_>>()?;
+        let mut non_null = all.clone();
+        if stats.null_count > 0 {
+            keys.push(None);
+            all.push(i64::try_from(stats.null_count).ok()?);
+            non_null.push(0);
+        }
+        let mut frame = vec![polars::prelude::Column::new(key.into(), keys)];
+        for item in &self.items {
+            let counts = match item {
+                Item::Key(_) => continue,
+                Item::Agg { func: Func::Count, column: None, .. } => all.clone(),
+                Item::Agg { func: Func::Count, column: Some(c), .. } if c == key => non_null.clone(),
+                Item::Agg { .. } => return None,
+            };
+            frame.push(polars::prelude::Column::new(item.name().into(), counts));
+        }
+        let groups = DataFrame::new_infer_height(frame).ok()?;
+        Some(self.ordered(groups.lazy(), order))
     }
 }
 

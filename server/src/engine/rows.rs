@@ -173,12 +173,17 @@ pub fn grouped_page_of(lf: LazyFrame, req: &RowsRequest) -> PolarsResult<PageRow
     }
     let coded: Vec<String> =
         schema.iter().filter(|(_, t)| t.is_categorical()).map(|(name, _)| name.to_string()).collect();
-    let groups = req.plan_coded(lf, &coded).collect()?;
+    Ok(page_of_groups(req.plan_coded(lf, &coded).collect()?, req))
+}
+
+/// The page of `groups` (all of them, in order) that `req` asks for: groups are few, so
+/// their cursor is the next page's offset.
+pub fn page_of_groups(groups: DataFrame, req: &RowsRequest) -> PageRows {
     let start = usize::try_from(req.offset).unwrap_or(usize::MAX).min(groups.height());
     let rows = groups.slice(start as i64, req.limit);
     let end = start + rows.height();
     let after = (end < groups.height() && req.limit > 0).then(|| After { row: end as u64, key: Vec::new() });
-    Ok(PageRows { rows, after, matched: Some(groups.height() as u64) })
+    PageRows { rows, after, matched: Some(groups.height() as u64) }
 }
 
 /// A page through the engine's scan of the whole file: the work a query worker does.
