@@ -113,7 +113,7 @@ async fn documents_and_links_are_listed_everywhere_and_served_only_as_downloads(
     let shown = s.json(&format!("/api/3/action/resource_show?id={}", urlencode(&id)), 200).await;
     assert_eq!(shown["result"]["url"], "https://example.org/report.pdf?v=2");
     let dcat = s.get("/datasets/population.ttl").await.text().await.unwrap();
-    assert!(dcat.contains(url) && dcat.contains("\"PDF\""), "{dcat}");
+    assert!(dcat.contains(url) && dcat.contains("/file-type/PDF>"), "{dcat}");
     let package = s.json("/datasets/population/datapackage.json", 200).await;
     assert_eq!(package["profile"], "data-package");
     assert!(package["resources"].as_array().unwrap().iter().any(|r| r["path"] == url && r["format"] == "pdf"));

@@ -302,7 +302,14 @@ pub fn dcat(url: &str, agent: &ureq::Agent, namespace: &str) -> anyhow::Result<V
                     let iri = values(dist, &format!("{DCT}license")).first().map(|l| text(&l["@id"]))?;
                     opendata_datasets::license::from_iri(&iri)
                 });
-                let format = literal(dist, &format!("{DCT}format"), None).unwrap_or_default().to_lowercase();
+                // A name (`CSV`), or the EU file-type vocabulary's IRI (`…/file-type/CSV`).
+                let format = literal(dist, &format!("{DCT}format"), None)
+                    .or_else(|| {
+                        let iri = values(dist, &format!("{DCT}format")).first().map(|f| text(&f["@id"]))?;
+                        iri.rsplit('/').next().map(str::to_owned)
+                    })
+                    .unwrap_or_default()
+                    .to_lowercase();
                 let download = values(dist, &format!("{DCAT}downloadURL"))
                     .first()
                     .or(values(dist, &format!("{DCAT}accessURL")).first())

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::write::json_body;
 use crate::auth::{Caller, may_publish};
-use crate::error::{ApiError, ApiResult, Code, Forbidden, Problem, RateLimited, Unauthorized};
+use crate::error::{ApiError, ApiResult, Code, Forbidden, Gone, Problem, RateLimited, Unauthorized};
 use crate::state::AppState;
 
 /// The longest URL a webhook may have.
@@ -123,6 +123,7 @@ impl From<Delivery> for DeliveryInfo {
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, description = "No such organization or dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 410, response = Gone),
         (status = 429, response = RateLimited),
     )
 )]
