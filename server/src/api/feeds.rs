@@ -13,7 +13,7 @@ use chrono::Utc;
 use opendata_datasets::{Dataset, Table, TableVersion};
 
 use super::base_url;
-use super::linked::{stamp, xml};
+use super::rdf::{stamp, xml};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::reader::Reader;
 use crate::state::AppState;

@@ -3,12 +3,14 @@
 pub mod catalog;
 pub mod changes;
 pub mod ckan;
+mod dcat;
 pub mod drafts;
 pub mod feeds;
 pub mod linked;
 pub mod meta;
 pub mod model;
 pub mod originals;
+mod rdf;
 pub mod resources;
 pub mod rows;
 pub mod sql;
