@@ -174,3 +174,50 @@ async fn search_explains_filters_and_suggests() {
     assert_eq!(sug["titles"][0]["id"], "kindergartens");
     assert_eq!(s.json("/api/v1/suggest?q=x&limit=0", 400).await["code"], "invalid_parameter");
 }
+
+/// The glossary joins what only meaning joins: English words find datasets described only
+/// in Mongolian and the reverse, which they do not without it.
+#[test]
+fn the_glossary_crosses_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = SearchIndex::open(dir.path()).unwrap();
+    let entry = |id: &str, title: &str, description: &str| IndexedDataset {
+        id: id.into(),
+        title: title.into(),
+        title_en: None,
+        description: description.into(),
+        description_en: None,
+        organization_names: vec!["nso".into()],
+        organization: "nso".into(),
+        tags: vec![],
+        license: "CC-BY-4.0".into(),
+        formats: vec!["csv".into()],
+        columns: vec![],
+        values: vec![],
+        years: None,
+        updated_at: 0,
+        private: false,
+    };
+    index
+        .upsert(&[
+            entry("camels", "Тэмээ, аймгаар", "Оны эцсийн тэмээ, аймаг тус бүрээр."),
+            entry("jobless", "Бүртгэлтэй ажилгүйчүүд", "Хөдөлмөр эрхлэлтийн албанд бүртгэлтэй иргэд."),
+            entry("poverty", "Poverty headcount", "Share of people below the poverty line."),
+            entry("pollution", "Air pollution monitoring", "Hourly pollution readings."),
+            entry("roads", "Авто замын сүлжээ", "Улсын чанартай авто зам."),
+            entry("exports", "Exports by commodity", "Monthly exports of coal and copper."),
+        ])
+        .unwrap();
+    let first = |index: &SearchIndex, q: &str| {
+        let found = index.search(&SearchQuery { q: Some(q.into()), limit: 3, ..Default::default() }).unwrap();
+        found.hits.first().map(|h| h.id.clone())
+    };
+    let cases = [("camels", "camels"), ("unemployment", "jobless"), ("ядуурал", "poverty"), ("бохирдол", "pollution")];
+    for (q, id) in cases {
+        assert_eq!(first(&index, q).as_deref(), Some(id), "{q}");
+    }
+    index.set_glossary(search_index::Glossary::default());
+    for (q, id) in cases {
+        assert_ne!(first(&index, q).as_deref(), Some(id), "{q} without the glossary");
+    }
+}

@@ -11,6 +11,9 @@ pub enum Error {
     /// The index on disk was built with another schema; run `opendata reindex`.
     #[error("the search index has an outdated schema; rebuild it with `opendata reindex`")]
     SchemaMismatch,
+    /// A glossary's text is not a valid glossary.
+    #[error("invalid glossary: {0}")]
+    Glossary(String),
 }
 
 /// The crate's result type.

@@ -164,6 +164,7 @@ pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
+    glossary: crate::Glossary,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -258,7 +259,12 @@ impl SearchIndex {
         }
         index.tokenizers().register(ANALYZER, MnEnTokenizer::default());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
-        Ok(Self { index, reader, fields })
+        Ok(Self { index, reader, fields, glossary: crate::Glossary::builtin() })
+    }
+
+    /// Searches from now on with `glossary` instead of the shipped one.
+    pub fn set_glossary(&mut self, glossary: crate::Glossary) {
+        self.glossary = glossary;
     }
 
     /// Opens the index in `dir`; an index of an older schema is emptied first, for the
@@ -411,7 +417,14 @@ impl SearchIndex {
     /// Runs a search. Facet counts cover every result, not just the requested page.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
         let searcher = self.reader.searcher();
-        let clauses = query.q.as_deref().map(parse).unwrap_or_default();
+        let mut clauses = query.q.as_deref().map(parse).unwrap_or_default();
+        // Words the glossary knows also match their other language's words; phrases and
+        // exclusions stay as written.
+        for c in clauses.iter_mut().filter(|c| !c.phrase && !c.exclude) {
+            for terms in &mut c.words {
+                self.glossary.expand(terms);
+            }
+        }
         let text = self.text_query(&searcher, &clauses, query.lang, &query.audience)?;
         let main = self.with_filters(text.box_clone(), query, None);
 

@@ -1,6 +1,7 @@
 //! The catalog's search index: tantivy on disk, full text in Mongolian (either script) and
 //! English over metadata, columns and column values, with typo tolerance, highlights,
-//! suggestions, and facets for organization, tag, format, license and years.
+//! suggestions, facets for organization, tag, format, license and years, and a bilingual
+//! glossary that joins the two languages' words for the same thing.
 //!
 //! Writers are short-lived: every update opens a writer, commits and drops it, so a CLI
 //! ingest and a running server can both update the index. Readers reload on commit (tantivy
@@ -8,10 +9,12 @@
 
 pub mod analysis;
 mod error;
+mod glossary;
 mod index;
 mod schema;
 
 pub use error::{Error, Result};
+pub use glossary::Glossary;
 pub use index::{
     Audience, FacetCount, Facets, Hit, Lang, SearchIndex, SearchQuery, SearchResults, Sort, SuggestedTitle,
     Suggestions, clause_count,
