@@ -108,6 +108,8 @@ impl Tally {
 /// Flushes every `usage.flush_secs` until `stop` resolves, then once more.
 pub async fn run(state: AppState, stop: impl std::future::Future<Output = ()>) {
     if !state.config.usage.enabled {
+        // Nothing to count here, but `sort=popular` still ranks by what was recorded.
+        flush(&state).await;
         return;
     }
     tokio::pin!(stop);
