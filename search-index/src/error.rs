@@ -14,6 +14,9 @@ pub enum Error {
     /// A glossary's text is not a valid glossary.
     #[error("invalid glossary: {0}")]
     Glossary(String),
+    /// Dataset vectors that cannot be used: of another model, or a damaged file.
+    #[error("dataset vectors: {0}")]
+    Vectors(String),
 }
 
 /// The crate's result type.

@@ -12,6 +12,7 @@ mod error;
 mod glossary;
 mod index;
 mod schema;
+pub mod semantic;
 
 pub use error::{Error, Result};
 pub use glossary::Glossary;
