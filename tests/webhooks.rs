@@ -112,6 +112,10 @@ async fn a_new_version_reaches_the_receiver_signed_and_retried() {
     let (status, _, problem) =
         send(&s, Method::POST, hooks, Some(&editor), body(json!({"url": url, "datasets": ["population"]}))).await;
     assert_eq!(status, 403, "another organization's dataset: {problem}");
+    let many = vec!["air-quality"; 101];
+    let (status, _, problem) =
+        send(&s, Method::POST, hooks, Some(&editor), body(json!({"url": url, "datasets": many}))).await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("limit_exceeded")), "{problem}");
 
     // A new version of a followed dataset: the receiver fails once, then gets it.
     let upload = "/api/v1/datasets/air-quality/tables/readings/versions?file_name=r.csv";

@@ -97,11 +97,7 @@ pub fn remember(store: &Store, dataset: &str, tables: &[&str], state: &FetchStat
 
 /// The HTTP client every download uses: the limits of `[fetch]`, and the address fence.
 pub fn agent(limits: &Fetch) -> anyhow::Result<ureq::Agent> {
-    let allowed = limits
-        .allow_networks
-        .iter()
-        .map(|n| n.parse().map_err(|e: String| anyhow::anyhow!("fetch.allow_networks: {e}")))
-        .collect::<anyhow::Result<Vec<Network>>>()?;
+    let allowed = networks(&limits.allow_networks, "fetch.allow_networks")?;
     let config = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(limits.timeout_secs)))
         .max_redirects(limits.max_redirects)
@@ -126,7 +122,7 @@ impl Resolver for Fenced {
     fn resolve(&self, uri: &Uri, config: &Config, timeout: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let found = DefaultResolver::default().resolve(uri, config, timeout)?;
         let mut kept = self.empty();
-        for addr in found.iter().filter(|a| is_public(a.ip()) || self.allowed.iter().any(|n| n.contains(a.ip()))) {
+        for addr in found.iter().filter(|a| reachable(a.ip(), &self.allowed)) {
             kept.push(*addr);
         }
         if kept.is_empty() {
@@ -141,6 +137,16 @@ impl Resolver for Fenced {
         }
         Ok(kept)
     }
+}
+
+/// The networks a setting lists, parsed; an error names the setting.
+pub fn networks(list: &[String], setting: &str) -> anyhow::Result<Vec<Network>> {
+    list.iter().map(|n| n.parse().map_err(|e: String| anyhow::anyhow!("{setting}: {e}"))).collect()
+}
+
+/// Whether an outgoing connection may go to `ip`: a public address, or one of `allowed`.
+pub fn reachable(ip: IpAddr, allowed: &[Network]) -> bool {
+    is_public(ip) || allowed.iter().any(|n| n.contains(ip))
 }
 
 /// Whether `ip` is on the public internet: not loopback, private, link-local, shared (CGNAT),

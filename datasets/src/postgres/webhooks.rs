@@ -6,7 +6,6 @@ use deadpool_postgres::Object;
 
 use crate::Result;
 use crate::model::{Delivery, Webhook};
-use crate::sqlite::delivery_status as status;
 
 pub(super) async fn put_webhook(c: Object, hook: Webhook) -> Result<()> {
     c.execute(
@@ -35,7 +34,7 @@ pub(super) async fn put_delivery(c: Object, d: Delivery) -> Result<()> {
     c.execute(
         "INSERT INTO deliveries (id, webhook, status, due_at, created_at, record) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, due_at = excluded.due_at, record = excluded.record",
-        &[&d.id, &d.webhook, &status(d.status), &d.due_at, &d.created_at, &serde_json::to_string(&d)?],
+        &[&d.id, &d.webhook, &d.status.as_str(), &d.due_at, &d.created_at, &serde_json::to_string(&d)?],
     )
     .await?;
     Ok(())

@@ -5,8 +5,6 @@ mod schema;
 mod usage;
 mod webhooks;
 
-pub(crate) use webhooks::status as delivery_status;
-
 use std::path::Path;
 use std::sync::Mutex;
 

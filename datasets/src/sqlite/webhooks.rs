@@ -6,7 +6,7 @@ use rusqlite::{Connection, Transaction, params};
 
 use super::lease_time;
 use crate::Result;
-use crate::model::{Delivery, DeliveryStatus, Webhook};
+use crate::model::{Delivery, Webhook};
 
 pub(super) fn put_webhook(conn: &Connection, hook: &Webhook) -> Result<()> {
     conn.execute(
@@ -35,7 +35,7 @@ pub(super) fn put_delivery(conn: &Connection, d: &Delivery) -> Result<()> {
         params![
             d.id,
             d.webhook,
-            status(d.status),
+            d.status.as_str(),
             lease_time(d.due_at),
             lease_time(d.created_at),
             serde_json::to_string(d)?
@@ -62,12 +62,4 @@ pub(super) fn of(conn: &Connection, webhook: &str, limit: usize) -> Result<Vec<D
         .query_map(params![webhook, i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.iter().map(|json| Ok(serde_json::from_str(json)?)).collect()
-}
-
-pub(crate) fn status(s: DeliveryStatus) -> &'static str {
-    match s {
-        DeliveryStatus::Pending => "pending",
-        DeliveryStatus::Delivered => "delivered",
-        DeliveryStatus::Failed => "failed",
-    }
 }

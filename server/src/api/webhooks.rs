@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use opendata_datasets::{Delivery, DeliveryStatus, Webhook};
+use opendata_datasets::{Delivery, Webhook};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,6 +21,8 @@ use crate::state::AppState;
 const MAX_URL: usize = 2_000;
 /// Deliveries a history lists.
 const HISTORY: usize = 100;
+/// Datasets one webhook may name (none: all of the organization's).
+const MAX_DATASETS: usize = 100;
 
 /// A webhook to register.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -29,12 +31,14 @@ pub struct NewWebhook {
     /// Where each event is POSTed: `https://` (or `http://`) on a public address.
     #[schema(example = "https://news.example/hooks/opendata")]
     pub url: String,
-    /// The datasets to follow, of this organization; all of them when absent or empty.
+    /// The datasets to follow, of this organization (at most 100); all of them when absent
+    /// or empty.
     #[serde(default)]
     #[schema(example = json!(["population-by-aimag"]))]
     pub datasets: Vec<String>,
-    /// The signing key (16 characters or more); one is made when absent.
+    /// The signing key (16 to 200 characters); one is made when absent.
     #[serde(default)]
+    #[schema(example = "4c1f0b6e9a2d7e3f5b8c0a1d2e3f4a5b")]
     pub secret: Option<String>,
 }
 
@@ -87,14 +91,9 @@ pub struct DeliveryInfo {
 
 impl From<Delivery> for DeliveryInfo {
     fn from(d: Delivery) -> Self {
-        let status = match d.status {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Failed => "failed",
-        };
         Self {
             id: d.id,
-            status: status.into(),
+            status: d.status.as_str().into(),
             attempts: d.attempts,
             due_at: d.due_at,
             last_status: d.last_status,
@@ -153,6 +152,12 @@ fn register(state: &AppState, user: &str, org: &str, new: NewWebhook) -> ApiResu
             format!("`{org}` has {max} webhooks (webhooks.max_per_organization); remove one first"),
         ));
     }
+    if new.datasets.len() > MAX_DATASETS {
+        return Err(ApiError::new(
+            Code::LimitExceeded,
+            format!("a webhook follows at most {MAX_DATASETS} datasets; leave `datasets` empty for all of them"),
+        ));
+    }
     for id in &new.datasets {
         let d = catalog.dataset(id)?;
         if d.meta.organization != org {
@@ -163,10 +168,10 @@ fn register(state: &AppState, user: &str, org: &str, new: NewWebhook) -> ApiResu
     let secret = match new.secret {
         Some(s) if s.chars().count() >= 16 && s.len() <= 200 => s,
         Some(_) => return Err(ApiError::new(Code::InvalidParameter, "`secret` is 16 to 200 characters")),
-        None => random_hex(24)?,
+        None => crate::accounts::secret(24).map_err(ApiError::internal)?,
     };
     let hook = Webhook {
-        id: format!("wh-{}", random_hex(5)?),
+        id: format!("wh-{}", crate::accounts::secret(5).map_err(ApiError::internal)?),
         organization: org.to_owned(),
         url: new.url,
         secret,
@@ -193,10 +198,7 @@ fn check_target(url: &str, allowed: &[String]) -> ApiResult<()> {
     };
     let host = parsed.host().filter(|h| !h.is_empty()).ok_or_else(|| bad("has no host".into()))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let allowed: Vec<crate::client::Network> = allowed
-        .iter()
-        .map(|n| n.parse().map_err(|e: String| ApiError::internal(format!("webhooks.allow_networks: {e}"))))
-        .collect::<ApiResult<_>>()?;
+    let allowed = crate::fetch::networks(allowed, "webhooks.allow_networks").map_err(ApiError::internal)?;
     let refused = || {
         ApiError::new(
             Code::TargetNotAllowed,
@@ -204,17 +206,10 @@ fn check_target(url: &str, allowed: &[String]) -> ApiResult<()> {
         )
     };
     let addrs: Vec<_> = (host, parsed.port_u16().unwrap_or(port)).to_socket_addrs().map_err(|_| refused())?.collect();
-    let ok = |ip| crate::fetch::is_public(ip) || allowed.iter().any(|n| n.contains(ip));
-    if addrs.is_empty() || !addrs.iter().all(|a| ok(a.ip())) {
+    if addrs.is_empty() || !addrs.iter().all(|a| crate::fetch::reachable(a.ip(), &allowed)) {
         return Err(refused());
     }
     Ok(())
-}
-
-fn random_hex(bytes: usize) -> ApiResult<String> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// List an organization's webhooks (without their secrets).
