@@ -17,6 +17,9 @@ pub enum Error {
     /// Dataset vectors that cannot be used: of another model, or a damaged file.
     #[error("dataset vectors: {0}")]
     Vectors(String),
+    /// The embedding model failed, timed out or is busy; the search goes on by words.
+    #[error("embedding model: {0}")]
+    Embedder(String),
 }
 
 /// The crate's result type.

