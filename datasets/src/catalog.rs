@@ -241,6 +241,11 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Every dataset's usage summed from `from` on, most used first; at most `limit`.
     fn most_used(&self, from: chrono::NaiveDate, limit: usize) -> Result<Vec<(String, Usage)>>;
 
+    /// The search glossary a site admin saved (its TOML text, when and by whom), if any.
+    fn glossary(&self) -> Result<Option<SavedGlossary>>;
+    /// Saves the search glossary's text; `None` goes back to the shipped one.
+    fn set_glossary(&self, glossary: Option<&SavedGlossary>) -> Result<()>;
+
     /// Adds or replaces a webhook.
     fn put_webhook(&self, hook: &Webhook) -> Result<()>;
     /// An organization's webhooks, oldest first.

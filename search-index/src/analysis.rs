@@ -19,7 +19,7 @@
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 
 /// The tokenizer's name in tantivy's registry.
-pub const ANALYZER: &str = "mn_en";
+pub const ANALYZER: &str = "mn_en_2";
 
 /// Words longer than this are not indexed (base64, hashes, URLs).
 const MAX_WORD_CHARS: usize = 40;
@@ -126,15 +126,15 @@ fn is_cyrillic(c: char) -> bool {
 /// Case endings in their folded spelling (long vowels already short: `-аас` is `as`,
 /// `-ийн` is `in`), longest first. Each keeps a stem of at least two letters.
 const CASE_ENDINGS: &[&str] = &[
-    "ias", "ios", "iar", "ior", "tai", "tei", "toi", "as", "es", "os", "ar", "er", "or", "ru", "lu", "in", "ig", "ad",
-    "ed", "od", "nd", "yn", "yg", "i",
+    "ias", "ios", "iar", "ior", "tai", "tei", "toi", "as", "es", "os", "ar", "er", "or", "ru", "lu", "in", "ig",
+    "ad", "ed", "od", "nd", "yn", "yg", "i",
 ];
 /// Plurals, folded.
 const PLURALS: &[&str] = &["chud", "nud", "nar", "ud"];
 
 /// The Mongolian term of a lowercase word.
 pub fn mongolian(word: &str) -> String {
-    let folded = fold(word);
+    let folded = fold(hidden_n(word));
     let letters = |s: &str| s.chars().count();
     let mut stem = folded.as_str();
     let plural = PLURALS.iter().any(|p| stem.ends_with(p));
@@ -148,6 +148,18 @@ pub fn mongolian(word: &str) -> String {
         stem = s;
     }
     skeleton(stem)
+}
+
+/// A Cyrillic word without the genitive's hidden н, which folding would make a stem letter:
+/// `-ний`/`-ны` after a long vowel (`тэмээний`, `ямааны`), `-ны` after a consonant
+/// (`талхны`). After a short vowel `-ний` is a stem's н and the ending (`хүний`).
+fn hidden_n(word: &str) -> &str {
+    let Some(stem) = word.strip_suffix("ний").or_else(|| word.strip_suffix("ны")) else { return word };
+    let last: Vec<char> = stem.chars().rev().take(2).collect();
+    let vowel = |c: char| "аэиоуөүяеёюы".contains(c);
+    let long_vowel = last.len() == 2 && last[0] == last[1] && vowel(last[0]);
+    let after_consonant = word.ends_with("ны") && last.first().is_some_and(|c| c.is_alphabetic() && !vowel(*c) && *c != 'ь' && *c != 'й');
+    if (long_vowel || after_consonant) && stem.chars().count() >= 3 { stem } else { word }
 }
 
 /// Drops the vowels after the first run of vowels: `aimag` → `aimg`, `baigullaga` → `baigllg`.
@@ -292,6 +304,11 @@ mod tests {
             ("сургуулиас", "сургууль"),
             ("малын", "мал"),
             ("үнийн", "үнэ"),
+            // The genitive's hidden н: after a long vowel (-ний) and after some stems (-ны).
+            ("тэмээний", "тэмээ"),
+            ("ямааны", "ямаа"),
+            ("адууны", "адуу"),
+            ("талхны", "талх"),
         ] {
             assert_eq!(mn(form), mn(base), "{form} / {base}");
         }

@@ -12,7 +12,7 @@ use crate::analysis;
 use crate::{Error, Result};
 
 /// The glossary the portal ships.
-const BUILTIN: &str = include_str!("../glossary.toml");
+pub const BUILTIN: &str = include_str!("../glossary.toml");
 
 /// Most terms one word may grow by: a bound on a query's size, whatever the glossary holds.
 const MAX_EXTRA_TERMS: usize = 12;
@@ -34,16 +34,22 @@ struct Entry {
 }
 
 /// Each analyzed term of the glossary, and the terms of the other forms of its meaning.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Glossary {
     others: HashMap<String, Vec<String>>,
+}
+
+impl Default for Glossary {
+    fn default() -> Self {
+        Self::builtin()
+    }
 }
 
 impl Glossary {
     /// The glossary the portal ships.
     pub fn builtin() -> Self {
         // Checked by a test: the shipped file always parses.
-        Self::parse(BUILTIN).unwrap_or_default()
+        Self::parse(BUILTIN).unwrap_or_else(|_| Self { others: HashMap::new() })
     }
 
     /// A glossary from its TOML text (`[[entry]] mn = [...] en = [...]`).
@@ -73,7 +79,7 @@ impl Glossary {
     }
 
     /// `terms` (one word's) with the terms of the words the glossary says mean the same.
-    pub(crate) fn expand(&self, terms: &mut Vec<String>) {
+    pub fn expand(&self, terms: &mut Vec<String>) {
         let extra: Vec<String> = terms
             .iter()
             .filter_map(|t| self.others.get(t))

@@ -166,7 +166,8 @@ pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    glossary: crate::Glossary,
+    /// Swapped whole when a site admin edits it; searches hold their own copy.
+    glossary: std::sync::RwLock<std::sync::Arc<crate::Glossary>>,
     dir: std::path::PathBuf,
     /// Search by meaning, when a model is set.
     semantic: Option<hybrid::Semantic>,
@@ -264,12 +265,17 @@ impl SearchIndex {
         }
         index.tokenizers().register(ANALYZER, MnEnTokenizer::default());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
-        Ok(Self { index, reader, fields, glossary: crate::Glossary::builtin(), dir: dir.to_owned(), semantic: None })
+        Ok(Self { index, reader, fields, glossary: Default::default(), dir: dir.to_owned(), semantic: None })
     }
 
     /// Searches from now on with `glossary` instead of the shipped one.
-    pub fn set_glossary(&mut self, glossary: crate::Glossary) {
-        self.glossary = glossary;
+    pub fn set_glossary(&self, glossary: crate::Glossary) {
+        *self.glossary.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(glossary);
+    }
+
+    /// The glossary searches use.
+    pub fn glossary(&self) -> std::sync::Arc<crate::Glossary> {
+        self.glossary.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Opens the index in `dir`; an index of an older schema is emptied first, for the
@@ -425,9 +431,10 @@ impl SearchIndex {
         let mut clauses = query.q.as_deref().map(parse).unwrap_or_default();
         // Words the glossary knows also match their other language's words; phrases and
         // exclusions stay as written.
+        let glossary = self.glossary();
         for c in clauses.iter_mut().filter(|c| !c.phrase && !c.exclude) {
             for terms in &mut c.words {
-                self.glossary.expand(terms);
+                glossary.expand(terms);
             }
         }
         let words = self.text_query(&searcher, &clauses, query.lang, &query.audience)?;

@@ -10,7 +10,7 @@
 pub mod analysis;
 pub mod e5;
 mod error;
-mod glossary;
+pub mod glossary;
 mod index;
 mod schema;
 pub mod semantic;

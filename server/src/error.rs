@@ -60,6 +60,7 @@ codes! {
     UnknownOperator => ("unknown_operator", BAD_REQUEST, "Unknown filter operator"),
     InvalidValue => ("invalid_value", BAD_REQUEST, "Invalid filter value"),
     InvalidParameter => ("invalid_parameter", BAD_REQUEST, "Invalid parameter"),
+    InvalidGlossary => ("invalid_glossary", BAD_REQUEST, "Invalid glossary"),
     InvalidCursor => ("invalid_cursor", BAD_REQUEST, "Invalid cursor"),
     UnsupportedFormat => ("unsupported_format", BAD_REQUEST, "Unsupported format"),
     InvalidSql => ("invalid_sql", BAD_REQUEST, "Invalid SQL"),

@@ -17,8 +17,53 @@ pub(crate) fn spawn(state: &Arc<Inner>, seq: u64) -> std::io::Result<()> {
     std::thread::Builder::new().name("change-feed".into()).spawn(move || follow(state, seq)).map(|_| ())
 }
 
+/// How often a node looks for a glossary another node saved.
+const GLOSSARY_LOOK: Duration = Duration::from_secs(15);
+
+/// Uses the glossary saved in the catalog, if any and if it changed since `seen`; returns
+/// the one now in use (`None` for the shipped one).
+fn refresh_glossary(
+    store: &opendata_datasets::Store,
+    index: &search_index::SearchIndex,
+    seen: Option<String>,
+) -> Option<String> {
+    let saved = match store.catalog().glossary() {
+        Ok(saved) => saved.map(|g| g.text),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the saved glossary");
+            return seen;
+        }
+    };
+    if saved != seen {
+        let glossary = match &saved {
+            // Checked when it was saved; a glossary that no longer parses (another version
+            // of the portal) gives way to the shipped one.
+            Some(text) => search_index::Glossary::parse(text).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the saved glossary does not parse; using the shipped one");
+                search_index::Glossary::builtin()
+            }),
+            None => search_index::Glossary::builtin(),
+        };
+        index.set_glossary(glossary);
+    }
+    saved
+}
+
+/// Takes up the glossary saved in the catalog, when the server opens.
+pub(crate) fn load_glossary(store: &opendata_datasets::Store, index: &search_index::SearchIndex) {
+    refresh_glossary(store, index, None);
+}
+
 fn follow(state: Weak<Inner>, mut seq: u64) {
+    let mut glossary = state.upgrade().and_then(|s| s.store.catalog().glossary().ok().flatten().map(|g| g.text));
+    let mut looked = std::time::Instant::now();
     loop {
+        if looked.elapsed() >= GLOSSARY_LOOK
+            && let Some(state) = state.upgrade()
+        {
+            glossary = refresh_glossary(&state.store, &state.index, glossary);
+            looked = std::time::Instant::now();
+        }
         // Held only for one round: a dropped server's follower ends at its next wake-up.
         let Some(catalog) = state.upgrade().map(|s| s.store.shared_catalog()) else { return };
         if let Err(e) = catalog.wait_for_change(seq, WAIT) {

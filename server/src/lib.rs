@@ -4,6 +4,7 @@
 //! [`api::router`] builds the whole application from an [`AppState`]; [`cli`] is the binary.
 
 pub mod accounts;
+pub mod answer;
 pub mod api;
 pub mod auth;
 pub mod chart;

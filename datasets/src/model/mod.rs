@@ -13,6 +13,15 @@ pub use jobs::*;
 pub use usage::*;
 pub use webhooks::*;
 
+/// The search glossary's TOML text as a site admin saved it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedGlossary {
+    pub text: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// The user who saved it.
+    pub updated_by: String,
+}
+
 /// A publishing agency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Organization {

@@ -648,6 +648,32 @@ impl Catalog for PostgresCatalog {
         self.with(move |c| super::usage::most_used(c, from, limit))
     }
 
+    fn glossary(&self) -> Result<Option<SavedGlossary>> {
+        self.with(|c| async move {
+            let row = c.query_opt("SELECT text, updated_at, updated_by FROM glossary WHERE id = 1", &[]).await?;
+            Ok(row.map(|r| SavedGlossary { text: r.get(0), updated_at: r.get(1), updated_by: r.get(2) }))
+        })
+    }
+
+    fn set_glossary(&self, glossary: Option<&SavedGlossary>) -> Result<()> {
+        let glossary = glossary.cloned();
+        self.with(move |c| async move {
+            match glossary {
+                Some(g) => {
+                    c.execute(
+                        "INSERT INTO glossary (id, text, updated_at, updated_by) VALUES (1, $1, $2, $3)
+                         ON CONFLICT (id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at,
+                             updated_by = excluded.updated_by",
+                        &[&g.text, &g.updated_at, &g.updated_by],
+                    )
+                    .await?
+                }
+                None => c.execute("DELETE FROM glossary", &[]).await?,
+            };
+            Ok(())
+        })
+    }
+
     fn put_webhook(&self, hook: &Webhook) -> Result<()> {
         let hook = hook.clone();
         self.with(move |c| super::webhooks::put_webhook(c, hook))

@@ -133,6 +133,13 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX deliveries_due ON deliveries (status, due_at);
      CREATE INDEX deliveries_of ON deliveries (webhook, created_at);",
+    // 11: the search glossary as a site admin edited it.
+    "CREATE TABLE glossary (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         text TEXT NOT NULL,
+         updated_at TIMESTAMPTZ NOT NULL,
+         updated_by TEXT NOT NULL
+     );",
 ];
 
 /// Arbitrary, fixed: the advisory lock migrations run under.

@@ -553,6 +553,31 @@ impl Catalog for SqliteCatalog {
         super::usage::most_used(&self.conn(), from, limit)
     }
 
+    fn glossary(&self) -> Result<Option<SavedGlossary>> {
+        let row = self
+            .conn()
+            .query_row("SELECT text, updated_at, updated_by FROM glossary WHERE id = 1", [], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })
+            .optional()?;
+        row.map(|(text, at, by)| Ok(SavedGlossary { text, updated_at: parse_time(&at)?, updated_by: by })).transpose()
+    }
+
+    fn set_glossary(&self, glossary: Option<&SavedGlossary>) -> Result<()> {
+        self.write(|tx| {
+            match glossary {
+                Some(g) => tx.execute(
+                    "INSERT INTO glossary (id, text, updated_at, updated_by) VALUES (1, ?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at,
+                         updated_by = excluded.updated_by",
+                    rusqlite::params![g.text, g.updated_at.to_rfc3339(), g.updated_by],
+                )?,
+                None => tx.execute("DELETE FROM glossary", [])?,
+            };
+            Ok(())
+        })
+    }
+
     fn put_webhook(&self, hook: &Webhook) -> Result<()> {
         super::webhooks::put_webhook(&self.conn(), hook)
     }

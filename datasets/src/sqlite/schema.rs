@@ -89,6 +89,7 @@ const MIGRATIONS: &[fn(&Connection) -> Result<()>] = &[
     v9_private_and_resources,
     v10_usage,
     v11_webhooks,
+    v12_glossary,
 ];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
@@ -217,6 +218,20 @@ fn v11_webhooks(conn: &Connection) -> Result<()> {
          );
          CREATE INDEX deliveries_due ON deliveries (status, due_at);
          CREATE INDEX deliveries_of ON deliveries (webhook, created_at);",
+    )?;
+    Ok(())
+}
+
+/// The search glossary as a site admin edited it: one row, absent while the shipped one
+/// serves.
+fn v12_glossary(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE glossary (
+             id INTEGER PRIMARY KEY CHECK (id = 1),
+             text TEXT NOT NULL,
+             updated_at TEXT NOT NULL,
+             updated_by TEXT NOT NULL
+         );",
     )?;
     Ok(())
 }

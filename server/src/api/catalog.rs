@@ -99,13 +99,7 @@ pub async fn search_datasets(
             ));
         }
     };
-    let lang = match p.lang.as_deref().filter(|s| !s.is_empty()) {
-        None | Some("mn") => search_index::Lang::Mn,
-        Some("en") => search_index::Lang::En,
-        Some(other) => {
-            return Err(ApiError::new(Code::InvalidParameter, format!("unknown lang `{other}`; use mn or en")));
-        }
-    };
+    let lang = lang_of(p.lang.as_deref())?;
     // Past the index's size a page is empty anyway; beyond u32 it would overflow.
     let offset = (page - 1)
         .checked_mul(per_page)
@@ -129,6 +123,15 @@ pub async fn search_datasets(
     let found = run_search(&state, query).await?;
     let results = found.hits.into_iter().map(SearchResult::from).collect();
     Ok(Json(SearchResponse { total: found.total as u64, page, per_page, results, facets: found.facets.into() }))
+}
+
+/// The reader's language from a `lang` parameter: `mn` (the default) or `en`.
+pub(crate) fn lang_of(lang: Option<&str>) -> ApiResult<search_index::Lang> {
+    match lang.filter(|s| !s.is_empty()) {
+        None | Some("mn") => Ok(search_index::Lang::Mn),
+        Some("en") => Ok(search_index::Lang::En),
+        Some(other) => Err(ApiError::new(Code::InvalidParameter, format!("unknown lang `{other}`; use mn or en"))),
+    }
 }
 
 /// Runs a catalog search within `limits.max_search_words`, on a blocking thread: a search

@@ -1,11 +1,13 @@
 //! The HTTP API: routes, handlers and the OpenAPI document they generate.
 
+pub mod answer;
 pub mod catalog;
 pub mod changes;
 pub mod ckan;
 mod dcat;
 pub mod drafts;
 pub mod feeds;
+pub mod glossary;
 pub mod linked;
 pub mod meta;
 pub mod model;
@@ -45,6 +47,10 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         meta::healthz,
         catalog::search_datasets,
         catalog::suggest,
+        answer::answer,
+        glossary::get_glossary,
+        glossary::put_glossary,
+        glossary::reset_glossary,
         catalog::get_dataset,
         catalog::list_organizations,
         catalog::get_organization,
@@ -112,6 +118,11 @@ pub fn router(state: AppState) -> Router {
     let limited = Router::new()
         .route("/api/v1/datasets", get(catalog::search_datasets).post(write::create_dataset))
         .route("/api/v1/suggest", get(catalog::suggest))
+        .route("/api/v1/answer", get(answer::answer))
+        .route(
+            "/api/v1/glossary",
+            get(glossary::get_glossary).put(glossary::put_glossary).delete(glossary::reset_glossary),
+        )
         .route("/api/3/action/{action}", get(ckan::action_get).post(ckan::action))
         .route("/api/action/{action}", get(ckan::action_get).post(ckan::action))
         .route("/feeds/datasets.atom", get(feeds::portal))

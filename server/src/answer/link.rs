@@ -1,0 +1,241 @@
+//! How a question reads against one table: which of its text columns' values the question
+//! names (an aimag, a species, an indicator, in either language or script), which rows its
+//! year, quarter or month pick, and which number column it asks for. Only values the
+//! catalog lists for the table are linked: a reading never names a value the table lacks.
+
+use opendata_datasets::{Column, ColumnType};
+
+use super::question::Question;
+
+/// A table's reading of a question: the rows API filters that pick the rows it asks about,
+/// and the column that holds the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// Filters in the rows API's syntax: (`column` or `column__op`, value).
+    pub filters: Vec<(String, String)>,
+    /// What the filters name, for a sentence: (column label, value).
+    pub named: Vec<(String, String)>,
+    /// The number column asked for.
+    pub measure: String,
+    pub measure_label: String,
+    /// How much of the question the table explains; higher is better.
+    pub score: f32,
+}
+
+/// Values that stand for every row of their column's other values.
+const TOTALS: &[&str] = &["бүгд", "нийт", "улсын дүн", "улсын хэмжээнд", "монгол улс", "total", "all", "mongolia"];
+
+fn is_year_column(c: &Column) -> bool {
+    let named = format!("{} {}", c.name, c.label).to_lowercase();
+    let yearly = ["year", "он", "жил", "on"]
+        .iter()
+        .any(|w| named.split(|ch: char| !ch.is_alphanumeric()).any(|part| part == *w));
+    let in_range = |v: &Option<serde_json::Value>| {
+        v.as_ref().and_then(serde_json::Value::as_i64).is_some_and(|y| (1900..=2100).contains(&y))
+    };
+    c.kind == ColumnType::Integer && yearly && in_range(&c.stats.min) && in_range(&c.stats.max)
+}
+
+fn is_code(c: &Column) -> bool {
+    let named = format!("{} {}", c.name, c.label).to_lowercase();
+    named.split(|ch: char| !ch.is_alphanumeric()).any(|w| ["code", "код", "id", "дугаар"].contains(&w))
+}
+
+/// A `YYYY-Qn` period column's value for the question, if it is one and the question names
+/// its year and quarter; `Some(None)` when it is one and the question names only the year.
+fn period(c: &Column, q: &Question) -> Option<Option<String>> {
+    let periodic = !c.stats.values.is_empty()
+        && c.stats.values.iter().all(|v| v.len() == 7 && v.as_bytes()[4] == b'-' && v[5..6].eq_ignore_ascii_case("q"));
+    if !periodic {
+        return None;
+    }
+    let (year, quarter) = (q.years.first()?, q.quarter);
+    Some(quarter.map(|n| format!("{year}-Q{n}")).filter(|v| c.stats.values.iter().any(|x| x.eq_ignore_ascii_case(v))))
+}
+
+/// Reads `q` against a table's `columns` (its title words in `title`); none when the table
+/// has no number column to answer with.
+pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
+    let mut reading = Reading {
+        filters: Vec::new(),
+        named: Vec::new(),
+        measure: String::new(),
+        measure_label: String::new(),
+        score: 0.0,
+    };
+    let year = q.years.first().copied();
+    let mut year_used = false;
+    for c in columns {
+        if is_year_column(c) {
+            if let Some(y) = year {
+                reading.filters.push((c.name.clone(), y.to_string()));
+                year_used = true;
+            }
+            continue;
+        }
+        if matches!(c.kind, ColumnType::Date | ColumnType::Datetime) {
+            if let Some(y) = year {
+                let (from, to) = match q.month {
+                    Some(m) if m < 12 => (format!("{y}-{m:02}-01"), format!("{y}-{:02}-01", m + 1)),
+                    Some(_) => (format!("{y}-12-01"), format!("{}-01-01", y + 1)),
+                    None => (format!("{y}-01-01"), format!("{}-01-01", y + 1)),
+                };
+                reading.filters.push((format!("{}__gte", c.name), from));
+                reading.filters.push((format!("{}__lt", c.name), to));
+                year_used = true;
+            }
+            continue;
+        }
+        if c.kind != ColumnType::String || c.stats.values.is_empty() {
+            continue;
+        }
+        if let Some(value) = period(c, q) {
+            year_used = true;
+            if let Some(v) = value {
+                reading.filters.push((c.name.clone(), v.clone()));
+                reading.named.push((c.label.clone(), v));
+            }
+            continue;
+        }
+        // The value naming most of the question's words; a column whose values the question
+        // does not name stays open, or takes its total when it has one.
+        let best = c
+            .stats
+            .values
+            .iter()
+            .filter(|v| q.mentions(v))
+            .max_by_key(|v| (search_index::analysis::words(v).count(), std::cmp::Reverse(v.len())));
+        if let Some(v) = best {
+            reading.filters.push((c.name.clone(), v.clone()));
+            reading.named.push((c.label.clone(), v.clone()));
+            reading.score += 2.0;
+        } else if c.stats.values.len() > 1
+            && let Some(total) = c.stats.values.iter().find(|v| TOTALS.contains(&v.to_lowercase().as_str()))
+        {
+            reading.filters.push((c.name.clone(), total.clone()));
+            reading.named.push((c.label.clone(), total.clone()));
+        }
+    }
+    if year_used {
+        reading.score += 2.0;
+    } else if year.is_some() {
+        // A year the table cannot pick: another table likely holds the answer.
+        reading.score -= 2.0;
+    }
+    let filtered: Vec<&str> =
+        reading.filters.iter().map(|(k, _)| k.split("__").next().unwrap_or_default()).collect();
+    let measures: Vec<&Column> = columns
+        .iter()
+        .filter(|c| matches!(c.kind, ColumnType::Integer | ColumnType::Float))
+        .filter(|c| !is_year_column(c) && !is_code(c) && !filtered.contains(&c.name.as_str()))
+        .collect();
+    // A wide table's year columns (`2019`, `2020`): the year picks the column.
+    let by_year = year.and_then(|y| measures.iter().find(|c| c.name.trim() == y.to_string() || c.label.trim() == y.to_string()));
+    let measure = match by_year {
+        Some(c) => {
+            reading.score += 2.0;
+            *c
+        }
+        None => {
+            let words = |c: &Column| q.overlap(&format!("{} {} {}", c.label, c.name, c.description));
+            // The first of equals: tables put their main figure first.
+            let best = measures.iter().rev().copied().max_by_key(|c| words(c))?;
+            reading.score += words(best) as f32;
+            best
+        }
+    };
+    reading.measure = measure.name.clone();
+    reading.measure_label = measure.label.clone();
+    reading.score += 0.5 * q.overlap(title) as f32;
+    Some(reading)
+}
+
+#[cfg(test)]
+mod tests {
+    use opendata_datasets::ColumnStats;
+    use search_index::Glossary;
+
+    use super::*;
+
+    fn column(name: &str, kind: ColumnType, values: &[&str], min: Option<i64>, max: Option<i64>) -> Column {
+        Column {
+            name: name.into(),
+            label: name.into(),
+            kind,
+            stats: ColumnStats {
+                values: values.iter().map(|v| v.to_string()).collect(),
+                min: min.map(Into::into),
+                max: max.map(Into::into),
+                ..Default::default()
+            },
+            description: String::new(),
+            role: None,
+        }
+    }
+
+    fn livestock() -> Vec<Column> {
+        vec![
+            column("year", ColumnType::Integer, &[], Some(2015), Some(2024)),
+            column("aimag_code", ColumnType::String, &["011", "065"], None, None),
+            column("aimag", ColumnType::String, &["Ховд", "Дархан-Уул", "Говь-Алтай", "Увс"], None, None),
+            column("species", ColumnType::String, &["Тэмээ", "Хонь", "Адуу"], None, None),
+            column("species_en", ColumnType::String, &["camel", "sheep", "horse"], None, None),
+            column("head_count", ColumnType::Integer, &[], Some(10), Some(90_000)),
+        ]
+    }
+
+    fn read_q(text: &str, columns: &[Column]) -> Option<Reading> {
+        read(&Question::parse(text, &Glossary::builtin()), columns, "Малын тоо")
+    }
+
+    #[test]
+    fn a_question_in_either_language_picks_the_same_rows() {
+        let want = vec![
+            ("year".to_owned(), "2020".to_owned()),
+            ("aimag".to_owned(), "Ховд".to_owned()),
+            ("species".to_owned(), "Тэмээ".to_owned()),
+            ("species_en".to_owned(), "camel".to_owned()),
+        ];
+        for text in ["how many camels were there in Khovd in 2020?", "Ховд аймгийн 2020 оны тэмээний тоо"] {
+            let r = read_q(text, &livestock()).unwrap();
+            assert_eq!(r.filters, want, "{text}");
+            assert_eq!(r.measure, "head_count");
+        }
+    }
+
+    #[test]
+    fn periods_dates_totals_and_wide_tables() {
+        let quarterly = vec![
+            column("Улирал", ColumnType::String, &["2023-Q1", "2023-Q2", "2023-Q3", "2023-Q4"], None, None),
+            column("Аймаг", ColumnType::String, &["Дархан-Уул", "Бүгд"], None, None),
+            column("Ажилгүйдлийн түвшин %", ColumnType::Float, &[], None, None),
+            column("Бүртгэлтэй ажилгүй иргэд", ColumnType::Integer, &[], None, None),
+        ];
+        let r = read_q("unemployment rate Darkhan-Uul 2023 Q2", &quarterly).unwrap();
+        assert_eq!(r.filters[0], ("Улирал".to_owned(), "2023-Q2".to_owned()));
+        assert_eq!(r.filters[1], ("Аймаг".to_owned(), "Дархан-Уул".to_owned()));
+        let national = read_q("ажилгүйдэл 2023 оны 2-р улирал", &quarterly).unwrap();
+        assert_eq!(national.filters[1], ("Аймаг".to_owned(), "Бүгд".to_owned()), "the total row");
+        let prices = vec![
+            column("Огноо", ColumnType::Date, &[], None, None),
+            column("Бараа", ColumnType::String, &["Талх", "Сүү"], None, None),
+            column("Үнэ (төгрөг)", ColumnType::Float, &[], None, None),
+        ];
+        let r = read_q("талхны үнэ 2024 оны 3-р сар", &prices).unwrap();
+        assert_eq!(
+            r.filters,
+            [
+                ("Огноо__gte".to_owned(), "2024-03-01".to_owned()),
+                ("Огноо__lt".to_owned(), "2024-04-01".to_owned()),
+                ("Бараа".to_owned(), "Талх".to_owned())
+            ]
+        );
+        let wide = vec![
+            column("Аймаг", ColumnType::String, &["Ховд", "Увс"], None, None),
+            column("2019", ColumnType::Integer, &[], None, None),
+            column("2020", ColumnType::Integer, &[], None, None),
+        ];
+        assert_eq!(read_q("Ховд 2020", &wide).unwrap().measure, "2020");
+        assert!(read_q("Ховд", &[column("Аймаг", ColumnType::String, &["Ховд"], None, None)]).is_none(), "no number");
+    }
+}
