@@ -42,6 +42,7 @@ mod fuzz;
 mod geography;
 mod hostile;
 mod ingest;
+mod judged;
 mod layout;
 mod limits;
 mod linked;

@@ -180,7 +180,7 @@ async fn search_explains_filters_and_suggests() {
 #[test]
 fn the_glossary_crosses_languages() {
     let dir = tempfile::tempdir().unwrap();
-    let mut index = SearchIndex::open(dir.path()).unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
     let entry = |id: &str, title: &str, description: &str| IndexedDataset {
         id: id.into(),
         title: title.into(),

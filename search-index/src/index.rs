@@ -31,6 +31,18 @@ pub enum Sort {
     Popular,
 }
 
+/// What a search ranks by: words and meaning fused (the default), or either alone (to
+/// measure each against the fusion).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Retrieval {
+    #[default]
+    Fused,
+    /// BM25 alone, as without a model.
+    Words,
+    /// The model's nearest datasets alone, however far.
+    Meaning,
+}
+
 /// The reader's language: its title and description fields weigh more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -64,6 +76,7 @@ pub struct SearchQuery {
     /// counts as unused). Usage changes by the minute: it is not in the index, where every
     /// change would be a commit.
     pub popularity: std::sync::Arc<std::collections::HashMap<String, u64>>,
+    pub retrieval: Retrieval,
 }
 
 /// Who searches, as far as private datasets go: they are found, counted and faceted only
@@ -437,7 +450,10 @@ impl SearchIndex {
                 glossary.expand(terms);
             }
         }
-        let words = self.text_query(&searcher, &clauses, query.lang, &query.audience)?;
+        let words = match query.retrieval {
+            Retrieval::Meaning if query.q.is_some() => Box::new(EmptyQuery),
+            _ => self.text_query(&searcher, &clauses, query.lang, &query.audience)?,
+        };
         // Datasets near in meaning are results too, counted and faceted with the others.
         let meant = self.meaning(&searcher, query, &clauses)?;
         let text: Box<dyn Query> = if meant.is_empty() {

@@ -18,7 +18,7 @@ pub mod semantic;
 pub use error::{Error, Result};
 pub use glossary::Glossary;
 pub use index::{
-    Audience, FacetCount, Facets, Hit, Lang, SearchIndex, SearchQuery, SearchResults, Sort, SuggestedTitle,
+    Audience, FacetCount, Facets, Hit, Lang, Retrieval, SearchIndex, SearchQuery, SearchResults, Sort, SuggestedTitle,
     Suggestions, clause_count,
 };
 pub use index::hybrid::Synced;

@@ -194,7 +194,8 @@ fn tables() -> Vec<DemoTable> {
             for (item, unit, base) in items {
                 let drift = 1.0 + 0.07 * f64::from(year - 2019) + 0.01 * f64::from(month);
                 let price = base * drift * (0.95 + 0.1 * rng.unit());
-                let _ = writeln!(s, "{year}-{month:02}-01,{item},{unit},{price:.1}");
+                // Quoted: an item name may hold a comma (`Гурил, 1-р зэрэг`).
+                let _ = writeln!(s, "{year}-{month:02}-01,\"{item}\",{unit},{price:.1}");
             }
         }
     }

@@ -12,7 +12,7 @@ use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{Searcher, TantivyDocument, Term};
 
-use super::{Clause, SearchIndex, SearchQuery, Sort};
+use super::{Clause, Retrieval, SearchIndex, SearchQuery, Sort};
 use crate::semantic::{self, Embedder, Purpose, Vectors};
 use crate::{Error, Result};
 
@@ -180,6 +180,9 @@ impl SearchIndex {
         let (Some(sem), Some(q), Sort::Relevance) = (&self.semantic, query.q.as_deref(), query.sort) else {
             return Ok(Vec::new());
         };
+        if query.retrieval == Retrieval::Words {
+            return Ok(Vec::new());
+        }
         let words: Vec<&str> = q.split_whitespace().filter(|w| !w.starts_with('-')).collect();
         if words.is_empty() {
             return Ok(Vec::new());
@@ -196,7 +199,9 @@ impl SearchIndex {
             vectors.nearest(&vector, NEAREST, |_| true).into_iter().map(|(id, s)| (id.to_owned(), s)).collect()
         };
         let Some(best) = near.first().map(|n| n.1) else { return Ok(Vec::new()) };
-        let near: Vec<(String, f32)> = near.into_iter().filter(|n| n.1 >= FLOOR && n.1 >= best - MARGIN).collect();
+        let alone = query.retrieval == Retrieval::Meaning;
+        let near: Vec<(String, f32)> =
+            near.into_iter().filter(|n| alone || (n.1 >= FLOOR && n.1 >= best - MARGIN)).collect();
         if near.is_empty() {
             return Ok(Vec::new());
         }

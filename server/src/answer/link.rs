@@ -36,6 +36,15 @@ fn is_year_column(c: &Column) -> bool {
     c.kind == ColumnType::Integer && yearly && in_range(&c.stats.min) && in_range(&c.stats.max)
 }
 
+/// An integer column of months (`month`, `сар`, 1 to 12).
+fn is_month_column(c: &Column) -> bool {
+    let named = format!("{} {}", c.name, c.label).to_lowercase();
+    let monthly = named.split(|ch: char| !ch.is_alphanumeric()).any(|w| ["month", "сар", "sar"].contains(&w));
+    let in_range =
+        |v: &Option<serde_json::Value>| v.as_ref().and_then(serde_json::Value::as_i64).is_some_and(|m| (1..=12).contains(&m));
+    c.kind == ColumnType::Integer && monthly && in_range(&c.stats.min) && in_range(&c.stats.max)
+}
+
 fn is_code(c: &Column) -> bool {
     let named = format!("{} {}", c.name, c.label).to_lowercase();
     named.split(|ch: char| !ch.is_alphanumeric()).any(|w| ["code", "код", "id", "дугаар"].contains(&w))
@@ -73,13 +82,24 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
             }
             continue;
         }
+        if is_month_column(c) {
+            if let Some(m) = q.month {
+                reading.filters.push((c.name.clone(), m.to_string()));
+            }
+            continue;
+        }
         if matches!(c.kind, ColumnType::Date | ColumnType::Datetime) {
             if let Some(y) = year {
-                let (from, to) = match q.month {
-                    Some(m) if m < 12 => (format!("{y}-{m:02}-01"), format!("{y}-{:02}-01", m + 1)),
-                    Some(_) => (format!("{y}-12-01"), format!("{}-01-01", y + 1)),
-                    None => (format!("{y}-01-01"), format!("{}-01-01", y + 1)),
+                // A month, a quarter (periods like `2023-Q2` are read as their first day),
+                // or the whole year.
+                let (first, months) = match (q.month, q.quarter) {
+                    (Some(m), _) => (m, 1),
+                    (None, Some(n)) => (3 * n - 2, 3),
+                    (None, None) => (1, 12),
                 };
+                let end = u32::from(first) + months;
+                let from = format!("{y}-{first:02}-01");
+                let to = if end > 12 { format!("{}-01-01", y + 1) } else { format!("{y}-{end:02}-01") };
                 reading.filters.push((format!("{}__gte", c.name), from));
                 reading.filters.push((format!("{}__lt", c.name), to));
                 year_used = true;
@@ -99,12 +119,15 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
         }
         // The value naming most of the question's words; a column whose values the question
         // does not name stays open, or takes its total when it has one.
+        // Best covered first, then most words named; the first listed of equals.
         let best = c
             .stats
             .values
             .iter()
-            .filter(|v| q.mentions(v))
-            .max_by_key(|v| (search_index::analysis::words(v).count(), std::cmp::Reverse(v.len())));
+            .filter_map(|v| q.coverage(v).map(|(named, all)| (v, named, all)))
+            .rev()
+            .max_by(|a, b| (a.1 * b.2).cmp(&(b.1 * a.2)).then(a.1.cmp(&b.1)))
+            .map(|(v, _, _)| v);
         if let Some(v) = best {
             reading.filters.push((c.name.clone(), v.clone()));
             reading.named.push((c.label.clone(), v.clone()));
@@ -127,7 +150,7 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
     let measures: Vec<&Column> = columns
         .iter()
         .filter(|c| matches!(c.kind, ColumnType::Integer | ColumnType::Float))
-        .filter(|c| !is_year_column(c) && !is_code(c) && !filtered.contains(&c.name.as_str()))
+        .filter(|c| !is_year_column(c) && !is_month_column(c) && !is_code(c) && !filtered.contains(&c.name.as_str()))
         .collect();
     // A wide table's year columns (`2019`, `2020`): the year picks the column.
     let by_year = year.and_then(|y| measures.iter().find(|c| c.name.trim() == y.to_string() || c.label.trim() == y.to_string()));

@@ -76,13 +76,15 @@ struct Candidate {
     reading: Reading,
 }
 
-/// Answers `text` for `reader`, at most `limit` of them.
+/// Answers `text` for `reader`, at most `limit` of them, from the datasets the search
+/// finds by `retrieval` (the portal's search: [`search_index::Retrieval::Fused`]).
 pub async fn answer(
     state: &AppState,
     reader: &Reader,
     text: &str,
     lang: search_index::Lang,
     limit: usize,
+    retrieval: search_index::Retrieval,
 ) -> ApiResult<Answers> {
     let question = Question::parse(text, &state.index.glossary());
     let query = search_index::SearchQuery {
@@ -90,6 +92,7 @@ pub async fn answer(
         lang,
         limit: DATASETS,
         audience: reader.audience(),
+        retrieval,
         ..Default::default()
     };
     let found = crate::api::catalog::run_search(state, query).await?;
@@ -146,10 +149,13 @@ async fn evidence(
     if rows.len() == 1 {
         return Ok(make(c, &c.reading.filters, rows.into_iter().next(), lang, question).into_iter().collect());
     }
-    // Several rows: each is told apart by the columns where they differ.
+    // Several rows: each is told apart by the text and date columns where they differ (a
+    // period, a station), not by other figures.
     let differing: Vec<String> = rows[0]
-        .keys()
-        .filter(|k| *k != &c.reading.measure && rows.iter().any(|r| r.get(*k) != rows[0].get(*k)))
+        .iter()
+        .filter(|(k, v)| *k != &c.reading.measure && v.is_string())
+        .map(|(k, _)| k)
+        .filter(|k| rows.iter().any(|r| r.get(*k) != rows[0].get(*k)))
         .cloned()
         .collect();
     let mut out = Vec::new();
@@ -158,7 +164,6 @@ async fn evidence(
         for k in &differing {
             match row.get(k) {
                 Some(Value::String(s)) => filters.push((k.clone(), s.clone())),
-                Some(v @ Value::Number(_)) => filters.push((k.clone(), v.to_string())),
                 _ => {}
             }
         }

@@ -76,17 +76,24 @@ impl Question {
         q
     }
 
-    /// Whether every word of `text` is a word of the question (by terms). Numbers count
-    /// only when they are words of the question too.
-    pub fn mentions(&self, text: &str) -> bool {
-        let mut any = false;
-        for word in analysis::words(text) {
-            any = true;
-            if !analysis::terms(word.text).iter().any(|t| self.terms.contains(t)) {
-                return false;
-            }
+    /// How much of `text` (a value) the question names: (its words named, its words), over
+    /// words of two letters or more that are not numbers. `None` unless its first such word
+    /// is named: that is the head of a name (`Гурил` of `Гурил, 1-р зэрэг`, `Дархан` of
+    /// `Дархан-Уул`, `Үхрийн` of `Үхрийн мах`).
+    pub fn coverage(&self, text: &str) -> Option<(usize, usize)> {
+        let words: Vec<_> = analysis::words(text)
+            .filter(|w| w.text.chars().count() >= 2 && !w.text.chars().all(|c| c.is_ascii_digit()))
+            .collect();
+        let named = |w: &analysis::Word<'_>| analysis::terms(w.text).iter().any(|t| self.terms.contains(t));
+        if !named(words.first()?) {
+            return None;
         }
-        any
+        Some((words.iter().filter(|w| named(w)).count(), words.len()))
+    }
+
+    /// Whether the question names every word of `text`.
+    pub fn mentions(&self, text: &str) -> bool {
+        self.coverage(text).is_some_and(|(named, all)| named == all)
     }
 
     /// How many words of `text` are words of the question.
@@ -134,5 +141,8 @@ mod tests {
         let mn = parse("Ховд аймгийн тэмээний тоо");
         assert!(mn.mentions("Ховд"));
         assert!(parse("unemployment Darkhan-Uul").mentions("Дархан-Уул"));
+        assert_eq!(parse("flour prices").coverage("Гурил, 1-р зэрэг"), Some((1, 2)));
+        assert_eq!(parse("beef").coverage("Үхрийн мах"), Some((2, 2)));
+        assert_eq!(parse("beef").coverage("Хонины мах"), None, "the head word is not named");
     }
 }

@@ -70,5 +70,5 @@ pub async fn answer(
     if !(1..=10).contains(&limit) {
         return Err(ApiError::new(Code::InvalidParameter, "`limit` is from 1 to 10"));
     }
-    Ok(Json(crate::answer::answer(&state, &reader, q, lang, limit).await?))
+    Ok(Json(crate::answer::answer(&state, &reader, q, lang, limit, search_index::Retrieval::Fused).await?))
 }

@@ -119,6 +119,7 @@ pub async fn search_datasets(
         limit: per_page as usize,
         audience: reader.audience(),
         popularity: Default::default(),
+        retrieval: Default::default(),
     };
     let found = run_search(&state, query).await?;
     let results = found.hits.into_iter().map(SearchResult::from).collect();

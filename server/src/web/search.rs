@@ -41,8 +41,20 @@ pub(super) async fn search(
         limit: per_page,
         audience: reader.audience(),
         popularity: Default::default(),
+        retrieval: Default::default(),
     };
-    let found = crate::api::catalog::run_search(&state, query).await?;
+    let found = crate::api::catalog::run_search(&state, query.clone()).await?;
+    // A question gets its answer above the results, on the first page of an unfiltered
+    // search; a question the answerer cannot take (too long) just has none.
+    let filtered = ["organization", "tag", "format", "license", "year_from", "year_to"]
+        .iter()
+        .any(|k| param(&pairs, k).is_some());
+    let answers = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        Some(q) if page_no == 1 && !filtered && q.chars().count() <= crate::api::answer::MAX_QUESTION => {
+            crate::answer::answer(&state, &reader, q, query.lang, 3, search_index::Retrieval::Fused).await.ok()
+        }
+        _ => None,
+    };
     let facet = |name: &str, key: &str, values: &[search_index::FacetCount]| {
         html! {
             @if !values.is_empty() {
@@ -89,6 +101,9 @@ pub(super) async fn search(
                 }
             }
             section.results {
+                @if let Some(found) = answers.as_ref().filter(|a| !a.answers.is_empty()) {
+                    (answer_box(lang, found))
+                }
                 p.total { (found.total) " " (t(lang, "results")) }
                 nav.sort aria-label=(t(lang, "sort")) {
                     @for (key, label) in [("relevance", "sort_relevance"), ("updated", "sort_updated"), ("title", "sort_title"), ("popular", "sort_popular")] {
@@ -130,4 +145,35 @@ pub(super) async fn search(
         }
     };
     Ok(page(lang, "/datasets", &pairs, &title, html! {}, body))
+}
+
+/// The answers to the search's question: each value with its sentence, its row and where
+/// it comes from.
+fn answer_box(lang: Lang, found: &crate::answer::Answers) -> maud::Markup {
+    html! {
+        section.answer aria-labelledby="answer" {
+            h2 #answer { (t(lang, "answer")) }
+            @if found.ambiguous {
+                p.ambiguous { (t(lang, "answer_ambiguous")) }
+            }
+            @for a in &found.answers {
+                article {
+                    p.value { data value=(a.value) { (a.value) } }
+                    p.sentence { (a.sentence) }
+                    table.evidence {
+                        thead { tr { @for k in a.row.keys() { th scope="col" { (k) } } } }
+                        tbody { tr { @for v in a.row.values() {
+                            td { @match v { serde_json::Value::String(s) => (s), serde_json::Value::Null => "", other => (other) } }
+                        } } }
+                    }
+                    p.meta {
+                        (t(lang, "source")) ": "
+                        a href=(format!("/datasets/{}{}", a.dataset, if lang == Lang::En { "?lang=en" } else { "" })) { (a.dataset_title) }
+                        ", " (t(lang, "version")) " " (a.version) " · "
+                        a.evidence href=(a.url) { (t(lang, "evidence")) }
+                    }
+                }
+            }
+        }
+    }
 }
