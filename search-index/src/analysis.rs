@@ -138,7 +138,13 @@ pub fn mongolian(word: &str) -> String {
     let letters = |s: &str| s.chars().count();
     let mut stem = folded.as_str();
     let plural = PLURALS.iter().any(|p| stem.ends_with(p));
-    if let Some(s) = CASE_ENDINGS.iter().find_map(|e| stem.strip_suffix(e).filter(|s| letters(s) >= 2)) {
+    // The instrumental is written with a long vowel (`-аар`, folded `ar`): a word that
+    // ends in a short one keeps it (`үхэр`, `Улаанбаатар`).
+    let instrumental = ["аар", "ээр", "оор", "өөр", "aar", "eer", "oor"].iter().any(|e| word.ends_with(e));
+    let ending = |e: &&&str| instrumental || !matches!(**e, "ar" | "er" | "or");
+    if let Some(s) =
+        CASE_ENDINGS.iter().filter(ending).find_map(|e| stem.strip_suffix(e).filter(|s| letters(s) >= 2))
+    {
         stem = s;
     } else if !plural && letters(stem) >= 5 {
         // Dative -д/-т on a longer word: `аймагт`, `Улаанбаатарт`.
@@ -146,6 +152,9 @@ pub fn mongolian(word: &str) -> String {
     }
     if let Some(s) = PLURALS.iter().find_map(|e| stem.strip_suffix(e).filter(|s| letters(s) >= 2)) {
         stem = s;
+    } else if stem.ends_with("chid") {
+        // The plural `-ид` of an agent noun: `суугчид` of `суугч`.
+        stem = &stem[..stem.len() - 2];
     }
     skeleton(stem)
 }
@@ -304,6 +313,10 @@ mod tests {
             ("сургуулиас", "сургууль"),
             ("малын", "мал"),
             ("үнийн", "үнэ"),
+            ("үхрийн", "үхэр"),
+            ("суугчид", "суугч"),
+            ("Улаанбаатарын", "Улаанбаатар"),
+            ("аймгаар", "аймаг"),
             // The genitive's hidden н: after a long vowel (-ний) and after some stems (-ны).
             ("тэмээний", "тэмээ"),
             ("ямааны", "ямаа"),

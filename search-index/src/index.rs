@@ -218,6 +218,8 @@ struct Clause {
     exclude: bool,
     /// The last word, still being typed: also a prefix.
     prefix: bool,
+    /// A word of [`STOPWORDS`].
+    stop: bool,
 }
 
 impl Clause {
@@ -801,7 +803,32 @@ pub fn clause_count(q: &str) -> usize {
 
 /// Splits what a reader typed into words, `"phrases"` and `-exclusions`. Never fails: an
 /// unbalanced quote runs to the end.
+/// Words that carry no topic: a question's "how many … were there in" or `хэд вэ`. They
+/// are left out of a search that has other words, which would otherwise have to match them.
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "are", "at", "by", "do", "does", "for", "from", "how", "in", "is", "many", "much", "of", "on",
+    "the", "there", "to", "was", "were", "what", "which", "with", "ба", "бэ", "вэ", "болон", "нь", "уу", "үү", "хэд",
+    "хэдэн", "юу", "ямар",
+];
+
 fn parse(q: &str) -> Vec<Clause> {
+    let mut out = parse_all(q);
+    let stop = |c: &Clause| !c.phrase && !c.exclude && c.stop;
+    if out.iter().any(|c| !stop(c)) {
+        let typing = out.last().is_some_and(|c| c.prefix);
+        out.retain(|c| !stop(c));
+        if typing
+            && let Some(last) = out.last_mut()
+            && !last.phrase
+            && !last.exclude
+        {
+            last.prefix = true;
+        }
+    }
+    out
+}
+
+fn parse_all(q: &str) -> Vec<Clause> {
     let mut out = Vec::new();
     let mut rest = q.trim_start();
     let still_typing = !q.ends_with(char::is_whitespace) && !q.ends_with('"');
@@ -827,6 +854,7 @@ fn parse(q: &str) -> Vec<Clause> {
                 phrase: phrase || words.len() > 1,
                 exclude,
                 prefix: false,
+                stop: words.len() == 1 && STOPWORDS.contains(&words[0].text.to_lowercase().as_str()),
             });
         }
         rest = after.trim_start();

@@ -207,13 +207,13 @@ impl Vectors {
     }
 }
 
-/// Reciprocal rank fusion: each id scores Σ 1/(`k` + rank) over the rankings it is in (rank
-/// from 1); best first, ties by id. `k` = 60 is the usual constant.
-pub fn fuse(rankings: &[&[String]], k: f32) -> Vec<(String, f32)> {
+/// Weighted reciprocal rank fusion: each id scores Σ weight/(`k` + rank) over the
+/// rankings it is in (rank from 1); best first, ties by id. `k` = 60 is the usual constant.
+pub fn fuse(rankings: &[(&[String], f32)], k: f32) -> Vec<(String, f32)> {
     let mut scores: std::collections::HashMap<&str, f32> = std::collections::HashMap::new();
-    for ranking in rankings {
+    for (ranking, weight) in rankings {
         for (rank, id) in ranking.iter().enumerate() {
-            *scores.entry(id.as_str()).or_default() += 1.0 / (k + rank as f32 + 1.0);
+            *scores.entry(id.as_str()).or_default() += weight / (k + rank as f32 + 1.0);
         }
     }
     let mut fused: Vec<(String, f32)> = scores.into_iter().map(|(id, s)| (id.to_owned(), s)).collect();
@@ -286,10 +286,15 @@ mod tests {
     fn fusion_rewards_agreement() {
         let words = ids(&["a", "b", "c"]);
         let meaning = ids(&["c", "d", "a"]);
-        let fused = fuse(&[&words, &meaning], 60.0);
+        let fused = fuse(&[(&words, 1.0), (&meaning, 1.0)], 60.0);
         let order: Vec<&str> = fused.iter().map(|f| f.0.as_str()).collect();
         // a: 1/61 + 1/63, c: 1/63 + 1/61 (tie, by id), then b (1/62) before d (1/62, by id).
         assert_eq!(order, ["a", "c", "b", "d"]);
         assert!((fused[0].1 - (1.0 / 61.0 + 1.0 / 63.0)).abs() < 1e-6);
+        let weighted = fuse(&[(&words, 1.0), (&meaning, 0.5)], 60.0);
+        let order: Vec<&str> = weighted.iter().map(|f| f.0.as_str()).collect();
+        // a: 1/61 + 0.5/63, c: 1/63 + 0.5/61, b: 1/62, d: 0.5/62.
+        assert_eq!(order, ["a", "c", "b", "d"]);
+        assert!(weighted[2].1 > weighted[3].1 * 1.9);
     }
 }

@@ -45,6 +45,16 @@ fn is_month_column(c: &Column) -> bool {
     c.kind == ColumnType::Integer && monthly && in_range(&c.stats.min) && in_range(&c.stats.max)
 }
 
+/// Words that ask for a rate, and a column that is one.
+const RATE_WORDS: &[&str] = &["rate", "percent", "percentage", "share", "түвшин", "хувь", "%"];
+
+fn is_rate(c: &Column) -> bool {
+    let label = format!("{} {}", c.label, c.name).to_lowercase();
+    label.contains('%')
+        || search_index::analysis::words(&label)
+            .any(|w| ["rate", "percent", "percentage", "түвшин", "хувь"].contains(&w.text))
+}
+
 fn is_code(c: &Column) -> bool {
     let named = format!("{} {}", c.name, c.label).to_lowercase();
     named.split(|ch: char| !ch.is_alphanumeric()).any(|w| ["code", "код", "id", "дугаар"].contains(&w))
@@ -137,6 +147,9 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
         {
             reading.filters.push((c.name.clone(), total.clone()));
             reading.named.push((c.label.clone(), total.clone()));
+        } else if c.stats.values.len() > 1 && !is_code(c) {
+            // A column the question leaves open: the table explains less of it.
+            reading.score -= 1.0;
         }
     }
     if year_used {
@@ -147,11 +160,18 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
     }
     let filtered: Vec<&str> =
         reading.filters.iter().map(|(k, _)| k.split("__").next().unwrap_or_default()).collect();
-    let measures: Vec<&Column> = columns
+    let mut measures: Vec<&Column> = columns
         .iter()
         .filter(|c| matches!(c.kind, ColumnType::Integer | ColumnType::Float))
         .filter(|c| !is_year_column(c) && !is_month_column(c) && !is_code(c) && !filtered.contains(&c.name.as_str()))
         .collect();
+    // A rate answers a question that asks for one; a count, the others.
+    if measures.len() > 1 && !q.terms.iter().any(|t| RATE_WORDS.iter().any(|w| search_index::analysis::terms(w).contains(t))) {
+        let counts: Vec<&Column> = measures.iter().copied().filter(|c| !is_rate(c)).collect();
+        if !counts.is_empty() {
+            measures = counts;
+        }
+    }
     // A wide table's year columns (`2019`, `2020`): the year picks the column.
     let by_year = year.and_then(|y| measures.iter().find(|c| c.name.trim() == y.to_string() || c.label.trim() == y.to_string()));
     let measure = match by_year {
@@ -160,16 +180,23 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
             *c
         }
         None => {
-            let words = |c: &Column| q.overlap(&format!("{} {} {}", c.label, c.name, c.description));
+            // Words the title does not already say come first: in "male population", the
+            // column `Эрэгтэй` of a population table, not its total `Хүн амын тоо`.
+            let in_title = q.named_words(title);
+            let words = |c: &Column| {
+                let named = q.named_words(&format!("{} {} {}", c.label, c.name, c.description));
+                (named.iter().filter(|w| !in_title.contains(w)).count(), named.len())
+            };
             // The first of equals: tables put their main figure first.
             let best = measures.iter().rev().copied().max_by_key(|c| words(c))?;
-            reading.score += words(best) as f32;
+            let (specific, all) = words(best);
+            reading.score += (specific + all) as f32 * 0.5;
             best
         }
     };
     reading.measure = measure.name.clone();
     reading.measure_label = measure.label.clone();
-    reading.score += 0.5 * q.overlap(title) as f32;
+    reading.score += q.overlap(title) as f32;
     Some(reading)
 }
 

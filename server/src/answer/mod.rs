@@ -28,7 +28,7 @@ use link::Reading;
 use question::Question;
 
 /// Datasets the search offers, tables read per dataset, readings asked of the rows API.
-const DATASETS: usize = 5;
+const DATASETS: usize = 10;
 const TABLES: usize = 10;
 const READINGS: usize = 4;
 /// Rows a reading may leave and still be offered row by row.
@@ -115,6 +115,9 @@ pub async fn answer(
         }
     }
     candidates.sort_by(|a, b| b.reading.score.total_cmp(&a.reading.score));
+    for c in candidates.iter().take(READINGS) {
+        tracing::debug!(dataset = %c.dataset.meta.id, table = %c.table, score = c.reading.score, filters = ?c.reading.filters, measure = %c.reading.measure, "a reading of the question");
+    }
     let mut answers = Vec::new();
     let mut ambiguous = false;
     let best = candidates.first().map(|c| c.reading.score);

@@ -23,6 +23,8 @@ pub struct Question {
 
 const MONTHS_EN: [&str; 12] =
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+/// Words that say a number is asked, not which one.
+const GENERIC: &[&str] = &["тоо", "хэмжээ", "дүн", "number", "count", "total", "amount", "how", "many", "much"];
 const ORDINALS_EN: [&str; 4] = ["first", "second", "third", "fourth"];
 
 impl Question {
@@ -69,6 +71,12 @@ impl Question {
         }
         for word in analysis::words(text) {
             let mut terms = analysis::terms(word.text);
+            // `-ны`/`-ний` is the genitive of a stem that keeps its н too (`шатахууны` of
+            // `шатахуун`), which the analyzer cannot tell from a hidden н (`ямааны`).
+            let lower = word.text.to_lowercase();
+            if let Some(stem) = lower.strip_suffix("ы").or_else(|| lower.strip_suffix("ий")).filter(|s| s.ends_with('н')) {
+                terms.extend(analysis::terms(stem));
+            }
             glossary.expand(&mut terms);
             q.terms.extend(terms.iter().cloned());
             q.words.push(terms);
@@ -96,9 +104,18 @@ impl Question {
         self.coverage(text).is_some_and(|(named, all)| named == all)
     }
 
-    /// How many words of `text` are words of the question.
+    /// How many words of `text` are words of the question, leaving out words every
+    /// question about a number has (`тоо`, "number").
     pub fn overlap(&self, text: &str) -> usize {
-        analysis::words(text).filter(|w| analysis::terms(w.text).iter().any(|t| self.terms.contains(t))).count()
+        self.named_words(text).len()
+    }
+
+    /// The analyzed words of `text` the question names, generic ones left out.
+    pub fn named_words(&self, text: &str) -> Vec<String> {
+        analysis::words(text)
+            .filter(|w| !GENERIC.contains(&w.text.to_lowercase().as_str()))
+            .filter_map(|w| analysis::terms(w.text).into_iter().find(|t| self.terms.contains(t)))
+            .collect()
     }
 }
 
@@ -144,5 +161,8 @@ mod tests {
         assert_eq!(parse("flour prices").coverage("Гурил, 1-р зэрэг"), Some((1, 2)));
         assert_eq!(parse("beef").coverage("Үхрийн мах"), Some((2, 2)));
         assert_eq!(parse("beef").coverage("Хонины мах"), None, "the head word is not named");
+        assert!(parse("шатахууны үнэ").mentions("Шатахуун"), "a stem that keeps its н");
+        assert!(parse("Дорнод аймгийн хонины тоо").mentions("Хонь"));
+        assert!(parse("Хэнтий аймгийн үхрийн тоо").mentions("Үхэр"));
     }
 }
