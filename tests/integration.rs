@@ -21,6 +21,7 @@ fn worker() {
 
 mod accounts;
 mod aggregates;
+mod answers;
 mod attack;
 mod backends;
 mod catalog;

@@ -84,6 +84,7 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
     };
     let year = q.years.first().copied();
     let mut year_used = false;
+    let mut period_used = false;
     for c in columns {
         if is_year_column(c) {
             if let Some(y) = year {
@@ -95,6 +96,7 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
         if is_month_column(c) {
             if let Some(m) = q.month {
                 reading.filters.push((c.name.clone(), m.to_string()));
+                period_used = true;
             }
             continue;
         }
@@ -113,6 +115,7 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
                 reading.filters.push((format!("{}__gte", c.name), from));
                 reading.filters.push((format!("{}__lt", c.name), to));
                 year_used = true;
+                period_used = months < 12;
             }
             continue;
         }
@@ -121,6 +124,7 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
         }
         if let Some(value) = period(c, q) {
             year_used = true;
+            period_used = value.is_some();
             if let Some(v) = value {
                 reading.filters.push((c.name.clone(), v.clone()));
                 reading.named.push((c.label.clone(), v));
@@ -152,12 +156,7 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
             reading.score -= 1.0;
         }
     }
-    if year_used {
-        reading.score += 2.0;
-    } else if year.is_some() {
-        // A year the table cannot pick: another table likely holds the answer.
-        reading.score -= 2.0;
-    }
+
     let filtered: Vec<&str> =
         reading.filters.iter().map(|(k, _)| k.split("__").next().unwrap_or_default()).collect();
     let mut measures: Vec<&Column> = columns
@@ -176,7 +175,7 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
     let by_year = year.and_then(|y| measures.iter().find(|c| c.name.trim() == y.to_string() || c.label.trim() == y.to_string()));
     let measure = match by_year {
         Some(c) => {
-            reading.score += 2.0;
+            year_used = true;
             *c
         }
         None => {
@@ -194,6 +193,16 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
             best
         }
     };
+    if year_used {
+        reading.score += 2.0;
+    } else if year.is_some() {
+        // A year the table cannot pick: another table likely holds the answer.
+        reading.score -= 2.0;
+    }
+    if (q.month.is_some() || q.quarter.is_some()) && !period_used {
+        // A month or quarter the table cannot pick: it answers for a whole year at best.
+        reading.score -= 1.0;
+    }
     reading.measure = measure.name.clone();
     reading.measure_label = measure.label.clone();
     reading.score += q.overlap(title) as f32;
