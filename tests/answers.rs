@@ -37,6 +37,7 @@ async fn a_question_gets_its_value_with_the_row_that_proves_it() {
         assert_eq!(first["filters"]["aimag"], "Ховд");
         assert_eq!(first["filters"]["species"], "Тэмээ");
         assert_eq!(first["version"], 1);
+        assert!(first["filters"].as_object().unwrap().keys().all(|k| !k.contains("__")), "column → value: {first}");
         assert!(first["url"].as_str().unwrap().contains("version=1"), "pinned to its version: {first}");
         let sentence = first["sentence"].as_str().unwrap();
         assert!(sentence.contains(&first["value"].to_string()), "{sentence}");

@@ -150,7 +150,8 @@ async fn evidence(
         return Ok(Vec::new());
     }
     if rows.len() == 1 {
-        return Ok(make(c, &c.reading.filters, rows.into_iter().next(), lang, question).into_iter().collect());
+        let filters = pinned(&c.reading.filters, &rows[0]);
+        return Ok(make(c, &filters, rows.into_iter().next(), lang, question).into_iter().collect());
     }
     // Several rows: each is told apart by the text and date columns where they differ (a
     // period, a station), not by other figures.
@@ -163,11 +164,12 @@ async fn evidence(
         .collect();
     let mut out = Vec::new();
     for row in &rows {
-        let mut filters = c.reading.filters.clone();
+        let mut filters = pinned(&c.reading.filters, row);
         for k in &differing {
-            match row.get(k) {
-                Some(Value::String(s)) => filters.push((k.clone(), s.clone())),
-                _ => {}
+            if let Some(Value::String(s)) = row.get(k)
+                && !filters.iter().any(|(f, _)| f == k)
+            {
+                filters.push((k.clone(), s.clone()));
             }
         }
         let one = fetch(state, reader, c, &filters, 2).await?;
@@ -176,6 +178,25 @@ async fn evidence(
         }
     }
     Ok(out)
+}
+
+/// `filters` with each range (a year's or a month's dates) replaced by the row's own value:
+/// an answer's filters are column → value, and equality picks the same row out of the range.
+fn pinned(filters: &[(String, String)], row: &Map<String, Value>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(filters.len());
+    for (key, value) in filters {
+        let entry = match key.split_once("__") {
+            Some((column, _)) => match row.get(column) {
+                Some(Value::String(v)) => (column.to_owned(), v.clone()),
+                _ => (key.clone(), value.clone()),
+            },
+            None => (key.clone(), value.clone()),
+        };
+        if !out.iter().any(|(k, _)| *k == entry.0) {
+            out.push(entry);
+        }
+    }
+    out
 }
 
 /// The query string of the rows API call for `filters` of a candidate's version.
