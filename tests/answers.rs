@@ -42,7 +42,11 @@ async fn a_question_gets_its_value_with_the_row_that_proves_it() {
         let sentence = first["sentence"].as_str().unwrap();
         assert!(sentence.contains(&first["value"].to_string()), "{sentence}");
         assert!(
-            if lang == "en" { sentence.contains("Livestock census") } else { sentence.contains("Малын тооллого") },
+            if lang == "en" {
+                sentence.contains("Livestock census")
+            } else {
+                sentence.contains("Малын тооллого")
+            },
             "the reader's language: {sentence}"
         );
         check_evidence(&s, first).await;
@@ -111,7 +115,8 @@ async fn the_search_page_answers_above_its_results() {
     let page = s.get(&format!("/datasets?lang=en&q={}", q("how many camels were there in Khovd in 2020?"))).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    let answer = s.json(&format!("/api/v1/answer?lang=en&q={}", q("how many camels were there in Khovd in 2020?")), 200).await;
+    let answer =
+        s.json(&format!("/api/v1/answer?lang=en&q={}", q("how many camels were there in Khovd in 2020?")), 200).await;
     let first = &answer["answers"][0];
     let box_at = html.find("<section class=\"answer\"").expect("an answer box");
     assert!(box_at < html.find("<ol class=\"hits\"").unwrap(), "above the results");
@@ -119,7 +124,8 @@ async fn the_search_page_answers_above_its_results() {
     assert!(html.contains(&first["url"].as_str().unwrap().replace('&', "&amp;")), "the evidence link");
     assert!(html.contains("Livestock census by species"), "the citation");
     // A filtered search or a later page is a search, not a question.
-    let filtered = s.get(&format!("/datasets?organization=nso&q={}", q("camels Khovd 2020"))).await.text().await.unwrap();
+    let filtered =
+        s.get(&format!("/datasets?organization=nso&q={}", q("camels Khovd 2020"))).await.text().await.unwrap();
     assert!(!filtered.contains("<section class=\"answer\""));
     let none = s.get("/datasets?q=xyzzy").await.text().await.unwrap();
     assert!(!none.contains("<section class=\"answer\""), "no answer, no box");
@@ -210,13 +216,17 @@ async fn dataset_vectors_follow_the_catalog() {
 
     // Meaning finds what no word of the query names.
     let top = |body: Value| body["results"][0]["id"].clone();
-    assert_eq!(top(s.json(&format!("/api/v1/datasets?q={}", q("хөдөлмөрийн зах зээл")), 200).await), "registered-unemployment");
+    assert_eq!(
+        top(s.json(&format!("/api/v1/datasets?q={}", q("хөдөлмөрийн зах зээл")), 200).await),
+        "registered-unemployment"
+    );
 
     // A changed text is embedded again; a withdrawn dataset leaves.
     let before = std::fs::read(&vectors).unwrap();
     let patch = serde_json::json!({"description_en": "Farm animals counted every December: sheep, goats, cattle, horses, camels."});
     let (status, _, body) =
-        send(&s, Method::PATCH, "/api/v1/datasets/livestock-census", Some(&admin), Some(patch.to_string().into())).await;
+        send(&s, Method::PATCH, "/api/v1/datasets/livestock-census", Some(&admin), Some(patch.to_string().into()))
+            .await;
     assert_eq!(status, 200, "{body}");
     let started = std::time::Instant::now();
     while std::fs::read(&vectors).unwrap() == before {
@@ -232,4 +242,47 @@ async fn dataset_vectors_follow_the_catalog() {
     let saved = search_index::semantic::Vectors::load(&vectors).unwrap();
     assert_eq!(saved.len(), 6);
     assert_eq!(again.state.index.vector_memory().1, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_admins_edit_the_glossary_in_the_browser() {
+    let s = TestServer::demo().await;
+    publisher(&s.state.store, "root", true, &[]);
+    publisher(&s.state.store, "bat", false, &[("nso", opendata_datasets::Role::Editor)]);
+    let session = |user: &str| opendata_server::accounts::start(s.state.store.catalog(), user).unwrap().1;
+    let (root, bat) = (session("root"), session("bat"));
+    let b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let get = |secret: &str| b.get(s.url("/publish/glossary")).header("cookie", format!("od_session={secret}")).send();
+    assert_eq!(get(&bat).await.unwrap().status(), 403, "site admins only");
+    let page = get(&root).await.unwrap().text().await.unwrap();
+    assert!(page.contains("[[entry]]") && page.contains("тэмээ"), "the glossary in use, to edit");
+    let at = page.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    let csrf = page[at..].split('"').next().unwrap().to_owned();
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        b.post(s.url(path)).header("cookie", format!("od_session={root}")).form(&form).send()
+    };
+
+    let res = post(
+        "/publish/glossary",
+        vec![("csrf", "forged".into()), ("text", "[[entry]]\r\nmn = [\"тэмээ\"]\r\nen = [\"dromedary\"]\r\n".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = post("/publish/glossary", vec![("csrf", csrf.clone()), ("text", "not = [toml".into())]).await.unwrap();
+    assert_eq!(res.status(), 400, "refused in words");
+    let res = post(
+        "/publish/glossary",
+        vec![("csrf", csrf.clone()), ("text", "[[entry]]\r\nmn = [\"тэмээ\"]\r\nen = [\"dromedary\"]\r\n".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let found = s.json("/api/v1/datasets?q=dromedary", 200).await;
+    assert_eq!(found["results"][0]["id"], "livestock-census");
+    assert_eq!(s.json("/api/v1/glossary", 200).await["text"], "[[entry]]\nmn = [\"тэмээ\"]\nen = [\"dromedary\"]\n");
+    assert!(get(&root).await.unwrap().text().await.unwrap().contains("root"), "who edited it");
+    let res = post("/publish/glossary/reset", vec![("csrf", csrf)]).await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(s.json("/api/v1/glossary", 200).await["source"], "shipped");
 }

@@ -83,9 +83,11 @@ fn meta(id: &str, mn: Option<&str>, en: Option<&str>, description: &str, tags: &
 /// The distractor's table: its measure by year and aimag, values from a fixed sequence.
 fn distractor_csv(d: &Distractor, n: usize) -> String {
     let english = d.mn.is_none();
-    let mut csv = if english { format!("year,aimag,{}\n", d.measure) } else { format!("Он,Аймаг,{}\n", d.measure) };
+    let mut csv =
+        if english { format!("year,aimag,{}\n", d.measure) } else { format!("Он,Аймаг,{}\n", d.measure) };
     for year in 2019..=2021 {
-        for (j, aimag) in ["Ховд", "Увс", "Дархан-Уул", "Хэнтий", "Улаанбаатар"].iter().enumerate() {
+        for (j, aimag) in ["Ховд", "Увс", "Дархан-Уул", "Хэнтий", "Улаанбаатар"].iter().enumerate()
+        {
             let v = (n * 7919 + j * 104_729 + year * 31) % 9_973 + 10;
             csv.push_str(&format!("{year},{aimag},{v}\n"));
         }
@@ -102,8 +104,7 @@ fn install(data: &Path, judged: &Judged, distractors: &Distractors) {
     let file = data.join("judged.csv");
     for t in &judged.dataset {
         std::fs::write(&file, t.csv.trim_start()).unwrap();
-        ingest(data, &file, &meta(&t.id, t.mn.as_deref(), t.en.as_deref(), &t.description, &t.tags), &t.table)
-            .unwrap();
+        ingest(data, &file, &meta(&t.id, t.mn.as_deref(), t.en.as_deref(), &t.description, &t.tags), &t.table).unwrap();
     }
     for (n, d) in distractors.distractor.iter().enumerate() {
         std::fs::write(&file, distractor_csv(d, n)).unwrap();
@@ -146,7 +147,8 @@ fn right(answer: &Value, e: &Expected, names: &HashMap<(String, String), String>
         && e.filters.iter().all(|(column, value)| {
             let column = name(&e.dataset, column);
             let filtered = filters.keys().any(|k| k == &column || k.starts_with(&format!("{column}__")));
-            let held = answer["row"].get(&column).map(text).is_some_and(|v| v == *value || v.starts_with(value.as_str()));
+            let held =
+                answer["row"].get(&column).map(text).is_some_and(|v| v == *value || v.starts_with(value.as_str()));
             filtered && held
         })
 }
@@ -193,17 +195,26 @@ async fn the_judged_set_meets_its_thresholds() {
                 e.1 += 1;
             }
             if !found {
-                misses.push(format!("{name}: {} → {:?} (want {})", q.q, hits.iter().map(|h| &h.id).collect::<Vec<_>>(), q.expect));
+                misses.push(format!(
+                    "{name}: {} → {:?} (want {})",
+                    q.q,
+                    hits.iter().map(|h| &h.id).collect::<Vec<_>>(),
+                    q.expect
+                ));
             }
         }
     }
     // What readers get over HTTP is the fusion.
     let mut over_http = 0;
     for q in &judged.search {
-        let path = format!("/api/v1/datasets?per_page=3&lang={}&q={}", match lang_of(&q.q) {
-            Lang::En => "en",
-            Lang::Mn => "mn",
-        }, urlencode(&q.q));
+        let path = format!(
+            "/api/v1/datasets?per_page=3&lang={}&q={}",
+            match lang_of(&q.q) {
+                Lang::En => "en",
+                Lang::Mn => "mn",
+            },
+            urlencode(&q.q)
+        );
         let body = s.json(&path, 200).await;
         over_http += usize::from(body["results"].as_array().unwrap().iter().any(|r| r["id"] == q.expect.as_str()));
     }
@@ -212,15 +223,19 @@ async fn the_judged_set_meets_its_thresholds() {
     let mut names = HashMap::new();
     for t in judged.dataset.iter().map(|t| t.id.as_str()) {
         for c in s.json(&format!("/api/v1/datasets/{t}"), 200).await["tables"][0]["columns"].as_array().unwrap() {
-            names.insert((t.to_owned(), c["label"].as_str().unwrap().to_owned()), c["name"].as_str().unwrap().to_owned());
+            names.insert(
+                (t.to_owned(), c["label"].as_str().unwrap().to_owned()),
+                c["name"].as_str().unwrap().to_owned(),
+            );
         }
     }
     let mut accuracy: BTreeMap<&str, usize> = BTreeMap::new();
     for (retrieval, name) in MODES {
         for e in &judged.answer {
-            let found = opendata_server::answer::answer(&s.state, &Reader::default(), &e.q, lang_of(&e.q), 5, retrieval)
-                .await
-                .unwrap();
+            let found =
+                opendata_server::answer::answer(&s.state, &Reader::default(), &e.q, lang_of(&e.q), 5, retrieval)
+                    .await
+                    .unwrap();
             let first = found.answers.first().map(|a| serde_json::to_value(a).unwrap());
             *accuracy.entry(name).or_default() += usize::from(first.is_some_and(|a| right(&a, e, &names)));
         }
@@ -249,7 +264,10 @@ async fn the_judged_set_meets_its_thresholds() {
 
     let n_search = judged.search.len() as f64;
     let n_answer = judged.answer.len() as f64;
-    eprintln!("\n| figure ({} queries, {} questions, {datasets} datasets) | BM25 alone | embeddings alone | fusion |", n_search, n_answer);
+    eprintln!(
+        "\n| figure ({} queries, {} questions, {datasets} datasets) | BM25 alone | embeddings alone | fusion |",
+        n_search, n_answer
+    );
     eprintln!("|---|---|---|---|");
     let kinds = ["same", "cross", "paraphrase", "latin", "all"];
     for kind in kinds {
@@ -262,7 +280,12 @@ async fn the_judged_set_meets_its_thresholds() {
         );
     }
     let acc = |name| format!("{:.3}", *accuracy.get(name).unwrap_or(&0) as f64 / n_answer);
-    eprintln!("| answer accuracy (first answer) | {} | {} | {} |", acc("BM25 alone"), acc("embeddings alone"), acc("fusion"));
+    eprintln!(
+        "| answer accuracy (first answer) | {} | {} | {} |",
+        acc("BM25 alone"),
+        acc("embeddings alone"),
+        acc("fusion")
+    );
     eprintln!("answers shown over HTTP, each checked against its evidence URL: {shown}");
     eprintln!("search misses:\n  {}", misses.join("\n  "));
     eprintln!("wrong answers (HTTP):\n  {}", wrong.join("\n  "));

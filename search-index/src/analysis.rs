@@ -126,8 +126,8 @@ fn is_cyrillic(c: char) -> bool {
 /// Case endings in their folded spelling (long vowels already short: `-аас` is `as`,
 /// `-ийн` is `in`), longest first. Each keeps a stem of at least two letters.
 const CASE_ENDINGS: &[&str] = &[
-    "ias", "ios", "iar", "ior", "tai", "tei", "toi", "as", "es", "os", "ar", "er", "or", "ru", "lu", "in", "ig",
-    "ad", "ed", "od", "nd", "yn", "yg", "i",
+    "ias", "ios", "iar", "ior", "tai", "tei", "toi", "as", "es", "os", "ar", "er", "or", "ru", "lu", "in", "ig", "ad",
+    "ed", "od", "nd", "yn", "yg", "i",
 ];
 /// Plurals, folded.
 const PLURALS: &[&str] = &["chud", "nud", "nar", "ud"];
@@ -142,9 +142,7 @@ pub fn mongolian(word: &str) -> String {
     // ends in a short one keeps it (`үхэр`, `Улаанбаатар`).
     let instrumental = ["аар", "ээр", "оор", "өөр", "aar", "eer", "oor"].iter().any(|e| word.ends_with(e));
     let ending = |e: &&&str| instrumental || !matches!(**e, "ar" | "er" | "or");
-    if let Some(s) =
-        CASE_ENDINGS.iter().filter(ending).find_map(|e| stem.strip_suffix(e).filter(|s| letters(s) >= 2))
-    {
+    if let Some(s) = CASE_ENDINGS.iter().filter(ending).find_map(|e| stem.strip_suffix(e).filter(|s| letters(s) >= 2)) {
         stem = s;
     } else if !plural && letters(stem) >= 5 {
         // Dative -д/-т on a longer word: `аймагт`, `Улаанбаатарт`.
@@ -167,7 +165,8 @@ fn hidden_n(word: &str) -> &str {
     let last: Vec<char> = stem.chars().rev().take(2).collect();
     let vowel = |c: char| "аэиоуөүяеёюы".contains(c);
     let long_vowel = last.len() == 2 && last[0] == last[1] && vowel(last[0]);
-    let after_consonant = word.ends_with("ны") && last.first().is_some_and(|c| c.is_alphabetic() && !vowel(*c) && *c != 'ь' && *c != 'й');
+    let after_consonant =
+        word.ends_with("ны") && last.first().is_some_and(|c| c.is_alphabetic() && !vowel(*c) && *c != 'ь' && *c != 'й');
     if (long_vowel || after_consonant) && stem.chars().count() >= 3 { stem } else { word }
 }
 

@@ -17,9 +17,9 @@ pub mod semantic;
 
 pub use error::{Error, Result};
 pub use glossary::Glossary;
+pub use index::hybrid::Synced;
 pub use index::{
     Audience, FacetCount, Facets, Hit, Lang, Retrieval, SearchIndex, SearchQuery, SearchResults, Sort, SuggestedTitle,
     Suggestions, clause_count,
 };
-pub use index::hybrid::Synced;
 pub use schema::IndexedDataset;

@@ -163,7 +163,8 @@ impl SearchIndex {
             parts.extend(self.stored(doc, field));
         }
         // Column entries carry their descriptions after a colon: the label is enough.
-        let parts: Vec<String> = parts.into_iter().map(|p| p.split(": ").next().unwrap_or_default().to_owned()).collect();
+        let parts: Vec<String> =
+            parts.into_iter().map(|p| p.split(": ").next().unwrap_or_default().to_owned()).collect();
         semantic::passage(parts.iter().map(String::as_str))
     }
 
@@ -255,10 +256,16 @@ impl SearchIndex {
         }
         let meant_ids: Vec<String> = meant.iter().map(|m| m.0.clone()).collect();
         let mut page = Vec::new();
-        for (id, score) in semantic::fuse(&[(&ranked, 1.0), (&meant_ids, MEANING_WEIGHT)], RRF_K).into_iter().skip(offset).take(limit) {
+        for (id, score) in
+            semantic::fuse(&[(&ranked, 1.0), (&meant_ids, MEANING_WEIGHT)], RRF_K).into_iter().skip(offset).take(limit)
+        {
             let address = match by_id.get(&id) {
                 Some(a) => *a,
-                None => match searcher.search(&*self.ids_query(std::iter::once(id.as_str())), &DocSetCollector)?.into_iter().next() {
+                None => match searcher
+                    .search(&*self.ids_query(std::iter::once(id.as_str())), &DocSetCollector)?
+                    .into_iter()
+                    .next()
+                {
                     Some(a) => a,
                     None => continue,
                 },

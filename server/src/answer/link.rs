@@ -40,8 +40,9 @@ fn is_year_column(c: &Column) -> bool {
 fn is_month_column(c: &Column) -> bool {
     let named = format!("{} {}", c.name, c.label).to_lowercase();
     let monthly = named.split(|ch: char| !ch.is_alphanumeric()).any(|w| ["month", "сар", "sar"].contains(&w));
-    let in_range =
-        |v: &Option<serde_json::Value>| v.as_ref().and_then(serde_json::Value::as_i64).is_some_and(|m| (1..=12).contains(&m));
+    let in_range = |v: &Option<serde_json::Value>| {
+        v.as_ref().and_then(serde_json::Value::as_i64).is_some_and(|m| (1..=12).contains(&m))
+    };
     c.kind == ColumnType::Integer && monthly && in_range(&c.stats.min) && in_range(&c.stats.max)
 }
 
@@ -157,22 +158,24 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
         }
     }
 
-    let filtered: Vec<&str> =
-        reading.filters.iter().map(|(k, _)| k.split("__").next().unwrap_or_default()).collect();
+    let filtered: Vec<&str> = reading.filters.iter().map(|(k, _)| k.split("__").next().unwrap_or_default()).collect();
     let mut measures: Vec<&Column> = columns
         .iter()
         .filter(|c| matches!(c.kind, ColumnType::Integer | ColumnType::Float))
         .filter(|c| !is_year_column(c) && !is_month_column(c) && !is_code(c) && !filtered.contains(&c.name.as_str()))
         .collect();
     // A rate answers a question that asks for one; a count, the others.
-    if measures.len() > 1 && !q.terms.iter().any(|t| RATE_WORDS.iter().any(|w| search_index::analysis::terms(w).contains(t))) {
+    if measures.len() > 1
+        && !q.terms.iter().any(|t| RATE_WORDS.iter().any(|w| search_index::analysis::terms(w).contains(t)))
+    {
         let counts: Vec<&Column> = measures.iter().copied().filter(|c| !is_rate(c)).collect();
         if !counts.is_empty() {
             measures = counts;
         }
     }
     // A wide table's year columns (`2019`, `2020`): the year picks the column.
-    let by_year = year.and_then(|y| measures.iter().find(|c| c.name.trim() == y.to_string() || c.label.trim() == y.to_string()));
+    let by_year =
+        year.and_then(|y| measures.iter().find(|c| c.name.trim() == y.to_string() || c.label.trim() == y.to_string()));
     let measure = match by_year {
         Some(c) => {
             year_used = true;
@@ -255,7 +258,8 @@ mod tests {
             ("species".to_owned(), "Тэмээ".to_owned()),
             ("species_en".to_owned(), "camel".to_owned()),
         ];
-        for text in ["how many camels were there in Khovd in 2020?", "Ховд аймгийн 2020 оны тэмээний тоо"] {
+        for text in ["how many camels were there in Khovd in 2020?", "Ховд аймгийн 2020 оны тэмээний тоо"]
+        {
             let r = read_q(text, &livestock()).unwrap();
             assert_eq!(r.filters, want, "{text}");
             assert_eq!(r.measure, "head_count");

@@ -96,25 +96,12 @@ pub async fn answer(
         ..Default::default()
     };
     let found = crate::api::catalog::run_search(state, query).await?;
-    let mut candidates = Vec::new();
-    for (rank, hit) in found.hits.iter().enumerate() {
-        let Ok(dataset) = reader.dataset(state.store.catalog(), &hit.id) else { continue };
-        let titles = format!("{} {}", dataset.meta.title, dataset.meta.title_en.as_deref().unwrap_or_default());
-        for table in dataset.tables.iter().take(TABLES) {
-            let latest = table.latest();
-            if let Some(mut reading) = link::read(&question, &latest.columns, &format!("{} {titles}", table.title)) {
-                // The search's order breaks ties: it weighed the whole text.
-                reading.score += 1.0 / (rank as f32 + 2.0);
-                candidates.push(Candidate {
-                    dataset: dataset.clone(),
-                    table: table.name.clone(),
-                    version: latest.version,
-                    reading,
-                });
-            }
-        }
-    }
-    candidates.sort_by(|a, b| b.reading.score.total_cmp(&a.reading.score));
+    let ids: Vec<String> = found.hits.into_iter().map(|h| h.id).collect();
+    // The catalog may be a database across the network: read it off the async threads.
+    let (catalog, who, asked) = (state.store.shared_catalog(), reader.clone(), question.clone());
+    let candidates = tokio::task::spawn_blocking(move || readings(&*catalog, &who, &asked, &ids))
+        .await
+        .map_err(crate::error::ApiError::internal)?;
     for c in candidates.iter().take(READINGS) {
         tracing::debug!(dataset = %c.dataset.meta.id, table = %c.table, score = c.reading.score, filters = ?c.reading.filters, measure = %c.reading.measure, "a reading of the question");
     }
@@ -134,6 +121,35 @@ pub async fn answer(
     }
     answers.truncate(limit);
     Ok(Answers { question: text.to_owned(), ambiguous: ambiguous && answers.len() > 1, answers })
+}
+
+/// Each table's reading of the question, best first, over the datasets `ids` (the search's
+/// order, which breaks ties: it weighed the whole text).
+fn readings(
+    catalog: &dyn opendata_datasets::Catalog,
+    reader: &Reader,
+    question: &Question,
+    ids: &[String],
+) -> Vec<Candidate> {
+    let mut candidates = Vec::new();
+    for (rank, id) in ids.iter().enumerate() {
+        let Ok(dataset) = reader.dataset(catalog, id) else { continue };
+        let titles = format!("{} {}", dataset.meta.title, dataset.meta.title_en.as_deref().unwrap_or_default());
+        for table in dataset.tables.iter().take(TABLES) {
+            let latest = table.latest();
+            if let Some(mut reading) = link::read(question, &latest.columns, &format!("{} {titles}", table.title)) {
+                reading.score += 1.0 / (rank as f32 + 2.0);
+                candidates.push(Candidate {
+                    dataset: dataset.clone(),
+                    table: table.name.clone(),
+                    version: latest.version,
+                    reading,
+                });
+            }
+        }
+    }
+    candidates.sort_by(|a, b| b.reading.score.total_cmp(&a.reading.score));
+    candidates
 }
 
 /// The answers a reading's rows give: one per row when it leaves a few, none when it leaves
@@ -255,16 +271,21 @@ fn make(
         other => other.to_string(),
     };
     let sentence = if english {
-        format!("{} ({}): {shown}, according to \"{title}\", version {}.", c.reading.measure_label, named.join(", "), c.version)
+        format!(
+            "{} ({}): {shown}, according to \"{title}\", version {}.",
+            c.reading.measure_label,
+            named.join(", "),
+            c.version
+        )
     } else {
-        format!("{} ({}): {shown}. Эх сурвалж: «{title}», {}-р хувилбар.", c.reading.measure_label, named.join(", "), c.version)
+        format!(
+            "{} ({}): {shown}. Эх сурвалж: «{title}», {}-р хувилбар.",
+            c.reading.measure_label,
+            named.join(", "),
+            c.version
+        )
     };
-    let url = format!(
-        "/api/v1/datasets/{}/tables/{}/rows?{}",
-        meta.id,
-        c.table,
-        query_string(c, filters, 0)
-    );
+    let url = format!("/api/v1/datasets/{}/tables/{}/rows?{}", meta.id, c.table, query_string(c, filters, 0));
     Some(Answer {
         dataset: meta.id.clone(),
         dataset_title: title,

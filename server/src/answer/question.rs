@@ -21,8 +21,20 @@ pub struct Question {
     pub month: Option<u8>,
 }
 
-const MONTHS_EN: [&str; 12] =
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+const MONTHS_EN: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
 /// Words that say a number is asked, not which one.
 const GENERIC: &[&str] = &["тоо", "хэмжээ", "дүн", "number", "count", "total", "amount", "how", "many", "much"];
 const ORDINALS_EN: [&str; 4] = ["first", "second", "third", "fourth"];
@@ -52,7 +64,8 @@ impl Question {
             }
             // `3-р улирал`, `3 дугаар сар`: a number before the word.
             let number = token.trim_end_matches("-р").parse::<u8>().ok();
-            let word_after = if next == "дугаар" || next == "дүгээр" || next == "р" { after } else { next };
+            let word_after =
+                if next == "дугаар" || next == "дүгээр" || next == "р" { after } else { next };
             if let Some(n) = number {
                 if word_after.starts_with("улира") && (1..=4).contains(&n) {
                     q.quarter = Some(n);
@@ -74,7 +87,9 @@ impl Question {
             // `-ны`/`-ний` is the genitive of a stem that keeps its н too (`шатахууны` of
             // `шатахуун`), which the analyzer cannot tell from a hidden н (`ямааны`).
             let lower = word.text.to_lowercase();
-            if let Some(stem) = lower.strip_suffix("ы").or_else(|| lower.strip_suffix("ий")).filter(|s| s.ends_with('н')) {
+            if let Some(stem) =
+                lower.strip_suffix("ы").or_else(|| lower.strip_suffix("ий")).filter(|s| s.ends_with('н'))
+            {
                 terms.extend(analysis::terms(stem));
             }
             glossary.expand(&mut terms);

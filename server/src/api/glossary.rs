@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use opendata_datasets::SavedGlossary;
+use opendata_datasets::{SavedGlossary, User};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -65,12 +65,11 @@ fn state_of(saved: Option<SavedGlossary>, glossary: &search_index::Glossary) -> 
     )
 )]
 pub async fn get_glossary(State(state): State<AppState>) -> ApiResult<Json<GlossaryState>> {
-    let saved = state.store.catalog().glossary()?;
-    Ok(Json(state_of(saved, &state.index.glossary())))
+    Ok(Json(current(&state)?))
 }
 
-fn site_admin(caller: &Caller) -> ApiResult<()> {
-    if caller.0.site_admin {
+fn site_admin(user: &User) -> ApiResult<()> {
+    if user.site_admin && !user.disabled {
         Ok(())
     } else {
         Err(ApiError::new(Code::Forbidden, "the glossary is edited by site administrators"))
@@ -100,19 +99,38 @@ pub async fn put_glossary(
     caller: Caller,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<GlossaryState>> {
-    site_admin(&caller)?;
-    if body.len() > MAX_GLOSSARY_BYTES {
+    site_admin(&caller.0)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::new(Code::InvalidGlossary, "the glossary is not UTF-8 text"))?;
+    Ok(Json(save(&state, &caller.0, text)?))
+}
+
+/// Checks and saves `text` as the glossary `user` (a site admin) edited, and uses it.
+pub(crate) fn save(state: &AppState, user: &User, text: &str) -> ApiResult<GlossaryState> {
+    site_admin(user)?;
+    if text.len() > MAX_GLOSSARY_BYTES {
         return Err(ApiError::new(Code::PayloadTooLarge, format!("a glossary is at most {MAX_GLOSSARY_BYTES} bytes")));
     }
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::new(Code::InvalidGlossary, "the glossary is not UTF-8 text"))?
-        .to_owned();
     let glossary =
-        search_index::Glossary::parse(&text).map_err(|e| ApiError::new(Code::InvalidGlossary, e.to_string()))?;
-    let saved = SavedGlossary { text, updated_at: Utc::now(), updated_by: caller.0.id.clone() };
+        search_index::Glossary::parse(text).map_err(|e| ApiError::new(Code::InvalidGlossary, e.to_string()))?;
+    let saved = SavedGlossary { text: text.to_owned(), updated_at: Utc::now(), updated_by: user.id.clone() };
     state.store.catalog().set_glossary(Some(&saved))?;
     state.index.set_glossary(glossary);
-    Ok(Json(state_of(Some(saved), &state.index.glossary())))
+    Ok(state_of(Some(saved), &state.index.glossary()))
+}
+
+/// Forgets the glossary a site admin saved: the shipped one serves again.
+pub(crate) fn reset(state: &AppState, user: &User) -> ApiResult<()> {
+    site_admin(user)?;
+    state.store.catalog().set_glossary(None)?;
+    state.index.set_glossary(search_index::Glossary::builtin());
+    Ok(())
+}
+
+/// The glossary in use, for anyone.
+pub(crate) fn current(state: &AppState) -> ApiResult<GlossaryState> {
+    let saved = state.store.catalog().glossary()?;
+    Ok(state_of(saved, &state.index.glossary()))
 }
 
 /// Go back to the shipped glossary.
@@ -128,8 +146,6 @@ pub async fn put_glossary(
     )
 )]
 pub async fn reset_glossary(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
-    site_admin(&caller)?;
-    state.store.catalog().set_glossary(None)?;
-    state.index.set_glossary(search_index::Glossary::builtin());
+    reset(&state, &caller.0)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ mod chart;
 mod dataset;
 mod documents;
 mod embed;
+mod glossary;
 mod home;
 mod i18n;
 mod layout;
@@ -63,6 +64,8 @@ pub fn routes() -> Router<AppState> {
         .route("/publish/datasets/{id}/withdraw", post(admin::withdraw))
         .route("/publish/datasets/{id}/restore", post(admin::restore))
         .route("/publish/organizations", get(admin::organizations).post(admin::create_organization))
+        .route("/publish/glossary", get(glossary::edit).post(glossary::save))
+        .route("/publish/glossary/reset", post(glossary::reset))
         .route("/publish/organizations/{org}", get(admin::organization))
         .route("/publish/organizations/{org}/edit", post(admin::edit_organization))
         .route("/publish/organizations/{org}/members", post(admin::set_member))

@@ -94,7 +94,9 @@ pub(super) async fn dashboard(
             }
             @if sections.is_empty() { p { (t(lang, "no_organizations")) } }
             @else { p { a.button href="/publish/new" { (t(lang, "new_dataset")) } } }
-            @if user.site_admin { p { a href="/publish/organizations" { (t(lang, "organizations_admin")) } } }
+            @if user.site_admin {
+                p { a href="/publish/organizations" { (t(lang, "organizations_admin")) } " · " a href="/publish/glossary" { (t(lang, "glossary")) } }
+            }
             @for (o, datasets) in &sections {
                 h2 { (title_in(lang, &o.title, o.title_en.as_deref())) }
                 @if user.administers(&o.id) {

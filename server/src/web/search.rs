@@ -46,9 +46,8 @@ pub(super) async fn search(
     let found = crate::api::catalog::run_search(&state, query.clone()).await?;
     // A question gets its answer above the results, on the first page of an unfiltered
     // search; a question the answerer cannot take (too long) just has none.
-    let filtered = ["organization", "tag", "format", "license", "year_from", "year_to"]
-        .iter()
-        .any(|k| param(&pairs, k).is_some());
+    let filtered =
+        ["organization", "tag", "format", "license", "year_from", "year_to"].iter().any(|k| param(&pairs, k).is_some());
     let answers = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         Some(q) if page_no == 1 && !filtered && q.chars().count() <= crate::api::answer::MAX_QUESTION => {
             crate::answer::answer(&state, &reader, q, query.lang, 3, search_index::Retrieval::Fused).await.ok()
