@@ -83,81 +83,123 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
         measure_label: String::new(),
         score: 0.0,
     };
-    let year = q.years.first().copied();
-    let mut year_used = false;
-    let mut period_used = false;
+    let mut when = When::default();
     for c in columns {
-        if is_year_column(c) {
-            if let Some(y) = year {
-                reading.filters.push((c.name.clone(), y.to_string()));
-                year_used = true;
-            }
-            continue;
-        }
-        if is_month_column(c) {
-            if let Some(m) = q.month {
-                reading.filters.push((c.name.clone(), m.to_string()));
-                period_used = true;
-            }
-            continue;
-        }
-        if matches!(c.kind, ColumnType::Date | ColumnType::Datetime) {
-            if let Some(y) = year {
-                // A month, a quarter (periods like `2023-Q2` are read as their first day),
-                // or the whole year.
-                let (first, months) = match (q.month, q.quarter) {
-                    (Some(m), _) => (m, 1),
-                    (None, Some(n)) => (3 * n - 2, 3),
-                    (None, None) => (1, 12),
-                };
-                let end = u32::from(first) + months;
-                let from = format!("{y}-{first:02}-01");
-                let to = if end > 12 { format!("{}-01-01", y + 1) } else { format!("{y}-{end:02}-01") };
-                reading.filters.push((format!("{}__gte", c.name), from));
-                reading.filters.push((format!("{}__lt", c.name), to));
-                year_used = true;
-                period_used = months < 12;
-            }
-            continue;
-        }
-        if c.kind != ColumnType::String || c.stats.values.is_empty() {
-            continue;
-        }
-        if let Some(value) = period(c, q) {
-            year_used = true;
-            period_used = value.is_some();
-            if let Some(v) = value {
-                reading.filters.push((c.name.clone(), v.clone()));
-                reading.named.push((c.label.clone(), v));
-            }
-            continue;
-        }
-        // The value naming most of the question's words; a column whose values the question
-        // does not name stays open, or takes its total when it has one.
-        // Best covered first, then most words named; the first listed of equals.
-        let best = c
-            .stats
-            .values
-            .iter()
-            .filter_map(|v| q.coverage(v).map(|(named, all)| (v, named, all)))
-            .rev()
-            .max_by(|a, b| (a.1 * b.2).cmp(&(b.1 * a.2)).then(a.1.cmp(&b.1)))
-            .map(|(v, _, _)| v);
-        if let Some(v) = best {
-            reading.filters.push((c.name.clone(), v.clone()));
-            reading.named.push((c.label.clone(), v.clone()));
-            reading.score += 2.0;
-        } else if c.stats.values.len() > 1
-            && let Some(total) = c.stats.values.iter().find(|v| TOTALS.contains(&v.to_lowercase().as_str()))
-        {
-            reading.filters.push((c.name.clone(), total.clone()));
-            reading.named.push((c.label.clone(), total.clone()));
-        } else if c.stats.values.len() > 1 && !is_code(c) {
-            // A column the question leaves open: the table explains less of it.
-            reading.score -= 1.0;
-        }
+        link_column(q, c, &mut reading, &mut when);
     }
+    let (measure, by_year) = pick_measure(q, columns, &mut reading, title)?;
+    when.year |= by_year;
+    if when.year {
+        reading.score += 2.0;
+    } else if !q.years.is_empty() {
+        // A year the table cannot pick: another table likely holds the answer.
+        reading.score -= 2.0;
+    }
+    if (q.month.is_some() || q.quarter.is_some()) && !when.period {
+        // A month or quarter the table cannot pick: it answers for a whole year at best.
+        reading.score -= 1.0;
+    }
+    reading.measure = measure.name.clone();
+    reading.measure_label = measure.label.clone();
+    reading.score += q.overlap(title) as f32;
+    Some(reading)
+}
 
+/// Whether a reading picks the question's year, and its month or quarter.
+#[derive(Debug, Default)]
+struct When {
+    year: bool,
+    period: bool,
+}
+
+/// What one column adds to a reading: a filter on the year, month, dates or period the
+/// question names, or on the listed value it names (or the column's total).
+fn link_column(q: &Question, c: &Column, reading: &mut Reading, when: &mut When) {
+    let year = q.years.first().copied();
+    if is_year_column(c) {
+        if let Some(y) = year {
+            reading.filters.push((c.name.clone(), y.to_string()));
+            when.year = true;
+        }
+        return;
+    }
+    if is_month_column(c) {
+        if let Some(m) = q.month {
+            reading.filters.push((c.name.clone(), m.to_string()));
+            when.period = true;
+        }
+        return;
+    }
+    if matches!(c.kind, ColumnType::Date | ColumnType::Datetime) {
+        if let Some(y) = year {
+            let (from, to, months) = dates(y, q);
+            reading.filters.push((format!("{}__gte", c.name), from));
+            reading.filters.push((format!("{}__lt", c.name), to));
+            when.year = true;
+            when.period = months < 12;
+        }
+        return;
+    }
+    if c.kind != ColumnType::String || c.stats.values.is_empty() {
+        return;
+    }
+    if let Some(value) = period(c, q) {
+        when.year = true;
+        when.period = value.is_some();
+        if let Some(v) = value {
+            reading.filters.push((c.name.clone(), v.clone()));
+            reading.named.push((c.label.clone(), v));
+        }
+        return;
+    }
+    // The value naming most of the question's words (best covered first, then most words
+    // named; the first listed of equals). A column whose values the question does not name
+    // stays open, or takes its total when it has one.
+    let best = c
+        .stats
+        .values
+        .iter()
+        .filter_map(|v| q.coverage(v).map(|(named, all)| (v, named, all)))
+        .rev()
+        .max_by(|a, b| (a.1 * b.2).cmp(&(b.1 * a.2)).then(a.1.cmp(&b.1)))
+        .map(|(v, _, _)| v);
+    if let Some(v) = best {
+        reading.filters.push((c.name.clone(), v.clone()));
+        reading.named.push((c.label.clone(), v.clone()));
+        reading.score += 2.0;
+    } else if c.stats.values.len() > 1
+        && let Some(total) = c.stats.values.iter().find(|v| TOTALS.contains(&v.to_lowercase().as_str()))
+    {
+        reading.filters.push((c.name.clone(), total.clone()));
+        reading.named.push((c.label.clone(), total.clone()));
+    } else if c.stats.values.len() > 1 && !is_code(c) {
+        // A column the question leaves open: the table explains less of it.
+        reading.score -= 1.0;
+    }
+}
+
+/// The dates of the question's month, quarter (periods like `2023-Q2` are read as their
+/// first day) or whole `year`: from, until (exclusive), and how many months.
+fn dates(year: i32, q: &Question) -> (String, String, u32) {
+    let (first, months) = match (q.month, q.quarter) {
+        (Some(m), _) => (u32::from(m), 1),
+        (None, Some(n)) => (3 * u32::from(n) - 2, 3),
+        (None, None) => (1, 12),
+    };
+    let end = first + months;
+    let from = format!("{year}-{first:02}-01");
+    let to = if end > 12 { format!("{}-01-01", year + 1) } else { format!("{year}-{end:02}-01") };
+    (from, to, months)
+}
+
+/// The number column the question asks for, and whether its year picked it (a wide
+/// table's `2019`, `2020` columns); adds to the reading's score what its words explain.
+fn pick_measure<'c>(
+    q: &Question,
+    columns: &'c [Column],
+    reading: &mut Reading,
+    title: &str,
+) -> Option<(&'c Column, bool)> {
     let filtered: Vec<&str> = reading.filters.iter().map(|(k, _)| k.split("__").next().unwrap_or_default()).collect();
     let mut measures: Vec<&Column> = columns
         .iter()
@@ -173,43 +215,22 @@ pub fn read(q: &Question, columns: &[Column], title: &str) -> Option<Reading> {
             measures = counts;
         }
     }
-    // A wide table's year columns (`2019`, `2020`): the year picks the column.
-    let by_year =
-        year.and_then(|y| measures.iter().find(|c| c.name.trim() == y.to_string() || c.label.trim() == y.to_string()));
-    let measure = match by_year {
-        Some(c) => {
-            year_used = true;
-            *c
-        }
-        None => {
-            // Words the title does not already say come first: in "male population", the
-            // column `Эрэгтэй` of a population table, not its total `Хүн амын тоо`.
-            let in_title = q.named_words(title);
-            let words = |c: &Column| {
-                let named = q.named_words(&format!("{} {} {}", c.label, c.name, c.description));
-                (named.iter().filter(|w| !in_title.contains(w)).count(), named.len())
-            };
-            // The first of equals: tables put their main figure first.
-            let best = measures.iter().rev().copied().max_by_key(|c| words(c))?;
-            let (specific, all) = words(best);
-            reading.score += (specific + all) as f32 * 0.5;
-            best
-        }
+    let year = q.years.first().map(i32::to_string);
+    if let Some(c) = year.and_then(|y| measures.iter().find(|c| c.name.trim() == y || c.label.trim() == y)) {
+        return Some((c, true));
+    }
+    // Words the title does not already say come first: in "male population", the column
+    // `Эрэгтэй` of a population table, not its total `Хүн амын тоо`.
+    let in_title = q.named_words(title);
+    let words = |c: &Column| {
+        let named = q.named_words(&format!("{} {} {}", c.label, c.name, c.description));
+        (named.iter().filter(|w| !in_title.contains(w)).count(), named.len())
     };
-    if year_used {
-        reading.score += 2.0;
-    } else if year.is_some() {
-        // A year the table cannot pick: another table likely holds the answer.
-        reading.score -= 2.0;
-    }
-    if (q.month.is_some() || q.quarter.is_some()) && !period_used {
-        // A month or quarter the table cannot pick: it answers for a whole year at best.
-        reading.score -= 1.0;
-    }
-    reading.measure = measure.name.clone();
-    reading.measure_label = measure.label.clone();
-    reading.score += q.overlap(title) as f32;
-    Some(reading)
+    // The first of equals: tables put their main figure first.
+    let best = measures.iter().rev().copied().max_by_key(|c| words(c))?;
+    let (specific, all) = words(best);
+    reading.score += (specific + all) as f32 * 0.5;
+    Some((best, false))
 }
 
 #[cfg(test)]

@@ -109,7 +109,16 @@ pub async fn answer(
     let mut ambiguous = false;
     let best = candidates.first().map(|c| c.reading.score);
     for (i, c) in candidates.iter().take(READINGS).enumerate() {
-        let found = evidence(state, reader, c, lang, &question).await?;
+        let found = match evidence(state, reader, c, lang, &question).await {
+            Ok(found) => found,
+            // A reading the rows API refuses (a value that does not fit a column's type) is
+            // a wrong reading, not the reader's error.
+            Err(e) if e.code.status().is_client_error() => {
+                tracing::debug!(dataset = %c.dataset.meta.id, error = %e.detail, "a reading the rows API refused");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if i > 0 && Some(c.reading.score) == best && !found.is_empty() {
             ambiguous = true;
         }
