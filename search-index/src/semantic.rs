@@ -135,8 +135,13 @@ impl Vectors {
                 (id.as_str(), row.iter().zip(query).map(|(a, b)| a * b).sum::<f32>() / norm)
             })
             .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let order = |a: &(&str, f32), b: &(&str, f32)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0));
+        // The k best first, without sorting the thousands behind them.
+        if scored.len() > k && k > 0 {
+            scored.select_nth_unstable_by(k - 1, order);
+        }
         scored.truncate(k);
+        scored.sort_by(order);
         scored
     }
 
