@@ -47,7 +47,8 @@ pub struct Answer {
     /// The column holding the value, and its label.
     pub column: String,
     pub column_label: String,
-    #[schema(value_type = Object)]
+    /// A number: the cell of `column` in `row`.
+    #[schema(value_type = f64, example = 14296)]
     pub value: Value,
     pub version: u32,
     /// The rows API call, pinned to the version, whose one row holds the value.

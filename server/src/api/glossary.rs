@@ -78,12 +78,12 @@ fn site_admin(user: &User) -> ApiResult<()> {
 
 /// Replace the search glossary.
 ///
-/// The body is the whole glossary as TOML (as `GET` gives it). It is checked before it is
+/// The body is the whole glossary as TOML text (as `GET` gives it). It is checked before it is
 /// saved: a glossary that does not parse is refused with `invalid_glossary` and the one in
 /// use stays. Site administrators only.
 #[utoipa::path(
     put, path = "/api/v1/glossary", tag = "publish", security(("bearer" = [])),
-    request_body(content = String, content_type = "application/toml",
+    request_body(content = String, content_type = "text/plain",
         example = "[[entry]]\nmn = [\"тэмээ\"]\nen = [\"camel\", \"camels\"]\n"),
     responses(
         (status = 200, description = "Saved and in use", body = GlossaryState),
