@@ -7,7 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ident::column_name;
 use crate::model::{Column, ColumnType};
 
 /// What a column is on a map.
@@ -76,19 +75,12 @@ pub fn detect(columns: &[Column]) -> Vec<(usize, ColumnRole)> {
     {
         return vec![(g, ColumnRole::Geometry)];
     }
-    let lon = columns.iter().position(|c| names(c, LONGITUDE) && within(c, 180.0));
-    let lat = columns.iter().position(|c| names(c, LATITUDE) && within(c, 90.0));
+    let lon = columns.iter().position(|c| c.names_word(LONGITUDE) && within(c, 180.0));
+    let lat = columns.iter().position(|c| c.names_word(LATITUDE) && within(c, 90.0));
     match (lon, lat) {
         (Some(lon), Some(lat)) if lon != lat => vec![(lon, ColumnRole::Longitude), (lat, ColumnRole::Latitude)],
         _ => Vec::new(),
     }
-}
-
-/// Whether a word of the column's name or label is one of `words`.
-fn names(c: &Column, words: &[&str]) -> bool {
-    let folded: Vec<String> = words.iter().map(|w| column_name(w)).collect();
-    let label = column_name(&c.label);
-    [c.name.as_str(), label.as_str()].iter().any(|n| n.split('_').any(|part| folded.iter().any(|w| w == part)))
 }
 
 /// A decimal column with some values, all within ±`limit` degrees.

@@ -176,10 +176,7 @@ fn year_span(c: &opendata_datasets::Column) -> Option<(i32, i32)> {
             _ => None,
         }
     };
-    let named_year = {
-        let n = format!("{} {}", c.name, c.label).to_lowercase();
-        ["year", "он", "жил", "on"].iter().any(|w| n.split(|ch: char| !ch.is_alphanumeric()).any(|part| part == *w))
-    };
+    let named_year = c.names_word(&["year", "он", "жил"]);
     let eligible = match c.kind {
         ColumnType::Date | ColumnType::Datetime => true,
         ColumnType::Integer => named_year,

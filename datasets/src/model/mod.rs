@@ -349,6 +349,18 @@ pub struct Column {
     pub role: Option<crate::geo::ColumnRole>,
 }
 
+impl Column {
+    /// Whether a word of its name or label is one of `words` (compared in the name's
+    /// folded spelling, so `Он` is `on` and `Уртраг` is `urtrag`; without the `_` a name
+    /// that is an SQL keyword gets, as `on_`).
+    pub fn names_word(&self, words: &[&str]) -> bool {
+        let folded: Vec<String> =
+            words.iter().map(|w| crate::ident::column_name(w).trim_matches('_').to_owned()).collect();
+        let label = crate::ident::column_name(&self.label);
+        [self.name.as_str(), label.as_str()].iter().any(|n| n.split('_').any(|part| folded.iter().any(|w| w == part)))
+    }
+}
+
 /// Whole-table statistics. `min` and `max` are rendered as JSON in the column's type.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ColumnStats {

@@ -25,25 +25,22 @@ pub struct Reading {
 /// Values that stand for every row of their column's other values.
 const TOTALS: &[&str] = &["бүгд", "нийт", "улсын дүн", "улсын хэмжээнд", "монгол улс", "total", "all", "mongolia"];
 
+/// An integer column of years (`year`, `он`, `жил`, 1900 to 2100).
 fn is_year_column(c: &Column) -> bool {
-    let named = format!("{} {}", c.name, c.label).to_lowercase();
-    let yearly = ["year", "он", "жил", "on"]
-        .iter()
-        .any(|w| named.split(|ch: char| !ch.is_alphanumeric()).any(|part| part == *w));
-    let in_range = |v: &Option<serde_json::Value>| {
-        v.as_ref().and_then(serde_json::Value::as_i64).is_some_and(|y| (1900..=2100).contains(&y))
-    };
-    c.kind == ColumnType::Integer && yearly && in_range(&c.stats.min) && in_range(&c.stats.max)
+    c.names_word(&["year", "он", "жил"]) && integers_within(c, 1900..=2100)
 }
 
 /// An integer column of months (`month`, `сар`, 1 to 12).
 fn is_month_column(c: &Column) -> bool {
-    let named = format!("{} {}", c.name, c.label).to_lowercase();
-    let monthly = named.split(|ch: char| !ch.is_alphanumeric()).any(|w| ["month", "сар", "sar"].contains(&w));
-    let in_range = |v: &Option<serde_json::Value>| {
-        v.as_ref().and_then(serde_json::Value::as_i64).is_some_and(|m| (1..=12).contains(&m))
+    c.names_word(&["month", "сар"]) && integers_within(c, 1..=12)
+}
+
+/// An integer column whose smallest and largest values are in `range`.
+fn integers_within(c: &Column, range: std::ops::RangeInclusive<i64>) -> bool {
+    let within = |v: &Option<serde_json::Value>| {
+        v.as_ref().and_then(serde_json::Value::as_i64).is_some_and(|v| range.contains(&v))
     };
-    c.kind == ColumnType::Integer && monthly && in_range(&c.stats.min) && in_range(&c.stats.max)
+    c.kind == ColumnType::Integer && within(&c.stats.min) && within(&c.stats.max)
 }
 
 /// Words that ask for a rate, and a column that is one.
@@ -57,8 +54,7 @@ fn is_rate(c: &Column) -> bool {
 }
 
 fn is_code(c: &Column) -> bool {
-    let named = format!("{} {}", c.name, c.label).to_lowercase();
-    named.split(|ch: char| !ch.is_alphanumeric()).any(|w| ["code", "код", "id", "дугаар"].contains(&w))
+    c.names_word(&["code", "код", "id", "дугаар"])
 }
 
 /// A `YYYY-Qn` period column's value for the question, if it is one and the question names
