@@ -19,7 +19,6 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::api::rows::page_of;
-use crate::engine::PageBody;
 use crate::engine::task::PageEncoding;
 use crate::error::ApiResult;
 use crate::reader::Reader;
@@ -247,10 +246,7 @@ async fn fetch(
 ) -> ApiResult<Vec<Map<String, Value>>> {
     let raw = format!("{}&total=false", query_string(c, filters, limit));
     let page = page_of(state, reader, &c.dataset.meta.id, &c.table, &raw, PageEncoding::Values).await?;
-    Ok(match page.body {
-        PageBody::Values(rows) => rows,
-        PageBody::Bytes(_) => Vec::new(),
-    })
+    Ok(page.body.into_rows())
 }
 
 fn make(

@@ -128,10 +128,7 @@ pub(crate) async fn head_of(
     let raw = format!("limit={limit}&total=false");
     let request = RawParams::parse(Some(&raw)).resolve(&version.columns, None, &state.config.limits)?;
     let page = state.engine.page(file_of(state, version).await?, &raw, &request, PageEncoding::Values).await?;
-    Ok(match page.body {
-        PageBody::Values(rows) => rows,
-        PageBody::Bytes(_) => Vec::new(),
-    })
+    Ok(page.body.into_rows())
 }
 
 /// A chart of a table version's rows under filters in the rows API's syntax (`raw`), as

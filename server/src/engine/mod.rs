@@ -76,6 +76,16 @@ pub enum PageBody {
     Bytes(Vec<u8>),
 }
 
+impl PageBody {
+    /// The rows of a page asked for as [`PageEncoding::Values`]; none of an encoded one.
+    pub fn into_rows(self) -> Vec<Map<String, Value>> {
+        match self {
+            PageBody::Values(rows) => rows,
+            PageBody::Bytes(_) => Vec::new(),
+        }
+    }
+}
+
 /// An export's head, and its body as it comes.
 pub type Export = (ExportHead, ExportBody);
 

@@ -14,7 +14,6 @@ use super::css_path;
 use super::i18n::t;
 use super::layout::{View, lang_of, pairs, title_in, view};
 use crate::api::base_url;
-use crate::engine::PageBody;
 use crate::error::ApiResult;
 use crate::reader::Reader;
 use crate::state::AppState;
@@ -47,10 +46,7 @@ pub(super) async fn embed(
     };
     let page = crate::api::rows::page_of(&state, &reader, &id, &table, &raw, crate::engine::task::PageEncoding::Values)
         .await?;
-    let rows = match page.body {
-        PageBody::Values(rows) => rows,
-        PageBody::Bytes(_) => Vec::new(),
-    };
+    let rows = page.body.into_rows();
     let columns: Vec<&opendata_datasets::Column> =
         page.request.select.iter().filter_map(|n| page.version.columns.iter().find(|c| &c.name == n)).collect();
     let base = base_url(&state, &headers);
