@@ -326,19 +326,26 @@ impl SearchIndex {
     /// Every dataset in the index: its id and when it was updated (microseconds), as of the
     /// last commit the reader has seen.
     pub fn entries(&self) -> Result<Vec<(String, i64)>> {
+        let mut out = Vec::new();
+        self.each_document(|doc| {
+            let id = doc.get_first(self.fields.id).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let updated = doc.get_first(self.fields.updated_at).and_then(|v| v.as_i64()).unwrap_or_default();
+            out.push((id, updated));
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with every stored dataset, as of the last commit (this process's at once).
+    fn each_document(&self, mut f: impl FnMut(TantivyDocument)) -> Result<()> {
         self.reader.reload()?;
         let searcher = self.reader.searcher();
-        let mut out = Vec::new();
         for segment in searcher.segment_readers() {
             let store = segment.get_store_reader(1).map_err(TantivyError::from)?;
             for doc in segment.doc_ids_alive() {
-                let doc: TantivyDocument = store.get(doc)?;
-                let id = doc.get_first(self.fields.id).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-                let updated = doc.get_first(self.fields.updated_at).and_then(|v| v.as_i64()).unwrap_or_default();
-                out.push((id, updated));
+                f(store.get(doc)?);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Replaces the whole index with `datasets`, in one commit.

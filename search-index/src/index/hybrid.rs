@@ -109,30 +109,24 @@ impl SearchIndex {
     /// lock held: searches go on meanwhile.
     pub fn sync_vectors(&self, embedder: &dyn Embedder, budget: usize) -> Result<Synced> {
         let Some(sem) = &self.semantic else { return Ok(Synced::default()) };
-        self.reader.reload()?;
-        let searcher = self.reader.searcher();
         let mut indexed = std::collections::HashSet::new();
         let mut stale = Vec::new();
         let mut more = false;
         {
             let vectors = sem.vectors.read().unwrap_or_else(|e| e.into_inner());
-            for segment in searcher.segment_readers() {
-                let store = segment.get_store_reader(1).map_err(tantivy::TantivyError::from)?;
-                for doc in segment.doc_ids_alive() {
-                    let doc: TantivyDocument = store.get(doc)?;
-                    let id = self.stored(&doc, self.fields.id).into_iter().next().unwrap_or_default();
-                    let text = self.passage(&doc);
-                    let print = semantic::fingerprint(&text);
-                    if vectors.text_of(&id) != Some(print) {
-                        if stale.len() < budget {
-                            stale.push((id.clone(), print, text));
-                        } else {
-                            more = true;
-                        }
+            self.each_document(|doc| {
+                let id = self.stored(&doc, self.fields.id).into_iter().next().unwrap_or_default();
+                let text = self.passage(&doc);
+                let print = semantic::fingerprint(&text);
+                if vectors.text_of(&id) != Some(print) {
+                    if stale.len() < budget {
+                        stale.push((id.clone(), print, text));
+                    } else {
+                        more = true;
                     }
-                    indexed.insert(id);
                 }
-            }
+                indexed.insert(id);
+            })?;
         }
         let mut changed = 0;
         for chunk in stale.chunks(BATCH) {
