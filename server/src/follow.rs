@@ -11,10 +11,11 @@ use crate::state::Inner;
 /// How long one wait for a change lasts; also how late a lost notification can make one.
 const WAIT: Duration = Duration::from_secs(1);
 
-/// Follows the feed from `seq` on a thread of its own, until the state is dropped.
-pub(crate) fn spawn(state: &Arc<Inner>, seq: u64) -> std::io::Result<()> {
+/// Follows the feed from `seq` on a thread of its own, until the state is dropped; the
+/// glossary saved in the catalog too, from `glossary` (the one taken up when it opened).
+pub(crate) fn spawn(state: &Arc<Inner>, seq: u64, glossary: Option<String>) -> std::io::Result<()> {
     let state = Arc::downgrade(state);
-    std::thread::Builder::new().name("change-feed".into()).spawn(move || follow(state, seq)).map(|_| ())
+    std::thread::Builder::new().name("change-feed".into()).spawn(move || follow(state, seq, glossary)).map(|_| ())
 }
 
 /// How often a node looks for a glossary another node saved.
@@ -49,13 +50,12 @@ fn refresh_glossary(
     saved
 }
 
-/// Takes up the glossary saved in the catalog, when the server opens.
-pub(crate) fn load_glossary(store: &opendata_datasets::Store, index: &search_index::SearchIndex) {
-    refresh_glossary(store, index, None);
+/// Takes up the glossary saved in the catalog, when the server opens; returns its text.
+pub(crate) fn load_glossary(store: &opendata_datasets::Store, index: &search_index::SearchIndex) -> Option<String> {
+    refresh_glossary(store, index, None)
 }
 
-fn follow(state: Weak<Inner>, mut seq: u64) {
-    let mut glossary = state.upgrade().and_then(|s| s.store.catalog().glossary().ok().flatten().map(|g| g.text));
+fn follow(state: Weak<Inner>, mut seq: u64, mut glossary: Option<String>) {
     let mut looked = std::time::Instant::now();
     loop {
         if looked.elapsed() >= GLOSSARY_LOOK

@@ -56,7 +56,7 @@ impl AppState {
         let seq = store.catalog().last_change()?;
         let mut index = crate::publish::open_index(&store, &config.index_dir())?;
         crate::semantic::attach(&mut index, &config.search)?;
-        crate::follow::load_glossary(&store, &index);
+        let glossary = crate::follow::load_glossary(&store, &index);
         let repaired = crate::publish::repair_index(&store, &index)?;
         if repaired > 0 {
             tracing::warn!(datasets = repaired, "brought the search index in line with the catalog");
@@ -93,7 +93,7 @@ impl AppState {
             logins: Default::default(),
             usage: Default::default(),
         });
-        crate::follow::spawn(&inner, seq)?;
+        crate::follow::spawn(&inner, seq, glossary)?;
         crate::semantic::spawn(&inner)?;
         Ok(Self(inner))
     }

@@ -68,7 +68,8 @@ pub async fn get_glossary(State(state): State<AppState>) -> ApiResult<Json<Gloss
     Ok(Json(current(&state)?))
 }
 
-fn site_admin(user: &User) -> ApiResult<()> {
+/// Refuses unless `user` is a site admin who may act.
+pub(crate) fn site_admin(user: &User) -> ApiResult<()> {
     if user.site_admin && !user.disabled {
         Ok(())
     } else {

@@ -11,7 +11,7 @@ use super::account::{SignedIn, forged};
 use super::i18n::t;
 use super::layout::{lang_of, page, pairs};
 use super::publish::{done, private};
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 pub(super) async fn edit(
@@ -21,9 +21,7 @@ pub(super) async fn edit(
 ) -> ApiResult<Response> {
     let pairs = pairs(raw.as_deref());
     let lang = lang_of(&pairs);
-    if !signed_in.user.site_admin || signed_in.user.disabled {
-        return Err(ApiError::new(Code::Forbidden, "the glossary is edited by site administrators"));
-    }
+    crate::api::glossary::site_admin(&signed_in.user)?;
     let glossary = crate::api::glossary::current(&state)?;
     let body = html! {
         section.account {
