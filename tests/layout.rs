@@ -1,5 +1,5 @@
 //! The layout every table gets at ingest with no hint from its publisher: sort keys chosen
-//! from its statistics, a page index and bloom filters; the pages a point read then decodes,
+//! from its statistics, a page index, bloom filters and a lookup index; the pages a point read then decodes,
 //! counted; and the same answers as the source's order gives, for every operator and order.
 
 use std::collections::BTreeMap;
@@ -86,7 +86,7 @@ async fn a_table_ingested_without_hints_is_laid_out_for_point_reads() {
     assert_eq!(decisions["sorted_by"], serde_json::json!(["station", "kind", "observed_at"]), "{decisions}");
     assert_eq!(decisions["bloom_filters"], serde_json::json!(["id"]));
     let why = decisions["clustering"].as_str().unwrap();
-    assert!(why.contains("station (24 values)") && why.contains("bloom filters on id"), "{why}");
+    assert!(why.contains("station (24 values)") && why.contains("lookup index and bloom filters on id"), "{why}");
     let plain = s.json("/api/v1/datasets/plain/tables/main/versions/1/report", 200).await;
     assert!(plain["report"]["decisions"]["sorted_by"].is_null(), "{}", plain["report"]["decisions"]);
 
@@ -109,9 +109,14 @@ async fn a_table_ingested_without_hints_is_laid_out_for_point_reads() {
     // One station of 24: a twenty-fourth of the file and its edges.
     let one = selection(&laid, &[filter("station", ColumnType::String, Op::Eq, "S11")]).unwrap();
     assert!(one.rows <= N / 24 + 2 * opendata_ingest::PAGE_ROWS as u64, "{one:?}");
-    // An id: the bloom filters leave the one row group that holds it.
+    // An id: the lookup index names the one block of a page's rows that holds it.
     let by_id = selection(&laid, &[filter("id", ColumnType::Integer, Op::Eq, "123457")]).unwrap();
-    assert_eq!(by_id.row_groups, 1, "{by_id:?}");
+    assert_eq!((by_id.row_groups, by_id.rows), (1, opendata_ingest::lookup::BLOCK_ROWS), "{by_id:?}");
+    let three = selection(&laid, &[filter("id", ColumnType::Integer, Op::In, "5,77777,199999")]).unwrap();
+    assert!(three.rows <= 3 * opendata_ingest::lookup::BLOCK_ROWS, "{three:?}");
+    // Beside a key's filter, the two narrow each other.
+    let both = [filter("id", ColumnType::Integer, Op::Eq, "123457"), filter("kind", ColumnType::String, Op::Eq, "k1")];
+    assert!(selection(&laid, &both).unwrap().rows <= opendata_ingest::lookup::BLOCK_ROWS);
     let absent = selection(&laid, &[filter("id", ColumnType::Integer, Op::Eq, "987654321")]).unwrap();
     assert_eq!((absent.row_groups, absent.rows), (0, 0), "no group holds an id beyond the last");
     // In the source's order every page may hold the key: the read is the whole file.
@@ -158,6 +163,7 @@ async fn the_layout_never_changes_an_answer() {
         "note__isnull=false&kind=k1",
         "id=12345",
         "id__in=5,77777,199999,200001",
+        "id__in=5,77777,199999,123457&kind=k1",
         "observed_at__gte=2024-12-20T00:00:00&station__in=S02,S09",
     ];
     let orders: [(&str, &[&str]); 4] = [

@@ -190,7 +190,10 @@ fn bloom_reason(columns: &[ColumnFacts<'_>], bloom: &[String]) -> String {
         .filter_map(|b| columns.iter().find(|c| c.name == b))
         .map(|c| format!("{} ({} distinct values)", c.name, c.stats.distinct_count))
         .collect();
-    format!("; bloom filters on {}, so that a lookup by value reads the row groups that hold it", named.join(", "))
+    format!(
+        "; a lookup index and bloom filters on {}, so that a lookup by value reads the page that holds it",
+        named.join(", ")
+    )
 }
 
 /// Rows per data page of a laid-out table: a point filter decodes a page or two of each
@@ -200,21 +203,30 @@ pub const PAGE_ROWS: usize = 4 * 1024;
 /// Writes `src` to `out` as `plan` says: sorted by its keys with at most `memory` bytes of
 /// rows decoded at once (runs spill to `scratch`, see [`crate::spill`]), in small pages with a page index (the min/max of
 /// every page and where it starts, so that a reader finds the pages that can hold a key
-/// without decoding the others), and with bloom filters on its identifier columns.
+/// without decoding the others), and with bloom filters and a [`crate::lookup`] index on its
+/// identifier columns: the index serves the portal's own lookups, the bloom filters any
+/// other Parquet reader of the downloaded file (DuckDB, Spark, arrow), which cannot know the
+/// index.
 ///
 /// polars 0.55 writes neither a page index nor bloom filters, so laid-out tables are written
 /// by arrow-rs, with the same statistics and row groups as [`crate::csv::parquet_options`].
 pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path, memory: usize) -> Result<()> {
+    use crate::lookup::LookupWriter;
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(src).map_err(Error::io(src))?)?;
     let schema = builder.schema().clone();
     let file = std::fs::File::create(out).map_err(Error::io(out))?;
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties(&plan.bloom)))?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties(&plan.bloom)))?;
+    // A quarter of the sort's memory for the lookup index's pairs, which are gathered while
+    // the sorted rows are written.
+    let mut index = LookupWriter::new(&schema, &plan.bloom, memory / 4, scratch);
     if plan.keys.is_empty() {
         for batch in builder.with_batch_size(PAGE_ROWS).build()? {
-            writer.write(&batch.map_err(parquet::errors::ParquetError::from)?)?;
+            let batch = batch.map_err(parquet::errors::ParquetError::from)?;
+            index.add(&batch)?;
+            writer.write(&batch)?;
         }
     } else {
         drop(builder);
@@ -227,7 +239,10 @@ pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path, memory
                     tx.send(batch).map_err(|_| Error::io(out)(stopped()))
                 })
             });
-            let written = rx.iter().try_for_each(|batch| writer.write(&batch));
+            let written = rx.iter().try_for_each(|batch| {
+                index.add(&batch)?;
+                writer.write(&batch).map_err(Error::from)
+            });
             // A writer that failed stops the sort at its next batch.
             drop(rx);
             let sorted = sorter.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -235,6 +250,7 @@ pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path, memory
             sorted
         })?;
     }
+    index.finish(&mut writer)?;
     writer.close()?;
     Ok(())
 }

@@ -7,7 +7,8 @@
 //!    through polars into zstd Parquet with statistics;
 //! 3. [`stats`]: per-column statistics from the Parquet footer and a distinct count;
 //! 4. [`cluster`] + [`spill`]: the layout chosen from those statistics (sort keys, page
-//!    index, bloom filters), written in bounded memory by an external sort.
+//!    index, bloom filters), written in bounded memory by an external sort, with the
+//!    [`lookup`] index of its identifier columns inside the file.
 //!
 //! The result is published through [`opendata_datasets::Store::publish`], which is atomic:
 //! a failed or interrupted ingest leaves the previous version in place.
@@ -22,6 +23,7 @@ pub mod infer;
 mod job;
 mod json;
 pub mod layout;
+pub mod lookup;
 pub mod manifest;
 mod sketch;
 pub mod sniff;

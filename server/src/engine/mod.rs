@@ -3,7 +3,8 @@
 //!
 //! - [`params`]: the rows API's parameters, validated against a table's columns within the
 //!   request limits; [`rows`]: the plan of a page, a count or an export;
-//! - [`page_index`]: point reads through a sorted file's page index;
+//! - [`page_index`]: point reads through a sorted file's page index, with [`bloom`] filters
+//!   and the [`lookup`] index for identifiers;
 //! - [`sql`]: the read-only SQL checker, [`joins`]: the size of its joins before they run,
 //!   and [`memtable`]: tables held decoded for SQL;
 //! - [`pool`], [`worker`], [`task`], [`wire`]: the query workers;
@@ -19,6 +20,7 @@ pub mod bloom;
 pub mod changes;
 pub mod gate;
 pub mod joins;
+pub mod lookup;
 pub mod memtable;
 pub mod page_index;
 pub mod params;

@@ -33,7 +33,7 @@ use crate::engine::params::{Filter, Op};
 /// alone, whose pages usually span a whole row group, seldom come under it; any file that
 /// does is read correctly either way. Two row groups: a lookup by an identifier, whose
 /// values are spread over every page, reads the filter column of the group or two its bloom
-/// filters let through.
+/// filters let through, when the file has no lookup index.
 pub const MAX_ROWS: u64 = 2 * opendata_ingest::ROW_GROUP_ROWS as u64;
 
 /// Footers with their page index, by file. A version's file never changes once published,
@@ -95,6 +95,14 @@ impl Keep {
                 Some(Keep::Integer(v))
             }
             _ => None,
+        }
+    }
+
+    /// The values, as the lookup index takes them.
+    fn values(&self) -> opendata_ingest::lookup::Values<'_> {
+        match self {
+            Keep::Text(v) => opendata_ingest::lookup::Values::Text(v),
+            Keep::Integer(v) => opendata_ingest::lookup::Values::Integer(v),
         }
     }
 
@@ -232,10 +240,38 @@ fn select(path: &Path, meta: &ArrowReaderMetadata, keeps: &[(&Filter, Keep)]) ->
     let leaf = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
     let leaves: Vec<usize> = keeps.iter().map(|(f, _)| leaf(&f.column)).collect::<Option<_>>()?;
     let rg_bounds = row_group_bounds(meta);
-    let blooms: Vec<Option<super::bloom::ColumnFilters>> =
-        leaves.iter().map(|&c| super::bloom::column_filters(path, meta, c)).collect();
+    // The lookup index names the blocks that hold an identifier's values; the checks below
+    // then look at those blocks alone, and that column's bloom filters are not needed.
+    let lookup = super::lookup::of(path, meta).filter(|l| keeps.iter().any(|(f, _)| l.covers(&f.column)));
+    let mut looked_up: Option<Ranges> = None;
+    if let Some(lookup) = &lookup {
+        let file = File::open(path).ok()?;
+        for (f, keep) in keeps {
+            if let Some(found) = lookup.ranges(&file, &f.column, keep.values()) {
+                looked_up = Some(match looked_up {
+                    Some(so_far) => intersect(&so_far, &found),
+                    None => found,
+                });
+            }
+        }
+    }
+    let blooms: Vec<Option<super::bloom::ColumnFilters>> = keeps
+        .iter()
+        .zip(&leaves)
+        .map(|((f, _), &c)| match &lookup {
+            Some(l) if l.covers(&f.column) => None,
+            _ => super::bloom::column_filters(path, meta, c),
+        })
+        .collect();
     let mut ranges: Ranges = Vec::new();
     for (g, (rg, &(start, end))) in file_meta.row_groups().iter().zip(&rg_bounds).enumerate() {
+        let mut in_group: Ranges = vec![(start, end)];
+        if let Some(found) = &looked_up {
+            in_group = intersect(&in_group, found);
+            if in_group.is_empty() {
+                continue;
+            }
+        }
         // The row group's own statistics rule most groups out before any page is looked at.
         if keeps.iter().zip(&leaves).any(|((_, keep), &c)| !keep.group_may_match(rg.column(c).statistics())) {
             continue;
@@ -249,7 +285,6 @@ fn select(path: &Path, meta: &ArrowReaderMetadata, keeps: &[(&Filter, Keep)]) ->
             continue;
         }
         let page_index = file_meta.page_index_for_row_group(g);
-        let mut in_group: Ranges = vec![(start, end)];
         for ((_, keep), &c) in keeps.iter().zip(&leaves) {
             let (Some(index), Some(offsets)) = (page_index.column_index(c), page_index.offset_index(c)) else {
                 continue;
