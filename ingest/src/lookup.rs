@@ -41,6 +41,11 @@ pub const METADATA_KEY: &str = "opendata.lookup";
 /// per chunk (28 bytes; 2,442 lines for 10M rows).
 const CHUNK_ENTRIES: usize = 4096;
 const HEADER_BYTES: usize = 18;
+/// The largest chunk: every delta and block at full width.
+const MAX_CHUNK_BYTES: u32 = (HEADER_BYTES + CHUNK_ENTRIES * (64 + 32) / 8) as u32;
+/// The largest directory read: 2.4M chunks, 10 billion rows. A footer naming more is not
+/// believed.
+const MAX_DIRECTORY_BYTES: usize = 64 << 20;
 const DIRECTORY_LINE: usize = 28;
 const FORMAT: u32 = 1;
 
@@ -392,7 +397,7 @@ impl Lookup {
         let mut columns = Vec::new();
         for column in footer.columns {
             let len = usize::try_from(column.chunks).ok()?.checked_mul(DIRECTORY_LINE)?;
-            if column.directory.checked_add(len as u64)? > file_len {
+            if len > MAX_DIRECTORY_BYTES || column.directory.checked_add(len as u64)? > file_len {
                 return None;
             }
             let mut bytes = vec![0u8; len];
@@ -406,7 +411,10 @@ impl Lookup {
                     len: u32::from_le_bytes(b[24..28].try_into().unwrap_or_default()),
                 })
                 .collect();
-            let fits = |l: &Line| l.offset.checked_add(u64::from(l.len)).is_some_and(|end| end <= column.directory);
+            let fits = |l: &Line| {
+                l.len <= MAX_CHUNK_BYTES
+                    && l.offset.checked_add(u64::from(l.len)).is_some_and(|end| end <= column.directory)
+            };
             if !lines.iter().all(fits) || !lines.windows(2).all(|w| w[0].last <= w[1].first) {
                 return None;
             }
