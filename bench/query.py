@@ -2,7 +2,7 @@
 """Query benchmark: aggregation, deep OFFSET and a full CSV export, the portal over HTTP vs
 DuckDB in-process on its own Parquet of the same CSV.
 
-    bench/query.py BASE_URL DATASET TABLE PEER_PARQUET SERVER_PID [N]
+    bench/query.py BASE_URL DATASET TABLE PEER_PARQUET SERVER_PID [N] [--export-only]
 
 The table is the 10M-row observations table (bench/ingest.sh). SERVER_PID is the portal's
 process, whose resident memory and its query workers' is sampled during the export: VmRSS,
@@ -12,7 +12,8 @@ sequential runs (N=10 by default) for the queries, and MB/s and RSS growth for t
 
 A query worker decodes a table that SQL reads into memory after answering its first query
 (server/src/engine/memtable.rs): the first GROUP BY is timed on its own, from the file, and
-the runs after it start once the table had time to load.
+the runs after it start once the table had time to load. That table stays in the worker's
+memory; `--export-only` measures the export alone, on the server as it was started.
 """
 import statistics
 import subprocess
@@ -24,8 +25,10 @@ import urllib.request
 
 import duckdb
 
-base, dataset, table, peer, pid = sys.argv[1:6]
-n = int(sys.argv[6]) if len(sys.argv) > 6 else 10
+export_only = "--export-only" in sys.argv
+args = [a for a in sys.argv if a != "--export-only"]
+base, dataset, table, peer, pid = args[1:6]
+n = int(args[6]) if len(args) > 6 else 10
 sql_name = f"{dataset.replace('-', '_')}__{table.replace('-', '_')}"
 AGG = "SELECT aimag, indicator, avg(value) AS mean, count(*) AS n FROM {t} GROUP BY 1, 2"
 GROUPED = "group_by=aimag,indicator&select=aimag,indicator,avg(value)%20as%20mean,count(*)%20as%20n&limit=1000"
@@ -51,11 +54,14 @@ con = duckdb.connect()
 con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{peer}')")
 agg_path = "/api/v1/sql?" + urllib.parse.urlencode({"q": AGG.format(t=sql_name)})
 rows = f"/api/v1/datasets/{dataset}/tables/{table}/rows"
-t0 = time.perf_counter()
-assert len(get(agg_path)) > 0
-cold = (time.perf_counter() - t0) * 1000
-time.sleep(15)
-results = [
+if export_only:
+    results = []
+else:
+    t0 = time.perf_counter()
+    assert len(get(agg_path)) > 0
+    cold = (time.perf_counter() - t0) * 1000
+    time.sleep(15)
+results = results if export_only else [
     ("GROUP BY aimag, indicator: opendata /api/v1/sql over HTTP", measure(lambda: get(agg_path))),
     ("GROUP BY aimag, indicator: duckdb in-process", measure(lambda: con.execute(AGG.format(t="t")).fetchall())),
     # The same aggregate without SQL, through the rows API (a scan of the file each time).
@@ -64,8 +70,9 @@ results = [
     ("OFFSET 1000000 LIMIT 100: duckdb in-process",
      measure(lambda: con.execute("SELECT * FROM t LIMIT 100 OFFSET 1000000").fetchall())),
 ]
-print(f"first GROUP BY, from the file: {cold:.1f} ms")
-print(f"{n} sequential runs each, warm cache")
+if not export_only:
+    print(f"first GROUP BY, from the file: {cold:.1f} ms")
+    print(f"{n} sequential runs each, warm cache")
 for name, (p50, p99) in results:
     print(f"{name:58s} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
 
