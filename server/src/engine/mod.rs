@@ -4,7 +4,8 @@
 //! - [`params`]: the rows API's parameters, validated against a table's columns within the
 //!   request limits; [`rows`]: the plan of a page, a count or an export;
 //! - [`page_index`]: point reads through a sorted file's page index, with [`bloom`] filters
-//!   and the [`lookup`] index for identifiers;
+//!   and the [`lookup`] index for identifiers, their rows handed to polars by
+//!   [`arrow_polars`];
 //! - [`sql`]: the read-only SQL checker, [`joins`]: the size of its joins before they run,
 //!   and [`memtable`]: tables held decoded for SQL;
 //! - [`pool`], [`worker`], [`task`], [`wire`]: the query workers;
@@ -16,6 +17,7 @@
 //! kills when the query passes its time or memory limit or loses its client.
 
 pub mod aggregate;
+pub mod arrow_polars;
 pub mod bloom;
 pub mod changes;
 pub mod gate;
