@@ -262,7 +262,7 @@ fn bounded_sort_child() {
         keys: vec![opendata_ingest::SortKey { column: "key".into(), descending: false }],
         bloom: vec!["payload".into()],
         rewrite: true,
-        reason: String::new(),
+        ..Default::default()
     };
     opendata_ingest::lay_out(Path::new(&src), &plan, &out, out.parent().unwrap(), memory).unwrap();
 }

@@ -59,6 +59,11 @@ const MAX_CATEGORY_KEYS: usize = 3;
 const MAX_BLOOM_COLUMNS: usize = 4;
 /// The bloom filters' false-positive rate: one lookup in a hundred reads a row group in vain.
 const BLOOM_FPP: f64 = 0.01;
+/// Distinct values a column's dictionary page holds (its 64 KiB of 8-byte values). A column
+/// with more overflows it in most row groups and goes on in plain pages anyway, yet a point
+/// read decompresses the whole dictionary before the one page it wants: such columns are
+/// written plain from the start.
+const DICTIONARY_VALUES: u64 = 8 * 1024;
 
 /// How a table's published file is laid out, and why: the quality report shows `reason`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,6 +72,8 @@ pub struct Clustering {
     pub keys: Vec<SortKey>,
     /// Columns with a bloom filter per row group, for lookups by value.
     pub bloom: Vec<String>,
+    /// Columns written without a dictionary (see [`DICTIONARY_VALUES`]).
+    pub plain: Vec<String>,
     /// Whether the file is written again with small pages and a page index. A small table, or
     /// one whose publisher asked for the source order, is published as converted.
     pub rewrite: bool,
@@ -105,8 +112,14 @@ pub fn plan(sort_by: &[String], columns: &[ColumnFacts<'_>], rows: u64) -> Resul
     let names: Vec<String> = columns.iter().map(|c| c.name.to_owned()).collect();
     let keys = check(sort_by, &names)?;
     let bloom = identifiers(columns, rows, &keys);
-    let reason = format!("sorted by the publisher's keys ({}){}", sort_by.join(", "), bloom_reason(columns, &bloom));
-    Ok(Clustering { keys, bloom, rewrite: true, reason })
+    let plain = without_dictionary(columns);
+    let reason = format!(
+        "sorted by the publisher's keys ({}){}{}",
+        sort_by.join(", "),
+        bloom_reason(columns, &bloom),
+        plain_reason(&plain)
+    );
+    Ok(Clustering { keys, bloom, plain, rewrite: true, reason })
 }
 
 /// Chooses the layout from what profiling learned, with no hint from the publisher.
@@ -165,7 +178,25 @@ pub fn choose(columns: &[ColumnFacts<'_>], rows: u64) -> Clustering {
     sort.extend(time.map(|t| SortKey { column: t.name.to_owned(), descending: false }));
     let bloom = identifiers(columns, rows, &sort);
     reason.push_str(&bloom_reason(columns, &bloom));
-    Clustering { keys: sort, bloom, rewrite: true, reason }
+    let plain = without_dictionary(columns);
+    reason.push_str(&plain_reason(&plain));
+    Clustering { keys: sort, bloom, plain, rewrite: true, reason }
+}
+
+/// Columns with more distinct values than a dictionary page holds.
+fn without_dictionary(columns: &[ColumnFacts<'_>]) -> Vec<String> {
+    columns.iter().filter(|c| c.stats.distinct_count > DICTIONARY_VALUES).map(|c| c.name.to_owned()).collect()
+}
+
+fn plain_reason(plain: &[String]) -> String {
+    if plain.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; {} written without a dictionary (more than {DICTIONARY_VALUES} distinct values), so that a point \
+         read decompresses only the page it reads",
+        plain.join(", ")
+    )
 }
 
 /// Columns of mostly distinct integers or texts that are not sort keys: ids and codes a
@@ -218,7 +249,7 @@ pub fn lay_out(src: &Path, plan: &Clustering, out: &Path, scratch: &Path, memory
     let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(src).map_err(Error::io(src))?)?;
     let schema = builder.schema().clone();
     let file = std::fs::File::create(out).map_err(Error::io(out))?;
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties(&plan.bloom)))?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties(plan)))?;
     // A quarter of the sort's memory for the lookup index's pairs, which are gathered while
     // the sorted rows are written.
     let mut index = LookupWriter::new(&schema, &plan.bloom, memory / 4, scratch);
@@ -261,7 +292,7 @@ pub fn with_page_index(src: &Path, out: &Path) -> Result<()> {
     lay_out(src, &plan, out, Path::new("."), 0)
 }
 
-fn properties(bloom: &[String]) -> parquet::file::properties::WriterProperties {
+fn properties(plan: &Clustering) -> parquet::file::properties::WriterProperties {
     use parquet::basic::Compression;
     use parquet::file::properties::{EnabledStatistics, WriterProperties};
     use parquet::schema::types::ColumnPath;
@@ -281,7 +312,10 @@ fn properties(bloom: &[String]) -> parquet::file::properties::WriterProperties {
         // Long texts would make the index as large as the data; their pages still get
         // min/max up to this many bytes, which is all a range check needs.
         .set_column_index_truncate_length(Some(64));
-    for column in bloom {
+    for column in &plan.plain {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(column.as_str()), false);
+    }
+    for column in &plan.bloom {
         let path = ColumnPath::from(column.as_str());
         props = props
             .set_column_bloom_filter_enabled(path.clone(), true)
@@ -319,7 +353,7 @@ mod tests {
         .unwrap();
         ParquetWriter::new(std::fs::File::create(&src).unwrap()).finish(&mut df).unwrap();
         let keys = check(&["station".into(), "-n".into()], &["station".into(), "n".into()]).unwrap();
-        let plan = Clustering { keys, bloom: vec!["n".into()], rewrite: true, reason: String::new() };
+        let plan = Clustering { keys, bloom: vec!["n".into()], rewrite: true, ..Default::default() };
         lay_out(&src, &plan, &out, dir.path(), usize::MAX).unwrap();
         let got = LazyFrame::scan_parquet(PlRefPath::try_from_path(&out).unwrap(), Default::default())
             .unwrap()
@@ -336,6 +370,14 @@ mod tests {
         let group = meta.metadata().row_group(0);
         assert!(group.column(1).bloom_filter_offset().is_some(), "the identifier has a bloom filter");
         assert!(group.column(0).bloom_filter_offset().is_none());
+
+        // A column named plain has no dictionary page; the others keep theirs.
+        let plain = Clustering { plain: vec!["n".into()], rewrite: true, ..Default::default() };
+        lay_out(&src, &plain, &out, dir.path(), usize::MAX).unwrap();
+        let meta = ArrowReaderMetadata::load(&std::fs::File::open(&out).unwrap(), ArrowReaderOptions::new()).unwrap();
+        let group = meta.metadata().row_group(0);
+        assert!(group.column(1).dictionary_page_offset().is_none(), "n is plain");
+        assert!(group.column(0).dictionary_page_offset().is_some(), "station keeps its dictionary");
     }
 
     fn stats(distinct: u64, nulls: u64) -> ColumnStats {
@@ -365,6 +407,7 @@ mod tests {
         let plan = plan(&[], &columns, rows).unwrap();
         assert_eq!(plan.written_keys(), ["station_code", "indicator", "observed_at"], "{}", plan.reason);
         assert_eq!(plan.bloom, ["id"]);
+        assert_eq!(plan.plain, ["id", "observed_at", "value", "population"], "{}", plan.reason);
         assert!(plan.rewrite);
         assert!(plan.reason.contains("station_code (400 values)") && plan.reason.contains("bloom"), "{}", plan.reason);
 
