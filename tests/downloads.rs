@@ -192,3 +192,79 @@ async fn the_original_file_comes_back_byte_for_byte() {
     let bytes = res.bytes().await.unwrap();
     assert_eq!(bytes.as_ref(), std::fs::read(crate::common::fixture("budget.xlsx")).unwrap().as_slice());
 }
+
+/// Rows whose text breaks a careless CSV writer: formulas and signed numbers, separators,
+/// quotes, line breaks, empty text and Cyrillic, beside every other stored type.
+fn notes_csv(n: usize) -> String {
+    const NOTES: [&str; 10] = [
+        "\"=HYPERLINK(\"\"http://x\"\")\"",
+        "+1.5",
+        "-cmd|x",
+        "@sum",
+        "\"a, b\"",
+        "\"say \"\"hi\"\"\"",
+        "\"two\nlines\"",
+        "",
+        "Улаанбаатар",
+        "plain",
+    ];
+    let mut csv = String::from("id,note,amount,flag,day,at\n");
+    for i in 0..n {
+        let amount = if i % 7 == 0 { String::new() } else { format!("{}", (i as f64) / 8.0 - 900.0) };
+        let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Duration::days((i % 2000) as i64);
+        let at = day.and_hms_opt(0, 0, 0).unwrap() + chrono::Duration::seconds((i * 37 % 86_400) as i64);
+        let flag = ["true", "false", ""][i % 3];
+        csv.push_str(&format!("{i},{},{amount},{flag},{day},{at}\n", NOTES[i % NOTES.len()]));
+    }
+    csv
+}
+
+/// A whole table as CSV is written from the version file (`engine::csv_dump`); anything
+/// filtered goes through polars. A filter every row passes gives the same bytes: on a small
+/// table written as it was read, on a messy agency file, and on a laid-out table of two row
+/// groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_table_has_the_bytes_of_a_filter_that_keeps_every_row() {
+    let s = TestServer::start(|data| {
+        crate::common::standard_catalog(data);
+        let path = data.join("notes.csv");
+        std::fs::write(&path, notes_csv(140_000)).unwrap();
+        crate::common::ingest(data, &path, &crate::common::dataset("notes", "nso", "Notes"), "main").unwrap();
+        std::fs::remove_file(path).unwrap();
+    })
+    .await;
+    let notes = s.json("/api/v1/datasets/notes", 200).await;
+    let types: Vec<&str> =
+        notes["tables"][0]["columns"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["integer", "string", "float", "boolean", "date", "datetime"]);
+    for (table, everything, columns) in [
+        ("population/tables/main", "Он__gte=0", "Аймаг,Он"),
+        ("air-quality/tables/readings", "id__gte=0", "observed_at,value"),
+        ("notes/tables/main", "id__gte=0", "note,at,id"),
+    ] {
+        let csv = |query: String| {
+            let s = &s;
+            async move {
+                let res = s.get(&format!("/api/v1/datasets/{table}/data.csv{query}")).await;
+                assert_eq!(res.status(), 200, "{table}{query}");
+                res.bytes().await.unwrap()
+            }
+        };
+        let whole = csv(String::new()).await;
+        assert_eq!(whole, csv(format!("?{everything}")).await, "{table}");
+        let chosen = csv(format!("?select={columns}&bom=true")).await;
+        assert_eq!(chosen, csv(format!("?select={columns}&bom=true&{everything}")).await, "{table}");
+        assert!(chosen.starts_with(format!("\u{feff}{columns}\n").as_bytes()), "{table}");
+    }
+    let text = String::from_utf8(csv_of(&s, "notes/tables/main").await).unwrap();
+    assert_eq!(text.lines().count(), 140_000 + 140_000 / 10 + 1, "one line a row, two for the note on two lines");
+    for defused in
+        ["'=HYPERLINK(\"\"http://x\"\")", "'-cmd|x", "'@sum", ",+1.5,", "\"say \"\"hi\"\"\"", "\"two\nlines\""]
+    {
+        assert!(text.contains(defused), "{defused}");
+    }
+}
+
+async fn csv_of(s: &TestServer, table: &str) -> Vec<u8> {
+    s.get(&format!("/api/v1/datasets/{table}/data.csv")).await.bytes().await.unwrap().to_vec()
+}

@@ -7,7 +7,7 @@ use polars::prelude::*;
 use serde_json::{Map, Number, Value};
 
 /// How dates and datetimes are written in CSV: ISO 8601, as in JSON.
-const DATETIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
+pub(crate) const DATETIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
 
 /// A page as JSON objects keyed by column name.
 pub fn json_rows(df: &DataFrame) -> Vec<Map<String, Value>> {

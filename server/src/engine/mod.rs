@@ -8,7 +8,8 @@
 //!   [`arrow_polars`];
 //! - [`sql`]: the read-only SQL checker, [`joins`]: the size of its joins before they run,
 //!   and [`memtable`]: tables held decoded for SQL;
-//! - [`pool`], [`worker`], [`task`], [`wire`]: the query workers;
+//! - [`pool`], [`worker`], [`task`], [`wire`]: the query workers, and [`csv_dump`]: the
+//!   plain CSV download, written from the file on every core;
 //! - [`gate`]: admission, so that a burst of queries waits instead of exhausting the server.
 //!
 //! [`Engine`] is what the HTTP handlers call. Point reads through a page index are bounded
@@ -20,6 +21,7 @@ pub mod aggregate;
 pub mod arrow_polars;
 pub mod bloom;
 pub mod changes;
+pub mod csv_dump;
 pub mod gate;
 pub mod joins;
 pub mod lookup;

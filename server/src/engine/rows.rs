@@ -32,6 +32,12 @@ impl RowsRequest {
         self.filters.iter().map(|f| f.expr.clone()).reduce(|a, b| a.and(b))
     }
 
+    /// Whether the request asks for the table as stored: every row in file order, with no
+    /// more than a choice of columns.
+    pub fn whole(&self) -> bool {
+        self.filters.is_empty() && self.grouping.is_none() && self.order.is_empty()
+    }
+
     /// The lazy query for this request over `lf`, without paging.
     pub fn plan(&self, lf: LazyFrame) -> LazyFrame {
         self.plan_coded(lf, &[])

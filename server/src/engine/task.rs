@@ -14,6 +14,7 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 use serde::{Deserialize, Serialize};
 
+use super::csv_dump::CsvDump;
 use super::memtable::{Load, TableCache};
 use super::params::{After, RawParams, RowsFormat, RowsRequest};
 use super::wire::{self, BodyWriter, Tag};
@@ -422,6 +423,13 @@ fn export(t: ExportTask, out: &mut UnixStream) -> ApiResult<()> {
         encode::sink(plan, t.format, Box::new(features), &clean)?;
         return Ok(());
     }
+    if t.format == ExportFormat::Csv
+        && req.whole()
+        && let Some(dump) = CsvDump::open(&t.table.path, &req.select, &clean)
+    {
+        dump.write(&mut writer).map_err(ApiError::internal)?;
+        return writer.send().map_err(ApiError::internal);
+    }
     encode::sink(plan, t.format, Box::new(writer), &clean)?;
     Ok(())
 }
@@ -461,12 +469,19 @@ impl FrameWriter {
 }
 
 impl Write for FrameWriter {
+    /// Takes what fits in the current frame, so that no frame is larger than [`wire::CHUNK`].
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
+        // A whole frame's worth goes out as it is, without a copy through the buffer.
+        if self.buf.is_empty() && data.len() >= wire::CHUNK {
+            wire::write(&mut self.sock, Tag::Body, &data[..wire::CHUNK])?;
+            return Ok(wire::CHUNK);
+        }
+        let n = data.len().min(wire::CHUNK.saturating_sub(self.buf.len()));
+        self.buf.extend_from_slice(&data[..n]);
         if self.buf.len() >= wire::CHUNK {
             self.send()?;
         }
-        Ok(data.len())
+        Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
