@@ -15,12 +15,14 @@ use std::os::unix::fs::FileExt;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, BooleanArray, PrimitiveArray, RecordBatch};
-use arrow_schema::{DataType, TimeUnit};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, LargeStringArray, PrimitiveArray, RecordBatch, StringArray, StringViewArray,
+};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
@@ -67,11 +69,12 @@ impl CsvDump {
     pub fn open(path: &Path, select: &[String], clean: &[String]) -> Option<CsvDump> {
         let file = File::open(path).ok()?;
         let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).ok()?;
+        let meta = coded(&meta).unwrap_or(meta);
         let fields = meta.schema().fields().clone();
         let mut roots: Vec<usize> = Vec::with_capacity(select.len());
         for name in select {
             let (i, field) = fields.find(name)?;
-            if !known(field.data_type()) {
+            if !known(field.data_type()) && !coded_text(field.data_type()) {
                 return None;
             }
             roots.push(i);
@@ -81,7 +84,12 @@ impl CsvDump {
         projected.sort_unstable();
         projected.dedup();
         let positions = roots.iter().map(|r| projected.partition_point(|p| p < r)).collect();
-        let defuse = roots.iter().map(|&r| text(fields[r].data_type()) && !clean.contains(fields[r].name())).collect();
+        let defuse = roots
+            .iter()
+            .map(|&r| {
+                (text(fields[r].data_type()) || coded_text(fields[r].data_type())) && !clean.contains(fields[r].name())
+            })
+            .collect();
         let mask = ProjectionMask::roots(meta.parquet_schema(), projected);
         Some(CsvDump { file, meta, mask, positions, names: select.to_vec(), defuse })
     }
@@ -169,9 +177,15 @@ impl CsvDump {
                 .build()
                 .map_err(io::Error::other)?;
         let mut buf = Vec::with_capacity(PIECE + PIECE / 4);
+        let mut rendered: Vec<Rendered> = self.positions.iter().map(|_| Rendered::default()).collect();
         for batch in reader {
             let batch = batch.map_err(io::Error::other)?;
-            let cells = self.cells(&batch)?;
+            for ((r, &p), &defuse) in rendered.iter_mut().zip(&self.positions).zip(&self.defuse) {
+                if let Some(column) = batch.column(p).as_dictionary_opt::<Int32Type>() {
+                    r.update(column.values(), defuse)?;
+                }
+            }
+            let cells = self.cells(&batch, &rendered)?;
             for row in 0..batch.num_rows() {
                 for (i, c) in cells.iter().enumerate() {
                     if i > 0 {
@@ -196,11 +210,12 @@ impl CsvDump {
     }
 
     /// The output columns of a decoded batch, typed.
-    fn cells<'a>(&self, batch: &'a RecordBatch) -> io::Result<Vec<Cells<'a>>> {
+    fn cells<'a>(&self, batch: &'a RecordBatch, rendered: &'a [Rendered]) -> io::Result<Vec<Cells<'a>>> {
         self.positions
             .iter()
             .zip(&self.defuse)
-            .map(|(&p, &defuse)| Cells::of(batch.column(p).as_ref(), defuse))
+            .zip(rendered)
+            .map(|((&p, &defuse), rendered)| Cells::of(batch.column(p).as_ref(), defuse, rendered))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| io::Error::other("a column decoded to a type its schema did not say"))
     }
@@ -262,6 +277,42 @@ fn text(dt: &DataType) -> bool {
     matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
+/// Text read as dictionary codes (see [`coded`]).
+fn coded_text(dt: &DataType) -> bool {
+    matches!(dt, DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8)
+}
+
+/// `meta` made to read as dictionary codes every text column that is dictionary-encoded in
+/// every row group: its values are then decoded once a page instead of copied out for every
+/// row, and written once a batch (see [`Rendered`]). Most columns an agency filters on are
+/// such codes and names.
+fn coded(meta: &ArrowReaderMetadata) -> Option<ArrowReaderMetadata> {
+    let parquet = meta.metadata();
+    let columns = parquet.file_metadata().schema_descr();
+    let encoded = |root: usize| {
+        let leaves: Vec<usize> =
+            (0..columns.num_columns()).filter(|&l| columns.get_column_root_idx(l) == root).collect();
+        leaves.len() == 1 && parquet.row_groups().iter().all(|g| g.column(leaves[0]).dictionary_page_offset().is_some())
+    };
+    let fields: Vec<Field> = meta
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let codes = text(f.data_type()) && encoded(i);
+            let dt = if codes {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            } else {
+                f.data_type().clone()
+            };
+            f.as_ref().clone().with_data_type(dt)
+        })
+        .collect();
+    let schema = Arc::new(Schema::new_with_metadata(fields, meta.schema().metadata().clone()));
+    ArrowReaderMetadata::try_new(parquet.clone(), ArrowReaderOptions::new().with_schema(schema)).ok()
+}
+
 /// One column of a batch.
 enum Cells<'a> {
     Boolean(&'a BooleanArray),
@@ -270,11 +321,15 @@ enum Cells<'a> {
     Float64(&'a PrimitiveArray<Float64Type>),
     Date(&'a PrimitiveArray<Date32Type>),
     Micros(&'a PrimitiveArray<TimestampMicrosecondType>),
-    Text { array: &'a dyn Array, defuse: bool },
+    Utf8(&'a StringArray, bool),
+    LargeUtf8(&'a LargeStringArray, bool),
+    View(&'a StringViewArray, bool),
+    /// Text read as dictionary codes, each value written once in `Rendered`.
+    Coded(&'a PrimitiveArray<Int32Type>, &'a Rendered),
 }
 
 impl<'a> Cells<'a> {
-    fn of(array: &'a dyn Array, defuse: bool) -> Option<Cells<'a>> {
+    fn of(array: &'a dyn Array, defuse: bool, rendered: &'a Rendered) -> Option<Cells<'a>> {
         Some(match array.data_type() {
             DataType::Boolean => Cells::Boolean(array.as_boolean()),
             DataType::Int32 => Cells::Int32(array.as_primitive()),
@@ -282,7 +337,10 @@ impl<'a> Cells<'a> {
             DataType::Float64 => Cells::Float64(array.as_primitive()),
             DataType::Date32 => Cells::Date(array.as_primitive()),
             DataType::Timestamp(TimeUnit::Microsecond, None) => Cells::Micros(array.as_primitive()),
-            dt if text(dt) => Cells::Text { array, defuse },
+            DataType::Utf8 => Cells::Utf8(array.as_string(), defuse),
+            DataType::LargeUtf8 => Cells::LargeUtf8(array.as_string(), defuse),
+            DataType::Utf8View => Cells::View(array.as_string_view(), defuse),
+            dt if coded_text(dt) => Cells::Coded(array.as_dictionary_opt::<Int32Type>()?.keys(), rendered),
             _ => return None,
         })
     }
@@ -302,23 +360,60 @@ impl<'a> Cells<'a> {
             }
             Cells::Date(a) if a.is_valid(i) => write_date(buf, a.value(i)),
             Cells::Micros(a) if a.is_valid(i) => write_micros(buf, a.value(i)),
-            Cells::Text { array, defuse } if array.is_valid(i) => {
-                let s = match array.data_type() {
-                    DataType::Utf8 => array.as_string::<i32>().value(i),
-                    DataType::LargeUtf8 => array.as_string::<i64>().value(i),
-                    _ => array.as_string_view().value(i),
-                };
-                if *defuse && risky(s.as_bytes()) {
-                    let mut defused = Vec::with_capacity(s.len() + 1);
-                    defused.push(b'\'');
-                    defused.extend_from_slice(s.as_bytes());
-                    write_text(buf, &defused);
-                } else {
-                    write_text(buf, s.as_bytes());
-                }
-            }
+            Cells::Utf8(a, defuse) if a.is_valid(i) => write_value(buf, a.value(i).as_bytes(), *defuse),
+            Cells::LargeUtf8(a, defuse) if a.is_valid(i) => write_value(buf, a.value(i).as_bytes(), *defuse),
+            Cells::View(a, defuse) if a.is_valid(i) => write_value(buf, a.value(i).as_bytes(), *defuse),
+            Cells::Coded(keys, rendered) if keys.is_valid(i) => buf.extend_from_slice(rendered.get(keys.value(i))),
             _ => {}
         }
+    }
+}
+
+/// The values of a text column's dictionary as they are written, quoted and defused once
+/// for all the rows that name them. Kept while the reader hands out the same dictionary.
+#[derive(Default)]
+struct Rendered {
+    values: Option<ArrayRef>,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Rendered {
+    fn update(&mut self, values: &ArrayRef, defuse: bool) -> io::Result<()> {
+        if self.values.as_ref().is_some_and(|v| Arc::ptr_eq(v, values)) {
+            return Ok(());
+        }
+        let text = values.as_string_opt::<i32>().ok_or_else(|| io::Error::other("a dictionary of other than text"))?;
+        self.bytes.clear();
+        self.ends.clear();
+        for i in 0..text.len() {
+            if text.is_valid(i) {
+                write_value(&mut self.bytes, text.value(i).as_bytes(), defuse);
+            }
+            self.ends.push(self.bytes.len());
+        }
+        self.values = Some(values.clone());
+        Ok(())
+    }
+
+    /// The written value of dictionary entry `key`; a key the dictionary does not hold (a
+    /// corrupt file) writes nothing.
+    fn get(&self, key: i32) -> &[u8] {
+        let Ok(k) = usize::try_from(key) else { return &[] };
+        let start = if k == 0 { 0 } else { self.ends.get(k - 1).copied().unwrap_or(0) };
+        self.bytes.get(start..self.ends.get(k).copied().unwrap_or(start)).unwrap_or(&[])
+    }
+}
+
+/// A text value, defused when it would run as a formula.
+fn write_value(buf: &mut Vec<u8>, s: &[u8], defuse: bool) {
+    if defuse && risky(s) {
+        let mut defused = Vec::with_capacity(s.len() + 1);
+        defused.push(b'\'');
+        defused.extend_from_slice(s);
+        write_text(buf, &defused);
+    } else {
+        write_text(buf, s);
     }
 }
 
@@ -476,7 +571,7 @@ mod tests {
 
     use polars::prelude::*;
 
-    use super::{CsvDump, PIECE, signed_number};
+    use super::{CsvDump, PIECE, coded_text, signed_number};
 
     const DAY_MICROS: i64 = 86_400_000_000;
 
@@ -533,6 +628,11 @@ mod tests {
             "ok" => (0..n).map(|i| (i % 3 != 2).then_some(i % 2 == 0)).collect::<Vec<_>>(),
             "name" => (0..n).map(|i| texts[pick(i)]).collect::<Vec<_>>(),
             "formula" => (0..n).map(|i| formulas[pick(i / 3)]).collect::<Vec<_>>(),
+            "label" => (0..n).map(|i| match i % 4 {
+                0 => format!("r{i}, \"{}\"", formulas[pick(i)].unwrap_or_default()),
+                1 => format!("{}{i}", formulas[pick(i)].unwrap_or_default()),
+                _ => format!("label {i}"),
+            }).collect::<Vec<_>>(),
             "day" => (0..n).map(|i| (i % 11 != 0).then_some(days[pick(i / 2)])).collect::<Vec<_>>(),
             "at" => (0..n).map(|i| (i % 13 != 0).then_some(micros[pick(i / 5)] + (i as i64 % 3) * DAY_MICROS)).collect::<Vec<_>>(),
         )
@@ -583,7 +683,17 @@ mod tests {
     fn writes_the_bytes_polars_writes() {
         let dir = tempfile::tempdir().expect("dir");
         let path = parquet(&mut tricky(), dir.path());
-        let all = names(&["id", "small", "x", "ok", "name", "formula", "day", "at"]);
+        let all = names(&["id", "small", "x", "ok", "name", "formula", "label", "day", "at"]);
+        let coded: Vec<String> = CsvDump::open(&path, &all, &[])
+            .expect("a known table")
+            .meta
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| coded_text(f.data_type()))
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(coded, ["name", "formula"], "repeated text is read as dictionary codes, and only that");
         let ours = dump(&path, &all, &[]);
         assert!(ours.len() > 3 * PIECE, "the test spans several pieces and row groups");
         assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&polars_csv(&path, &all, &[])));
@@ -595,8 +705,8 @@ mod tests {
     fn writes_a_choice_of_columns_in_the_order_asked_and_trusts_clean_columns() {
         let dir = tempfile::tempdir().expect("dir");
         let path = parquet(&mut tricky(), dir.path());
-        let some = names(&["formula", "at", "id"]);
-        let clean = names(&["formula"]);
+        let some = names(&["formula", "at", "label", "id"]);
+        let clean = names(&["formula", "label"]);
         let ours = dump(&path, &some, &clean);
         assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&polars_csv(&path, &some, &clean)));
         assert!(String::from_utf8_lossy(&ours).lines().nth(1).is_some_and(|l| l.starts_with("=SUM(A1),")));
