@@ -16,7 +16,7 @@ the runs after it start once the table had time to load. That table stays in the
 memory; `--export-only` measures the export alone, on the server as it was started.
 
 The export is the plain download, `data.csv`, which the worker writes from the file on every
-core (server/src/engine/csv_dump.rs). `--filtered` asks for it with a filter no row fails
+core (server/src/engine/csv_dump/). `--filtered` asks for it with a filter no row fails
 (`id__gte=0`), which goes through polars' streaming engine as every filtered export does.
 """
 import statistics
