@@ -5,8 +5,9 @@
 //! download alone, the heaviest request the portal serves, where polars' sink reached about
 //! 0.6× DuckDB's `COPY … TO csv`: it maps the whole file into the worker, formats each
 //! datetime through a chrono format string and defuses formulas with regular expressions.
-//! Here arrow-rs decodes one row group per core from its own reads, each core encodes its
-//! rows with fixed-format numbers and dates, and the pieces go out in file order. The bytes
+//! Here arrow-rs decodes one row group per core from its own reads, text kept in dictionaries
+//! is read as codes and each value written once, numbers and dates are formatted without
+//! format strings, and the pieces go out in file order. The bytes
 //! are polars' own, quoting, nulls and defused formulas included (the tests compare them);
 //! [`fields`] writes each value.
 
@@ -301,9 +302,8 @@ mod tests {
 
     use polars::prelude::*;
 
-    use super::CsvDump;
-    use super::PIECE;
     use super::fields::coded_text;
+    use super::{CsvDump, PIECE};
 
     const DAY_MICROS: i64 = 86_400_000_000;
 
