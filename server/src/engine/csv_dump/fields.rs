@@ -207,13 +207,7 @@ const UNIX_FROM_CE: i32 = 719_163;
 /// which writes their sign.
 fn write_date(buf: &mut Vec<u8>, days: i32) {
     match civil(i64::from(days)) {
-        Some((y, m, d)) => {
-            write_digits(buf, y, 4);
-            buf.push(b'-');
-            write_digits(buf, m, 2);
-            buf.push(b'-');
-            write_digits(buf, d, 2);
-        }
+        Some(ymd) => write_ymd(buf, ymd),
         None => {
             if let Some(date) = days.checked_add(UNIX_FROM_CE).and_then(chrono::NaiveDate::from_num_days_from_ce_opt) {
                 let _ = write!(buf, "{date}");
@@ -228,7 +222,7 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// one, in 3 or 6 digits, whichever holds it.
 fn write_micros(buf: &mut Vec<u8>, micros: i64) {
     let days = micros.div_euclid(MICROS_PER_DAY);
-    let Some((y, m, d)) = civil(days) else {
+    let Some(ymd) = civil(days) else {
         if let Some(t) = chrono::DateTime::from_timestamp_micros(micros) {
             let _ = write!(buf, "{}", t.naive_utc().format(crate::encode::DATETIME_FORMAT));
         }
@@ -236,11 +230,7 @@ fn write_micros(buf: &mut Vec<u8>, micros: i64) {
     };
     let in_day = micros.rem_euclid(MICROS_PER_DAY);
     let (seconds, fraction) = (in_day / 1_000_000, (in_day % 1_000_000) as u32);
-    write_digits(buf, y, 4);
-    buf.push(b'-');
-    write_digits(buf, m, 2);
-    buf.push(b'-');
-    write_digits(buf, d, 2);
+    write_ymd(buf, ymd);
     buf.push(b'T');
     write_digits(buf, (seconds / 3600) as u32, 2);
     buf.push(b':');
@@ -255,6 +245,15 @@ fn write_micros(buf: &mut Vec<u8>, micros: i64) {
             write_digits(buf, fraction, 6);
         }
     }
+}
+
+/// `YYYY-MM-DD`, of what [`civil`] gives.
+fn write_ymd(buf: &mut Vec<u8>, (y, m, d): (u32, u32, u32)) {
+    write_digits(buf, y, 4);
+    buf.push(b'-');
+    write_digits(buf, m, 2);
+    buf.push(b'-');
+    write_digits(buf, d, 2);
 }
 
 /// Year, month and day of a day counted from 1970-01-01, for years 1–9999 (Howard Hinnant's
