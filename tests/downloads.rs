@@ -64,6 +64,17 @@ async fn exports_stream_every_filtered_row_without_a_limit() {
     assert_eq!(&sorted[..], "\u{feff}id\n2500\n2499\n2498\n".as_bytes());
 }
 
+/// A grouping with as many items as the table has columns is still a grouping, not the file
+/// as stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grouped_download_is_never_the_stored_file() {
+    let s = TestServer::standard().await;
+    let select = "station,count(*)%20as%20n,avg(value)%20as%20mean,max(id)%20as%20top";
+    let pq = s.get(&format!("{D}/data.parquet?group_by=station&select={select}")).await.bytes().await.unwrap();
+    let rows = SerializedFileReader::new(pq).unwrap().metadata().file_metadata().num_rows();
+    assert_eq!(rows, 7, "one row per station");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_versions_download_by_number() {
     let s = TestServer::standard().await;

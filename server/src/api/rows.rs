@@ -381,8 +381,7 @@ pub async fn table_file(
     let file_name = format!("{}__{}_v{}.{}", id, t, version.version, format.extension());
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")).map_err(ApiError::internal)?;
-    let untouched =
-        request.filters.is_empty() && request.order.is_empty() && request.select.len() == version.columns.len();
+    let untouched = request.whole() && request.select.len() == version.columns.len();
     if format == ExportFormat::Parquet && untouched && state.config.redirect_downloads {
         // The file as stored: the bucket serves it, the node only signs the way there.
         if let Some(url) = state.store.signed_url(&version, std::time::Duration::from_secs(600))? {
